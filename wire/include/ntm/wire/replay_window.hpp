@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// Anti-replay state (RFC 6479 style bitmap, as IPsec and WireGuard keep it).
+// A counter is accepted once, and only if it is newer than the highest seen
+// minus the window.  Update only after the message authenticated, so that
+// forgeries cannot move the window.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "ntm/wire.h"
+#include "ntm/wire/error.hpp"
+
+namespace ntm::wire {
+
+class ReplayWindow {
+ public:
+  static constexpr std::uint64_t kBits = NTM_REPLAY_WINDOW;
+
+  // Would this counter be accepted?  Does not record it.
+  bool check(std::uint64_t counter) const noexcept;
+  // Records the counter; false if it is a replay or too old.
+  bool update(std::uint64_t counter) noexcept;
+
+ private:
+  // One word more than the window: the word holding top_ and the word
+  // holding the oldest counter inside the window must never share a slot.
+  static constexpr std::size_t kWords = kBits / 64 + 1;
+  static constexpr std::uint64_t kRingBits = kWords * 64;
+  std::array<std::uint64_t, kWords> bits_{};
+  std::uint64_t top_ = 0;  // highest counter seen
+  bool any_ = false;
+};
+
+// Replay state for one receiving key: a window per sender instance (a DC
+// cluster has several processes sending under one key, each with its own
+// instance and counter), at most kMaxInstances.  A slot is reused only when
+// its instance has been silent longer than evict_after_ms, which must be at
+// least the freshness bound, so an evicted instance's old messages are stale.
+class ReplayGuard {
+ public:
+  static constexpr std::size_t kMaxInstances = 8;
+
+  Error accept(std::uint32_t instance, std::uint64_t counter, std::uint64_t now_ms,
+               std::uint64_t evict_after_ms) noexcept;
+  bool would_accept(std::uint32_t instance, std::uint64_t counter) const noexcept;
+
+ private:
+  struct Slot {
+    bool used = false;
+    std::uint32_t instance = 0;
+    std::uint64_t last_ms = 0;
+    ReplayWindow window;
+  };
+  std::array<Slot, kMaxInstances> slots_{};
+};
+
+}  // namespace ntm::wire
