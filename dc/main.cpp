@@ -1,99 +1,124 @@
 // SPDX-License-Identifier: MIT
-// ntm-dc: composition only.  Parses the command line, opens the control
-// socket and runs the receive loop until SIGINT or SIGTERM.
-#include <poll.h>
-
+// ntm-dc: composition only.  Parses the command line and hands over to
+// serve (daemon.cpp), migrate (database.cpp) or the enrollment commands.
 #include <CLI/CLI.hpp>
-#include <array>
-#include <csignal>
 #include <cstdio>
+#include <iostream>
 
-#include "control/receiver.hpp"
-#include "ntm/common/clock.hpp"
+#include "config/config.hpp"
+#include "daemon.hpp"
+#include "database.hpp"
+#include "enroll/enroll.hpp"
 #include "ntm/common/log.hpp"
-#include "ntm/common/udp_socket.hpp"
-#include "ntm/wire.h"
+#include "store/migrate.hpp"
+#include "store/store.hpp"
 
 namespace {
 
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+using namespace ntm::dc;
 
-// No node store yet: the DC holds no keys, so every message is refused.
-class EmptyKeyDirectory final : public ntm::dc::control::KeyDirectory {
- public:
-  bool has_key(const ntm::wire::Header&) const override { return false; }
+struct Args {
+  std::string config_file = "/etc/ntm/ntm-dc.conf";
+  std::string log_level;
+  std::string name;
+  std::string out;
 };
 
-void log_stats(const ntm::dc::control::ReceiverStats& s) {
-  spdlog::info("control: received={} dropped={} oversized={}", s.received, s.total_dropped(),
-               s.oversized);
-  for (std::size_t i = 1; i < s.dropped.size(); ++i)
-    if (s.dropped[i])
-      spdlog::info("control: dropped {} x {}", s.dropped[i],
-                   ntm::wire::to_string(static_cast<ntm::wire::Error>(i)));
-}
-
-int serve(const std::string& listen, int stats_interval_s) {
-  ntm::wire::Endpoint local;
-  if (!ntm::common::parse_endpoint(listen, local)) {
-    spdlog::error("--listen: not an address:port: '{}'", listen);
-    return 2;
-  }
-  ntm::common::UdpSocket sock(local);
-  spdlog::info("ntm-dc listening on {} (udp)", sock.local().to_string());
-  std::fflush(nullptr);
-
-  EmptyKeyDirectory keys;
-  ntm::dc::control::Receiver receiver(keys);
-  std::array<std::uint8_t, NTM_MAX_CONTROL + 1> buf{};
-  std::uint64_t next_stats = ntm::common::mono_ms() + 1000ull * stats_interval_s;
-  while (!g_stop) {
-    pollfd pfd{sock.fd(), POLLIN, 0};
-    ::poll(&pfd, 1, 500);
-    for (;;) {
-      ntm::wire::Endpoint from;
-      const long n = sock.receive(buf, from);
-      if (n < 0) break;
-      const auto size = static_cast<std::size_t>(n);
-      const auto e = receiver.classify(std::span(buf.data(), std::min(size, buf.size())), size);
-      spdlog::debug("datagram from {} ({} bytes): {}", from.to_string(), size,
-                    ntm::wire::to_string(e));
-    }
-    if (stats_interval_s > 0 && ntm::common::mono_ms() >= next_stats) {
-      log_stats(receiver.stats());
-      next_stats = ntm::common::mono_ms() + 1000ull * stats_interval_s;
-    }
-  }
-  spdlog::info("ntm-dc stopping");
-  log_stats(receiver.stats());
+int enrollment(const config::Config& cfg, const std::function<void(store::Store&)>& fn) {
+  Database db(cfg);
+  migrate_database(db.url());
+  store::Store store(db.url());
+  fn(store);
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"ntm-dc: NTMobile Direction Coordinator"};
+  CLI::App app{"ntm-dc: the NTMobile Direction Coordinator"};
   app.set_version_flag("--version", "ntm-dc 0.1.0");
-  std::string log_level = "info";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off");
+  Args a;
+  app.add_option("-c,--config", a.config_file, "configuration file")->capture_default_str();
+  app.add_option("--log-level", a.log_level, "override [log] level");
   app.require_subcommand(1);
 
-  auto* serve_cmd = app.add_subcommand("serve", "run the DC control service");
-  std::string listen = "127.0.0.1:" + std::to_string(NTM_PORT_DC);
-  int stats_interval_s = 0;
-  serve_cmd->add_option("--listen", listen, "control endpoint address:port")->capture_default_str();
-  serve_cmd->add_option("--stats-interval", stats_interval_s, "log counters every N s (0: at exit)");
+  auto* serve_cmd = app.add_subcommand("serve", "run the DC");
+  auto* migrate_cmd = app.add_subcommand("migrate", "apply pending schema migrations and exit");
+
+  auto* node = app.add_subcommand("node", "enroll, list, show or remove nodes");
+  node->require_subcommand(1);
+  auto* node_add = node->add_subcommand("add", "enroll a node and write its config file");
+  node_add->add_option("fqdn", a.name, "the node's name, inside a zone this DC serves")->required();
+  node_add->add_option("-o,--out", a.out, "where to write the node's config ('-': stdout)");
+  auto* node_list = node->add_subcommand("list", "list nodes");
+  auto* node_show = node->add_subcommand("show", "show one node");
+  node_show->add_option("fqdn", a.name)->required();
+  auto* node_remove = node->add_subcommand("remove", "revoke a node at once");
+  node_remove->add_option("fqdn", a.name)->required();
+
+  auto* relay = app.add_subcommand("relay", "enroll, list, show or remove relay servers");
+  relay->require_subcommand(1);
+  auto* relay_add = relay->add_subcommand("add", "enroll a relay and write its config file");
+  relay_add->add_option("name", a.name)->required();
+  relay_add->add_option("-o,--out", a.out, "where to write the relay's config ('-': stdout)");
+  auto* relay_list = relay->add_subcommand("list", "list relays");
+  auto* relay_show = relay->add_subcommand("show", "show one relay");
+  relay_show->add_option("name", a.name)->required();
+  auto* relay_remove = relay->add_subcommand("remove", "revoke a relay at once");
+  relay_remove->add_option("name", a.name)->required();
 
   CLI11_PARSE(app, argc, argv);
-  if (!ntm::common::init_logging("ntm-dc", log_level)) {
-    std::fprintf(stderr, "ntm-dc: unknown --log-level '%s'\n", log_level.c_str());
+
+  config::Config cfg;
+  try {
+    cfg = config::load(a.config_file);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ntm-dc: %s\n", e.what());
     return 2;
   }
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  if (!a.log_level.empty()) cfg.log_level = a.log_level;
+  if (!ntm::common::init_logging("ntm-dc", cfg.log_level)) {
+    std::fprintf(stderr, "ntm-dc: unknown log level '%s'\n", cfg.log_level.c_str());
+    return 2;
+  }
+
   try {
-    if (*serve_cmd) return serve(listen, stats_interval_s);
+    if (*serve_cmd) return serve(cfg);
+    if (*migrate_cmd) {
+      Database db(cfg);
+      std::printf("%s\n", migrate_database(db.url()).c_str());
+      return 0;
+    }
+    const bool is_relay = relay->parsed();
+    if (*node_add || *relay_add)
+      return enrollment(cfg, [&](store::Store& s) {
+        std::string text;
+        const auto e = is_relay ? enroll::add_relay(s, cfg, a.name, a.out, &text)
+                                : enroll::add_node(s, cfg, a.name, a.out, &text);
+        if (a.out == "-") {
+          std::fputs(text.c_str(), stdout);
+        } else {
+          std::printf("enrolled %s %s", is_relay ? "relay" : "node", e.name.c_str());
+          if (!is_relay) std::printf(" vip %s", ntm::wire::Vip{e.vip}.to_string().c_str());
+          std::printf(" id %s\nconfig written to %s\n", e.id.to_hex().c_str(),
+                      e.config_file.c_str());
+        }
+      });
+    if (*node_list || *relay_list)
+      return enrollment(cfg, [&](store::Store& s) { enroll::list(s, is_relay, std::cout); });
+    if (*node_show || *relay_show)
+      return enrollment(cfg, [&](store::Store& s) { enroll::show(s, a.name, is_relay, std::cout); });
+    if (*node_remove || *relay_remove)
+      return enrollment(cfg, [&](store::Store& s) {
+        enroll::remove(s, a.name, is_relay);
+        std::printf("removed %s %s\n", is_relay ? "relay" : "node", a.name.c_str());
+      });
+  } catch (const enroll::EnrollError& e) {
+    std::fprintf(stderr, "ntm-dc: %s\n", e.what());
+    return 1;
+  } catch (const ntm::dc::store::SchemaTooNew& e) {
+    spdlog::error("{}", e.what());
+    return 3;
   } catch (const std::exception& e) {
     spdlog::error("fatal: {}", e.what());
     return 1;

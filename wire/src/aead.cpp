@@ -55,6 +55,14 @@ Aead& Aead::operator=(Aead&& o) noexcept {
   return *this;
 }
 
+Error Aead::rekey(const SecretKey& key) noexcept {
+  if (!enc_ || !dec_) return Error::crypto_failure;
+  if (EVP_CipherInit_ex(enc_, nullptr, nullptr, key.bytes().data(), nullptr, 1) != 1 ||
+      EVP_CipherInit_ex(dec_, nullptr, nullptr, key.bytes().data(), nullptr, 0) != 1)
+    return Error::crypto_failure;
+  return Error::ok;
+}
+
 Error Aead::seal(Nonce nonce, std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
                  Tag tag) noexcept {
   if (!enc_ || !fits_int(aad.size()) || !fits_int(data.size())) return Error::crypto_failure;

@@ -34,7 +34,8 @@ SecretKey derive_key(const SecretKey& base, KeyDomain domain, Role role, Purpose
   info[n++] = epoch;
   std::memcpy(info.data() + n, id.data(), id.size());
 
-  std::unique_ptr<EVP_KDF, KdfDeleter> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  // Fetched once: the provider lookup costs more than the derivation.
+  static const std::unique_ptr<EVP_KDF, KdfDeleter> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
   if (!kdf) throw std::runtime_error("EVP_KDF_fetch(HKDF) failed");
   std::unique_ptr<EVP_KDF_CTX, KdfDeleter> ctx(EVP_KDF_CTX_new(kdf.get()));
   if (!ctx) throw std::runtime_error("EVP_KDF_CTX_new failed");

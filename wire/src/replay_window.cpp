@@ -3,7 +3,8 @@
 
 namespace ntm::wire {
 
-bool ReplayWindow::check(std::uint64_t counter) const noexcept {
+template <std::uint64_t Bits>
+bool BasicReplayWindow<Bits>::check(std::uint64_t counter) const noexcept {
   if (counter >= NTM_COUNTER_REJECT_AFTER) return false;
   if (!any_ || counter > top_) return true;
   if (top_ - counter >= kBits) return false;  // left of the window
@@ -11,7 +12,8 @@ bool ReplayWindow::check(std::uint64_t counter) const noexcept {
   return (bits_[bit / 64] & (std::uint64_t{1} << (bit % 64))) == 0;
 }
 
-bool ReplayWindow::update(std::uint64_t counter) noexcept {
+template <std::uint64_t Bits>
+bool BasicReplayWindow<Bits>::update(std::uint64_t counter) noexcept {
   if (!check(counter)) return false;
   if (!any_ || counter > top_) {
     // Clear the words between the old top and the new one: they now stand
@@ -30,13 +32,15 @@ bool ReplayWindow::update(std::uint64_t counter) noexcept {
   return true;
 }
 
-bool ReplayGuard::would_accept(std::uint32_t instance, std::uint64_t counter) const noexcept {
+template <std::size_t Slots, std::uint64_t Bits>
+bool BasicReplayGuard<Slots, Bits>::would_accept(std::uint32_t instance, std::uint64_t counter) const noexcept {
   for (const auto& s : slots_)
     if (s.used && s.instance == instance) return s.window.check(counter);
   return counter < NTM_COUNTER_REJECT_AFTER;
 }
 
-Error ReplayGuard::accept(std::uint32_t instance, std::uint64_t counter, std::uint64_t now_ms,
+template <std::size_t Slots, std::uint64_t Bits>
+Error BasicReplayGuard<Slots, Bits>::accept(std::uint32_t instance, std::uint64_t counter, std::uint64_t now_ms,
                           std::uint64_t evict_after_ms) noexcept {
   Slot* free_slot = nullptr;
   Slot* oldest = nullptr;
@@ -63,5 +67,10 @@ Error ReplayGuard::accept(std::uint32_t instance, std::uint64_t counter, std::ui
   if (!slot->window.update(counter)) return Error::replayed;
   return Error::ok;
 }
+
+template class BasicReplayWindow<NTM_REPLAY_WINDOW>;
+template class BasicReplayGuard<8, NTM_REPLAY_WINDOW>;
+template class BasicReplayWindow<256>;
+template class BasicReplayGuard<4, 256>;
 
 }  // namespace ntm::wire

@@ -29,6 +29,10 @@ class Aead {
   Aead(const Aead&) = delete;
   Aead& operator=(const Aead&) = delete;
 
+  // Replaces the key, reusing the contexts (no allocation): lets one Aead
+  // serve many peers whose keys are kept elsewhere, as the DC does.
+  Error rekey(const SecretKey& key) noexcept;
+
   // Encrypts data in place and writes the tag.
   Error seal(Nonce nonce, std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
              Tag tag) noexcept;

@@ -42,6 +42,21 @@ struct Received {
   Body body;
 };
 
+// Stateless framing, for receivers that keep keys and replay state their
+// own way (the DC holds one record per node, not one channel).
+//
+// Seals body under key with header h (h.common.type must match the body);
+// returns the datagram length or 0 with err.
+std::size_t seal_control(Aead& key, const ControlHeader& h, const Body& body,
+                         std::span<std::uint8_t> out, Error& err) noexcept;
+// Authenticates datagram (whose header h was already peeked and checked by
+// the caller) and decodes its body.  No replay or freshness check: the
+// caller does those, after this returned ok.
+Error open_control(Aead& key, std::span<const std::uint8_t> datagram, const ControlHeader& h,
+                   Body& body);
+// |timestamp - now| <= max_skew?
+bool fresh(std::uint64_t timestamp_ms, std::uint64_t now_ms, std::uint64_t max_skew_ms) noexcept;
+
 class ControlChannel {
  public:
   ControlChannel(const SecretKey& base, const ChannelConfig& cfg);

@@ -13,9 +13,11 @@
 
 namespace ntm::wire {
 
-class ReplayWindow {
+template <std::uint64_t Bits>
+class BasicReplayWindow {
  public:
-  static constexpr std::uint64_t kBits = NTM_REPLAY_WINDOW;
+  static_assert(Bits % 64 == 0 && Bits >= 64, "window is whole 64-bit words");
+  static constexpr std::uint64_t kBits = Bits;
 
   // Would this counter be accepted?  Does not record it.
   bool check(std::uint64_t counter) const noexcept;
@@ -37,9 +39,10 @@ class ReplayWindow {
 // instance and counter), at most kMaxInstances.  A slot is reused only when
 // its instance has been silent longer than evict_after_ms, which must be at
 // least the freshness bound, so an evicted instance's old messages are stale.
-class ReplayGuard {
+template <std::size_t Slots, std::uint64_t Bits>
+class BasicReplayGuard {
  public:
-  static constexpr std::size_t kMaxInstances = 8;
+  static constexpr std::size_t kMaxInstances = Slots;
 
   Error accept(std::uint32_t instance, std::uint64_t counter, std::uint64_t now_ms,
                std::uint64_t evict_after_ms) noexcept;
@@ -50,9 +53,24 @@ class ReplayGuard {
     bool used = false;
     std::uint32_t instance = 0;
     std::uint64_t last_ms = 0;
-    ReplayWindow window;
+    BasicReplayWindow<Bits> window;
   };
   std::array<Slot, kMaxInstances> slots_{};
 };
+
+// The protocol's window for capsules and for nodes receiving from a DC
+// cluster (several instances).
+using ReplayWindow = BasicReplayWindow<NTM_REPLAY_WINDOW>;
+using ReplayGuard = BasicReplayGuard<8, NTM_REPLAY_WINDOW>;
+// A DC keeps this per node: a node sends from one instance (two across a
+// restart; four slots let a crash-looping node back in), and its control
+// messages are sequential requests, so 256
+// messages of reordering is plenty; 100,000 nodes then need ~14 MB for it.
+using CompactReplayGuard = BasicReplayGuard<4, 256>;
+
+extern template class BasicReplayWindow<NTM_REPLAY_WINDOW>;
+extern template class BasicReplayGuard<8, NTM_REPLAY_WINDOW>;
+extern template class BasicReplayWindow<256>;
+extern template class BasicReplayGuard<4, 256>;
 
 }  // namespace ntm::wire

@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: MIT
+// Loads and validates ntm-dc's INI file.  Everything is checked here, at
+// start, so that a wrong value stops the daemon with a message naming the
+// key instead of surfacing later as a puzzling runtime failure.
+#include "config/config.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/property_tree/ini_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <cerrno>
+#include <charconv>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <system_error>
+
+#include "ntm/common/udp_socket.hpp"
+
+namespace ntm::dc::config {
+
+namespace {
+
+using boost::property_tree::ptree;
+
+std::uint32_t prefix_mask(unsigned length) noexcept {
+  // A shift by 32 is undefined, so /0 is special-cased.
+  return length == 0 ? 0u : ~std::uint32_t{0} << (32 - length);
+}
+
+// Every section and key the daemon reads.  Anything else is rejected: a
+// misspelt key would otherwise be ignored and its default silently used.
+constexpr std::string_view kDcKeys[] = {"id",           "zones",     "listen",         "advertise",
+                                        "probe_listen", "state_dir", "node_config_dir"};
+constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_port", "group_commit_max"};
+constexpr std::string_view kVipKeys[] = {"pool", "route_prefix_len", "general_pool"};
+constexpr std::string_view kTimersKeys[] = {"keepalive_s", "lifetime_s", "direction_timeout_ms",
+                                            "retransmit_initial_ms", "max_skew_s"};
+constexpr std::string_view kRouteKeys[] = {"same_network_prefix_len", "relay_idle_timeout_s"};
+constexpr std::string_view kLogKeys[] = {"level"};
+constexpr std::string_view kLimitsKeys[] = {"rate_per_node"};
+
+struct KnownSection {
+  std::string_view name;
+  std::span<const std::string_view> keys;
+};
+constexpr KnownSection kSections[] = {
+    {"dc", kDcKeys},         {"database", kDatabaseKeys}, {"vip", kVipKeys},
+    {"timers", kTimersKeys}, {"route", kRouteKeys},       {"log", kLogKeys},
+    {"limits", kLimitsKeys},
+};
+
+constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+
+[[noreturn]] void fail(std::string_view section, std::string_view key, const std::string& what) {
+  std::string msg = "[";
+  msg.append(section).append("] ").append(key).append(": ").append(what);
+  throw ConfigError(msg);
+}
+
+bool known_key(const KnownSection& s, std::string_view key) {
+  for (auto k : s.keys)
+    if (k == key) return true;
+  return false;
+}
+
+void reject_unknown(const ptree& root) {
+  for (const auto& [name, section] : root) {
+    // ini_parser drops empty sections, so a childless top-level entry is a
+    // key written before the first section header.
+    if (section.empty()) throw ConfigError("key '" + name + "' is outside any [section]");
+    const KnownSection* known = nullptr;
+    for (const auto& s : kSections)
+      if (s.name == name) known = &s;
+    if (!known) throw ConfigError("[" + name + "]: unknown section");
+    for (const auto& kv : section)
+      if (!known_key(*known, kv.first)) fail(name, kv.first, "unknown key");
+  }
+}
+
+// A key's value, or nullopt when the key is absent.  An empty value counts as
+// absent, so "key =" in a file means "use the default" (the example file
+// relies on that for the optional keys).
+std::optional<std::string> get(const ptree& root, std::string_view section, std::string_view key) {
+  // find() matches one level by name; get_child() would interpret '.' as a
+  // path separator.
+  const auto s = root.find(std::string(section));
+  if (s == root.not_found()) return std::nullopt;
+  const auto k = s->second.find(std::string(key));
+  if (k == s->second.not_found() || k->second.data().empty()) return std::nullopt;
+  return k->second.data();
+}
+
+// Strict decimal: no sign, no spaces, no trailing text, no hex.
+unsigned to_number(std::string_view section, std::string_view key, const std::string& text,
+                   unsigned lo, unsigned hi) {
+  unsigned long long v = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (ec == std::errc::invalid_argument || ptr != end)
+    fail(section, key, "must be a decimal number, got '" + text + "'");
+  if (ec == std::errc::result_out_of_range || v < lo || v > hi)
+    fail(section, key,
+         "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + text);
+  return static_cast<unsigned>(v);
+}
+
+unsigned number(const ptree& root, std::string_view section, std::string_view key, unsigned def,
+                unsigned lo, unsigned hi) {
+  const auto v = get(root, section, key);
+  return v ? to_number(section, key, *v, lo, hi) : def;
+}
+
+wire::Endpoint endpoint(std::string_view section, std::string_view key, const std::string& text) {
+  wire::Endpoint e;
+  if (!common::parse_endpoint(text, e))
+    fail(section, key, "must be address:port or [v6-address]:port, got '" + text + "'");
+  return e;
+}
+
+bool is_wildcard(const wire::IpAddr& a) {
+  const std::size_t n = a.family == wire::Family::v4 ? 4 : 16;
+  for (std::size_t i = 0; i < n; ++i)
+    if (a.bytes[i]) return false;
+  return a.family != wire::Family::none;
+}
+
+std::filesystem::path absolute_path(std::string_view section, std::string_view key,
+                                    const std::string& text) {
+  // The daemon's working directory is not part of its configuration (under
+  // systemd it is "/"), so a relative path would be an accident.
+  std::filesystem::path p(text);
+  if (!p.is_absolute()) fail(section, key, "must be an absolute path, got '" + text + "'");
+  return p;
+}
+
+std::vector<std::string> parse_zones(const std::string& text) {
+  std::vector<std::string> zones;
+  std::string_view rest = text;
+  while (true) {
+    const auto comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.empty()) fail("dc", "zones", "empty entry in the comma-separated list");
+    wire::Fqdn z;
+    if (!wire::Fqdn::canonicalize(item, z))
+      fail("dc", "zones", "'" + std::string(item) + "' is not a valid domain name");
+    // Compared after canonicalisation: "Example.com." and "example.com" are
+    // the same zone.
+    for (const auto& seen : zones)
+      if (seen == z.name) fail("dc", "zones", "duplicate zone '" + z.name + "'");
+    zones.push_back(std::move(z.name));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return zones;
+}
+
+// True if `key` appears as a conninfo keyword ("key=" or "key =") at the
+// start of the string or after whitespace.
+bool has_conninfo_key(std::string_view s, std::string_view key) {
+  for (auto pos = s.find(key); pos != std::string_view::npos; pos = s.find(key, pos + 1)) {
+    if (pos != 0 && s[pos - 1] != ' ' && s[pos - 1] != '\t') continue;
+    auto after = pos + key.size();
+    while (after < s.size() && (s[after] == ' ' || s[after] == '\t')) ++after;
+    if (after < s.size() && s[after] == '=') return true;
+  }
+  return false;
+}
+
+bool valid_database_url(std::string_view url) {
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) return true;
+  return has_conninfo_key(url, "dbname") || has_conninfo_key(url, "host");
+}
+
+ptree read_tree(std::string_view ini_text) {
+  std::istringstream in{std::string(ini_text)};
+  ptree root;
+  try {
+    boost::property_tree::ini_parser::read_ini(in, root);
+  } catch (const boost::property_tree::ini_parser_error& e) {
+    // e.what() would include an empty file name; the line is what helps.
+    throw ConfigError("line " + std::to_string(e.line()) + ": " + e.message());
+  }
+  return root;
+}
+
+}  // namespace
+
+std::uint32_t Ipv4Prefix::size() const noexcept {
+  if (length == 0) return ~std::uint32_t{0};
+  if (length >= 32) return 1;
+  return std::uint32_t{1} << (32 - length);
+}
+
+bool Ipv4Prefix::contains(std::uint32_t addr) const noexcept {
+  if (length > 32) return false;
+  const std::uint32_t mask = prefix_mask(length);
+  return (addr & mask) == (network & mask);
+}
+
+std::string Ipv4Prefix::to_string() const {
+  return wire::IpAddr::v4(network).to_string() + "/" + std::to_string(length);
+}
+
+bool Ipv4Prefix::parse(std::string_view text, Ipv4Prefix& out) {
+  // Host bits are kept as written so that the caller can tell "10.0.0.1/8"
+  // (probably a typo) from "10.0.0.0/8" and reject it with a clear message.
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos) return false;
+  wire::IpAddr a;
+  if (!wire::IpAddr::parse(text.substr(0, slash), a) || a.family != wire::Family::v4) return false;
+  const std::string_view len = text.substr(slash + 1);
+  unsigned n = 0;
+  const auto [ptr, ec] = std::from_chars(len.data(), len.data() + len.size(), n);
+  if (len.empty() || ec != std::errc() || ptr != len.data() + len.size() || n > 32) return false;
+  out.network = std::uint32_t{a.bytes[0]} << 24 | std::uint32_t{a.bytes[1]} << 16 |
+                std::uint32_t{a.bytes[2]} << 8 | std::uint32_t{a.bytes[3]};
+  out.length = n;
+  return true;
+}
+
+Config parse(std::string_view ini_text) {
+  const ptree root = read_tree(ini_text);
+  reject_unknown(root);
+  Config c;
+
+  // [dc]
+  const auto id = get(root, "dc", "id");
+  if (!id) fail("dc", "id", "required (32 hex digits identifying this DC)");
+  if (!wire::DcId::from_hex(*id, c.dc_id)) fail("dc", "id", "must be exactly 32 hex digits");
+  // The zero ID is what an unset field looks like on the wire.
+  if (c.dc_id.is_zero()) fail("dc", "id", "must not be all zero");
+
+  const auto zones = get(root, "dc", "zones");
+  if (!zones) fail("dc", "zones", "required (comma-separated domain names this DC serves)");
+  c.zones = parse_zones(*zones);
+
+  const auto listen = get(root, "dc", "listen");
+  c.listen = endpoint("dc", "listen", listen.value_or("0.0.0.0:4510"));
+
+  if (const auto advertise = get(root, "dc", "advertise")) {
+    c.advertise = endpoint("dc", "advertise", *advertise);
+    // Nodes send to this address; 0.0.0.0 or :: reaches nobody.
+    if (is_wildcard(c.advertise.addr))
+      fail("dc", "advertise", "must be an address nodes can reach, not a wildcard");
+  } else if (is_wildcard(c.listen.addr)) {
+    // Which of the host's addresses nodes can reach is not something the
+    // daemon can guess.
+    fail("dc", "advertise", "advertise required when listen is a wildcard");
+  } else {
+    c.advertise = c.listen;
+  }
+
+  if (const auto probe = get(root, "dc", "probe_listen")) {
+    c.probe_listen = endpoint("dc", "probe_listen", *probe);
+    // The probe socket exists to be a different port; the same endpoint
+    // would also fail to bind.
+    if (c.probe_listen.port != 0 && c.probe_listen == c.listen)
+      fail("dc", "probe_listen", "must differ from listen");
+  }
+
+  const auto state_dir = get(root, "dc", "state_dir");
+  if (!state_dir) fail("dc", "state_dir", "required (absolute path of the DC's state directory)");
+  c.state_dir = absolute_path("dc", "state_dir", *state_dir);
+  const auto node_dir = get(root, "dc", "node_config_dir");
+  c.node_config_dir =
+      node_dir ? absolute_path("dc", "node_config_dir", *node_dir) : c.state_dir / "nodes";
+
+  // [database]
+  if (const auto url = get(root, "database", "url")) {
+    // The value is not echoed: a URL may carry a password.
+    if (!valid_database_url(*url))
+      fail("database", "url",
+           "must be a postgresql:// or postgres:// URL or a key=value conninfo with dbname= or "
+           "host=");
+    c.database_url = *url;
+  }
+  c.embedded_port = number(root, "database", "embedded_port", c.embedded_port, 0, 65535);
+  c.group_commit_max = number(root, "database", "group_commit_max", c.group_commit_max, 1, 10000);
+
+  // [vip]
+  if (const auto pool = get(root, "vip", "pool")) {
+    if (!Ipv4Prefix::parse(*pool, c.vip_pool))
+      fail("vip", "pool", "must be an IPv4 prefix such as 100.64.0.0/16, got '" + *pool + "'");
+    const Ipv4Prefix masked{c.vip_pool.network & prefix_mask(c.vip_pool.length), c.vip_pool.length};
+    if (masked.network != c.vip_pool.network)
+      fail("vip", "pool", "host bits must be zero (did you mean " + masked.to_string() + "?)");
+    // Below /8 the pool would swallow real address space; above /30 it has
+    // no room for nodes.
+    if (c.vip_pool.length < 8 || c.vip_pool.length > 30)
+      fail("vip", "pool",
+           "prefix length must be between 8 and 30, got " + std::to_string(c.vip_pool.length));
+  } else {
+    c.vip_pool = Ipv4Prefix{0x64400000u, 16};  // 100.64.0.0/16
+  }
+  const bool route_set = get(root, "vip", "route_prefix_len").has_value();
+  c.vip_prefix_len = number(root, "vip", "route_prefix_len", c.vip_prefix_len, 1, 32);
+  // Nodes route the /route_prefix_len around the pool into the tunnel, so it
+  // must cover every VIP the pool can hand out.
+  if (c.vip_prefix_len > c.vip_pool.length)
+    fail("vip", "route_prefix_len",
+         std::to_string(c.vip_prefix_len) + (route_set ? "" : " (default)") +
+             " must not be longer than the pool's prefix length " +
+             std::to_string(c.vip_pool.length) + ", or the pool falls outside the routed range");
+  // General hosts get VIPs from their own range, so that an enrollment (which
+  // allocates from pool in another process) can never take one of them.
+  if (const auto gp = get(root, "vip", "general_pool")) {
+    if (!Ipv4Prefix::parse(*gp, c.general_pool))
+      fail("vip", "general_pool", "must be an IPv4 prefix such as 100.127.0.0/16, got '" + *gp + "'");
+    const Ipv4Prefix masked{c.general_pool.network & prefix_mask(c.general_pool.length),
+                            c.general_pool.length};
+    if (masked.network != c.general_pool.network)
+      fail("vip", "general_pool", "host bits must be zero (did you mean " + masked.to_string() + "?)");
+    if (c.general_pool.length < 8 || c.general_pool.length > 30)
+      fail("vip", "general_pool", "prefix length must be between 8 and 30, got " +
+                                      std::to_string(c.general_pool.length));
+  } else {
+    c.general_pool = Ipv4Prefix{0x647f0000u, 16};  // 100.127.0.0/16
+  }
+  {
+    const Ipv4Prefix routed{c.vip_pool.network & prefix_mask(c.vip_prefix_len), c.vip_prefix_len};
+    if (!routed.contains(c.general_pool.network) ||
+        !routed.contains(c.general_pool.network + (c.general_pool.size() - 1)))
+      fail("vip", "general_pool",
+           c.general_pool.to_string() + " must lie inside the routed range " + routed.to_string());
+    if (c.vip_pool.contains(c.general_pool.network) || c.general_pool.contains(c.vip_pool.network))
+      fail("vip", "general_pool", c.general_pool.to_string() + " overlaps pool " +
+                                      c.vip_pool.to_string());
+  }
+
+  // [timers]
+  c.keepalive_s = number(root, "timers", "keepalive_s", c.keepalive_s, 1, 3600);
+  // Cross-field limits are checked against defaults too, with "(default)" in
+  // the message, because changing one key can invalidate another's default.
+  {
+    const bool set = get(root, "timers", "lifetime_s").has_value();
+    c.lifetime_s = number(root, "timers", "lifetime_s", c.lifetime_s, 1, 86400);
+    if (c.lifetime_s <= c.keepalive_s)
+      fail("timers", "lifetime_s",
+           std::to_string(c.lifetime_s) + (set ? "" : " (default)") +
+               " must be greater than keepalive_s (" + std::to_string(c.keepalive_s) +
+               "), or nodes go offline between keepalives");
+  }
+  c.direction_timeout_ms =
+      number(root, "timers", "direction_timeout_ms", c.direction_timeout_ms, 100, 60000);
+  {
+    const bool set = get(root, "timers", "retransmit_initial_ms").has_value();
+    c.retransmit_initial_ms =
+        number(root, "timers", "retransmit_initial_ms", c.retransmit_initial_ms, 10, 60000);
+    if (c.retransmit_initial_ms > c.direction_timeout_ms)
+      fail("timers", "retransmit_initial_ms",
+           std::to_string(c.retransmit_initial_ms) + (set ? "" : " (default)") +
+               " must not exceed direction_timeout_ms (" + std::to_string(c.direction_timeout_ms) +
+               ")");
+  }
+  c.max_skew_s = number(root, "timers", "max_skew_s", c.max_skew_s, 1, 3600);
+
+  // [route]
+  c.same_network_prefix_len =
+      number(root, "route", "same_network_prefix_len", c.same_network_prefix_len, 8, 32);
+  c.relay_idle_timeout_s =
+      number(root, "route", "relay_idle_timeout_s", c.relay_idle_timeout_s, 10, 86400);
+
+  // [log]
+  if (const auto level = get(root, "log", "level")) {
+    bool ok = false;
+    for (auto l : kLogLevels) ok = ok || l == *level;
+    if (!ok)
+      fail("log", "level",
+           "must be one of trace, debug, info, warn, error, off; got '" + *level + "'");
+    c.log_level = *level;
+  }
+
+  // [limits]
+  c.rate_per_node = number(root, "limits", "rate_per_node", c.rate_per_node, 1, 100000);
+  return c;
+}
+
+Config load(const std::filesystem::path& file) {
+  // POSIX I/O rather than ifstream: the error must carry errno's text, which
+  // iostreams do not promise to preserve.
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw ConfigError("cannot read " + file.string() + ": " +
+                      std::generic_category().message(errno));
+  // A configuration file is small; the bound stops a mistaken path such as
+  // /dev/zero from eating memory.
+  constexpr std::size_t kMaxSize = 1 << 20;
+  std::string text;
+  char buf[4096];
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw ConfigError("cannot read " + file.string() + ": " +
+                        std::generic_category().message(err));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > kMaxSize) {
+      ::close(fd);
+      throw ConfigError("cannot read " + file.string() + ": larger than 1 MiB");
+    }
+  }
+  ::close(fd);
+  try {
+    return parse(text);
+  } catch (const ConfigError& e) {
+    // Prefix the file so that an operator with several configs knows which.
+    throw ConfigError(file.string() + ": " + e.what());
+  }
+}
+
+}  // namespace ntm::dc::config

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+// ntm-dc's configuration: one INI file (deploy/ntm-dc.example.conf documents
+// every key).  Loaded into a typed struct and validated at start; an error
+// names the section and key.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ntm/wire/types.hpp"
+
+namespace ntm::dc::config {
+
+// An IPv4 prefix such as 100.64.0.0/16 (host order).
+struct Ipv4Prefix {
+  std::uint32_t network = 0;
+  unsigned length = 0;
+  std::uint32_t size() const noexcept;  // addresses in the prefix (capped at 2^32-1)
+  bool contains(std::uint32_t addr) const noexcept;
+  std::string to_string() const;
+  static bool parse(std::string_view text, Ipv4Prefix& out);
+};
+
+struct Config {
+  // [dc]
+  wire::DcId dc_id;                     // id = 32 hex digits (required)
+  std::vector<std::string> zones;       // zones = comma-separated, canonical FQDNs (required)
+  wire::Endpoint listen;                // listen = 0.0.0.0:4510
+  wire::Endpoint advertise;             // advertise = endpoint nodes reach this DC at (default: listen)
+  wire::Endpoint probe_listen;          // probe_listen = second port for NAT-mapping probes (optional)
+  std::filesystem::path state_dir;      // state_dir = /var/lib/ntm-dc
+  std::filesystem::path node_config_dir;  // node_config_dir = where `node add` writes configs (default state_dir/nodes)
+
+  // [database]
+  std::string database_url;             // url = (empty: embedded cluster under state_dir/postgres)
+  unsigned embedded_port = 0;           // embedded_port = 0 (0: pick a free loopback port)
+  unsigned group_commit_max = 256;      // group_commit_max = operations per transaction
+
+  // [vip]
+  Ipv4Prefix vip_pool;                  // pool = 100.64.0.0/16
+  unsigned vip_prefix_len = 10;         // route_prefix_len = 10 (range nodes route into the tunnel)
+  Ipv4Prefix general_pool;              // general_pool = 100.127.0.0/16 (VIPs standing for general hosts;
+                                        //   inside the routed range, disjoint from pool)
+
+  // [timers]
+  unsigned keepalive_s = 15;            // keepalive_s
+  unsigned lifetime_s = 60;             // lifetime_s: silent longer -> offline
+  unsigned direction_timeout_ms = 3000; // direction_timeout_ms: total time to direct a path
+  unsigned retransmit_initial_ms = 200; // retransmit_initial_ms: first retransmission, then doubled
+  unsigned max_skew_s = 60;             // max_skew_s: accepted clock difference
+
+  // [route]
+  unsigned same_network_prefix_len = 24;  // same_network_prefix_len
+  unsigned relay_idle_timeout_s = 300;    // relay_idle_timeout_s
+
+  // [log]
+  std::string log_level = "info";       // level
+
+  // [limits]
+  unsigned rate_per_node = 50;          // rate_per_node: control messages per second per node
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads and validates; throws ConfigError("[section] key: what is wrong").
+// Unknown sections and keys are errors too (a typo must not pass silently).
+Config load(const std::filesystem::path& file);
+Config parse(std::string_view ini_text);
+
+}  // namespace ntm::dc::config

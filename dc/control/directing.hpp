@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+// One path being directed: the steps (relay, responder, initiator), the
+// keys made for it (held only until both ends have them), and the
+// retransmission state of the message in flight.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <vector>
+
+#include "control/server.hpp"
+
+namespace ntm::dc::control {
+
+struct Server::Directing {
+  enum class Step { relay, responder, initiator };
+
+  explicit Directing(asio::io_context& io) : timer(io) {}
+
+  state::Path path;
+  wire::SecretKey path_key;   // K_path, or the general-path key
+  wire::SecretKey relay_key;  // K_rp (relayed paths between two nodes)
+  wire::NodeInfo general;     // the responder when it is a general host
+  wire::NodeId mn_id;
+  std::uint32_t mn_txid = 0;
+  wire::Endpoint mn_from;
+  Step step = Step::responder;
+
+  // The message in flight: re-sealed (fresh counter) on every retransmission
+  // so that a receiver whose answer was lost sees a new, acceptable message.
+  wire::Body body;
+  wire::NodeId to;
+  std::uint32_t txid = 0;
+  asio::steady_timer timer;
+  unsigned backoff_ms = 0;
+  std::uint64_t deadline_ms = 0;  // monotonic
+  std::vector<wire::NodeId> tried_relays;
+
+  bool involves(const wire::NodeId& id) const {
+    return mn_id == id || (path.responder && *path.responder == id) ||
+           (path.relay && *path.relay == id);
+  }
+};
+
+}  // namespace ntm::dc::control

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MIT
+// Direction: MN asks for a path to a name; the DC decides the route, makes
+// the path's keys, directs the relay (if any), then the responder, then the
+// initiator, each with retransmission and backoff.
+#include <spdlog/spdlog.h>
+
+#include "control/directing.hpp"
+#include "ntm/common/clock.hpp"
+#include "ntm/wire/sealed_key.hpp"
+
+namespace ntm::dc::control {
+
+namespace {
+
+bool in_zones(const std::string& name, const std::vector<std::string>& zones) {
+  for (const auto& z : zones)
+    if (name == z || (name.size() > z.size() && name.ends_with(z) &&
+                      name[name.size() - z.size() - 1] == '.'))
+      return true;
+  return false;
+}
+
+}  // namespace
+
+route::Placement Server::placement(const state::Party& p) const {
+  route::Placement pl;
+  pl.ntmobile = true;
+  pl.online = p.online;
+  pl.local = p.local;
+  pl.observed = p.observed;
+  pl.behind_nat = p.behind_nat;
+  pl.symmetric_nat = p.symmetric_nat;
+  return pl;
+}
+
+void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest& req,
+                                  const wire::ControlHeader& h, const wire::Endpoint& from) {
+  stats_.directions++;
+  auto error = [&](wire::ErrorCode c, std::string_view why) {
+    stats_.directions_failed++;
+    send_error(mn, from, h.txid, c, wire::MsgType::direction_request, why);
+  };
+  if (req.path_id.is_zero()) return error(wire::ErrorCode::bad_request, "path ID is zero");
+  if (!mn.online) return error(wire::ErrorCode::not_registered, "register first");
+  if (auto it = directing_.find(req.path_id); it != directing_.end()) {
+    // A retransmitted request: the path is already being directed.
+    if (it->second->mn_id == mn.id) return;
+    return error(wire::ErrorCode::not_authorized, "path ID in use");
+  }
+  std::uint8_t epoch = 0;
+  if (state::Path* existing = view_.find_path(req.path_id)) {
+    // Only its initiator may re-direct a path (no path hijacking).  The DC
+    // keeps no path keys, so a re-direction always issues a new key epoch.
+    if (existing->initiator != mn.id)
+      return error(wire::ErrorCode::not_authorized, "path ID in use");
+    epoch = static_cast<std::uint8_t>(existing->key_epoch + 1);
+  }
+  if (req.peer.name == mn.name) return error(wire::ErrorCode::bad_request, "cannot direct to self");
+
+  state::Party* cn = view_.find_node(req.peer.name);
+  if (!cn) {
+    if (in_zones(req.peer.name, cfg_.zones))
+      return error(wire::ErrorCode::no_such_name, "no NTMobile node of that name");
+    return direct_general(mn, req, h, from);
+  }
+  const route::Placement cn_pl = placement(*cn);
+  auto d = std::make_unique<Directing>(io_);
+  d->path.id = req.path_id;
+  d->path.initiator = mn.id;
+  d->path.responder = cn->id;
+  d->path.responder_fqdn = cn->name;
+  d->path.key_epoch = epoch;
+  d->mn_id = mn.id;
+  d->mn_txid = h.txid;
+  d->mn_from = from;
+  begin_direction(std::move(d), cn, cn_pl);
+}
+
+void Server::direct_general(state::Party& mn, const wire::DirectionRequest& req,
+                            const wire::ControlHeader& h, const wire::Endpoint& from) {
+  // A name outside the DC's zones is a general host (federation with other
+  // DCs comes later): resolve it through the system resolver, off-thread.
+  auto resolver = std::make_shared<asio::ip::udp::resolver>(io_);
+  std::weak_ptr<bool> alive = alive_;
+  const wire::NodeId mn_id = mn.id;
+  resolver->async_resolve(
+      req.peer.name, "", asio::ip::udp::resolver::address_configured,
+      [this, alive, resolver, mn_id, req, h, from](const boost::system::error_code& ec,
+                                                   asio::ip::udp::resolver::results_type res) {
+        if (alive.expired() || stopped_) return;
+        state::Party* mnp = view_.find(mn_id);
+        if (!mnp) return;
+        wire::IpAddr addr;
+        if (!ec)
+          for (const auto& r : res)
+            if (r.endpoint().address().is_v4()) {
+              addr = wire::IpAddr::v4(r.endpoint().address().to_v4().to_uint());
+              break;
+            }
+        if (addr.family == wire::Family::none) {
+          stats_.directions_failed++;
+          send_error(*mnp, from, h.txid, wire::ErrorCode::no_such_name,
+                     wire::MsgType::direction_request, "name does not resolve");
+          return;
+        }
+        if (directing_.count(req.path_id)) return;
+        auto d = std::make_unique<Directing>(io_);
+        d->path.id = req.path_id;
+        d->path.initiator = mn_id;
+        d->path.responder_fqdn = req.peer.name;
+        d->path.general_addr = addr;
+        if (state::Path* existing = view_.find_path(req.path_id))
+          d->path.key_epoch = static_cast<std::uint8_t>(existing->key_epoch + 1);
+        d->general.fqdn = req.peer;
+        d->general.real = wire::Endpoint{addr, 0};
+        d->mn_id = mn_id;
+        d->mn_txid = h.txid;
+        d->mn_from = from;
+        route::Placement gh;
+        gh.ntmobile = false;
+        gh.observed = wire::Endpoint{addr, 0};
+        begin_direction(std::move(d), nullptr, gh);
+      });
+}
+
+void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
+                             const route::Placement& cn_placement) {
+  state::Party* mn = view_.find(d->mn_id);
+  if (!mn) return;
+  route::Policy policy;
+  policy.same_network_prefix_len = cfg_.same_network_prefix_len;
+  policy.relay_available = pick_relay({}) != nullptr;
+  const route::Decision dec = route::decide(placement(*mn), cn_placement, policy);
+  auto fail = [&](wire::ErrorCode c, std::string_view why) {
+    stats_.directions_failed++;
+    send_error(*mn, d->mn_from, d->mn_txid, c, wire::MsgType::direction_request, why);
+  };
+  switch (dec.outcome) {
+    case route::Outcome::ok: break;
+    case route::Outcome::peer_offline: return fail(wire::ErrorCode::peer_unreachable, "peer is offline");
+    case route::Outcome::no_relay: return fail(wire::ErrorCode::no_route, "a relay is needed and none is available");
+    case route::Outcome::no_common_family: return fail(wire::ErrorCode::no_route, "no common address family");
+  }
+  d->path.route = dec.route;
+  d->path.first = dec.first;
+  d->path.state = state::PathState::directing;
+  d->path.created_ms = d->path.updated_ms = common::wall_ms();
+  d->path_key = wire::SecretKey::random();
+  const bool relayed =
+      dec.route == wire::RouteType::relay || dec.route == wire::RouteType::relay_general;
+  if (dec.route == wire::RouteType::relay) d->relay_key = wire::SecretKey::random();
+  if (cn == nullptr && d->general.vip.addr == 0) {
+    // The general host's address in MN's view: a VIP from the general pool.
+    if (auto v = general_vip(d->path.responder_fqdn)) d->general.vip.addr = *v;
+    else return fail(wire::ErrorCode::no_route, "general host address pool exhausted");
+  }
+  spdlog::info("direction: path {} {} -> {}: {} ({}), first sender {}", d->path.id.to_hex(),
+               mn->name, d->path.responder_fqdn, wire::to_string(dec.route), dec.reason,
+               static_cast<int>(dec.first));
+  if (relayed) {
+    state::Party* relay = pick_relay({});
+    if (!relay) return fail(wire::ErrorCode::no_route, "no relay available");
+    d->path.relay = relay->id;
+    d->step = Directing::Step::relay;
+  } else {
+    d->step = Directing::Step::responder;
+  }
+  d->deadline_ms = common::mono_ms() + cfg_.direction_timeout_ms;
+  Directing& ref = *d;
+  directing_[d->path.id] = std::move(d);
+  view_.put_path(ref.path);
+  writer_.submit(store::PathWrite{ref.path}, nullptr);
+  advance(ref);
+}
+
+wire::RouteDirection Server::route_direction_for(Directing& d, state::Party& recipient,
+                                                 wire::PathEnd end) {
+  state::Party* mn = view_.find(d.mn_id);
+  state::Party* cn = d.path.responder ? view_.find(*d.path.responder) : nullptr;
+  wire::RouteDirection rd;
+  rd.path_id = d.path.id;
+  rd.key_epoch = d.path.key_epoch;
+  rd.you_are = end;
+  rd.route = d.path.route;
+  rd.first = d.path.first;
+  if (mn) rd.initiator = mn->info(cfg_.advertise);
+  rd.responder = cn ? cn->info(cfg_.advertise) : d.general;
+  rd.peer_view = end == wire::PathEnd::initiator ? rd.responder.vip : rd.initiator.vip;
+  rd.relay = d.path.relay_endpoint;
+  wire::KeyWrapper wrap(recipient.key, wire::KeyDomain::node_dc, recipient.key_epoch,
+                        recipient.id.bytes);
+  const auto kind = d.path.route == wire::RouteType::relay_general ? wire::SealedKind::general_key
+                                                                   : wire::SealedKind::path_key;
+  rd.path_key = wrap.seal(d.path_key, d.path.id, d.path.key_epoch, kind);
+  if (d.path.route == wire::RouteType::relay)
+    rd.relay_key = wrap.seal(d.relay_key, d.path.id, d.path.key_epoch, wire::SealedKind::relay_key);
+  return rd;
+}
+
+void Server::advance(Directing& d) {
+  d.backoff_ms = cfg_.retransmit_initial_ms;
+  d.txid = next_txid();
+  switch (d.step) {
+    case Directing::Step::relay:
+      send_relay_direction(d);
+      return;
+    case Directing::Step::responder: {
+      state::Party* cn = view_.find(*d.path.responder);
+      if (!cn) return fail_direction(d.path.id, wire::ErrorCode::peer_unreachable, "peer removed");
+      d.to = cn->id;
+      d.body = route_direction_for(d, *cn, wire::PathEnd::responder);
+      break;
+    }
+    case Directing::Step::initiator: {
+      state::Party* mn = view_.find(d.mn_id);
+      if (!mn) return finish_direction(d.path.id);
+      d.to = mn->id;
+      d.body = route_direction_for(d, *mn, wire::PathEnd::initiator);
+      break;
+    }
+  }
+  state::Party* to = view_.find(d.to);
+  send(*to, to->observed, d.body, d.txid);
+  arm_retransmit(d);
+}
+
+void Server::arm_retransmit(Directing& d) {
+  d.timer.expires_after(std::chrono::milliseconds(d.backoff_ms));
+  const wire::PathId id = d.path.id;
+  d.timer.async_wait([this, id](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    auto it = directing_.find(id);
+    if (it == directing_.end()) return;
+    Directing& dd = *it->second;
+    state::Party* to = view_.find(dd.to);
+    if (common::mono_ms() >= dd.deadline_ms || !to) {
+      switch (dd.step) {
+        case Directing::Step::relay: {
+          // This relay did not answer: skip it from now on, try another.
+          if (state::Party* r = dd.path.relay ? view_.find(*dd.path.relay) : nullptr)
+            r->missed_directions++;
+          dd.tried_relays.push_back(*dd.path.relay);
+          state::Party* next = pick_relay(dd.tried_relays);
+          if (!next) return fail_direction(id, wire::ErrorCode::no_route, "no relay answered");
+          dd.path.relay = next->id;
+          dd.deadline_ms = common::mono_ms() + cfg_.direction_timeout_ms;
+          return advance(dd);
+        }
+        case Directing::Step::responder:
+          return fail_direction(id, wire::ErrorCode::peer_unreachable, "peer did not answer");
+        case Directing::Step::initiator:
+          // The MN stopped listening; the path stays as directed.
+          return finish_direction(id);
+      }
+    }
+    stats_.retransmissions++;
+    send(*to, to->observed, dd.body, dd.txid);
+    dd.backoff_ms = std::min<unsigned>(dd.backoff_ms * 2, cfg_.direction_timeout_ms);
+    arm_retransmit(dd);
+  });
+}
+
+void Server::on_route_direction_ack(state::Party& party, const wire::RouteDirectionAck& ack) {
+  auto it = directing_.find(ack.path_id);
+  if (it == directing_.end()) return;  // late or duplicate: harmless
+  Directing& d = *it->second;
+  if (ack.key_epoch != d.path.key_epoch || party.id != d.to) return void(stats_.unexpected++);
+  if (d.step == Directing::Step::responder) {
+    if (ack.status != wire::Status::ok)
+      return fail_direction(d.path.id, wire::ErrorCode::peer_unreachable, "peer refused the path");
+    d.timer.cancel();
+    d.step = Directing::Step::initiator;
+    advance(d);
+  } else if (d.step == Directing::Step::initiator) {
+    d.timer.cancel();
+    finish_direction(d.path.id);
+  }
+}
+
+void Server::fail_direction(const wire::PathId& id, wire::ErrorCode code, std::string_view reason) {
+  auto it = directing_.find(id);
+  if (it == directing_.end()) return;
+  std::unique_ptr<Directing> d = std::move(it->second);
+  directing_.erase(it);
+  d->timer.cancel();
+  stats_.directions_failed++;
+  if (state::Party* mn = view_.find(d->mn_id))
+    send_error(*mn, d->mn_from, d->mn_txid, code, wire::MsgType::direction_request, reason);
+  view_.erase_path(id);
+  writer_.submit(store::PathDelete{id}, nullptr);
+}
+
+void Server::finish_direction(const wire::PathId& id) {
+  auto it = directing_.find(id);
+  if (it == directing_.end()) return;
+  std::unique_ptr<Directing> d = std::move(it->second);
+  directing_.erase(it);
+  d->timer.cancel();
+  d->path.state = state::PathState::established;
+  d->path.updated_ms = common::wall_ms();
+  view_.put_path(d->path);
+  writer_.submit(store::PathWrite{d->path}, nullptr);
+  spdlog::info("direction: path {} established", id.to_hex());
+  // d (and with it K_path) is destroyed here: the DC keeps no path keys.
+}
+
+}  // namespace ntm::dc::control

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+// Registration Request and Keepalive: where a node (or relay) is, whether it
+// is behind NAT, and whether it is alive.
+#include <spdlog/spdlog.h>
+
+#include "control/server.hpp"
+#include "ntm/common/clock.hpp"
+
+namespace ntm::dc::control {
+
+void Server::on_registration(state::Party& party, const wire::RegistrationRequest& req,
+                             const wire::ControlHeader& h, const wire::Endpoint& from) {
+  const bool is_relay = party.kind == state::PartyKind::relay;
+  // A node can only register as itself: its key names it, and the name it
+  // claims must be the one it was enrolled with.
+  if ((req.kind == wire::PartyKind::relay) != is_relay || req.fqdn.name != party.name) {
+    send_error(party, from, h.txid, wire::ErrorCode::not_authorized,
+               wire::MsgType::registration_request, "name or kind does not match this key");
+    return;
+  }
+  stats_.registrations++;
+  const bool behind = route::behind_nat(req.local, from);
+  const bool moved = req.local != party.local || from != party.observed || !party.online;
+  if (moved) party.symmetric_nat = false;  // a new NAT: probe again
+  party.local = req.local;
+  party.observed = from;
+  party.behind_nat = behind;
+  party.online = true;
+  party.last_seen_ms = common::wall_ms();
+  party.last_persisted_seen_ms = party.last_seen_ms;
+  if (moved) {
+    for (state::Path* p : view_.paths_of(party.id)) p->updated_ms = party.last_seen_ms;
+    spdlog::info("registration: {} {} at {} (local {}), {}", is_relay ? "relay" : "node",
+                 party.name, from.to_string(),
+                 party.local.empty() ? std::string("-") : party.local.front().to_string(),
+                 behind ? "behind NAT" : "global");
+  }
+
+  store::RegistrationWrite w{is_relay, party.id, req.local, from, behind, party.symmetric_nat,
+                             moved, party.zone_id};
+  // The answer leaves only after the commit: an acknowledged registration
+  // survives any crash of the DC.
+  const wire::NodeId id = party.id;
+  const std::uint32_t txid = h.txid;
+  std::weak_ptr<bool> alive = alive_;
+  writer_.submit(std::move(w), [this, alive, id, txid, from](bool ok) {
+    asio::post(io_, [this, alive, id, txid, from, ok] {
+      if (alive.expired() || stopped_) return;
+      state::Party* p = view_.find(id);
+      if (!p) return;  // revoked meanwhile
+      if (!ok) {
+        send_error(*p, from, txid, wire::ErrorCode::internal, wire::MsgType::registration_request,
+                   "database unavailable; retry");
+        return;
+      }
+      wire::RegistrationResponse resp;
+      resp.vip = p->vip;
+      resp.vip_prefix_len = static_cast<std::uint8_t>(cfg_.vip_prefix_len);
+      resp.observed = from;
+      resp.behind_nat = p->behind_nat;
+      resp.keepalive_s = static_cast<std::uint16_t>(cfg_.keepalive_s);
+      resp.lifetime_s = static_cast<std::uint16_t>(cfg_.lifetime_s);
+      send(*p, from, resp, txid);
+    });
+  });
+}
+
+void Server::on_keepalive(state::Party& party, const wire::Keepalive& ka,
+                          const wire::ControlHeader& h, const wire::Endpoint& from, bool probe) {
+  stats_.keepalives++;
+  const std::uint64_t now = common::wall_ms();
+  wire::KeepaliveAck ack;
+  ack.observed = from;
+  if (probe) {
+    // The same socket seen through the NAT on a second DC port: a
+    // different mapping means the NAT maps per destination (symmetric).
+    party.probe_observed = from;
+    if (party.behind_nat && party.observed.addr == from.addr && party.observed.port != from.port &&
+        !party.symmetric_nat) {
+      party.symmetric_nat = true;
+      spdlog::info("registration: {} is behind a symmetric NAT", party.name);
+      writer_.submit(store::RegistrationWrite{party.kind == state::PartyKind::relay, party.id,
+                                              party.local, party.observed, party.behind_nat, true,
+                                              false, party.zone_id},
+                     nullptr);
+    }
+    send(party, from, ack, h.txid, true);
+    return;
+  }
+  // Not registered (never, expired, or the DC lost it): ask for a
+  // registration rather than silently keeping a stale view.
+  ack.reregister = !party.online || party.observed != from;
+  if (party.online && party.observed == from) party.last_seen_ms = now;
+  if (party.kind == state::PartyKind::relay) {
+    party.active_paths = ka.active_paths;
+    party.load_permille = std::min<std::uint16_t>(ka.load_permille, 1000);
+  }
+  // Liveness is soft state: persist it at most every half lifetime.
+  if (party.online && now - party.last_persisted_seen_ms >= cfg_.lifetime_s * 500ull) {
+    party.last_persisted_seen_ms = now;
+    writer_.submit(store::SeenWrite{party.kind == state::PartyKind::relay, party.id,
+                                    party.active_paths, party.load_permille},
+                   nullptr);
+  }
+  send(party, from, ack, h.txid);
+}
+
+void Server::sweep() {
+  const std::uint64_t now = common::wall_ms();
+  const std::uint64_t lifetime_ms = cfg_.lifetime_s * 1000ull;
+  view_.for_each_party([&](state::Party& p) {
+    if (p.online && now > p.last_seen_ms + lifetime_ms) {
+      p.online = false;
+      stats_.expired++;
+      spdlog::info("registration: {} silent for {} s: offline", p.name, cfg_.lifetime_s);
+      writer_.submit(
+          store::OfflineWrite{p.kind == state::PartyKind::relay, p.id, p.zone_id}, nullptr);
+    }
+  });
+  sweep_timer_.expires_after(std::chrono::seconds(1));
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && !stopped_) sweep();
+  });
+}
+
+}  // namespace ntm::dc::control

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: MIT
+// Receive and send paths of the DC control plane.
+#include "control/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "control/directing.hpp"
+#include "ntm/common/clock.hpp"
+
+namespace ntm::dc::control {
+
+namespace {
+
+wire::Endpoint to_wire(const asio::ip::udp::endpoint& e) {
+  wire::Endpoint out;
+  const auto a = e.address();
+  if (a.is_v4()) {
+    out.addr = wire::IpAddr::v4(a.to_v4().to_uint());
+  } else {
+    // A v4-mapped v6 source is reported as plain IPv4.
+    const auto v6 = a.to_v6();
+    if (v6.is_v4_mapped()) {
+      out.addr = wire::IpAddr::v4(asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_uint());
+    } else {
+      out.addr.family = wire::Family::v6;
+      const auto b = v6.to_bytes();
+      std::copy(b.begin(), b.end(), out.addr.bytes.begin());
+    }
+  }
+  out.port = e.port();
+  return out;
+}
+
+asio::ip::udp::endpoint to_asio(const wire::Endpoint& e) {
+  if (e.addr.family == wire::Family::v6) {
+    asio::ip::address_v6::bytes_type b;
+    std::copy(e.addr.bytes.begin(), e.addr.bytes.end(), b.begin());
+    return {asio::ip::address_v6(b), e.port};
+  }
+  asio::ip::address_v4::bytes_type b;
+  std::copy_n(e.addr.bytes.begin(), 4, b.begin());
+  return {asio::ip::address_v4(b), e.port};
+}
+
+wire::Error bump(ServerStats& s, wire::Error e) {
+  switch (e) {
+    case wire::Error::auth_failed: s.auth_failed++; break;
+    case wire::Error::stale: s.stale++; break;
+    case wire::Error::replayed:
+    case wire::Error::too_many_senders: s.replayed++; break;
+    default: s.bad_body++; break;
+  }
+  return e;
+}
+
+}  // namespace
+
+bool Server::ViewKeys::has_key(const wire::Header& h) const {
+  wire::NodeId id;
+  id.bytes = h.id;
+  const state::Party* p = view_.find(id);
+  return p && p->key_epoch == h.key_epoch;
+}
+
+Server::Server(asio::io_context& io, const config::Config& cfg, state::View& view,
+               store::Writer& writer)
+    : io_(io),
+      cfg_(cfg),
+      view_(view),
+      writer_(writer),
+      socket_(io),
+      probe_socket_(io),
+      sweep_timer_(io),
+      keys_(view),
+      receiver_(keys_),
+      crypto_(wire::SecretKey::random()),
+      instance_(wire::new_instance()),
+      counter_(wire::initial_counter(common::wall_ns())) {}
+
+Server::~Server() {
+  *alive_ = false;
+  stop();
+}
+
+void Server::start() {
+  const auto ep = to_asio(cfg_.listen);
+  socket_.open(ep.protocol());
+  socket_.bind(ep);
+  socket_.non_blocking(true);
+  receive(false);
+  if (!cfg_.probe_listen.empty()) {
+    const auto pep = to_asio(cfg_.probe_listen);
+    probe_socket_.open(pep.protocol());
+    probe_socket_.bind(pep);
+    probe_socket_.non_blocking(true);
+    receive(true);
+  }
+  sweep();
+  spdlog::info("control: listening on {}{}", local_endpoint().to_string(),
+               cfg_.probe_listen.empty() ? ""
+                                         : fmt::format(", probe on {}", probe_endpoint().to_string()));
+}
+
+void Server::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  boost::system::error_code ec;
+  socket_.close(ec);
+  probe_socket_.close(ec);
+  sweep_timer_.cancel();
+  directing_.clear();
+}
+
+wire::Endpoint Server::local_endpoint() const { return to_wire(socket_.local_endpoint()); }
+wire::Endpoint Server::probe_endpoint() const {
+  return probe_socket_.is_open() ? to_wire(probe_socket_.local_endpoint()) : wire::Endpoint{};
+}
+
+void Server::receive(bool probe) {
+  auto& sock = probe ? probe_socket_ : socket_;
+  auto& buf = probe ? probe_buf_ : rx_buf_;
+  auto& from = probe ? probe_from_ : rx_from_;
+  // MSG_TRUNC-like: asio reports at most the buffer size, so the buffer is
+  // one byte larger than any valid control datagram: a full buffer means
+  // "oversized".
+  sock.async_receive_from(asio::buffer(buf), from,
+                          [this, probe](const boost::system::error_code& ec, std::size_t n) {
+                            if (ec == asio::error::operation_aborted || stopped_) return;
+                            if (!ec) {
+                              auto& b = probe ? probe_buf_ : rx_buf_;
+                              on_datagram({b.data(), std::min(n, b.size())}, n,
+                                          to_wire(probe ? probe_from_ : rx_from_), probe);
+                            }
+                            receive(probe);
+                          });
+}
+
+void Server::on_datagram(std::span<const std::uint8_t> data, std::size_t size,
+                         const wire::Endpoint& from, bool probe) {
+  if (size > NTM_MAX_CONTROL) size = NTM_MAX_CONTROL + 1;
+  if (receiver_.classify(data, size) != wire::Error::ok) return;
+  wire::ControlHeader h;
+  (void)wire::peek_control_header(data, h);  // validated by classify
+  wire::NodeId id;
+  id.bytes = h.common.id;
+  state::Party* party = view_.find(id);
+  if (!party) return;  // classify checked; defensive
+  const std::uint64_t now = common::wall_ms();
+  if (!party->replay.would_accept(h.common.instance, h.common.counter)) {
+    stats_.replayed++;
+    return;
+  }
+  wire::Received msg;
+  if (crypto_.rekey(party->rx_key) != wire::Error::ok) return;
+  if (wire::Error e = wire::open_control(crypto_, data, h, msg.body); e != wire::Error::ok) {
+    bump(stats_, e);
+    spdlog::debug("control: drop from {} ({}): {}", from.to_string(), party->name,
+                  wire::to_string(e));
+    return;
+  }
+  if (!wire::fresh(h.timestamp_ms, now, cfg_.max_skew_s * 1000ull)) {
+    stats_.stale++;
+    return;
+  }
+  if (wire::Error e = party->replay.accept(h.common.instance, h.common.counter, now,
+                                           2 * cfg_.max_skew_s * 1000ull);
+      e != wire::Error::ok) {
+    bump(stats_, e);
+    return;
+  }
+  // Authentic from here on.  Flooding with a valid key is still dropped.
+  if (!party->rate.allow(common::mono_ms(), cfg_.rate_per_node)) {
+    stats_.rate_limited++;
+    return;
+  }
+  msg.header = h;
+  dispatch(*party, msg, from, probe);
+}
+
+void Server::dispatch(state::Party& party, wire::Received& msg, const wire::Endpoint& from,
+                      bool probe) {
+  const auto& h = msg.header;
+  if (probe && !std::holds_alternative<wire::Keepalive>(msg.body)) {
+    stats_.unexpected++;  // the probe port only answers Keepalives
+    return;
+  }
+  // The NAT binding towards the DC is where the last authentic message came
+  // from: that is where the DC must send to reach the party.
+  if (!probe && party.observed != from && party.online) {
+    spdlog::info("control: {} now seen at {} (was {})", party.name, from.to_string(),
+                 party.observed.to_string());
+  }
+  std::visit(
+      [&](auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, wire::RegistrationRequest>) {
+          on_registration(party, body, h, from);
+        } else if constexpr (std::is_same_v<T, wire::Keepalive>) {
+          on_keepalive(party, body, h, from, probe);
+        } else if constexpr (std::is_same_v<T, wire::DirectionRequest>) {
+          if (party.kind != state::PartyKind::node) return void(stats_.unexpected++);
+          on_direction_request(party, body, h, from);
+        } else if constexpr (std::is_same_v<T, wire::RouteDirectionAck>) {
+          on_route_direction_ack(party, body);
+        } else if constexpr (std::is_same_v<T, wire::RelayResponse>) {
+          if (party.kind != state::PartyKind::relay) return void(stats_.unexpected++);
+          on_relay_response(party, body);
+        } else {
+          stats_.unexpected++;
+        }
+      },
+      msg.body);
+}
+
+std::vector<std::uint8_t> Server::seal(state::Party& party, const wire::Body& body,
+                                       std::uint32_t txid) {
+  wire::ControlHeader h;
+  h.common = {wire::type_of(body), wire::KeyDomain::node_dc, wire::Role::dc, party.key_epoch,
+              instance_, counter_++, party.id.bytes};
+  h.timestamp_ms = common::wall_ms();
+  h.txid = txid;
+  std::vector<std::uint8_t> out(NTM_MAX_CONTROL);
+  wire::Error err = crypto_.rekey(party.tx_key);
+  std::size_t n = 0;
+  if (err == wire::Error::ok) n = wire::seal_control(crypto_, h, body, out, err);
+  if (err != wire::Error::ok) {
+    spdlog::error("control: cannot seal {} for {}: {}", wire::to_string(wire::type_of(body)),
+                  party.name, wire::to_string(err));
+    out.clear();
+    return out;
+  }
+  out.resize(n);
+  return out;
+}
+
+void Server::send_raw(std::span<const std::uint8_t> datagram, const wire::Endpoint& to,
+                      bool probe) {
+  if (datagram.empty() || to.empty()) return;
+  boost::system::error_code ec;
+  (probe ? probe_socket_ : socket_).send_to(asio::buffer(datagram.data(), datagram.size()),
+                                            to_asio(to), 0, ec);
+  if (ec) {
+    stats_.send_failed++;
+    spdlog::debug("control: send to {} failed: {}", to.to_string(), ec.message());
+  }
+}
+
+bool Server::send(state::Party& party, const wire::Endpoint& to, const wire::Body& body,
+                  std::uint32_t txid, bool probe) {
+  const auto d = seal(party, body, txid);
+  send_raw(d, to, probe);
+  return !d.empty();
+}
+
+void Server::send_error(state::Party& party, const wire::Endpoint& to, std::uint32_t txid,
+                        wire::ErrorCode code, wire::MsgType ref, std::string_view reason) {
+  stats_.errors_sent++;
+  spdlog::info("control: error to {} for {}: {} ({})", party.name, wire::to_string(ref),
+               wire::to_string(code), reason);
+  send(party, to, wire::ErrorReply{code, ref, wire::Text{std::string(reason)}}, txid);
+}
+
+void Server::log_stats() const {
+  const auto& r = receiver_.stats();
+  spdlog::info(
+      "control: received={} dropped_unauthenticated={} oversized={} auth_failed={} stale={} "
+      "replayed={} rate_limited={} bad_body={} unexpected={} registrations={} keepalives={} "
+      "directions={} directions_failed={} retransmissions={} errors_sent={} expired={}",
+      r.received, r.total_dropped(), r.oversized, stats_.auth_failed, stats_.stale,
+      stats_.replayed, stats_.rate_limited, stats_.bad_body, stats_.unexpected,
+      stats_.registrations, stats_.keepalives, stats_.directions, stats_.directions_failed,
+      stats_.retransmissions, stats_.errors_sent, stats_.expired);
+  for (std::size_t i = 1; i < r.dropped.size(); ++i)
+    if (r.dropped[i])
+      spdlog::info("control: dropped {} x {}", r.dropped[i],
+                   wire::to_string(static_cast<wire::Error>(i)));
+}
+
+void Server::on_party_changed(const wire::NodeId& id, std::optional<store::PartyRow> row) {
+  if (!row) {
+    // Revoked: refuse its messages from now on and tear its paths down.
+    for (const auto& p : view_.remove(id)) tear_down(p);
+    std::erase_if(directing_, [&](const auto& kv) { return kv.second->involves(id); });
+    spdlog::info("control: party {} removed", id.to_hex());
+    return;
+  }
+  state::Party* existing = view_.find(id);
+  // Keep live soft state (replay windows, observed address) for a party
+  // whose key did not change; take the database's row otherwise.
+  if (existing && existing->key.equals(row->key) && existing->key_epoch == row->key_epoch) {
+    if (existing->name != row->name) view_.upsert(*row);
+    return;
+  }
+  view_.upsert(*row);
+  spdlog::info("control: party {} ({}) loaded", row->name, id.to_hex());
+}
+
+}  // namespace ntm::dc::control

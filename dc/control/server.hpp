@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT
+// The DC's control plane: the UDP sockets, authentication of every
+// datagram against the sender's key, and the handlers of the protocol's
+// messages (registration.cpp, direction.cpp, relay.cpp).  Runs on one
+// Asio I/O thread that owns the View; database writes go through the
+// group-commit Writer and complete back on this thread.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.hpp"
+#include "control/receiver.hpp"
+#include "ntm/wire/aead.hpp"
+#include "ntm/wire/control_channel.hpp"
+#include "route/decision.hpp"
+#include "state/view.hpp"
+#include "state/vip_pool.hpp"
+#include "store/writer.hpp"
+
+namespace ntm::dc::control {
+
+namespace asio = boost::asio;
+
+// Drops and events beyond what Receiver counts (which covers everything
+// refused before authentication).
+struct ServerStats {
+  std::uint64_t auth_failed = 0;
+  std::uint64_t stale = 0;
+  std::uint64_t replayed = 0;
+  std::uint64_t rate_limited = 0;
+  std::uint64_t bad_body = 0;
+  std::uint64_t unexpected = 0;  // authentic but not something the DC takes now
+  std::uint64_t send_failed = 0;
+  std::uint64_t registrations = 0;
+  std::uint64_t keepalives = 0;
+  std::uint64_t directions = 0;
+  std::uint64_t directions_failed = 0;
+  std::uint64_t retransmissions = 0;
+  std::uint64_t errors_sent = 0;
+  std::uint64_t expired = 0;
+};
+
+class Server {
+ public:
+  Server(asio::io_context& io, const config::Config& cfg, state::View& view,
+         store::Writer& writer);
+  ~Server();
+
+  // Opens the sockets and starts receiving and the timers.
+  void start();
+  // Stops receiving and cancels timers; pending work is dropped.
+  void stop();
+
+  wire::Endpoint local_endpoint() const;
+  wire::Endpoint probe_endpoint() const;
+  const ServerStats& stats() const noexcept { return stats_; }
+  const ReceiverStats& receiver_stats() const noexcept { return receiver_.stats(); }
+  void log_stats() const;
+
+  // A party was added, changed or removed by another process.
+  void on_party_changed(const wire::NodeId& id, std::optional<store::PartyRow> row);
+
+ private:
+  struct Directing;
+  class ViewKeys final : public KeyDirectory {
+   public:
+    explicit ViewKeys(state::View& v) : view_(v) {}
+    bool has_key(const wire::Header& h) const override;
+
+   private:
+    state::View& view_;
+  };
+
+  // ---- receive path (server.cpp) ----
+  void receive(bool probe);
+  void on_datagram(std::span<const std::uint8_t> data, std::size_t size,
+                   const wire::Endpoint& from, bool probe);
+  void dispatch(state::Party& party, wire::Received& msg, const wire::Endpoint& from, bool probe);
+
+  // ---- send path (server.cpp) ----
+  bool send(state::Party& party, const wire::Endpoint& to, const wire::Body& body,
+            std::uint32_t txid, bool probe = false);
+  std::vector<std::uint8_t> seal(state::Party& party, const wire::Body& body, std::uint32_t txid);
+  void send_raw(std::span<const std::uint8_t> datagram, const wire::Endpoint& to, bool probe);
+  void send_error(state::Party& party, const wire::Endpoint& to, std::uint32_t txid,
+                  wire::ErrorCode code, wire::MsgType ref, std::string_view reason);
+  std::uint32_t next_txid() noexcept { return ++txid_; }
+
+  // ---- registration.cpp ----
+  void on_registration(state::Party& party, const wire::RegistrationRequest& req,
+                       const wire::ControlHeader& h, const wire::Endpoint& from);
+  void on_keepalive(state::Party& party, const wire::Keepalive& ka, const wire::ControlHeader& h,
+                    const wire::Endpoint& from, bool probe);
+  void sweep();
+
+  // ---- direction.cpp ----
+  void on_direction_request(state::Party& mn, const wire::DirectionRequest& req,
+                            const wire::ControlHeader& h, const wire::Endpoint& from);
+  void direct_general(state::Party& mn, const wire::DirectionRequest& req,
+                      const wire::ControlHeader& h, const wire::Endpoint& from);
+  void begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
+                       const route::Placement& cn_placement);
+  void advance(Directing& d);
+  void on_route_direction_ack(state::Party& party, const wire::RouteDirectionAck& ack);
+  void arm_retransmit(Directing& d);
+  void fail_direction(const wire::PathId& id, wire::ErrorCode code, std::string_view reason);
+  void finish_direction(const wire::PathId& id);
+  wire::RouteDirection route_direction_for(Directing& d, state::Party& recipient,
+                                           wire::PathEnd end);
+  route::Placement placement(const state::Party& p) const;
+
+  // ---- relay.cpp ----
+  state::Party* pick_relay(const std::vector<wire::NodeId>& exclude);
+  void send_relay_direction(Directing& d);
+  void on_relay_response(state::Party& relay, const wire::RelayResponse& resp);
+  void tear_down(const state::Path& p);
+  // The VIP that stands for a general host in its initiators' view.
+  std::optional<std::uint32_t> general_vip(const std::string& fqdn);
+
+  asio::io_context& io_;
+  const config::Config& cfg_;
+  state::View& view_;
+  store::Writer& writer_;
+  asio::ip::udp::socket socket_;
+  asio::ip::udp::socket probe_socket_;
+  asio::steady_timer sweep_timer_;
+  ViewKeys keys_;
+  Receiver receiver_;
+  ServerStats stats_;
+  wire::Aead crypto_;  // rekeyed per message: keys live in the View
+  std::uint32_t instance_;
+  std::uint64_t counter_;
+  std::uint32_t txid_ = 0;
+  std::array<std::uint8_t, NTM_MAX_CONTROL + 1> rx_buf_{};
+  std::array<std::uint8_t, NTM_MAX_CONTROL + 1> probe_buf_{};
+  asio::ip::udp::endpoint rx_from_;
+  asio::ip::udp::endpoint probe_from_;
+  std::unordered_map<wire::PathId, std::unique_ptr<Directing>> directing_;
+  // General hosts' VIPs: in memory for now (stable while the DC runs).
+  std::optional<state::VipPool> general_pool_;
+  std::unordered_map<std::string, std::uint32_t> general_vips_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool stopped_ = false;
+};
+
+}  // namespace ntm::dc::control

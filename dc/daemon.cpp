@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+#include "daemon.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <thread>
+
+#include "control/server.hpp"
+#include "database.hpp"
+#include "ntm/common/clock.hpp"
+#include "store/store.hpp"
+#include "store/writer.hpp"
+
+namespace ntm::dc {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// Loads everything into the view; returns how many parties and paths.
+std::pair<std::size_t, std::size_t> load_view(store::Store& store, state::View& view,
+                                              const config::Config& cfg) {
+  store.ensure_zones(cfg.zones);
+  std::size_t parties = 0, paths = 0;
+  for (const auto& row : store.load_parties()) {
+    view.upsert(row);
+    ++parties;
+  }
+  for (const auto& p : store.load_paths()) {
+    view.put_path(p);
+    ++paths;
+  }
+  return {parties, paths};
+}
+
+// Follows PostgreSQL notifications from enrollment commands and other DC
+// processes, and hands each changed party to the I/O thread.  After a lost
+// connection it cannot know what it missed, so it reloads every party.
+void listen_changes(const std::string& url, asio::io_context& io, control::Server& server,
+                    std::atomic<bool>& stop) {
+  store::Store store(url);
+  bool resync = false;
+  while (!stop) {
+    try {
+      store.listen();
+      if (resync) {
+        for (auto& row : store.load_parties())
+          asio::post(io, [&server, row]() mutable { server.on_party_changed(row.id, row); });
+        resync = false;
+      }
+      for (const auto& note : store.wait_notifications(500)) {
+        const auto space = note.find(' ');
+        wire::NodeId id;
+        if (space == std::string::npos || !wire::NodeId::from_hex(note.substr(space + 1), id))
+          continue;
+        auto row = store.load_party(id);
+        asio::post(io, [&server, id, row] { server.on_party_changed(id, row); });
+      }
+    } catch (const store::Unavailable& e) {
+      spdlog::warn("listener: {}; retrying", e.what());
+      resync = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    } catch (const std::exception& e) {
+      spdlog::error("listener: {}", e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+}
+
+}  // namespace
+
+int serve(const config::Config& cfg) {
+  Database db(cfg);
+  spdlog::info("database: {}", migrate_database(db.url()));
+
+  state::View view;
+  {
+    const auto t0 = common::mono_ms();
+    store::Store store(db.url());
+    const auto [parties, paths] = load_view(store, view, cfg);
+    spdlog::info("view: {} nodes, {} relays, {} paths loaded in {} ms", view.node_count(),
+                 parties - view.node_count(), paths, common::mono_ms() - t0);
+  }
+
+  asio::io_context io(1);
+  store::Writer writer(db.url(), cfg.group_commit_max);
+  control::Server server(io, cfg, view, writer);
+  server.start();
+
+  std::atomic<bool> stop{false};
+  std::thread listener([&] { listen_changes(db.url(), io, server, stop); });
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping", sig);
+    server.stop();
+    io.stop();
+  });
+  // Ready line: tests and operators wait for it.
+  spdlog::info("ntm-dc ready: control {} dc-id {}", server.local_endpoint().to_string(),
+               cfg.dc_id.to_hex());
+  io.run();
+
+  stop = true;
+  listener.join();
+  // Drain: every queued write is applied before the database goes away.
+  writer.stop();
+  server.log_stats();
+  const auto& ws = writer.stats();
+  spdlog::info("store: {} operations in {} transactions, {} failed", ws.ops.load(),
+               ws.batches.load(), ws.failed_ops.load());
+  return 0;
+}
+
+}  // namespace ntm::dc

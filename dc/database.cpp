@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+#include "database.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <fstream>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "store/embedded_postgres.hpp"
+#include "store/migrate.hpp"
+
+namespace ntm::dc {
+
+namespace {
+
+// The port of a postmaster already serving dir (4th line of postmaster.pid),
+// or 0.  Used to find the cluster of a DC that is running now.
+unsigned running_port(const std::filesystem::path& dir) {
+  std::ifstream f(dir / "data" / "postmaster.pid");
+  std::string line;
+  for (int i = 0; i < 4 && std::getline(f, line); ++i) {
+  }
+  if (!f) return 0;
+  try {
+    const unsigned port = static_cast<unsigned>(std::stoul(line));
+    return std::filesystem::exists(dir / (".s.PGSQL." + std::to_string(port))) ? port : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+}  // namespace
+
+Database::Database(const config::Config& cfg) {
+  if (!cfg.database_url.empty()) {
+    url_ = cfg.database_url;
+    return;
+  }
+  embedded_ = true;
+  const auto dir = cfg.state_dir / "postgres";
+  if (const unsigned port = running_port(dir)) {
+    // Another ntm-dc process runs this cluster: connect to it.
+    store::EmbeddedPostgres probe(dir, port);
+    url_ = probe.url();
+    try {
+      pqxx::connection c(url_);
+      return;
+    } catch (const std::exception&) {
+      url_.clear();  // stale pid file: start our own below
+    }
+  }
+  pg_ = std::make_unique<store::EmbeddedPostgres>(dir, cfg.embedded_port);
+  pg_->start();
+  url_ = pg_->url();
+  spdlog::info("database: embedded PostgreSQL in {}", dir.string());
+}
+
+Database::~Database() {
+  if (pg_) {
+    try {
+      pg_->stop();
+    } catch (const std::exception& e) {
+      spdlog::warn("database: stopping the embedded cluster: {}", e.what());
+    }
+  }
+}
+
+std::string migrate_database(const std::string& url) {
+  // A DC may start before its database accepts connections: wait a little.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      pqxx::connection c(url);
+      const auto r = store::migrate(c);
+      return "schema version " + std::to_string(r.from_version) + " -> " +
+             std::to_string(r.to_version) + " (" + std::to_string(r.applied.size()) +
+             " migrations applied)";
+    } catch (const pqxx::broken_connection& e) {
+      if (attempt >= 20) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
+}
+
+}  // namespace ntm::dc

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+// Which PostgreSQL the DC uses: the configured URL, or its own embedded
+// cluster under the state directory (started with the DC, stopped with it).
+// Commands run beside a serving DC (node add ...) reuse the cluster the DC
+// already runs instead of starting a second server on the same directory.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+
+namespace ntm::dc {
+
+namespace store {
+class EmbeddedPostgres;
+}
+
+class Database {
+ public:
+  // Resolves the URL; starts the embedded cluster when needed.
+  explicit Database(const config::Config& cfg);
+  ~Database();
+  const std::string& url() const noexcept { return url_; }
+  bool embedded() const noexcept { return embedded_; }
+
+ private:
+  std::unique_ptr<store::EmbeddedPostgres> pg_;
+  std::string url_;
+  bool embedded_ = false;
+};
+
+// Applies pending migrations (under the advisory lock); throws on a schema
+// newer than this binary.  Returns a one-line summary.
+std::string migrate_database(const std::string& url);
+
+}  // namespace ntm::dc

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+#include "enroll/enroll.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ostream>
+#include <sstream>
+
+#include "ntm/common/clock.hpp"
+#include "state/vip_pool.hpp"
+
+namespace ntm::dc::enroll {
+
+namespace {
+
+std::string canonical(const std::string& name) {
+  wire::Fqdn f;
+  if (!wire::Fqdn::canonicalize(name, f))
+    throw EnrollError("'" + name +
+                      "' is not a valid domain name (RFC 1035: labels of 1-63 letters, digits or "
+                      "hyphens, 253 characters at most)");
+  return f.name;
+}
+
+// Written with O_EXCL|0600: a key file is never world-readable, and an
+// existing file (another node's key) is never overwritten.
+void write_secret_file(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::create_directories(path.parent_path());
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw EnrollError("cannot create " + path.string() + ": " + std::strerror(errno));
+  const char* p = text.data();
+  std::size_t left = text.size();
+  while (left) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw EnrollError("cannot write " + path.string() + ": " + std::strerror(err));
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0)
+    throw EnrollError("cannot write " + path.string() + ": " + std::strerror(errno));
+}
+
+std::string party_config(const char* section, const wire::NodeId& id, const std::string& name,
+                         const wire::SecretKey& key, const config::Config& cfg) {
+  std::ostringstream os;
+  os << "; NTMobile " << section << " credentials, written by ntm-dc. Keep secret (mode 0600).\n"
+     << "[" << section << "]\n"
+     << "id = " << id.to_hex() << "\n"
+     << (std::strcmp(section, "node") == 0 ? "fqdn = " : "name = ") << name << "\n"
+     << "key = " << key.to_hex() << "\n"
+     << "key_epoch = 0\n\n"
+     << "[dc]\n"
+     << "id = " << cfg.dc_id.to_hex() << "\n"
+     << "endpoint = " << cfg.advertise.to_string() << "\n";
+  if (!cfg.probe_listen.empty()) os << "probe = " << cfg.probe_listen.to_string() << "\n";
+  return os.str();
+}
+
+void emit(const std::filesystem::path& out, const std::filesystem::path& fallback,
+          const std::string& text, std::string* sink, Enrolled& e) {
+  if (out == "-") {
+    if (sink) *sink = text;
+    return;
+  }
+  e.config_file = out.empty() ? fallback : out;
+  write_secret_file(e.config_file, text);
+}
+
+std::string age(std::uint64_t last_seen_ms) {
+  if (!last_seen_ms) return "never";
+  const std::uint64_t now = common::wall_ms();
+  return now > last_seen_ms ? std::to_string((now - last_seen_ms) / 1000) + " s ago" : "now";
+}
+
+}  // namespace
+
+std::string zone_of(const std::string& fqdn, const std::vector<std::string>& zones) {
+  std::string best;
+  for (const auto& z : zones) {
+    const bool inside = fqdn.size() > z.size() && fqdn.ends_with(z) &&
+                        fqdn[fqdn.size() - z.size() - 1] == '.';
+    if (inside && z.size() > best.size()) best = z;
+  }
+  return best;
+}
+
+Enrolled add_node(store::Store& store, const config::Config& cfg, const std::string& fqdn_in,
+                  const std::filesystem::path& out, std::string* text) {
+  const std::string fqdn = canonical(fqdn_in);
+  const std::string zone = zone_of(fqdn, cfg.zones);
+  if (zone.empty()) throw EnrollError(fqdn + " is not inside a zone this DC serves");
+  int zone_id = 0;
+  for (const auto& z : store.ensure_zones(cfg.zones))
+    if (z.name == zone) zone_id = z.zone_id;
+  if (store.load_party_by_name(fqdn, false)) throw EnrollError(fqdn + " is already enrolled");
+
+  Enrolled e;
+  e.name = fqdn;
+  wire::random_bytes(e.id.bytes);
+  const wire::SecretKey key = wire::SecretKey::random();
+  // Start at a random place in the pool so that concurrent enrollers seldom
+  // pick the same address; UNIQUE(vip) settles it when they do.
+  std::uint32_t start = 0;
+  wire::random_bytes({reinterpret_cast<std::uint8_t*>(&start), sizeof start});
+  state::VipPool pool(cfg.vip_pool, start);
+  for (std::uint32_t v : store.used_vips()) pool.mark_used(v);
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    const auto vip = pool.allocate();
+    if (!vip) throw EnrollError("the VIP pool " + cfg.vip_pool.to_string() + " is exhausted");
+    try {
+      store.insert_node(e.id, fqdn, zone_id, key, *vip);
+      e.vip = *vip;
+      emit(out, cfg.node_config_dir / (fqdn + ".conf"),
+           party_config("node", e.id, fqdn, key, cfg), text, e);
+      return e;
+    } catch (const store::Conflict&) {
+      if (store.load_party_by_name(fqdn, false)) throw EnrollError(fqdn + " is already enrolled");
+      // Another enroller took this VIP meanwhile: try the next one.
+    }
+  }
+  throw EnrollError("could not allocate a VIP (too much contention); try again");
+}
+
+Enrolled add_relay(store::Store& store, const config::Config& cfg, const std::string& name_in,
+                   const std::filesystem::path& out, std::string* text) {
+  const std::string name = canonical(name_in);
+  Enrolled e;
+  e.name = name;
+  wire::random_bytes(e.id.bytes);
+  const wire::SecretKey key = wire::SecretKey::random();
+  try {
+    store.insert_relay(e.id, name, key);
+  } catch (const store::Conflict&) {
+    throw EnrollError("relay " + name + " is already enrolled");
+  }
+  emit(out, cfg.node_config_dir / ("relay-" + name + ".conf"),
+       party_config("relay", e.id, name, key, cfg), text, e);
+  return e;
+}
+
+void remove(store::Store& store, const std::string& name_in, bool relay) {
+  const std::string name = canonical(name_in);
+  const auto row = store.load_party_by_name(name, relay);
+  if (!row) throw EnrollError(std::string(relay ? "no relay named " : "no node named ") + name);
+  store.remove_party(row->id, relay);
+}
+
+void list(store::Store& store, bool relays, std::ostream& os) {
+  os << (relays ? "NAME" : "FQDN") << "\tID\t" << (relays ? "LOAD" : "VIP")
+     << "\tONLINE\tSEEN AT\tNAT\tLAST SEEN\n";
+  for (const auto& p : store.load_parties()) {
+    if (p.relay != relays) continue;
+    os << p.name << '\t' << p.id.to_hex() << '\t'
+       << (relays ? std::to_string(p.load_permille) + "/1000" : wire::Vip{p.vip}.to_string())
+       << '\t' << (p.online ? "yes" : "no") << '\t' << p.observed.to_string() << '\t'
+       << (p.behind_nat ? (p.symmetric_nat ? "symmetric" : "yes") : "no") << '\t'
+       << age(p.last_seen_ms) << '\n';
+  }
+}
+
+void show(store::Store& store, const std::string& name_in, bool relay, std::ostream& os) {
+  const std::string name = canonical(name_in);
+  const auto p = store.load_party_by_name(name, relay);
+  if (!p) throw EnrollError(std::string(relay ? "no relay named " : "no node named ") + name);
+  os << (relay ? "relay:      " : "fqdn:       ") << p->name << '\n'
+     << "id:         " << p->id.to_hex() << '\n';
+  if (!relay) os << "vip:        " << wire::Vip{p->vip}.to_string() << '\n';
+  os << "key epoch:  " << static_cast<int>(p->key_epoch) << '\n'
+     << "online:     " << (p->online ? "yes" : "no") << '\n'
+     << "seen at:    " << p->observed.to_string() << '\n'
+     << "behind NAT: " << (p->behind_nat ? (p->symmetric_nat ? "yes (symmetric)" : "yes") : "no")
+     << '\n'
+     << "local:     ";
+  for (const auto& e : p->local) os << ' ' << e.to_string();
+  os << "\nlast seen:  " << age(p->last_seen_ms) << '\n';
+  if (relay)
+    os << "load:       " << p->load_permille << "/1000, " << p->active_paths << " paths\n";
+}
+
+}  // namespace ntm::dc::enroll

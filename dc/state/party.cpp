@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+#include "state/party.hpp"
+
+#include <algorithm>
+
+#include "ntm/wire/key_schedule.hpp"
+
+namespace ntm::dc::state {
+
+bool RateLimiter::allow(std::uint64_t now_ms, unsigned rate_per_s) noexcept {
+  const double burst = 2.0 * rate_per_s;
+  if (tokens_ < 0) {
+    tokens_ = burst;
+  } else if (now_ms > last_ms_) {
+    tokens_ = std::min(burst, tokens_ + static_cast<double>(now_ms - last_ms_) * rate_per_s / 1000.0);
+  }
+  last_ms_ = std::max(last_ms_, now_ms);
+  if (tokens_ < 1.0) return false;
+  tokens_ -= 1.0;
+  return true;
+}
+
+void Party::derive_keys() {
+  rx_key = wire::derive_key(key, wire::KeyDomain::node_dc, wire::Role::node,
+                            wire::Purpose::control, key_epoch, id.bytes);
+  tx_key = wire::derive_key(key, wire::KeyDomain::node_dc, wire::Role::dc,
+                            wire::Purpose::control, key_epoch, id.bytes);
+}
+
+wire::NodeInfo Party::info(const wire::Endpoint& dc_endpoint) const {
+  wire::NodeInfo n;
+  n.node_id = id;
+  n.fqdn.name = name;
+  n.vip = vip;
+  if (!local.empty()) n.real = local.front();
+  if (behind_nat) n.nat = observed;
+  n.dc = dc_endpoint;
+  return n;
+}
+
+}  // namespace ntm::dc::state

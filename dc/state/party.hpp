@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// What the DC holds in memory for each party that shares a key with it:
+// nodes (keyed by node ID, named by FQDN) and relay servers.  Owned by the
+// View on the DC's I/O thread; nothing here is thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "ntm/wire/messages.hpp"
+#include "ntm/wire/replay_window.hpp"
+#include "ntm/wire/secret_key.hpp"
+#include "ntm/wire/types.hpp"
+
+namespace ntm::dc::state {
+
+enum class PartyKind : std::uint8_t { node = 1, relay = 2 };
+
+// A token bucket: at most `rate` control messages per second per party,
+// with a burst of 2 s worth.  Flooding from a party with a valid key is
+// dropped and counted, like any other bad input.
+class RateLimiter {
+ public:
+  bool allow(std::uint64_t now_ms, unsigned rate_per_s) noexcept;
+
+ private:
+  double tokens_ = -1;  // < 0: not started
+  std::uint64_t last_ms_ = 0;
+};
+
+struct Party {
+  PartyKind kind = PartyKind::node;
+  wire::NodeId id;
+  std::string name;  // the FQDN of a node, the name of a relay
+  int zone_id = 0;   // nodes only
+  wire::SecretKey key;
+  std::uint8_t key_epoch = 0;
+  wire::SecretKey rx_key;  // derived: party -> DC control messages
+  wire::SecretKey tx_key;  // derived: DC -> party control messages
+  wire::Vip vip;           // nodes only
+
+  // Where the party is, from its last registration.
+  wire::EndpointList local;
+  wire::Endpoint observed;        // source address:port of its last message
+  wire::Endpoint probe_observed;  // as seen on the DC's probe port, if any
+  bool behind_nat = false;
+  bool symmetric_nat = false;
+  bool online = false;
+  std::uint64_t last_seen_ms = 0;  // wall clock
+  std::uint64_t last_persisted_seen_ms = 0;
+
+  // Relays only.
+  std::uint32_t active_paths = 0;
+  std::uint16_t load_permille = 0;
+  std::uint32_t missed_directions = 0;  // consecutive Relay Directions left unanswered
+
+  wire::CompactReplayGuard replay;
+  RateLimiter rate;
+
+  // Derives rx_key and tx_key from key; call after key or key_epoch change.
+  void derive_keys();
+  wire::NodeInfo info(const wire::Endpoint& dc_endpoint) const;
+};
+
+}  // namespace ntm::dc::state
+
+template <class Tag>
+struct std::hash<ntm::wire::Id<Tag>> {
+  std::size_t operator()(const ntm::wire::Id<Tag>& id) const noexcept {
+    // IDs are random: their first 8 bytes are already a good hash.
+    std::size_t h = 0;
+    for (std::size_t i = 0; i < sizeof h; ++i) h = (h << 8) | id.bytes[i];
+    return h;
+  }
+};

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+// Rows as the store reads them and the write operations it performs.
+// Plain data: the rest of the DC uses these and never sees libpqxx.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ntm/wire/secret_key.hpp"
+#include "ntm/wire/types.hpp"
+#include "state/path.hpp"
+
+namespace ntm::dc::store {
+
+struct ZoneRow {
+  int zone_id = 0;
+  std::string name;
+  std::int64_t serial = 0;
+};
+
+struct PartyRow {
+  bool relay = false;
+  wire::NodeId id;
+  std::string name;  // FQDN (node) or relay name
+  int zone_id = 0;
+  wire::SecretKey key;
+  std::uint8_t key_epoch = 0;
+  std::uint32_t vip = 0;  // nodes only
+  std::vector<wire::Endpoint> local;
+  wire::Endpoint observed;
+  bool behind_nat = false;
+  bool symmetric_nat = false;
+  bool online = false;
+  std::uint64_t last_seen_ms = 0;
+  std::uint32_t active_paths = 0;
+  std::uint16_t load_permille = 0;
+};
+
+// ---- write operations (executed by the group-commit writer) -------------
+
+// A registration: addresses, NAT verdict, online.  Advances the zone's SOA
+// serial when the node's addresses changed.
+struct RegistrationWrite {
+  bool relay = false;
+  wire::NodeId id;
+  std::vector<wire::Endpoint> local;
+  wire::Endpoint observed;
+  bool behind_nat = false;
+  bool symmetric_nat = false;
+  bool moved = false;
+  int zone_id = 0;
+};
+// Liveness of a node or relay (soft state: written lazily).
+struct SeenWrite {
+  bool relay = false;
+  wire::NodeId id;
+  std::uint32_t active_paths = 0;   // relays
+  std::uint16_t load_permille = 0;  // relays
+};
+struct OfflineWrite {
+  bool relay = false;
+  wire::NodeId id;
+  int zone_id = 0;
+};
+struct PathWrite {
+  state::Path path;
+};
+struct PathDelete {
+  wire::PathId id;
+};
+
+using WriteOp = std::variant<RegistrationWrite, SeenWrite, OfflineWrite, PathWrite, PathDelete>;
+
+// Text forms used in the database.
+std::string endpoint_text(const wire::Endpoint& e);
+bool parse_endpoint_text(std::string_view s, wire::Endpoint& out);
+
+}  // namespace ntm::dc::store

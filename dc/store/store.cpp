@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: MIT
+#include "store/store.hpp"
+
+#include <pqxx/pqxx>
+
+#include <chrono>
+#include <cstring>
+#include <deque>
+
+namespace ntm::dc::store {
+
+namespace {
+
+// ---- the SQL, by name -----------------------------------------------------
+// IDs and keys travel as hex text (decode/encode in SQL): libpqxx 6.4 has no
+// binary parameters, and hex keeps the statements readable.
+
+struct Statement {
+  const char* name;
+  const char* sql;
+};
+
+constexpr Statement kStatements[] = {
+    {"zone_insert",
+     "INSERT INTO zones (name) VALUES ($1) ON CONFLICT (name) DO NOTHING"},
+    {"zone_list", "SELECT zone_id, name, serial FROM zones ORDER BY zone_id"},
+    {"zone_bump", "UPDATE zones SET serial = serial + 1 WHERE zone_id = $1"},
+    {"node_list",
+     "SELECT encode(node_id, 'hex'), fqdn, zone_id, encode(node_key, 'hex'), key_epoch, "
+     "host(vip), local_endpoints::text, coalesce(host(observed_addr), ''), "
+     "coalesce(observed_port, 0), behind_nat, symmetric_nat, online, "
+     "coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0) FROM nodes"},
+    {"node_get",
+     "SELECT encode(node_id, 'hex'), fqdn, zone_id, encode(node_key, 'hex'), key_epoch, "
+     "host(vip), local_endpoints::text, coalesce(host(observed_addr), ''), "
+     "coalesce(observed_port, 0), behind_nat, symmetric_nat, online, "
+     "coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0) FROM nodes "
+     "WHERE node_id = decode($1, 'hex')"},
+    {"node_by_fqdn", "SELECT encode(node_id, 'hex') FROM nodes WHERE fqdn = $1"},
+    {"relay_list",
+     "SELECT encode(relay_id, 'hex'), name, encode(relay_key, 'hex'), key_epoch, "
+     "local_endpoints::text, coalesce(host(observed_addr), ''), coalesce(observed_port, 0), "
+     "online, coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0), active_paths, "
+     "load_permille FROM relays"},
+    {"relay_get",
+     "SELECT encode(relay_id, 'hex'), name, encode(relay_key, 'hex'), key_epoch, "
+     "local_endpoints::text, coalesce(host(observed_addr), ''), coalesce(observed_port, 0), "
+     "online, coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0), active_paths, "
+     "load_permille FROM relays WHERE relay_id = decode($1, 'hex')"},
+    {"relay_by_name", "SELECT encode(relay_id, 'hex') FROM relays WHERE name = $1"},
+    {"vip_list", "SELECT host(vip) FROM nodes"},
+    {"node_insert",
+     "INSERT INTO nodes (node_id, fqdn, zone_id, node_key, vip) "
+     "VALUES (decode($1, 'hex'), $2, $3, decode($4, 'hex'), $5::inet)"},
+    {"relay_insert",
+     "INSERT INTO relays (relay_id, name, relay_key) "
+     "VALUES (decode($1, 'hex'), $2, decode($3, 'hex'))"},
+    {"node_delete",
+     "DELETE FROM nodes WHERE node_id = decode($1, 'hex') RETURNING zone_id"},
+    {"relay_delete", "DELETE FROM relays WHERE relay_id = decode($1, 'hex')"},
+    {"node_register",
+     "UPDATE nodes SET local_endpoints = $2::text[], observed_addr = NULLIF($3, '')::inet, "
+     "observed_port = $4, behind_nat = $5, symmetric_nat = $6, online = true, "
+     "last_seen = now(), updated_at = now() WHERE node_id = decode($1, 'hex')"},
+    {"relay_register",
+     "UPDATE relays SET local_endpoints = $2::text[], observed_addr = NULLIF($3, '')::inet, "
+     "observed_port = $4, online = true, last_seen = now(), updated_at = now() "
+     "WHERE relay_id = decode($1, 'hex')"},
+    {"node_seen", "UPDATE nodes SET last_seen = now(), online = true WHERE node_id = decode($1, 'hex')"},
+    {"relay_seen",
+     "UPDATE relays SET last_seen = now(), online = true, active_paths = $2, load_permille = $3 "
+     "WHERE relay_id = decode($1, 'hex')"},
+    {"node_offline",
+     "UPDATE nodes SET online = false, updated_at = now() WHERE node_id = decode($1, 'hex')"},
+    {"relay_offline",
+     "UPDATE relays SET online = false, updated_at = now() WHERE relay_id = decode($1, 'hex')"},
+    {"path_upsert",
+     "INSERT INTO paths (path_id, initiator, responder, responder_fqdn, general_addr, route_type, "
+     "first_sender, relay_id, relay_addr, relay_port, key_epoch, state) "
+     "VALUES (decode($1, 'hex'), decode($2, 'hex'), decode(NULLIF($3, ''), 'hex'), $4, "
+     "NULLIF($5, '')::inet, $6, $7, decode(NULLIF($8, ''), 'hex'), NULLIF($9, '')::inet, "
+     "NULLIF($10, 0), $11, $12) "
+     "ON CONFLICT (path_id) DO UPDATE SET route_type = EXCLUDED.route_type, "
+     "first_sender = EXCLUDED.first_sender, relay_id = EXCLUDED.relay_id, "
+     "relay_addr = EXCLUDED.relay_addr, relay_port = EXCLUDED.relay_port, "
+     "key_epoch = EXCLUDED.key_epoch, state = EXCLUDED.state, updated_at = now()"},
+    {"path_delete", "DELETE FROM paths WHERE path_id = decode($1, 'hex')"},
+    {"path_list",
+     "SELECT encode(path_id, 'hex'), encode(initiator, 'hex'), coalesce(encode(responder, 'hex'), ''), "
+     "responder_fqdn, coalesce(host(general_addr), ''), route_type, first_sender, "
+     "coalesce(encode(relay_id, 'hex'), ''), coalesce(host(relay_addr), ''), "
+     "coalesce(relay_port, 0), key_epoch, state, "
+     "(extract(epoch FROM created_at) * 1000)::bigint, "
+     "(extract(epoch FROM updated_at) * 1000)::bigint FROM paths WHERE state <> 3"},
+    {"notify", "SELECT pg_notify('ntm_changes', $1)"},
+};
+
+template <class Tag>
+std::string hex(const wire::Id<Tag>& id) {
+  return id.to_hex();
+}
+
+template <class Tag>
+wire::Id<Tag> id_from(const pqxx::field& f) {
+  wire::Id<Tag> id;
+  if (!f.is_null()) wire::Id<Tag>::from_hex(f.c_str(), id);
+  return id;
+}
+
+std::string endpoint_array(const std::vector<wire::Endpoint>& eps) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < eps.size(); ++i) {
+    if (i) s += ',';
+    s += '"' + endpoint_text(eps[i]) + '"';  // only [0-9a-f:.\[\]]: nothing to escape
+  }
+  return s + "}";
+}
+
+std::vector<wire::Endpoint> parse_endpoint_array(std::string_view s) {
+  std::vector<wire::Endpoint> out;
+  if (s.size() < 2) return out;
+  s = s.substr(1, s.size() - 2);
+  while (!s.empty()) {
+    auto comma = s.find(',');
+    std::string_view item = s.substr(0, comma);
+    if (!item.empty() && item.front() == '"') item = item.substr(1, item.size() - 2);
+    wire::Endpoint e;
+    if (parse_endpoint_text(item, e)) out.push_back(e);
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+wire::Endpoint endpoint_from(const pqxx::field& addr, const pqxx::field& port) {
+  wire::Endpoint e;
+  if (!addr.is_null() && std::strlen(addr.c_str()) && wire::IpAddr::parse(addr.c_str(), e.addr))
+    e.port = static_cast<std::uint16_t>(port.as<int>());
+  return e;
+}
+
+PartyRow node_row(const pqxx::row& r) {
+  PartyRow p;
+  p.relay = false;
+  p.id = id_from<wire::NodeTag>(r[0]);
+  p.name = r[1].c_str();
+  p.zone_id = r[2].as<int>();
+  wire::SecretKey::from_hex(r[3].c_str(), p.key);
+  p.key_epoch = static_cast<std::uint8_t>(r[4].as<int>());
+  wire::IpAddr vip;
+  if (wire::IpAddr::parse(r[5].c_str(), vip) && vip.family == wire::Family::v4)
+    p.vip = (std::uint32_t{vip.bytes[0]} << 24) | (std::uint32_t{vip.bytes[1]} << 16) |
+            (std::uint32_t{vip.bytes[2]} << 8) | vip.bytes[3];
+  p.local = parse_endpoint_array(r[6].c_str());
+  p.observed = endpoint_from(r[7], r[8]);
+  p.behind_nat = r[9].as<bool>();
+  p.symmetric_nat = r[10].as<bool>();
+  p.online = r[11].as<bool>();
+  p.last_seen_ms = r[12].as<std::uint64_t>();
+  return p;
+}
+
+PartyRow relay_row(const pqxx::row& r) {
+  PartyRow p;
+  p.relay = true;
+  p.id = id_from<wire::NodeTag>(r[0]);
+  p.name = r[1].c_str();
+  wire::SecretKey::from_hex(r[2].c_str(), p.key);
+  p.key_epoch = static_cast<std::uint8_t>(r[3].as<int>());
+  p.local = parse_endpoint_array(r[4].c_str());
+  p.observed = endpoint_from(r[5], r[6]);
+  p.online = r[7].as<bool>();
+  p.last_seen_ms = r[8].as<std::uint64_t>();
+  p.active_paths = r[9].as<std::uint32_t>();
+  p.load_permille = static_cast<std::uint16_t>(r[10].as<int>());
+  return p;
+}
+
+std::string vip_text(std::uint32_t vip) { return wire::Vip{vip}.to_string(); }
+
+class Receiver final : public pqxx::notification_receiver {
+ public:
+  Receiver(pqxx::connection_base& c, std::deque<std::string>& q)
+      : pqxx::notification_receiver(c, kChangeChannel), q_(q) {}
+  void operator()(const std::string& payload, int) override { q_.push_back(payload); }
+
+ private:
+  std::deque<std::string>& q_;
+};
+
+}  // namespace
+
+struct Store::Impl {
+  std::string url;
+  std::unique_ptr<pqxx::connection> conn;
+  std::deque<std::string> notes;
+  std::unique_ptr<Receiver> receiver;
+  bool listening = false;
+
+  pqxx::connection& c() {
+    if (!conn || !conn->is_open()) {
+      receiver.reset();
+      conn.reset();
+      try {
+        conn = std::make_unique<pqxx::connection>(url);
+        for (const auto& s : kStatements) conn->prepare(s.name, s.sql);
+        if (listening) receiver = std::make_unique<Receiver>(*conn, notes);
+      } catch (const pqxx::broken_connection& e) {
+        conn.reset();
+        throw Unavailable(std::string("database unavailable: ") + e.what());
+      }
+    }
+    return *conn;
+  }
+
+  // Runs fn in a transaction, translating libpqxx errors by layer.
+  template <class Tx, class F>
+  auto run(F&& fn) {
+    try {
+      Tx tx(c());
+      if constexpr (std::is_void_v<decltype(fn(tx))>) {
+        fn(tx);
+        tx.commit();
+      } else {
+        auto r = fn(tx);
+        tx.commit();
+        return r;
+      }
+    } catch (const pqxx::broken_connection& e) {
+      conn.reset();
+      throw Unavailable(std::string("database connection lost: ") + e.what());
+    } catch (const pqxx::unique_violation& e) {
+      throw Conflict(e.what());
+    } catch (const pqxx::in_doubt_error& e) {
+      conn.reset();
+      throw Unavailable(std::string("commit in doubt: ") + e.what());
+    }
+  }
+};
+
+Store::Store(std::string url) : impl_(std::make_unique<Impl>()) { impl_->url = std::move(url); }
+Store::~Store() = default;
+
+void Store::connect() { impl_->c(); }
+bool Store::connected() const noexcept { return impl_->conn && impl_->conn->is_open(); }
+
+std::vector<ZoneRow> Store::ensure_zones(const std::vector<std::string>& names) {
+  impl_->run<pqxx::work>([&](pqxx::work& tx) {
+    for (const auto& n : names) tx.exec_prepared("zone_insert", n);
+  });
+  return load_zones();
+}
+
+std::vector<ZoneRow> Store::load_zones() {
+  return impl_->run<pqxx::work>([](pqxx::work& tx) {
+    std::vector<ZoneRow> out;
+    for (const auto& r : tx.exec_prepared("zone_list"))
+      out.push_back({r[0].as<int>(), r[1].c_str(), r[2].as<std::int64_t>()});
+    return out;
+  });
+}
+
+std::vector<PartyRow> Store::load_parties() {
+  return impl_->run<pqxx::work>([](pqxx::work& tx) {
+    std::vector<PartyRow> out;
+    for (const auto& r : tx.exec_prepared("node_list")) out.push_back(node_row(r));
+    for (const auto& r : tx.exec_prepared("relay_list")) out.push_back(relay_row(r));
+    return out;
+  });
+}
+
+std::optional<PartyRow> Store::load_party(const wire::NodeId& id) {
+  return impl_->run<pqxx::work>([&](pqxx::work& tx) -> std::optional<PartyRow> {
+    auto n = tx.exec_prepared("node_get", hex(id));
+    if (!n.empty()) return node_row(n[0]);
+    auto r = tx.exec_prepared("relay_get", hex(id));
+    if (!r.empty()) return relay_row(r[0]);
+    return std::nullopt;
+  });
+}
+
+std::optional<PartyRow> Store::load_party_by_name(const std::string& name, bool relay) {
+  auto id = impl_->run<pqxx::work>([&](pqxx::work& tx) -> std::optional<wire::NodeId> {
+    auto r = tx.exec_prepared(relay ? "relay_by_name" : "node_by_fqdn", name);
+    if (r.empty()) return std::nullopt;
+    return id_from<wire::NodeTag>(r[0][0]);
+  });
+  if (!id) return std::nullopt;
+  return load_party(*id);
+}
+
+std::vector<state::Path> Store::load_paths() {
+  return impl_->run<pqxx::work>([](pqxx::work& tx) {
+    std::vector<state::Path> out;
+    for (const auto& r : tx.exec_prepared("path_list")) {
+      state::Path p;
+      p.id = id_from<wire::PathTag>(r[0]);
+      p.initiator = id_from<wire::NodeTag>(r[1]);
+      if (std::strlen(r[2].c_str())) p.responder = id_from<wire::NodeTag>(r[2]);
+      p.responder_fqdn = r[3].c_str();
+      if (std::strlen(r[4].c_str())) wire::IpAddr::parse(r[4].c_str(), p.general_addr);
+      p.route = static_cast<wire::RouteType>(r[5].as<int>());
+      p.first = static_cast<wire::FirstSender>(r[6].as<int>());
+      if (std::strlen(r[7].c_str())) p.relay = id_from<wire::NodeTag>(r[7]);
+      p.relay_endpoint = endpoint_from(r[8], r[9]);
+      p.key_epoch = static_cast<std::uint8_t>(r[10].as<int>());
+      p.state = static_cast<state::PathState>(r[11].as<int>());
+      p.created_ms = r[12].as<std::uint64_t>();
+      p.updated_ms = r[13].as<std::uint64_t>();
+      out.push_back(std::move(p));
+    }
+    return out;
+  });
+}
+
+std::vector<std::uint32_t> Store::used_vips() {
+  return impl_->run<pqxx::work>([](pqxx::work& tx) {
+    std::vector<std::uint32_t> out;
+    for (const auto& r : tx.exec_prepared("vip_list")) {
+      wire::IpAddr a;
+      if (wire::IpAddr::parse(r[0].c_str(), a) && a.family == wire::Family::v4)
+        out.push_back((std::uint32_t{a.bytes[0]} << 24) | (std::uint32_t{a.bytes[1]} << 16) |
+                      (std::uint32_t{a.bytes[2]} << 8) | a.bytes[3]);
+    }
+    return out;
+  });
+}
+
+void Store::insert_node(const wire::NodeId& id, const std::string& fqdn, int zone_id,
+                        const wire::SecretKey& key, std::uint32_t vip) {
+  impl_->run<pqxx::work>([&](pqxx::work& tx) {
+    tx.exec_prepared("node_insert", hex(id), fqdn, zone_id, key.to_hex(), vip_text(vip));
+    tx.exec_prepared("zone_bump", zone_id);
+    tx.exec_prepared("notify", "node " + hex(id));
+  });
+}
+
+void Store::insert_relay(const wire::NodeId& id, const std::string& name,
+                         const wire::SecretKey& key) {
+  impl_->run<pqxx::work>([&](pqxx::work& tx) {
+    tx.exec_prepared("relay_insert", hex(id), name, key.to_hex());
+    tx.exec_prepared("notify", "relay " + hex(id));
+  });
+}
+
+bool Store::remove_party(const wire::NodeId& id, bool relay) {
+  return impl_->run<pqxx::work>([&](pqxx::work& tx) {
+    bool found = false;
+    if (relay) {
+      found = tx.exec_prepared("relay_delete", hex(id)).affected_rows() > 0;
+    } else {
+      auto r = tx.exec_prepared("node_delete", hex(id));
+      found = !r.empty();
+      if (found) tx.exec_prepared("zone_bump", r[0][0].as<int>());
+    }
+    if (found) tx.exec_prepared("notify", std::string(relay ? "relay " : "node ") + hex(id));
+    return found;
+  });
+}
+
+namespace {
+
+struct Apply {
+  pqxx::work& tx;
+  void operator()(const RegistrationWrite& w) const {
+    const auto obs_addr = w.observed.empty() ? std::string() : w.observed.addr.to_string();
+    tx.exec_prepared(w.relay ? "relay_register" : "node_register", hex(w.id),
+                     endpoint_array(w.local), obs_addr, static_cast<int>(w.observed.port),
+                     w.behind_nat, w.symmetric_nat);
+    if (w.moved && !w.relay) tx.exec_prepared("zone_bump", w.zone_id);
+  }
+  void operator()(const SeenWrite& w) const {
+    if (w.relay)
+      tx.exec_prepared("relay_seen", hex(w.id), static_cast<long>(w.active_paths),
+                       static_cast<int>(w.load_permille));
+    else
+      tx.exec_prepared("node_seen", hex(w.id));
+  }
+  void operator()(const OfflineWrite& w) const {
+    tx.exec_prepared(w.relay ? "relay_offline" : "node_offline", hex(w.id));
+    if (!w.relay) tx.exec_prepared("zone_bump", w.zone_id);
+  }
+  void operator()(const PathWrite& w) const {
+    const state::Path& p = w.path;
+    tx.exec_prepared("path_upsert", hex(p.id), hex(p.initiator),
+                     p.responder ? hex(*p.responder) : std::string(), p.responder_fqdn,
+                     p.general_addr.family == wire::Family::none ? std::string()
+                                                                 : p.general_addr.to_string(),
+                     static_cast<int>(p.route), static_cast<int>(p.first),
+                     p.relay ? hex(*p.relay) : std::string(),
+                     p.relay_endpoint.empty() ? std::string() : p.relay_endpoint.addr.to_string(),
+                     static_cast<int>(p.relay_endpoint.port), static_cast<int>(p.key_epoch),
+                     static_cast<int>(p.state));
+  }
+  void operator()(const PathDelete& w) const { tx.exec_prepared("path_delete", hex(w.id)); }
+};
+
+}  // namespace
+
+void Store::apply(const std::vector<const WriteOp*>& ops) {
+  impl_->run<pqxx::work>([&](pqxx::work& tx) {
+    for (const WriteOp* op : ops) std::visit(Apply{tx}, *op);
+  });
+}
+
+void Store::listen() {
+  impl_->listening = true;
+  if (impl_->conn && impl_->conn->is_open() && !impl_->receiver)
+    impl_->receiver = std::make_unique<Receiver>(*impl_->conn, impl_->notes);
+  impl_->c();
+}
+
+std::vector<std::string> Store::wait_notifications(int timeout_ms) {
+  try {
+    auto& c = impl_->c();
+    if (impl_->notes.empty()) {
+      c.await_notification(timeout_ms / 1000, (timeout_ms % 1000) * 1000L);
+      c.get_notifs();
+    }
+  } catch (const pqxx::broken_connection& e) {
+    impl_->receiver.reset();
+    impl_->conn.reset();
+    throw Unavailable(std::string("database connection lost: ") + e.what());
+  }
+  std::vector<std::string> out(impl_->notes.begin(), impl_->notes.end());
+  impl_->notes.clear();
+  return out;
+}
+
+}  // namespace ntm::dc::store

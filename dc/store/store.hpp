@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+// The DC's PostgreSQL store: one connection, every statement prepared by
+// name when the connection opens (queries are listed at the top of
+// store.cpp), transactions only through read()/write()-style member
+// functions.  Only store/ includes <pqxx/pqxx>.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "store/records.hpp"
+
+namespace ntm::dc::store {
+
+// The database could not be reached or the connection broke.  Callers
+// answer "try again" and the store reconnects on the next call.
+class Unavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+// A uniqueness rule was violated (FQDN, VIP or name already taken).
+class Conflict : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Notification channel: "node <hex>", "relay <hex>", "path <hex>" payloads.
+inline constexpr const char* kChangeChannel = "ntm_changes";
+
+class Store {
+ public:
+  explicit Store(std::string url);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // (Re)connects if needed; throws Unavailable.
+  void connect();
+  bool connected() const noexcept;
+
+  // Inserts missing zones; returns all served zones with their IDs.
+  std::vector<ZoneRow> ensure_zones(const std::vector<std::string>& names);
+  std::vector<ZoneRow> load_zones();
+  std::vector<PartyRow> load_parties();  // nodes and relays
+  std::vector<state::Path> load_paths();
+  std::optional<PartyRow> load_party(const wire::NodeId& id);
+  std::optional<PartyRow> load_party_by_name(const std::string& name, bool relay);
+  std::vector<std::uint32_t> used_vips();
+
+  // Enrollment.  Throw Conflict on a taken FQDN/VIP/name.
+  void insert_node(const wire::NodeId& id, const std::string& fqdn, int zone_id,
+                   const wire::SecretKey& key, std::uint32_t vip);
+  void insert_relay(const wire::NodeId& id, const std::string& name, const wire::SecretKey& key);
+  // Removes the party and its paths; notifies every DC process.  False if
+  // there was no such party.
+  bool remove_party(const wire::NodeId& id, bool relay);
+
+  // Applies a batch in one transaction (group commit).  Throws on failure;
+  // the caller then retries the operations one by one to isolate a bad one.
+  void apply(const std::vector<const WriteOp*>& ops);
+
+  // Waits up to timeout_ms for change notifications; returns their payloads.
+  std::vector<std::string> wait_notifications(int timeout_ms);
+  void listen();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ntm::dc::store

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+#include "store/writer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "store/store.hpp"
+
+namespace ntm::dc::store {
+
+Writer::Writer(std::string url, unsigned max_batch)
+    : url_(std::move(url)), max_batch_(max_batch ? max_batch : 1), thread_([this] { run(); }) {}
+
+Writer::~Writer() { stop(); }
+
+void Writer::submit(WriteOp op, Done done) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back({std::move(op), std::move(done)});
+  }
+  cv_.notify_one();
+}
+
+void Writer::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Writer::apply_batch(Store& store, std::vector<Item>& batch) {
+  std::vector<const WriteOp*> ops;
+  ops.reserve(batch.size());
+  for (auto& it : batch) ops.push_back(&it.op);
+  try {
+    store.apply(ops);
+    healthy_ = true;
+    stats_.batches++;
+    stats_.ops += batch.size();
+    for (auto& it : batch)
+      if (it.done) it.done(true);
+    return;
+  } catch (const Unavailable& e) {
+    healthy_ = false;
+    stats_.unavailable++;
+    stats_.failed_ops += batch.size();
+    spdlog::warn("store: {} ({} operations failed)", e.what(), batch.size());
+    for (auto& it : batch)
+      if (it.done) it.done(false);
+    return;
+  } catch (const std::exception& e) {
+    // One bad operation aborts the whole transaction: retry one by one so
+    // that only the bad one fails.
+    spdlog::warn("store: batch of {} failed ({}); retrying one by one", batch.size(), e.what());
+  }
+  for (auto& it : batch) {
+    bool ok = false;
+    try {
+      store.apply({&it.op});
+      ok = true;
+      stats_.ops++;
+    } catch (const std::exception& e) {
+      stats_.failed_ops++;
+      spdlog::warn("store: operation failed: {}", e.what());
+    }
+    if (it.done) it.done(ok);
+  }
+}
+
+void Writer::run() {
+  Store store(url_);
+  std::vector<Item> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      const std::size_t n = std::min<std::size_t>(queue_.size(), max_batch_);
+      batch.assign(std::make_move_iterator(queue_.begin()),
+                   std::make_move_iterator(queue_.begin() + static_cast<long>(n)));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
+    }
+    apply_batch(store, batch);
+    batch.clear();
+    if (!healthy_) {
+      // Do not spin against a database that is down: fail what arrives
+      // meanwhile quickly, and try again shortly.
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+}
+
+}  // namespace ntm::dc::store
