@@ -70,6 +70,14 @@ UdpSocket::~UdpSocket() {
 
 UdpSocket::UdpSocket(UdpSocket&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
 
+UdpSocket& UdpSocket::operator=(UdpSocket&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+  }
+  return *this;
+}
+
 wire::Endpoint UdpSocket::local() const {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;

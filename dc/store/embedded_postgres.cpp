@@ -78,7 +78,9 @@ std::string read_file(const fs::path& p) {
   return out.str();
 }
 
-bool running_as_root() { return geteuid() == 0; }
+bool running_as_root() {
+  return geteuid() == 0;
+}
 
 struct SystemUser {
   uid_t uid;
@@ -126,7 +128,8 @@ fs::path find_bin_dir() {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
     const fs::path bin = entry.path() / "bin";
-    if (access((bin / "initdb").c_str(), X_OK) != 0 || access((bin / "pg_ctl").c_str(), X_OK) != 0) {
+    if (access((bin / "initdb").c_str(), X_OK) != 0 ||
+        access((bin / "pg_ctl").c_str(), X_OK) != 0) {
       continue;
     }
     const auto key = version_key(entry.path().filename().string());
@@ -261,15 +264,15 @@ ToolResult run_tool(std::vector<std::string> args, const fs::path& cwd, bool as_
   posix_spawnattr_setsigmask(&attr, &none);
   sigset_t defaults;
   sigemptyset(&defaults);
-  for (const int sig : {SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2,
-                        SIGALRM}) {
+  for (const int sig :
+       {SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM}) {
     sigaddset(&defaults, sig);
   }
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(
-      &attr, static_cast<short>(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                POSIX_SPAWN_SETPGROUP));
+      &attr,
+      static_cast<short>(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP));
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
@@ -328,7 +331,10 @@ std::vector<pid_t> processes_using(const fs::path& data) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    if (name.empty() ||
+        !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
     const auto pid = static_cast<pid_t>(std::stol(name));
     if (process_uses_dir(pid, data)) pids.push_back(pid);
   }
@@ -532,7 +538,8 @@ void EmbeddedPostgres::init_cluster() {
   {
     std::ofstream conf(tmp / "postgresql.conf", std::ios::app);
     conf << kIncludeLine;
-    if (!conf.flush()) throw std::runtime_error("embedded PostgreSQL: cannot extend postgresql.conf");
+    if (!conf.flush())
+      throw std::runtime_error("embedded PostgreSQL: cannot extend postgresql.conf");
   }
   fs::rename(tmp, data);
   fsync_dir(dir_);
@@ -561,8 +568,9 @@ void EmbeddedPostgres::clear_leftover_server() {
   // A postmaster left running by a crashed ntm-dc (we hold the directory lock,
   // so it is nobody else's): stop it so that this run's settings apply.
   if (running()) {
-    spdlog::warn("embedded PostgreSQL in {}: a server from an earlier run is still up; restarting it",
-                 dir_.string());
+    spdlog::warn(
+        "embedded PostgreSQL in {}: a server from an earlier run is still up; restarting it",
+        dir_.string());
     pg_ctl_stop();
   }
   // After a postmaster crash (kill -9, OOM) its children exit on their own
@@ -612,8 +620,8 @@ void EmbeddedPostgres::start_server() {
   const ToolResult r = run_tool(args, dir_, running_as_root());
   if (r.status != 0) {
     throw std::runtime_error("embedded PostgreSQL: '" + describe(args) + "' failed (status " +
-                             std::to_string(r.status) + "): " + tail(r.output) +
-                             "\nserver log:\n" + tail(read_file(log)));
+                             std::to_string(r.status) + "): " + tail(r.output) + "\nserver log:\n" +
+                             tail(read_file(log)));
   }
   spdlog::info("embedded PostgreSQL in {} started (socket port {})", dir_.string(), port_);
 }

@@ -41,7 +41,9 @@ constexpr const char* kCreateTable =
     " applied_at timestamptz NOT NULL DEFAULT now())";
 
 // Idempotent: libpqxx 6 accepts a repeated prepare() with the same SQL.
-void prepare(pqxx::connection& conn, const NamedSql& q) { conn.prepare(q.name, q.sql); }
+void prepare(pqxx::connection& conn, const NamedSql& q) {
+  conn.prepare(q.name, q.sql);
+}
 
 bool table_exists(pqxx::transaction_base& tx) {
   return tx.exec_prepared1(kTableExists.name)[0].as<bool>();
@@ -91,8 +93,9 @@ class MigrateLock {
   // transaction begins; the new session would not hold the lock.
   void check_still_held() const {
     if (conn_.backendpid() != backend_pid_) {
-      throw pqxx::broken_connection("schema: connection was re-established during migration; "
-                                    "the migrate lock was lost");
+      throw pqxx::broken_connection(
+          "schema: connection was re-established during migration; "
+          "the migrate lock was lost");
     }
   }
 
@@ -112,9 +115,9 @@ void check_history(const std::vector<Recorded>& history, std::span<const Migrati
     }
     const Migration& m = migrations[i];
     if (r.name != m.name) {
-      throw SchemaHistoryMismatch("schema_migrations records version " +
-                                  std::to_string(r.version) + " as '" + r.name +
-                                  "' but this ntm-dc calls it '" + std::string(m.name) +
+      throw SchemaHistoryMismatch("schema_migrations records version " + std::to_string(r.version) +
+                                  " as '" + r.name + "' but this ntm-dc calls it '" +
+                                  std::string(m.name) +
                                   "'; migrations must never be renamed or renumbered");
     }
   }
@@ -130,7 +133,9 @@ void apply_one(pqxx::connection& conn, const Migration& m) {
     tx.exec_prepared(kRecord.name, m.version, std::string(m.name));
     tx.commit();
   } catch (const pqxx::broken_connection&) {
-    throw;
+    throw;  // not the migration's fault; the caller may retry
+  } catch (const pqxx::in_doubt_error&) {
+    throw;  // the commit's outcome is unknown, so "rolled back" would be a lie
   } catch (const std::exception& e) {
     throw MigrationFailed("schema migration " + std::to_string(m.version) + " (" +
                           std::string(m.name) + ") failed and was rolled back: " + e.what());
@@ -165,8 +170,7 @@ void check_migration_sequence(std::span<const Migration> migrations) {
     if (migrations[i].version != expected) {
       throw std::invalid_argument("migration list: expected version " + std::to_string(expected) +
                                   " at position " + std::to_string(i) + ", found " +
-                                  std::to_string(migrations[i].version) +
-                                  " (gap or duplicate)");
+                                  std::to_string(migrations[i].version) + " (gap or duplicate)");
     }
     if (migrations[i].name.empty()) {
       throw std::invalid_argument("migration list: version " + std::to_string(expected) +
@@ -175,7 +179,9 @@ void check_migration_sequence(std::span<const Migration> migrations) {
   }
 }
 
-MigrateResult migrate(pqxx::connection& conn) { return migrate(conn, embedded_migrations()); }
+MigrateResult migrate(pqxx::connection& conn) {
+  return migrate(conn, embedded_migrations());
+}
 
 MigrateResult migrate(pqxx::connection& conn, std::span<const Migration> migrations) {
   check_migration_sequence(migrations);

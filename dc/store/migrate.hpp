@@ -56,9 +56,9 @@ class MigrationFailed : public std::runtime_error {
 };
 
 struct MigrateResult {
-  int from_version = 0;       // database version before
-  int to_version = 0;         // database version after
-  std::vector<int> applied;   // versions applied by this call, ascending
+  int from_version = 0;      // database version before
+  int to_version = 0;        // database version after
+  std::vector<int> applied;  // versions applied by this call, ascending
 };
 
 // The newest schema version this binary knows (its last embedded migration).

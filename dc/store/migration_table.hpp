@@ -10,9 +10,9 @@
 namespace ntm::dc::store {
 
 struct Migration {
-  int version;             // NNNN from the file name; 1, 2, 3, ... without gaps
-  std::string_view name;   // the file name's "name" part, recorded in schema_migrations
-  std::string_view sql;    // the file's text, run as one multi-statement batch
+  int version;            // NNNN from the file name; 1, 2, 3, ... without gaps
+  std::string_view name;  // the file name's "name" part, recorded in schema_migrations
+  std::string_view sql;   // the file's text, run as one multi-statement batch
 };
 
 // Every embedded migration, ordered by version (element i has version i + 1).

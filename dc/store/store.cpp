@@ -364,9 +364,12 @@ struct Apply {
   pqxx::work& tx;
   void operator()(const RegistrationWrite& w) const {
     const auto obs_addr = w.observed.empty() ? std::string() : w.observed.addr.to_string();
-    tx.exec_prepared(w.relay ? "relay_register" : "node_register", hex(w.id),
-                     endpoint_array(w.local), obs_addr, static_cast<int>(w.observed.port),
-                     w.behind_nat, w.symmetric_nat);
+    if (w.relay)
+      tx.exec_prepared("relay_register", hex(w.id), endpoint_array(w.local), obs_addr,
+                       static_cast<int>(w.observed.port));
+    else
+      tx.exec_prepared("node_register", hex(w.id), endpoint_array(w.local), obs_addr,
+                       static_cast<int>(w.observed.port), w.behind_nat, w.symmetric_nat);
     if (w.moved && !w.relay) tx.exec_prepared("zone_bump", w.zone_id);
   }
   void operator()(const SeenWrite& w) const {

@@ -17,7 +17,7 @@ class UdpSocket {
   explicit UdpSocket(const wire::Endpoint& local);
   ~UdpSocket();
   UdpSocket(UdpSocket&& o) noexcept;
-  UdpSocket& operator=(UdpSocket&&) = delete;
+  UdpSocket& operator=(UdpSocket&& o) noexcept;
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;
 

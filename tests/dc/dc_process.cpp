@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+#include "dc_process.hpp"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <stdexcept>
+#include <fcntl.h>
+
+#include "ntm/common/udp_socket.hpp"
+#include "pg_test_db.hpp"
+
+extern char** environ;
+
+namespace ntm::test {
+
+unsigned free_udp_port() {
+  wire::Endpoint e;
+  e.addr = wire::IpAddr::v4(0x7f000001);
+  common::UdpSocket s(e);
+  return s.local().port;
+}
+
+DcProcess::DcProcess(Options o) : opt_(std::move(o)) {
+  char tmpl[] = "/tmp/ntm-dc-test.XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  state_ = tmpl;
+  // The embedded cluster runs as the postgres user and must reach its
+  // directory below this one.
+  std::filesystem::permissions(state_, std::filesystem::perms::owner_all |
+                                           std::filesystem::perms::group_exec |
+                                           std::filesystem::perms::others_exec);
+  config_ = state_ / "ntm-dc.conf";
+  endpoint_.addr = wire::IpAddr::v4(0x7f000001);
+  endpoint_.port = static_cast<std::uint16_t>(free_udp_port());
+  write_config();
+}
+
+DcProcess::~DcProcess() {
+  if (pid_ > 0) kill9();
+  std::error_code ec;
+  // The embedded cluster (if any) was stopped by the DC; remove its files.
+  std::filesystem::remove_all(state_, ec);
+}
+
+void DcProcess::write_config() {
+  wire::DcId id;
+  wire::random_bytes(id.bytes);
+  std::ofstream f(config_);
+  f << "[dc]\n"
+    << "id = " << id.to_hex() << "\n"
+    << "zones = " << opt_.zones << "\n"
+    << "listen = " << endpoint_.to_string() << "\n"
+    << "state_dir = " << state_.string() << "\n"
+    << "[database]\n"
+    << "url = " << opt_.database_url << "\n"
+    << "[timers]\n"
+    << "keepalive_s = " << opt_.keepalive_s << "\n"
+    << "lifetime_s = " << opt_.lifetime_s << "\n"
+    << "direction_timeout_ms = " << opt_.direction_timeout_ms << "\n"
+    << "retransmit_initial_ms = 100\n"
+    << "[log]\n"
+    << "level = debug\n"
+    << opt_.extra;
+}
+
+void DcProcess::start() {
+  if (pid_ > 0) throw std::runtime_error("already running");
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+  std::vector<std::string> args{NTM_DC_BINARY, "-c", config_.string(), "serve"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int rc = ::posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(pipefd[1]);
+  if (rc != 0) {
+    ::close(pipefd[0]);
+    pid_ = -1;
+    throw std::runtime_error("cannot start ntm-dc");
+  }
+  err_fd_ = pipefd[0];
+  std::size_t from;
+  {
+    std::lock_guard lock(mu_);
+    from = log_.size();
+  }
+  reader_ = std::thread([this] {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = ::read(err_fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      {
+        std::lock_guard lock(mu_);
+        log_.append(buf, static_cast<std::size_t>(n));
+      }
+      cv_.notify_all();
+    }
+  });
+  if (!wait_log("ntm-dc ready", 30000, from)) {
+    kill9();
+    throw std::runtime_error("ntm-dc did not become ready:\n" + log());
+  }
+}
+
+int DcProcess::stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (reader_.joinable()) reader_.join();
+  ::close(err_fd_);
+  err_fd_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void DcProcess::kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+  if (reader_.joinable()) reader_.join();
+  ::close(err_fd_);
+  err_fd_ = -1;
+}
+
+std::string DcProcess::cli(const std::vector<std::string>& args, int* status) {
+  std::vector<std::string> argv{NTM_DC_BINARY, "-c", config_.string(), "--log-level", "warn"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  int st = 0;
+  std::string out = run_capture(argv, &st);
+  if (status) *status = st;
+  return out;
+}
+
+Credentials DcProcess::enroll(const std::string& name, bool relay) {
+  int st = 0;
+  const std::string out = cli({relay ? "relay" : "node", "add", name, "-o", "-"}, &st);
+  if (st != 0) throw std::runtime_error("enrollment of " + name + " failed");
+  return parse_credentials(out);
+}
+
+std::string DcProcess::log() const {
+  std::lock_guard lock(mu_);
+  return log_;
+}
+
+bool DcProcess::wait_log(const std::string& text, int timeout_ms, std::size_t from) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    return log_.size() > from && log_.find(text, from) != std::string::npos;
+  });
+}
+
+}  // namespace ntm::test

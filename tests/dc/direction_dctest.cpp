@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+// Direction over real UDP: responder first, then initiator; keys sealed to
+// each; relays; errors for offline and unknown peers.
+#include <doctest/doctest.h>
+
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "dc_process.hpp"
+#include "pg_test_db.hpp"
+
+using namespace ntm;
+using namespace ntm::test;
+
+namespace {
+
+wire::Endpoint ep(const char* addr, std::uint16_t port) {
+  wire::Endpoint e;
+  REQUIRE(wire::IpAddr::parse(addr, e.addr));
+  e.port = port;
+  return e;
+}
+
+wire::PathId random_path() {
+  wire::PathId p;
+  wire::random_bytes(p.bytes);
+  return p;
+}
+
+// Answers the DC's Route Direction like a node would, and returns it.
+std::optional<wire::RouteDirection> accept_direction(NodeClient& n, int timeout_ms = 3000) {
+  wire::ControlHeader h;
+  auto rd = n.wait_for<wire::RouteDirection>(timeout_ms, &h);
+  if (rd)
+    n.send(wire::RouteDirectionAck{rd->path_id, rd->key_epoch, wire::Status::ok, n.local()},
+           h.txid);
+  return rd;
+}
+
+// A relay's side: answer a Relay Direction with an allocated endpoint.
+std::optional<wire::RelayDirection> accept_relay(NodeClient& r, std::uint16_t port) {
+  wire::ControlHeader h;
+  auto rd = r.wait_for<wire::RelayDirection>(3000, &h);
+  if (rd)
+    r.send(wire::RelayResponse{rd->path_id, rd->key_epoch, wire::Status::ok,
+                               ep("127.0.0.1", port)},
+           h.txid);
+  return rd;
+}
+
+}  // namespace
+
+TEST_CASE("direction between two global nodes: CN first then MN with one common key") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+
+  // CN is told first; MN hears nothing until CN acknowledged.
+  wire::ControlHeader h;
+  auto to_cn = cn.wait_for<wire::RouteDirection>(3000, &h);
+  REQUIRE(to_cn);
+  CHECK_FALSE(mn.wait_for<wire::RouteDirection>(300));
+  CHECK(to_cn->you_are == wire::PathEnd::responder);
+  CHECK(to_cn->route == wire::RouteType::direct);
+  CHECK(to_cn->first == wire::FirstSender::initiator);
+  CHECK(to_cn->initiator.node_id == mc.id);
+  CHECK(to_cn->initiator.real == mn.local());
+  CHECK(to_cn->responder.node_id == cc.id);
+  cn.send(wire::RouteDirectionAck{path, to_cn->key_epoch, wire::Status::ok, cn.local()}, h.txid);
+
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->you_are == wire::PathEnd::initiator);
+  CHECK(to_mn->path_id == path);
+  CHECK(to_mn->peer_view == to_cn->responder.vip);
+  // The same K_path reached both, sealed separately to each.
+  CHECK(to_mn->path_key.bytes != to_cn->path_key.bytes);
+  const auto k_mn = mn.open_key(to_mn->path_key, path, 0, wire::SealedKind::path_key);
+  const auto k_cn = cn.open_key(to_cn->path_key, path, 0, wire::SealedKind::path_key);
+  CHECK(k_mn.equals(k_cn));
+  CHECK_FALSE(to_mn->relay_key);
+  // CN cannot open MN's copy.
+  CHECK_THROWS(cn.open_key(to_mn->path_key, path, 0, wire::SealedKind::path_key));
+  REQUIRE(dc.wait_log("established", 3000));
+  pqxx::connection c(db.url());
+  pqxx::work tx(c);
+  CHECK(tx.exec("SELECT state FROM paths")[0][0].as<int>() == 2);
+}
+
+TEST_CASE("direction: the NATed side is told to send first and retransmission runs until acked") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at({ep("192.168.7.2", 4512)}));  // CN behind NAT
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  // CN ignores the first Route Direction: the DC sends it again.
+  auto first = cn.wait_for<wire::RouteDirection>(3000);
+  REQUIRE(first);
+  CHECK(first->first == wire::FirstSender::responder);
+  CHECK(first->responder.nat == cn.local());
+  auto again = accept_direction(cn);
+  REQUIRE(again);
+  CHECK(again->path_id == path);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->first == wire::FirstSender::responder);
+}
+
+TEST_CASE("direction via a relay when both ends are behind different NATs") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  const auto r1c = dc.enroll("relay1.test.example", true);
+  const auto r2c = dc.enroll("relay2.test.example", true);
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
+  NodeClient r1(r1c, dc.endpoint()), r2(r2c, dc.endpoint());
+  REQUIRE(r1.register_at());
+  REQUIRE(r2.register_at());
+  // relay1 reports more load: relay2 must win.
+  REQUIRE(r1.request(wire::Keepalive{10, 900}));
+  REQUIRE(r2.request(wire::Keepalive{1, 100}));
+  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
+  REQUIRE(cn.register_at({ep("10.0.0.2", 4512)}));
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+
+  auto rd = accept_relay(r2, 50001);
+  REQUIRE(rd);
+  CHECK(rd->mode == wire::RelayMode::forward);
+  CHECK(rd->initiator.node_id == mc.id);
+  CHECK(rd->responder.node_id == cc.id);
+  CHECK_FALSE(r1.wait_for<wire::RelayDirection>(200));
+  const auto k_rp_relay = r2.open_key(rd->relay_key, path, 0, wire::SealedKind::relay_key);
+
+  auto to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  for (auto* d : {&*to_cn, &*to_mn}) {
+    CHECK(d->route == wire::RouteType::relay);
+    CHECK(d->first == wire::FirstSender::both);
+    CHECK(d->relay == ep("127.0.0.1", 50001));
+    REQUIRE(d->relay_key);
+  }
+  const auto k_rp_mn = mn.open_key(*to_mn->relay_key, path, 0, wire::SealedKind::relay_key);
+  CHECK(k_rp_mn.equals(k_rp_relay));
+  // The relay never receives K_path: its sealed key is K_rp, which differs.
+  const auto k_path = mn.open_key(to_mn->path_key, path, 0, wire::SealedKind::path_key);
+  CHECK_FALSE(k_path.equals(k_rp_relay));
+}
+
+TEST_CASE("direction: a relay that does not answer is skipped") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess::Options o{db.url()};
+  o.direction_timeout_ms = 600;
+  DcProcess dc(o);
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  const auto deaf_c = dc.enroll("deaf.test.example", true);
+  const auto good_c = dc.enroll("good.test.example", true);
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
+  NodeClient deaf(deaf_c, dc.endpoint()), good(good_c, dc.endpoint());
+  REQUIRE(deaf.register_at());
+  REQUIRE(good.register_at());
+  REQUIRE(deaf.request(wire::Keepalive{0, 0}));
+  REQUIRE(good.request(wire::Keepalive{0, 500}));  // deaf looks better
+  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
+  REQUIRE(cn.register_at({ep("10.0.0.2", 4512)}));
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  REQUIRE(deaf.wait_for<wire::RelayDirection>(2000));  // and never answers
+  REQUIRE(accept_relay(good, 50002));
+  REQUIRE(accept_direction(cn));
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->relay.port == 50002);
+}
+
+TEST_CASE("direction errors: offline peer and unknown name and no relay and path hijack") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  const auto xc = dc.enroll("x.test.example");
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint()), x(xc, dc.endpoint());
+  REQUIRE(mn.register_at());
+  auto code_of = [](const std::optional<wire::Received>& r) {
+    REQUIRE(r);
+    auto* e = std::get_if<wire::ErrorReply>(&r->body);
+    REQUIRE(e);
+    return e->code;
+  };
+  // CN never registered: offline.
+  CHECK(code_of(mn.request(wire::DirectionRequest{random_path(), wire::Fqdn{"cn.test.example"},
+                                                  false})) == wire::ErrorCode::peer_unreachable);
+  CHECK(code_of(mn.request(wire::DirectionRequest{random_path(), wire::Fqdn{"nobody.test.example"},
+                                                  false})) == wire::ErrorCode::no_such_name);
+  // Two NATs and no relay.
+  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
+  REQUIRE(cn.register_at({ep("10.0.0.2", 4512)}));
+  CHECK(code_of(mn.request(wire::DirectionRequest{random_path(), wire::Fqdn{"cn.test.example"},
+                                                  false})) == wire::ErrorCode::no_route);
+  // A path directed for mn cannot be taken over by x.
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  const auto path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  REQUIRE(accept_direction(cn));
+  REQUIRE(accept_direction(mn));
+  REQUIRE(x.register_at());
+  CHECK(code_of(x.request(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, true})) ==
+        wire::ErrorCode::not_authorized);
+  // Its owner may re-direct it: a new key epoch.
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, true});
+  auto again = accept_direction(cn);
+  REQUIRE(again);
+  CHECK(again->key_epoch == 1);
+}
+
+TEST_CASE("direction to a general host goes through a translating relay") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto rc = dc.enroll("relay.test.example", true);
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), relay(rc, dc.endpoint());
+  REQUIRE(relay.register_at());
+  REQUIRE(mn.register_at());
+  const auto path = random_path();
+  // "localhost" resolves locally (/etc/hosts), outside the DC's zone: a
+  // general host.  No packet leaves the machine.
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"localhost"}, false});
+  auto rd = accept_relay(relay, 50003);
+  REQUIRE(rd);
+  CHECK(rd->mode == wire::RelayMode::translate);
+  CHECK(rd->responder.real.addr == ep("127.0.0.1", 0).addr);
+  const auto k_relay = relay.open_key(rd->relay_key, path, 0, wire::SealedKind::general_key);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->route == wire::RouteType::relay_general);
+  CHECK((to_mn->peer_view.addr & 0xffff0000u) == 0x647f0000u);  // general pool 100.127/16
+  const auto k_mn = mn.open_key(to_mn->path_key, path, 0, wire::SealedKind::general_key);
+  CHECK(k_mn.equals(k_relay));
+}

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+// What survives: restarts, kill -9 under load, and the embedded database.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "dc_process.hpp"
+#include "pg_test_db.hpp"
+
+using namespace ntm;
+using namespace ntm::test;
+
+TEST_CASE("kill -9 under load loses no acknowledged registration") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  constexpr int kNodes = 40;
+  std::vector<Credentials> creds;
+  for (int i = 0; i < kNodes; ++i) creds.push_back(dc.enroll("n" + std::to_string(i) + ".test.example"));
+  dc.start();
+
+  // Each node keeps moving (a new source port each time) and registering.
+  // For each node: the ports it registered from, in order, and how many of
+  // them the DC acknowledged.
+  struct Track {
+    std::vector<std::uint16_t> ports;
+    std::size_t acked = 0;
+  };
+  std::vector<Track> track(kNodes);
+  std::atomic<bool> stop{false};
+  std::atomic<int> acks{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      std::vector<std::unique_ptr<NodeClient>> mine;
+      for (int i = t; i < kNodes; i += 4)
+        mine.push_back(std::make_unique<NodeClient>(creds[static_cast<std::size_t>(i)], dc.endpoint()));
+      while (!stop) {
+        for (std::size_t k = 0; k < mine.size() && !stop; ++k) {
+          const int i = t + 4 * static_cast<int>(k);
+          mine[k]->move();
+          track[static_cast<std::size_t>(i)].ports.push_back(mine[k]->local().port);
+          if (mine[k]->register_at().has_value()) {
+            track[static_cast<std::size_t>(i)].acked = track[static_cast<std::size_t>(i)].ports.size();
+            acks++;
+          }
+        }
+      }
+    });
+  while (acks < 200) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  dc.kill9();
+  stop = true;
+  for (auto& th : threads) th.join();
+  MESSAGE("acknowledged registrations before kill -9: " << acks.load());
+
+  pqxx::connection c(db.url());
+  pqxx::work tx(c);
+  for (int i = 0; i < kNodes; ++i) {
+    const auto& tr = track[static_cast<std::size_t>(i)];
+    if (tr.acked == 0) continue;
+    auto r = tx.exec_params("SELECT observed_port FROM nodes WHERE fqdn = $1",
+                            "n" + std::to_string(i) + ".test.example");
+    REQUIRE(r.size() == 1);
+    REQUIRE_FALSE(r[0][0].is_null());
+    const auto port = static_cast<std::uint16_t>(r[0][0].as<int>());
+    // The stored location is the last acknowledged one or a later attempt.
+    std::size_t index = 0;
+    for (std::size_t k = 0; k < tr.ports.size(); ++k)
+      if (tr.ports[k] == port) index = k + 1;
+    CAPTURE(i);
+    CHECK(index >= tr.acked);
+  }
+}
+
+TEST_CASE("a DC restart keeps paths and SIGTERM stops cleanly") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  wire::PathId path;
+  wire::random_bytes(path.bytes);
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  wire::ControlHeader h;
+  auto rd = cn.wait_for<wire::RouteDirection>(3000, &h);
+  REQUIRE(rd);
+  cn.send(wire::RouteDirectionAck{path, 0, wire::Status::ok, cn.local()}, h.txid);
+  rd = mn.wait_for<wire::RouteDirection>(3000, &h);
+  REQUIRE(rd);
+  mn.send(wire::RouteDirectionAck{path, 0, wire::Status::ok, mn.local()}, h.txid);
+  REQUIRE(dc.wait_log("established", 3000));
+  CHECK(dc.stop() == 0);
+  // SIGTERM drains: the writer reports what it committed before exiting.
+  CHECK(dc.log().find("store: ") != std::string::npos);
+  const std::size_t mark = dc.log().size();
+  dc.start();
+  CHECK(dc.wait_log("1 paths loaded", 100, mark));
+  // The restarted DC still knows the path belongs to mn.
+  NodeClient other(dc.enroll("x.test.example"), dc.endpoint());
+  REQUIRE(dc.wait_log("x.test.example", 5000, mark));
+  REQUIRE(other.register_at());
+  auto r = other.request(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, true});
+  REQUIRE(r);
+  auto* err = std::get_if<wire::ErrorReply>(&r->body);
+  REQUIRE(err);
+  CHECK(err->code == wire::ErrorCode::not_authorized);
+}
+
+TEST_CASE("with no database configured the DC runs its own PostgreSQL") {
+  NTM_REQUIRE_PG_OR_SKIP();  // same tier: needs the PostgreSQL server binaries
+  DcProcess dc{std::string()};
+  const auto a = dc.enroll("a.test.example");  // the CLI starts and stops the cluster itself
+  dc.start();
+  CHECK(dc.log().find("embedded PostgreSQL") != std::string::npos);
+  NodeClient node(a, dc.endpoint());
+  auto r = node.register_at();
+  REQUIRE(r);
+  // While the DC runs, enrollment uses the DC's cluster.
+  const auto b = dc.enroll("b.test.example");
+  REQUIRE(dc.wait_log("b.test.example", 5000));
+  NodeClient nb(b, dc.endpoint());
+  REQUIRE(nb.register_at());
+  CHECK(dc.stop() == 0);
+  dc.start();
+  auto r2 = node.register_at();
+  REQUIRE(r2);
+  CHECK(r2->vip == r->vip);
+  CHECK(dc.stop() == 0);
+}

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: MIT
+// Enrollment, registration, NAT detection, keepalive, expiry, revocation and
+// the refusal of everything a node may not do.
+#include <doctest/doctest.h>
+
+#include <pqxx/pqxx>
+#include <set>
+#include <thread>
+
+#include "dc_process.hpp"
+#include "pg_test_db.hpp"
+
+using namespace ntm;
+using namespace ntm::test;
+
+namespace {
+
+wire::Endpoint ep(const char* addr, std::uint16_t port) {
+  wire::Endpoint e;
+  REQUIRE(wire::IpAddr::parse(addr, e.addr));
+  e.port = port;
+  return e;
+}
+
+std::string query1(const std::string& url, const std::string& sql) {
+  pqxx::connection c(url);
+  pqxx::work tx(c);
+  auto r = tx.exec(sql);
+  return r.empty() || r[0][0].is_null() ? std::string() : r[0][0].c_str();
+}
+
+}  // namespace
+
+TEST_CASE("registration: VIP and observed address and NAT verdict committed before the answer") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  dc.start();
+  const auto creds = dc.enroll("laptop.test.example");
+  NodeClient node(creds, dc.endpoint());
+
+  // Reporting its real socket address: not behind NAT.
+  auto r = node.register_at();
+  REQUIRE(r);
+  CHECK_FALSE(r->behind_nat);
+  CHECK(r->observed == node.local());
+  CHECK((r->vip.addr & 0xffff0000u) == 0x64400000u);  // from 100.64.0.0/16
+  CHECK(r->vip_prefix_len == 10);
+  CHECK(r->keepalive_s == 15);
+  // The answer left after the commit: the database already has it.
+  CHECK(query1(db.url(), "SELECT online FROM nodes WHERE fqdn = 'laptop.test.example'") == "t");
+  CHECK(query1(db.url(), "SELECT observed_port FROM nodes WHERE fqdn = 'laptop.test.example'") ==
+        std::to_string(node.local().port));
+
+  // Reporting a private address that differs from the source: behind NAT.
+  auto r2 = node.register_at({ep("192.168.1.2", 4512)});
+  REQUIRE(r2);
+  CHECK(r2->behind_nat);
+  CHECK(r2->vip == r->vip);
+  CHECK(query1(db.url(), "SELECT behind_nat FROM nodes WHERE fqdn = 'laptop.test.example'") == "t");
+
+  // A move (new source port): same VIP, new observed address.
+  node.move();
+  auto r3 = node.register_at();
+  REQUIRE(r3);
+  CHECK(r3->vip == r->vip);
+  CHECK(r3->observed == node.local());
+  CHECK_FALSE(r3->behind_nat);
+  CHECK(dc.stop() == 0);
+}
+
+TEST_CASE("registration: VIPs are unique and stable across a DC restart") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  std::vector<Credentials> creds;
+  for (int i = 0; i < 5; ++i) creds.push_back(dc.enroll("n" + std::to_string(i) + ".test.example"));
+  dc.start();
+  std::set<std::uint32_t> vips;
+  std::vector<std::uint32_t> before;
+  for (const auto& c : creds) {
+    NodeClient n(c, dc.endpoint());
+    auto r = n.register_at();
+    REQUIRE(r);
+    vips.insert(r->vip.addr);
+    before.push_back(r->vip.addr);
+  }
+  CHECK(vips.size() == creds.size());
+  CHECK(dc.stop() == 0);
+  dc.start();
+  for (std::size_t i = 0; i < creds.size(); ++i) {
+    NodeClient n(creds[i], dc.endpoint());
+    auto r = n.register_at();
+    REQUIRE(r);
+    CHECK(r->vip.addr == before[i]);
+  }
+}
+
+TEST_CASE("enrollment: names are validated and must lie in a served zone") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  int st = 0;
+  dc.cli({"node", "add", "host.other.example", "-o", "-"}, &st);
+  CHECK(st == 1);
+  dc.cli({"node", "add", "bad_name.test.example", "-o", "-"}, &st);
+  CHECK(st == 1);
+  dc.cli({"node", "add", std::string(64, 'a') + ".test.example", "-o", "-"}, &st);
+  CHECK(st == 1);
+  const auto c = dc.enroll("Mixed.Case.TEST.example.");
+  CHECK(c.name == "mixed.case.test.example");
+  dc.cli({"node", "add", "mixed.case.test.example", "-o", "-"}, &st);
+  CHECK(st == 1);  // already enrolled
+  const std::string list = dc.cli({"node", "list"}, &st);
+  CHECK(st == 0);
+  CHECK(list.find("mixed.case.test.example") != std::string::npos);
+  const std::string show = dc.cli({"node", "show", "mixed.case.test.example"}, &st);
+  CHECK(st == 0);
+  CHECK(show.find(c.id.to_hex()) != std::string::npos);
+  CHECK(show.find(c.key.to_hex()) == std::string::npos);  // the key is never shown
+  // The config file a node gets when no -o is given: mode 0600.
+  dc.cli({"node", "add", "file.test.example"}, &st);
+  CHECK(st == 0);
+  const auto file = dc.state_dir() / "nodes" / "file.test.example.conf";
+  REQUIRE(std::filesystem::exists(file));
+  CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::others_read) ==
+        std::filesystem::perms::none);
+  CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::group_read) ==
+        std::filesystem::perms::none);
+}
+
+TEST_CASE("a node can neither register nor direct as another node") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto a = dc.enroll("a.test.example");
+  const auto b = dc.enroll("b.test.example");
+  dc.start();
+  // a's key with b's name: refused with an error, nothing changes for b.
+  NodeClient node_a(a, dc.endpoint());
+  auto r = node_a.request(wire::RegistrationRequest{wire::PartyKind::node,
+                                                    wire::RegistrationReason::start,
+                                                    wire::Fqdn{"b.test.example"},
+                                                    {node_a.local()}});
+  REQUIRE(r);
+  auto* err = std::get_if<wire::ErrorReply>(&r->body);
+  REQUIRE(err);
+  CHECK(err->code == wire::ErrorCode::not_authorized);
+  CHECK(query1(db.url(), "SELECT online FROM nodes WHERE fqdn = 'b.test.example'") == "f");
+
+  // b's ID with a's key: does not authenticate, and gets no answer at all.
+  Credentials forged = b;
+  forged.key = a.key;
+  NodeClient mallory(forged, dc.endpoint());
+  CHECK_FALSE(mallory.register_at());
+  CHECK(dc.stop() == 0);
+  CHECK(dc.log().find("auth_failed=1") != std::string::npos);
+}
+
+TEST_CASE("replayed or malformed or unauthenticated datagrams are dropped unanswered") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto a = dc.enroll("a.test.example");
+  dc.start();
+  NodeClient node(a, dc.endpoint());
+  REQUIRE(node.register_at());
+  const auto replay = node.last_datagram();
+  node.send_raw(replay);  // the same registration again
+  CHECK_FALSE(node.receive(500));
+  auto flipped = replay;
+  flipped[flipped.size() - 1] ^= 1;
+  node.send_raw(flipped);
+  node.send_raw({1, 2, 3});
+  node.send_raw(std::vector<std::uint8_t>(1300, 0x01));
+  // Well-formed, but under a key the DC does not hold.
+  Credentials stranger = a;
+  wire::random_bytes(stranger.id.bytes);
+  NodeClient s(stranger, dc.endpoint());
+  s.send(wire::Keepalive{});
+  // A Capsulated Packet is never for the DC; a version-2 header is unknown.
+  std::vector<std::uint8_t> capsule(64, 0);
+  capsule[0] = NTM_VERSION;
+  capsule[1] = NTM_T_CAPSULATED_PACKET;
+  capsule[2] = NTM_DOMAIN_PATH;
+  node.send_raw(capsule);
+  auto v2 = replay;
+  v2[0] = 2;
+  node.send_raw(v2);
+  CHECK_FALSE(node.receive(500));
+  // Still alive and serving.
+  REQUIRE(node.register_at());
+  CHECK(dc.stop() == 0);
+  const std::string log = dc.log();
+  // The flipped copy carries the replayed counter: it is refused as a replay
+  // before any decryption is spent on it.
+  CHECK(log.find("replayed=2") != std::string::npos);
+  CHECK(log.find("dropped 1 x truncated") != std::string::npos);
+  CHECK(log.find("dropped 1 x unknown_key") != std::string::npos);
+  CHECK(log.find("dropped 1 x bad_type") != std::string::npos);
+  CHECK(log.find("dropped 1 x bad_version") != std::string::npos);
+  CHECK(log.find("oversized=1") != std::string::npos);
+}
+
+TEST_CASE("keepalive refreshes liveness and silence past the lifetime marks a node offline") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess::Options o{db.url()};
+  o.keepalive_s = 1;
+  o.lifetime_s = 2;
+  DcProcess dc(o);
+  const auto a = dc.enroll("a.test.example");
+  dc.start();
+  NodeClient node(a, dc.endpoint());
+  // Before registering, a keepalive is answered with "register again".
+  auto k0 = node.request(wire::Keepalive{});
+  REQUIRE(k0);
+  REQUIRE(std::holds_alternative<wire::KeepaliveAck>(k0->body));
+  CHECK(std::get<wire::KeepaliveAck>(k0->body).reregister);
+  REQUIRE(node.register_at());
+  for (int i = 0; i < 4; ++i) {
+    auto k = node.request(wire::Keepalive{});
+    REQUIRE(k);
+    auto& ack = std::get<wire::KeepaliveAck>(k->body);
+    CHECK_FALSE(ack.reregister);
+    CHECK(ack.observed == node.local());
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  }
+  CHECK(query1(db.url(), "SELECT online FROM nodes WHERE fqdn = 'a.test.example'") == "t");
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  CHECK(query1(db.url(), "SELECT online FROM nodes WHERE fqdn = 'a.test.example'") == "f");
+  auto k = node.request(wire::Keepalive{});
+  REQUIRE(k);
+  CHECK(std::get<wire::KeepaliveAck>(k->body).reregister);
+}
+
+TEST_CASE("revocation takes effect at once") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto a = dc.enroll("a.test.example");
+  dc.start();
+  NodeClient node(a, dc.endpoint());
+  REQUIRE(node.register_at());
+  int st = 0;
+  dc.cli({"node", "remove", "a.test.example"}, &st);
+  REQUIRE(st == 0);
+  REQUIRE(dc.wait_log("removed", 5000));
+  CHECK_FALSE(node.register_at());
+  CHECK(query1(db.url(), "SELECT count(*) FROM nodes") == "0");
+  // A node enrolled while the DC runs is served at once too.
+  const auto b = dc.enroll("b.test.example");
+  REQUIRE(dc.wait_log("b.test.example", 5000));
+  NodeClient nb(b, dc.endpoint());
+  CHECK(nb.register_at());
+}
