@@ -24,6 +24,8 @@ wire::ChannelConfig channel_config(const Credentials& c) {
   return cfg;
 }
 
+constexpr std::uint64_t kRetryMs = 400;
+
 wire::Endpoint loopback_any() {
   wire::Endpoint e;
   e.addr = wire::IpAddr::v4(0x7f000001);
@@ -110,13 +112,20 @@ std::optional<wire::Received> NodeClient::receive(int timeout_ms) {
 }
 
 std::optional<wire::Received> NodeClient::request(const wire::Body& body, int timeout_ms) {
+  // Like a real node: the same request (same txid, freshly sealed) again
+  // every 400 ms until an answer or the timeout.
   const std::uint32_t txid = send(body);
   const auto deadline = common::mono_ms() + static_cast<std::uint64_t>(timeout_ms);
+  auto next_retry = common::mono_ms() + kRetryMs;
   for (;;) {
     const auto now = common::mono_ms();
     if (now >= deadline) return std::nullopt;
-    auto r = receive(static_cast<int>(deadline - now));
-    if (!r) return std::nullopt;
+    if (now >= next_retry) {
+      send(body, txid);
+      next_retry = now + kRetryMs;
+    }
+    auto r = receive(static_cast<int>(std::min(deadline, next_retry) - now));
+    if (!r) continue;
     if (r->header.txid == txid) return r;
     backlog_.push_back(std::move(*r));
   }

@@ -6,6 +6,10 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <set>
+#include <unordered_map>
+
+#include "state/party.hpp"  // std::hash of IDs
 
 namespace ntm::dc::store {
 
@@ -66,6 +70,15 @@ constexpr Statement kStatements[] = {
      "UPDATE relays SET local_endpoints = $2::text[], observed_addr = NULLIF($3, '')::inet, "
      "observed_port = $4, online = true, last_seen = now(), updated_at = now() "
      "WHERE relay_id = decode($1, 'hex')"},
+    // Group commit: every node registration of a batch in one statement
+    // (one round trip instead of one per registration).
+    {"node_register_bulk",
+     "UPDATE nodes AS n SET local_endpoints = string_to_array(v.locals, ' '), "
+     "observed_addr = NULLIF(v.addr, '')::inet, observed_port = v.port, behind_nat = v.nat, "
+     "symmetric_nat = v.sym, online = true, last_seen = now(), updated_at = now() "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bool[], $6::bool[]) "
+     "AS v(id, locals, addr, port, nat, sym) WHERE n.node_id = decode(v.id, 'hex')"},
+    {"zone_bump_many", "UPDATE zones SET serial = serial + 1 WHERE zone_id = ANY($1::int[])"},
     {"node_seen", "UPDATE nodes SET last_seen = now(), online = true WHERE node_id = decode($1, 'hex')"},
     {"relay_seen",
      "UPDATE relays SET last_seen = now(), online = true, active_paths = $2, load_permille = $3 "
@@ -400,9 +413,87 @@ struct Apply {
 
 }  // namespace
 
+namespace {
+
+// A PostgreSQL array literal of quoted elements (IDs, addresses and
+// endpoint lists: none contains a quote or a backslash).
+std::string text_array(const std::vector<std::string>& items) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) s += ',';
+    s += '"' + items[i] + '"';
+  }
+  return s + "}";
+}
+
+template <class T>
+std::string plain_array(const std::vector<T>& items) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) s += ',';
+    if constexpr (std::is_same_v<T, bool>) s += items[i] ? 't' : 'f';
+    else s += std::to_string(items[i]);
+  }
+  return s + "}";
+}
+
+// Node registrations of one batch, collapsed to the last one per node.
+class RegistrationBulk {
+ public:
+  void add(const RegistrationWrite& w) {
+    auto [it, fresh] = index_.try_emplace(w.id, rows_.size());
+    if (fresh) rows_.push_back(&w);
+    else rows_[it->second] = &w;
+    if (w.moved) zones_.insert(w.zone_id);
+  }
+  bool empty() const { return rows_.empty(); }
+  void flush(pqxx::work& tx) {
+    if (rows_.empty()) return;
+    std::vector<std::string> ids, locals, addrs;
+    std::vector<int> ports;
+    std::vector<bool> nat, sym;
+    for (const RegistrationWrite* w : rows_) {
+      ids.push_back(hex(w->id));
+      std::string l;
+      for (const auto& e : w->local) l += (l.empty() ? "" : " ") + endpoint_text(e);
+      locals.push_back(l);
+      addrs.push_back(w->observed.empty() ? std::string() : w->observed.addr.to_string());
+      ports.push_back(w->observed.port);
+      nat.push_back(w->behind_nat);
+      sym.push_back(w->symmetric_nat);
+    }
+    tx.exec_prepared("node_register_bulk", text_array(ids), text_array(locals), text_array(addrs),
+                     plain_array(ports), plain_array(nat), plain_array(sym));
+    if (!zones_.empty())
+      tx.exec_prepared("zone_bump_many",
+                       plain_array(std::vector<int>(zones_.begin(), zones_.end())));
+    rows_.clear();
+    index_.clear();
+    zones_.clear();
+  }
+
+ private:
+  std::vector<const RegistrationWrite*> rows_;
+  std::unordered_map<wire::NodeId, std::size_t> index_;
+  std::set<int> zones_;
+};
+
+}  // namespace
+
 void Store::apply(const std::vector<const WriteOp*>& ops) {
   impl_->run<pqxx::work>([&](pqxx::work& tx) {
-    for (const WriteOp* op : ops) std::visit(Apply{tx}, *op);
+    RegistrationBulk bulk;
+    for (const WriteOp* op : ops) {
+      if (const auto* r = std::get_if<RegistrationWrite>(op); r && !r->relay) {
+        bulk.add(*r);
+        continue;
+      }
+      // Keep the order of operations on the same rows: pending
+      // registrations go first.
+      bulk.flush(tx);
+      std::visit(Apply{tx}, *op);
+    }
+    bulk.flush(tx);
   });
 }
 
