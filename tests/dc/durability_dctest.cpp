@@ -7,6 +7,7 @@
 #include <mutex>
 #include <pqxx/pqxx>
 #include <thread>
+#include <unistd.h>
 
 #include "dc_process.hpp"
 #include "pg_test_db.hpp"
@@ -133,5 +134,66 @@ TEST_CASE("with no database configured the DC runs its own PostgreSQL") {
   auto r2 = node.register_at();
   REQUIRE(r2);
   CHECK(r2->vip == r->vip);
+  CHECK(dc.stop() == 0);
+}
+
+namespace {
+
+// pg_ctl on the DC's embedded cluster, behind the DC's back.
+int pg_ctl(const std::filesystem::path& data, const std::string& action) {
+  std::filesystem::path bin;
+  for (const auto& e : std::filesystem::directory_iterator("/usr/lib/postgresql"))
+    if (bin.empty() || e.path() > bin.parent_path()) bin = e.path() / "bin";
+  std::vector<std::string> argv{"/usr/sbin/runuser", "-u", "postgres", "--",
+                                (bin / "pg_ctl").string(), "-D", data.string(), "-w",
+                                "-l", (data.parent_path() / "pg-by-test.log").string()};
+  if (action == "stop") argv.insert(argv.end(), {"-m", "immediate"});
+  argv.push_back(action);
+  int st = 0;
+  run_capture(argv, &st);
+  return st;
+}
+
+}  // namespace
+
+TEST_CASE("the database going away gives a clear error and the DC recovers when it returns") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  if (geteuid() != 0) {
+    MESSAGE("skipped: stopping the embedded cluster by hand needs root (runuser)");
+    return;
+  }
+  DcProcess dc{std::string()};
+  const auto a = dc.enroll("a.test.example");
+  const auto b = dc.enroll("b.test.example");
+  dc.start();
+  NodeClient na(a, dc.endpoint()), nb(b, dc.endpoint());
+  REQUIRE(na.register_at());
+  REQUIRE(nb.register_at());
+  const auto data = dc.state_dir() / "postgres" / "data";
+  REQUIRE(pg_ctl(data, "stop") == 0);
+
+  // A registration cannot be committed: the node is told, the DC lives on.
+  auto r = na.request(wire::RegistrationRequest{wire::PartyKind::node,
+                                                wire::RegistrationReason::refresh,
+                                                wire::Fqdn{"a.test.example"}, {na.local()}},
+                      5000);
+  REQUIRE(r);
+  auto* err = std::get_if<wire::ErrorReply>(&r->body);
+  REQUIRE(err);
+  CHECK(err->code == wire::ErrorCode::internal);
+  CHECK(err->reason.value.find("database") != std::string::npos);
+  // What needs no write is still served from memory: a keepalive.
+  auto k = nb.request(wire::Keepalive{});
+  REQUIRE(k);
+  CHECK(std::holds_alternative<wire::KeepaliveAck>(k->body));
+  CHECK(dc.running());
+
+  REQUIRE(pg_ctl(data, "start") == 0);
+  std::optional<wire::RegistrationResponse> ok;
+  for (int i = 0; i < 20 && !ok; ++i) {
+    ok = na.register_at();
+    if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  CHECK(ok);
   CHECK(dc.stop() == 0);
 }

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <pqxx/pqxx>
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -256,4 +257,43 @@ TEST_CASE("revocation takes effect at once") {
   REQUIRE(dc.wait_log("b.test.example", 5000));
   NodeClient nb(b, dc.endpoint());
   CHECK(nb.register_at());
+}
+
+TEST_CASE("enrollment: concurrent enrollers never share a VIP and the pool runs out cleanly") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess::Options o{db.url()};
+  // 100.64.0.0/27: 30 usable addresses for 30 nodes enrolled by 6 processes at once.
+  o.extra = "[vip]\npool = 100.64.0.0/27\n";
+  DcProcess dc(o);
+  dc.cli({"migrate"});
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0}, failed{0};
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        int st = 0;
+        dc.cli({"node", "add", "n" + std::to_string(t) + "-" + std::to_string(i) + ".test.example",
+                "-o", "-"},
+               &st);
+        (st == 0 ? ok : failed)++;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(ok == 30);
+  CHECK(failed == 0);
+  CHECK(query1(db.url(), "SELECT count(DISTINCT vip) FROM nodes") == "30");
+  // Exhausted: a clear error, nothing inserted.
+  int st = 0;
+  dc.cli({"node", "add", "extra.test.example", "-o", "-"}, &st);
+  CHECK(st == 1);
+  CHECK(query1(db.url(), "SELECT count(*) FROM nodes") == "30");
+  // Removing a node frees its VIP for the next enrollment.
+  const std::string freed =
+      query1(db.url(), "SELECT host(vip) FROM nodes WHERE fqdn = 'n0-0.test.example'");
+  dc.cli({"node", "remove", "n0-0.test.example"}, &st);
+  REQUIRE(st == 0);
+  dc.cli({"node", "add", "extra.test.example", "-o", "-"}, &st);
+  CHECK(st == 0);
+  CHECK(query1(db.url(), "SELECT host(vip) FROM nodes WHERE fqdn = 'extra.test.example'") == freed);
 }
