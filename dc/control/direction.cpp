@@ -148,7 +148,6 @@ void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
   d->path_key = wire::SecretKey::random();
   const bool relayed =
       dec.route == wire::RouteType::relay || dec.route == wire::RouteType::relay_general;
-  if (dec.route == wire::RouteType::relay) d->relay_key = wire::SecretKey::random();
   if (cn == nullptr && d->general.vip.addr == 0) {
     // The general host's address in MN's view: a VIP from the general pool.
     if (auto v = general_vip(d->path.responder_fqdn)) d->general.vip.addr = *v;
@@ -157,9 +156,13 @@ void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
   spdlog::info("direction: path {} {} -> {}: {} ({}), first sender {}", d->path.id.to_hex(),
                mn->name, d->path.responder_fqdn, wire::to_string(dec.route), dec.reason,
                static_cast<int>(dec.first));
-  if (relayed) {
-    state::Party* relay = pick_relay({});
-    if (!relay) return fail(wire::ErrorCode::no_route, "no relay available");
+  // Two nodes sharing a private network go direct, with a relay named as
+  // their fallback should the direct route not answer (when one is up).
+  state::Party* relay = relayed || dec.route == wire::RouteType::direct_private ? pick_relay({})
+                                                                               : nullptr;
+  if (relayed && !relay) return fail(wire::ErrorCode::no_route, "no relay available");
+  if (relay) {
+    if (dec.route != wire::RouteType::relay_general) d->relay_key = wire::SecretKey::random();
     d->path.relay = relay->id;
     d->step = Directing::Step::relay;
   } else {
@@ -192,7 +195,7 @@ wire::RouteDirection Server::route_direction_for(Directing& d, state::Party& rec
   const auto kind = d.path.route == wire::RouteType::relay_general ? wire::SealedKind::general_key
                                                                    : wire::SealedKind::path_key;
   rd.path_key = wrap.seal(d.path_key, d.path.id, d.path.key_epoch, kind);
-  if (d.path.route == wire::RouteType::relay)
+  if (d.path.relay && d.path.route != wire::RouteType::relay_general)
     rd.relay_key = wrap.seal(d.relay_key, d.path.id, d.path.key_epoch, wire::SealedKind::relay_key);
   return rd;
 }

@@ -270,3 +270,34 @@ TEST_CASE("direction to a general host goes through a translating relay") {
   const auto k_mn = mn.open_key(to_mn->path_key, path, 0, wire::SealedKind::general_key);
   CHECK(k_mn.equals(k_relay));
 }
+
+TEST_CASE("two nodes behind one NAT in one network go direct with the relay as fallback") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  const auto rc = dc.enroll("relay.test.example", true);
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint()), relay(rc, dc.endpoint());
+  REQUIRE(relay.register_at());
+  // Both seen from 127.0.0.1 (one NAT), both in 192.168.1.0/24.
+  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
+  REQUIRE(cn.register_at({ep("192.168.1.3", 4512)}));
+  const auto path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  auto rd = accept_relay(relay, 50004);
+  REQUIRE(rd);
+  CHECK(rd->mode == wire::RelayMode::forward);
+  auto to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->route == wire::RouteType::direct_private);
+  CHECK(to_mn->first == wire::FirstSender::both);
+  CHECK(to_mn->responder.real == ep("192.168.1.3", 4512));
+  CHECK(to_mn->relay == ep("127.0.0.1", 50004));
+  REQUIRE(to_mn->relay_key);
+  const auto k = mn.open_key(*to_mn->relay_key, path, 0, wire::SealedKind::relay_key);
+  CHECK(k.equals(relay.open_key(rd->relay_key, path, 0, wire::SealedKind::relay_key)));
+}

@@ -210,12 +210,35 @@ constexpr std::uint16_t allowed_mask(MsgType t) {
   return 0;
 }
 
+// Rules that span fields or narrow a field's range, checked after the
+// fields decoded (and before encoding, so both sides agree).
+Error check(const RegistrationResponse& m) {
+  return m.vip_prefix_len <= 32 ? Error::ok : Error::bad_length;
+}
+Error check(const Keepalive& m) { return m.load_permille <= 1000 ? Error::ok : Error::bad_length; }
+Error check(const ErrorReply& m) {
+  return m.ref_type == MsgType::capsulated_packet ? Error::bad_enum : Error::ok;
+}
+Error check(const RouteDirection& m) {
+  const bool relayed = m.route == RouteType::relay || m.route == RouteType::relay_general;
+  // A relayed route names its relay; a relay key comes with a relay; the
+  // key between two nodes through a relay (K_rp) must be there.
+  if (relayed && m.relay.empty()) return Error::bad_address;
+  if (m.relay_key && m.relay.empty()) return Error::bad_address;
+  if (m.route == RouteType::relay && !m.relay_key) return Error::bad_enum;
+  if (m.route == RouteType::relay_general && m.relay_key) return Error::bad_enum;
+  return Error::ok;
+}
+Error check(const RouteForward& m) { return check(m.direction); }
+Error check(const auto&) { return Error::ok; }
+
 template <class T>
 Error decode_as(std::span<const std::uint8_t> in, Body& out) {
   Reader r(in);
   T& msg = out.emplace<T>();
   get(r, msg);
-  return r.finish();
+  if (Error e = r.finish(); e != Error::ok) return e;
+  return check(msg);
 }
 
 }  // namespace
@@ -230,6 +253,8 @@ bool allowed(MsgType t, KeyDomain d, Role r) noexcept {
 }
 
 std::size_t encode_body(const Body& b, std::span<std::uint8_t> out, Error& err) noexcept {
+  err = std::visit([](const auto& m) { return check(m); }, b);
+  if (err != Error::ok) return 0;
   Writer w(out);
   std::visit([&w](const auto& m) { put(w, m); }, b);
   err = w.error();

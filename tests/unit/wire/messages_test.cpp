@@ -192,3 +192,45 @@ TEST_CASE("type/domain/role table") {
   CHECK(allowed(MsgType::error, KeyDomain::relay_path, Role::rs_to_initiator));
   CHECK_FALSE(allowed(MsgType::error, KeyDomain::dc_peer, static_cast<Role>(1)));
 }
+
+TEST_CASE("cross-field rules are enforced on both encode and decode") {
+  std::array<std::uint8_t, NTM_MAX_CONTROL> buf{};
+  Error err = Error::ok;
+  auto refused = [&](const Body& b, Error want) {
+    CHECK(encode_body(b, buf, err) == 0);
+    CHECK(err == want);
+  };
+  RegistrationResponse rr{};
+  rr.vip_prefix_len = 33;
+  refused(rr, Error::bad_length);
+  refused(Keepalive{0, 1001}, Error::bad_length);
+  refused(ErrorReply{ErrorCode::internal, MsgType::capsulated_packet, Text{}}, Error::bad_enum);
+  const auto samples = ntm::test::sample_bodies();
+  auto rd = std::get<RouteDirection>(samples[3]);  // a relayed route with both keys
+  auto no_relay = rd;
+  no_relay.relay = {};
+  refused(no_relay, Error::bad_address);
+  auto no_krp = rd;
+  no_krp.relay_key.reset();
+  refused(no_krp, Error::bad_enum);
+  auto general_with_krp = rd;
+  general_with_krp.route = RouteType::relay_general;
+  refused(general_with_krp, Error::bad_enum);
+  auto direct_key_no_relay = rd;
+  direct_key_no_relay.route = RouteType::direct_private;
+  direct_key_no_relay.relay = {};
+  refused(direct_key_no_relay, Error::bad_address);
+  // A direct route over private addresses may carry a fallback relay.
+  auto fallback = rd;
+  fallback.route = RouteType::direct_private;
+  CHECK(encode_body(fallback, buf, err) > 0);
+
+  // The decoder applies the same rules to bytes from the wire.
+  Keepalive ka{0, 1000};
+  const std::size_t n = encode_body(ka, buf, err);
+  REQUIRE(n == 6);
+  buf[4] = 0x03;
+  buf[5] = 0xe9;  // 1001
+  Body out;
+  CHECK(decode_body(MsgType::keepalive, std::span(buf).first(n), out) == Error::bad_length);
+}
