@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <functional>
+#include <memory>
 #include <thread>
 
 #include "control/server.hpp"
@@ -92,12 +94,32 @@ int serve(const config::Config& cfg) {
   std::atomic<bool> stop{false};
   std::thread listener([&] { listen_changes(db.url(), io, server, stop); });
 
+  // SIGTERM drains: no new datagrams are taken, every queued write is
+  // committed and its answer sent, then the DC stops (bounded: 5 s).
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer drain_timer(io);
+  const auto drain_deadline = std::make_shared<std::uint64_t>(0);
+  std::function<void()> wait_drained = [&] {
+    if (writer.pending() == 0 || common::mono_ms() >= *drain_deadline) {
+      if (writer.pending()) spdlog::warn("drain: {} writes still pending", writer.pending());
+      // Completions of the last commits were posted before pending() fell
+      // to zero: stop behind them, so their answers still go out.
+      asio::post(io, [&] {
+        server.stop();
+        io.stop();
+      });
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(10));
+    drain_timer.async_wait([&](const boost::system::error_code&) { wait_drained(); });
+  };
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    spdlog::info("signal {}: stopping", sig);
-    server.stop();
-    io.stop();
+    spdlog::info("signal {}: draining and stopping", sig);
+    server.drain();
+    *drain_deadline = common::mono_ms() + 5000;
+    // Let completions already posted run before checking.
+    asio::post(io, wait_drained);
   });
   // Ready line: tests and operators wait for it.
   spdlog::info("ntm-dc ready: control {} dc-id {}", server.local_endpoint().to_string(),

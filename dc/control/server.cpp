@@ -137,6 +137,7 @@ void Server::receive(bool probe) {
 
 void Server::on_datagram(std::span<const std::uint8_t> data, std::size_t size,
                          const wire::Endpoint& from, bool probe) {
+  if (draining_) return;
   if (size > NTM_MAX_CONTROL) size = NTM_MAX_CONTROL + 1;
   if (receiver_.classify(data, size) != wire::Error::ok) return;
   wire::ControlHeader h;

@@ -53,7 +53,10 @@ class Server {
 
   // Opens the sockets and starts receiving and the timers.
   void start();
-  // Stops receiving and cancels timers; pending work is dropped.
+  // Stops taking new datagrams; answers still owed (registrations waiting
+  // for their commit) keep going out until stop().
+  void drain() noexcept { draining_ = true; }
+  // Closes the sockets and cancels timers; pending directions are dropped.
   void stop();
 
   wire::Endpoint local_endpoint() const;
@@ -146,6 +149,7 @@ class Server {
   std::unordered_map<std::string, std::uint32_t> general_vips_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool stopped_ = false;
+  bool draining_ = false;
 };
 
 }  // namespace ntm::dc::control

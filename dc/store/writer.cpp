@@ -18,6 +18,7 @@ void Writer::submit(WriteOp op, Done done) {
   {
     std::lock_guard lock(mu_);
     queue_.push_back({std::move(op), std::move(done)});
+    ++pending_;
   }
   cv_.notify_one();
 }
@@ -85,6 +86,7 @@ void Writer::run() {
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
     }
     apply_batch(store, batch);
+    pending_ -= batch.size();
     batch.clear();
     if (!healthy_) {
       // Do not spin against a database that is down: fail what arrives

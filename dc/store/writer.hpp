@@ -42,6 +42,8 @@ class Writer {
   void submit(WriteOp op, Done done);
   // Applies what is queued, then stops the thread.
   void stop();
+  // Operations queued or being applied (for draining at shutdown).
+  std::size_t pending() const noexcept { return pending_.load(); }
   // Whether the last attempt reached the database.
   bool healthy() const noexcept { return healthy_.load(); }
   const WriterStats& stats() const noexcept { return stats_; }
@@ -61,6 +63,7 @@ class Writer {
   std::vector<Item> queue_;  // guarded by mu_
   bool stopping_ = false;    // guarded by mu_
   std::atomic<bool> healthy_{true};
+  std::atomic<std::size_t> pending_{0};
   WriterStats stats_;
   std::thread thread_;
 };
