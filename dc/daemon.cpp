@@ -43,13 +43,16 @@ std::pair<std::size_t, std::size_t> load_view(store::Store& store, state::View& 
 void listen_changes(const std::string& url, asio::io_context& io, control::Server& server,
                     std::atomic<bool>& stop) {
   store::Store store(url);
-  bool resync = false;
+  // Resync once LISTEN is in place: that covers whatever changed between
+  // loading the view and listening, and after a reconnect whatever changed
+  // while the connection was down (removals included).
+  bool resync = true;
   while (!stop) {
     try {
       store.listen();
       if (resync) {
-        for (auto& row : store.load_parties())
-          asio::post(io, [&server, row]() mutable { server.on_party_changed(row.id, row); });
+        auto rows = store.load_parties();
+        asio::post(io, [&server, rows = std::move(rows)] { server.sync_parties(rows); });
         resync = false;
       }
       for (const auto& note : store.wait_notifications(500)) {
@@ -74,7 +77,7 @@ void listen_changes(const std::string& url, asio::io_context& io, control::Serve
 }  // namespace
 
 int serve(const config::Config& cfg) {
-  Database db(cfg);
+  Database db(cfg, Database::Role::daemon);
   spdlog::info("database: {}", migrate_database(db.url()));
 
   state::View view;

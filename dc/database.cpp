@@ -33,26 +33,38 @@ unsigned running_port(const std::filesystem::path& dir) {
 
 }  // namespace
 
-Database::Database(const config::Config& cfg) {
+Database::Database(const config::Config& cfg, Role role) {
   if (!cfg.database_url.empty()) {
     url_ = cfg.database_url;
     return;
   }
   embedded_ = true;
   const auto dir = cfg.state_dir / "postgres";
-  if (const unsigned port = running_port(dir)) {
-    // Another ntm-dc process runs this cluster: connect to it.
-    store::EmbeddedPostgres probe(dir, port);
-    url_ = probe.url();
-    try {
-      pqxx::connection c(url_);
-      return;
-    } catch (const std::exception&) {
-      url_.clear();  // stale pid file: start our own below
+  if (role == Role::command) {
+    if (const unsigned port = running_port(dir)) {
+      // A serving ntm-dc runs this cluster: use it, leave it running.
+      store::EmbeddedPostgres probe(dir, port);
+      try {
+        pqxx::connection c(probe.url());
+        url_ = probe.url();
+        return;
+      } catch (const std::exception&) {
+        // stale pid file: start a cluster of our own below
+      }
     }
   }
   pg_ = std::make_unique<store::EmbeddedPostgres>(dir, cfg.embedded_port);
-  pg_->start();
+  // A command's temporary cluster holds the directory for a moment: wait
+  // for it rather than fail the DC's start.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      pg_->start();
+      break;
+    } catch (const store::DirectoryInUse&) {
+      if (attempt >= 60) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
   url_ = pg_->url();
   spdlog::info("database: embedded PostgreSQL in {}", dir.string());
 }

@@ -18,8 +18,12 @@ class EmbeddedPostgres;
 
 class Database {
  public:
+  // Who asks: the serving DC owns the embedded cluster (it takes over one
+  // left running by a crashed DC, and waits for a command's temporary one);
+  // a command reuses the cluster of a running DC, or runs one briefly.
+  enum class Role { daemon, command };
   // Resolves the URL; starts the embedded cluster when needed.
-  explicit Database(const config::Config& cfg);
+  Database(const config::Config& cfg, Role role);
   ~Database();
   const std::string& url() const noexcept { return url_; }
   bool embedded() const noexcept { return embedded_; }

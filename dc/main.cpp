@@ -25,7 +25,7 @@ struct Args {
 };
 
 int enrollment(const config::Config& cfg, const std::function<void(store::Store&)>& fn) {
-  Database db(cfg);
+  Database db(cfg, Database::Role::command);
   migrate_database(db.url());
   store::Store store(db.url());
   fn(store);
@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   try {
     if (*serve_cmd) return serve(cfg);
     if (*migrate_cmd) {
-      Database db(cfg);
+      Database db(cfg, Database::Role::command);
       std::printf("%s\n", migrate_database(db.url()).c_str());
       return 0;
     }

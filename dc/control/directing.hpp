@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
+#include <optional>
 #include <vector>
 
 #include "control/server.hpp"
@@ -17,6 +18,7 @@ struct Server::Directing {
   explicit Directing(asio::io_context& io) : timer(io) {}
 
   state::Path path;
+  std::optional<state::Path> previous;  // the path this re-direction replaces
   wire::SecretKey path_key;   // K_path, or the general-path key
   wire::SecretKey relay_key;  // K_rp (relayed paths between two nodes)
   wire::NodeInfo general;     // the responder when it is a general host

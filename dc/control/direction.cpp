@@ -48,12 +48,17 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
     return error(wire::ErrorCode::not_authorized, "path ID in use");
   }
   std::uint8_t epoch = 0;
+  std::optional<state::Path> previous;
   if (state::Path* existing = view_.find_path(req.path_id)) {
-    // Only its initiator may re-direct a path (no path hijacking).  The DC
-    // keeps no path keys, so a re-direction always issues a new key epoch.
+    // Only its initiator may re-direct a path (no path hijacking).
     if (existing->initiator != mn.id)
       return error(wire::ErrorCode::not_authorized, "path ID in use");
+    // A retransmission that arrives after the path was directed (and the
+    // initiator acknowledged it) changes nothing.
+    if (!req.redirect) return;
+    // The DC keeps no path keys, so a re-direction issues a new key epoch.
     epoch = static_cast<std::uint8_t>(existing->key_epoch + 1);
+    previous = *existing;
   }
   if (req.peer.name == mn.name) return error(wire::ErrorCode::bad_request, "cannot direct to self");
 
@@ -73,6 +78,7 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
   d->mn_id = mn.id;
   d->mn_txid = h.txid;
   d->mn_from = from;
+  d->previous = std::move(previous);
   begin_direction(std::move(d), cn, cn_pl);
 }
 
@@ -109,8 +115,11 @@ void Server::direct_general(state::Party& mn, const wire::DirectionRequest& req,
         d->path.initiator = mn_id;
         d->path.responder_fqdn = req.peer.name;
         d->path.general_addr = addr;
-        if (state::Path* existing = view_.find_path(req.path_id))
+        if (state::Path* existing = view_.find_path(req.path_id)) {
+          if (existing->initiator != mn_id || !req.redirect) return;
           d->path.key_epoch = static_cast<std::uint8_t>(existing->key_epoch + 1);
+          d->previous = *existing;
+        }
         d->general.fqdn = req.peer;
         d->general.real = wire::Endpoint{addr, 0};
         d->mn_id = mn_id;
@@ -239,21 +248,26 @@ void Server::arm_retransmit(Directing& d) {
     if (common::mono_ms() >= dd.deadline_ms || !to) {
       switch (dd.step) {
         case Directing::Step::relay: {
-          // This relay did not answer: skip it from now on, try another.
-          if (state::Party* r = dd.path.relay ? view_.find(*dd.path.relay) : nullptr)
+          // This relay did not answer: skip it for a while, try another.
+          if (state::Party* r = dd.path.relay ? view_.find(*dd.path.relay) : nullptr) {
             r->missed_directions++;
+            r->last_missed_ms = common::mono_ms();
+          }
           dd.tried_relays.push_back(*dd.path.relay);
-          state::Party* next = pick_relay(dd.tried_relays);
-          if (!next) return fail_direction(id, wire::ErrorCode::no_route, "no relay answered");
-          dd.path.relay = next->id;
           dd.deadline_ms = common::mono_ms() + cfg_.direction_timeout_ms;
-          return advance(dd);
+          if (state::Party* next = pick_relay(dd.tried_relays)) {
+            dd.path.relay = next->id;
+            return advance(dd);
+          }
+          return relay_unavailable(dd);
         }
         case Directing::Step::responder:
           return fail_direction(id, wire::ErrorCode::peer_unreachable, "peer did not answer");
         case Directing::Step::initiator:
-          // The MN stopped listening; the path stays as directed.
-          return finish_direction(id);
+          // The initiator never acknowledged: it may not have its key.  The
+          // path is dropped, so that its retransmitted request starts over.
+          return fail_direction(id, wire::ErrorCode::peer_unreachable,
+                                "initiator did not acknowledge");
       }
     }
     stats_.retransmissions++;
@@ -280,6 +294,16 @@ void Server::on_route_direction_ack(state::Party& party, const wire::RouteDirect
   }
 }
 
+void Server::relay_unavailable(Directing& d) {
+  if (d.path.route != wire::RouteType::direct_private)
+    return fail_direction(d.path.id, wire::ErrorCode::no_route, "no relay answered");
+  // The relay was only the fallback of a direct route: go on without one.
+  d.path.relay.reset();
+  d.path.relay_endpoint = {};
+  d.step = Directing::Step::responder;
+  advance(d);
+}
+
 void Server::fail_direction(const wire::PathId& id, wire::ErrorCode code, std::string_view reason) {
   auto it = directing_.find(id);
   if (it == directing_.end()) return;
@@ -289,6 +313,12 @@ void Server::fail_direction(const wire::PathId& id, wire::ErrorCode code, std::s
   stats_.directions_failed++;
   if (state::Party* mn = view_.find(d->mn_id))
     send_error(*mn, d->mn_from, d->mn_txid, code, wire::MsgType::direction_request, reason);
+  if (d->previous) {
+    // A failed re-direction leaves the path as it was.
+    view_.put_path(*d->previous);
+    writer_.submit(store::PathWrite{*d->previous}, nullptr);
+    return;
+  }
   view_.erase_path(id);
   writer_.submit(store::PathDelete{id}, nullptr);
 }

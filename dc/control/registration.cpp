@@ -26,6 +26,7 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
   party.observed = from;
   party.behind_nat = behind;
   party.online = true;
+  party.missed_directions = 0;  // a relay that registers again is worth trying again
   party.last_seen_ms = common::wall_ms();
   party.last_persisted_seen_ms = party.last_seen_ms;
   if (moved) {

@@ -4,19 +4,24 @@
 #include <spdlog/spdlog.h>
 
 #include "control/directing.hpp"
+#include "ntm/common/clock.hpp"
 #include "ntm/wire/sealed_key.hpp"
 
 namespace ntm::dc::control {
 
 namespace {
 // A relay that left this many Relay Directions unanswered in a row is
-// skipped until it answers a Keepalive-refreshed direction again.
+// skipped; after kRetryAfterMs it gets another chance (it may have been
+// restarting), and a registration or an answered direction clears it.
 constexpr std::uint32_t kMaxMissed = 2;
+constexpr std::uint64_t kRetryAfterMs = 30'000;
 }  // namespace
 
 state::Party* Server::pick_relay(const std::vector<wire::NodeId>& exclude) {
   state::Party* best = nullptr;
   for (state::Party* r : view_.relays()) {
+    if (r->missed_directions >= kMaxMissed && common::mono_ms() - r->last_missed_ms > kRetryAfterMs)
+      r->missed_directions = 0;
     if (!r->online || r->missed_directions >= kMaxMissed || r->observed.empty()) continue;
     if (std::find(exclude.begin(), exclude.end(), r->id) != exclude.end()) continue;
     // Least loaded first; the path count breaks ties between idle relays.
@@ -66,7 +71,7 @@ void Server::on_relay_response(state::Party& relay, const wire::RelayResponse& r
   if (resp.status != wire::Status::ok || resp.relay_endpoint.empty()) {
     d.tried_relays.push_back(relay.id);
     state::Party* next = pick_relay(d.tried_relays);
-    if (!next) return fail_direction(d.path.id, wire::ErrorCode::no_route, "relays refused the path");
+    if (!next) return relay_unavailable(d);
     d.path.relay = next->id;
     return advance(d);
   }

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unordered_set>
+
 #include "control/directing.hpp"
 #include "ntm/common/clock.hpp"
 
@@ -275,6 +277,19 @@ void Server::log_stats() const {
     if (r.dropped[i])
       spdlog::info("control: dropped {} x {}", r.dropped[i],
                    wire::to_string(static_cast<wire::Error>(i)));
+}
+
+void Server::sync_parties(const std::vector<store::PartyRow>& rows) {
+  std::unordered_set<wire::NodeId> present;
+  for (const auto& row : rows) {
+    present.insert(row.id);
+    on_party_changed(row.id, row);
+  }
+  std::vector<wire::NodeId> gone;
+  view_.for_each_party([&](state::Party& p) {
+    if (!present.count(p.id)) gone.push_back(p.id);
+  });
+  for (const auto& id : gone) on_party_changed(id, std::nullopt);
 }
 
 void Server::on_party_changed(const wire::NodeId& id, std::optional<store::PartyRow> row) {

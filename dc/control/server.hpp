@@ -67,6 +67,8 @@ class Server {
 
   // A party was added, changed or removed by another process.
   void on_party_changed(const wire::NodeId& id, std::optional<store::PartyRow> row);
+  // The database's complete list of parties: adds, updates and removes.
+  void sync_parties(const std::vector<store::PartyRow>& rows);
 
  private:
   struct Directing;
@@ -112,6 +114,9 @@ class Server {
   void on_route_direction_ack(state::Party& party, const wire::RouteDirectionAck& ack);
   void arm_retransmit(Directing& d);
   void fail_direction(const wire::PathId& id, wire::ErrorCode code, std::string_view reason);
+  // No relay could take the path: fatal for relayed routes, not for a
+  // direct route whose relay was only its fallback.
+  void relay_unavailable(Directing& d);
   void finish_direction(const wire::PathId& id);
   wire::RouteDirection route_direction_for(Directing& d, state::Party& recipient,
                                            wire::PathEnd end);

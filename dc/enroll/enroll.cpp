@@ -75,6 +75,13 @@ void emit(const std::filesystem::path& out, const std::filesystem::path& fallbac
   write_secret_file(e.config_file, text);
 }
 
+// Removes a config file written for an enrollment that did not happen.
+void discard(const Enrolled& e) noexcept {
+  if (e.config_file.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove(e.config_file, ec);
+}
+
 std::string age(std::uint64_t last_seen_ms) {
   if (!last_seen_ms) return "never";
   const std::uint64_t now = common::wall_ms();
@@ -115,18 +122,31 @@ Enrolled add_node(store::Store& store, const config::Config& cfg, const std::str
   for (std::uint32_t v : store.used_vips()) pool.mark_used(v);
   for (int attempt = 0; attempt < 64; ++attempt) {
     const auto vip = pool.allocate();
-    if (!vip) throw EnrollError("the VIP pool " + cfg.vip_pool.to_string() + " is exhausted");
+    if (!vip) {
+      discard(e);
+      throw EnrollError("the VIP pool " + cfg.vip_pool.to_string() + " is exhausted");
+    }
+    // The config file first: a node whose key nobody holds must not be
+    // left in the database if the file cannot be written.
+    if (attempt == 0)
+      emit(out, cfg.node_config_dir / (fqdn + ".conf"),
+           party_config("node", e.id, fqdn, key, cfg), text, e);
     try {
       store.insert_node(e.id, fqdn, zone_id, key, *vip);
       e.vip = *vip;
-      emit(out, cfg.node_config_dir / (fqdn + ".conf"),
-           party_config("node", e.id, fqdn, key, cfg), text, e);
       return e;
     } catch (const store::Conflict&) {
-      if (store.load_party_by_name(fqdn, false)) throw EnrollError(fqdn + " is already enrolled");
+      if (store.load_party_by_name(fqdn, false)) {
+        discard(e);
+        throw EnrollError(fqdn + " is already enrolled");
+      }
       // Another enroller took this VIP meanwhile: try the next one.
+    } catch (...) {
+      discard(e);
+      throw;
     }
   }
+  discard(e);
   throw EnrollError("could not allocate a VIP (too much contention); try again");
 }
 
@@ -137,13 +157,17 @@ Enrolled add_relay(store::Store& store, const config::Config& cfg, const std::st
   e.name = name;
   wire::random_bytes(e.id.bytes);
   const wire::SecretKey key = wire::SecretKey::random();
+  emit(out, cfg.node_config_dir / ("relay-" + name + ".conf"),
+       party_config("relay", e.id, name, key, cfg), text, e);
   try {
     store.insert_relay(e.id, name, key);
   } catch (const store::Conflict&) {
+    discard(e);
     throw EnrollError("relay " + name + " is already enrolled");
+  } catch (...) {
+    discard(e);
+    throw;
   }
-  emit(out, cfg.node_config_dir / ("relay-" + name + ".conf"),
-       party_config("relay", e.id, name, key, cfg), text, e);
   return e;
 }
 

@@ -55,6 +55,7 @@ struct Party {
   std::uint32_t active_paths = 0;
   std::uint16_t load_permille = 0;
   std::uint32_t missed_directions = 0;  // consecutive Relay Directions left unanswered
+  std::uint64_t last_missed_ms = 0;     // monotonic
 
   wire::CompactReplayGuard replay;
   RateLimiter rate;

@@ -473,8 +473,8 @@ void EmbeddedPostgres::lock_dir() {
     const int e = errno;
     close(fd);
     if (e == EWOULDBLOCK) {
-      throw std::runtime_error("embedded PostgreSQL in " + dir_.string() +
-                               " is in use by another ntm-dc");
+      throw DirectoryInUse("embedded PostgreSQL in " + dir_.string() +
+                           " is in use by another ntm-dc");
     }
     throw std::system_error(e, std::generic_category(), "flock " + path.string());
   }

@@ -22,11 +22,19 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace ntm::dc::store {
+
+// Another process (a serving ntm-dc, or a command's temporary cluster)
+// runs the cluster in this directory now.
+class DirectoryInUse : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class EmbeddedPostgres {
  public:

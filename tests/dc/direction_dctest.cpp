@@ -301,3 +301,50 @@ TEST_CASE("two nodes behind one NAT in one network go direct with the relay as f
   const auto k = mn.open_key(*to_mn->relay_key, path, 0, wire::SealedKind::relay_key);
   CHECK(k.equals(relay.open_key(rd->relay_key, path, 0, wire::SealedKind::relay_key)));
 }
+
+TEST_CASE("a fallback relay that does not answer does not stop a direct route") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess::Options o{db.url()};
+  o.direction_timeout_ms = 500;
+  DcProcess dc(o);
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  const auto rc = dc.enroll("deaf.test.example", true);
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint()), deaf(rc, dc.endpoint());
+  REQUIRE(deaf.register_at());
+  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
+  REQUIRE(cn.register_at({ep("192.168.1.3", 4512)}));
+  const auto path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  REQUIRE(deaf.wait_for<wire::RelayDirection>(2000));  // never answered
+  auto to_cn = accept_direction(cn, 5000);
+  REQUIRE(to_cn);
+  auto to_mn = accept_direction(mn, 5000);
+  REQUIRE(to_mn);
+  CHECK(to_mn->route == wire::RouteType::direct_private);
+  CHECK(to_mn->relay.empty());
+  CHECK_FALSE(to_mn->relay_key);
+}
+
+TEST_CASE("a retransmitted Direction Request after the path was directed changes nothing") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  const auto path = random_path();
+  const wire::DirectionRequest req{path, wire::Fqdn{"cn.test.example"}, false};
+  const std::uint32_t txid = mn.send(req);
+  REQUIRE(accept_direction(cn));
+  REQUIRE(accept_direction(mn));
+  REQUIRE(dc.wait_log("established", 3000));
+  mn.send(req, txid);  // a late retransmission
+  CHECK_FALSE(cn.wait_for<wire::RouteDirection>(700));
+  CHECK_FALSE(mn.wait_for<wire::RouteDirection>(100));
+}

@@ -119,6 +119,10 @@ TEST_CASE("enrollment: names are validated and must lie in a served zone") {
   CHECK(st == 0);
   CHECK(show.find(c.id.to_hex()) != std::string::npos);
   CHECK(show.find(c.key.to_hex()) == std::string::npos);  // the key is never shown
+  // A config file that cannot be written: no node is left without its key.
+  dc.cli({"node", "add", "nofile.test.example", "-o", "/proc/ntm-cannot-write"}, &st);
+  CHECK(st != 0);
+  CHECK(dc.cli({"node", "list"}).find("nofile.test.example") == std::string::npos);
   // The config file a node gets when no -o is given: mode 0600.
   dc.cli({"node", "add", "file.test.example"}, &st);
   CHECK(st == 0);
