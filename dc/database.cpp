@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <pqxx/pqxx>
 #include <thread>
 
 #include "store/embedded_postgres.hpp"
@@ -44,13 +43,11 @@ Database::Database(const config::Config& cfg, Role role) {
     if (const unsigned port = running_port(dir)) {
       // A serving ntm-dc runs this cluster: use it, leave it running.
       store::EmbeddedPostgres probe(dir, port);
-      try {
-        pqxx::connection c(probe.url());
+      if (store::can_connect(probe.url())) {
         url_ = probe.url();
         return;
-      } catch (const std::exception&) {
-        // stale pid file: start a cluster of our own below
       }
+      // a stale pid file: start a cluster of our own below
     }
   }
   pg_ = std::make_unique<store::EmbeddedPostgres>(dir, cfg.embedded_port);
@@ -79,20 +76,6 @@ Database::~Database() {
   }
 }
 
-std::string migrate_database(const std::string& url) {
-  // A DC may start before its database accepts connections: wait a little.
-  for (int attempt = 0;; ++attempt) {
-    try {
-      pqxx::connection c(url);
-      const auto r = store::migrate(c);
-      return "schema version " + std::to_string(r.from_version) + " -> " +
-             std::to_string(r.to_version) + " (" + std::to_string(r.applied.size()) +
-             " migrations applied)";
-    } catch (const pqxx::broken_connection& e) {
-      if (attempt >= 20) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
-  }
-}
+std::string migrate_database(const std::string& url) { return store::migrate_url(url); }
 
 }  // namespace ntm::dc

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Builds everything and runs every test tier:
-#   1. RelWithDebInfo build with g++: unit and smoke tests;
+#   1. RelWithDebInfo build with g++: unit, pg and dc tests;
 #   2. Asan build (ASan + UBSan) with clang: the same tests under the
 #      sanitizers, plus the libFuzzer targets (corpus replay, short runs).
 # Prints one closing line "tests: N passed, N failed".

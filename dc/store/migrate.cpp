@@ -6,6 +6,9 @@
 
 #include <pqxx/pqxx>
 
+#include <chrono>
+#include <thread>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -213,6 +216,30 @@ MigrateResult migrate(pqxx::connection& conn, std::span<const Migration> migrati
     result.to_version = m.version;
   }
   return result;
+}
+
+std::string migrate_url(const std::string& url) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      pqxx::connection c(url);
+      const auto r = migrate(c);
+      return "schema version " + std::to_string(r.from_version) + " -> " +
+             std::to_string(r.to_version) + " (" + std::to_string(r.applied.size()) +
+             " migrations applied)";
+    } catch (const pqxx::broken_connection&) {
+      if (attempt >= 20) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
+}
+
+bool can_connect(const std::string& url) noexcept {
+  try {
+    pqxx::connection c(url);
+    return c.is_open();
+  } catch (...) {
+    return false;
+  }
 }
 
 }  // namespace ntm::dc::store

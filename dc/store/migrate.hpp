@@ -77,6 +77,13 @@ MigrateResult migrate(pqxx::connection& conn);
 // Same with an explicit list, for tests (versions must run 1..N).
 MigrateResult migrate(pqxx::connection& conn, std::span<const Migration> migrations);
 
+// Connects to url (waiting up to ~5 s for a database that is still
+// starting), migrates, and returns a one-line summary.
+std::string migrate_url(const std::string& url);
+
+// Whether a connection to url can be opened now.
+bool can_connect(const std::string& url) noexcept;
+
 // Throws std::invalid_argument unless versions run 1, 2, ... N without gaps
 // or duplicates and every name is non-empty.  The build already enforces this
 // for the embedded list; this guards hand-made lists.

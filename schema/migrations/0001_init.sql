@@ -16,7 +16,7 @@ CREATE TABLE nodes (
   fqdn          text NOT NULL UNIQUE
                 CHECK (fqdn = lower(fqdn) AND length(fqdn) BETWEEN 1 AND 253),
   zone_id       integer NOT NULL REFERENCES zones (zone_id),
-  -- K_node: the node-DC key.  The DC's secret store; see docs/operations.md.
+  -- K_node: the node-DC key.  The DC's secret store; see docs/dc.md.
   node_key      bytea NOT NULL CHECK (octet_length(node_key) = 32),
   key_epoch     smallint NOT NULL DEFAULT 0 CHECK (key_epoch BETWEEN 0 AND 255),
   -- Allocated once at enrollment, kept across moves and restarts; UNIQUE

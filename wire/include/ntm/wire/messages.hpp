@@ -83,9 +83,9 @@ struct RouteDirection {
   NodeInfo initiator;
   NodeInfo responder;
   Vip peer_view;                        // the address this end uses for its peer (clash substitute)
-  Endpoint relay;                       // RS endpoint for relayed routes, else empty
+  Endpoint relay;                       // RS endpoint: relayed routes, or a direct route's fallback
   SealedKey path_key;                   // K_path sealed to this recipient
-  std::optional<SealedKey> relay_key;   // K_rp sealed to this recipient, relayed routes only
+  std::optional<SealedKey> relay_key;   // K_rp sealed to this recipient, when a relay is named
   NTM_WIRE_FIELDS(path_id, key_epoch, you_are, route, first, initiator, responder, peer_view,
                   relay, path_key, relay_key)
 };

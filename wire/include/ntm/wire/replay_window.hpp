@@ -65,7 +65,7 @@ using ReplayGuard = BasicReplayGuard<8, NTM_REPLAY_WINDOW>;
 // A DC keeps this per node: a node sends from one instance (two across a
 // restart; four slots let a crash-looping node back in), and its control
 // messages are sequential requests, so 256
-// messages of reordering is plenty; 100,000 nodes then need ~14 MB for it.
+// messages of reordering is plenty; 100,000 nodes then need ~29 MB for it.
 using CompactReplayGuard = BasicReplayGuard<4, 256>;
 
 extern template class BasicReplayWindow<NTM_REPLAY_WINDOW>;
