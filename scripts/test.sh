@@ -41,6 +41,8 @@ run_tier() {
 }
 
 run_tier release "$root/build/release" -DCMAKE_BUILD_TYPE=RelWithDebInfo || status=1
+# A known leak in libpqxx 6.4 on lost connections (see tests/lsan.supp).
+export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp"
 run_tier asan "$root/build/asan" -DCMAKE_BUILD_TYPE=Asan \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DNTM_FUZZ=ON || status=1
 

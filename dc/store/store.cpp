@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "store/store.hpp"
 
+#include <libpq-fe.h>
+
 #include <pqxx/pqxx>
 
 #include <chrono>
@@ -214,6 +216,10 @@ struct Store::Impl {
     if (!conn || !conn->is_open()) {
       receiver.reset();
       conn.reset();
+      // Ask libpq first whether the server accepts connections: libpqxx 6.4
+      // leaks a PGresult each time a connection attempt fails, and a DC
+      // retries for as long as its database is down.
+      if (PQping(url.c_str()) != PQPING_OK) throw Unavailable("database unavailable: no answer");
       try {
         conn = std::make_unique<pqxx::connection>(url);
         for (const auto& s : kStatements) conn->prepare(s.name, s.sql);
