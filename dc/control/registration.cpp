@@ -30,7 +30,12 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
   party.last_seen_ms = common::wall_ms();
   party.last_persisted_seen_ms = party.last_seen_ms;
   if (moved) {
-    for (state::Path* p : view_.paths_of(party.id)) p->updated_ms = party.last_seen_ms;
+    // The paths it is on now lead to its new address (the Route Directions
+    // and Relay Directions the DC sends from here on use it): record when.
+    for (state::Path* p : view_.paths_of(party.id)) {
+      p->updated_ms = party.last_seen_ms;
+      writer_.submit(store::PathWrite{*p}, nullptr);
+    }
     spdlog::info("registration: {} {} at {} (local {}), {}", is_relay ? "relay" : "node",
                  party.name, from.to_string(),
                  party.local.empty() ? std::string("-") : party.local.front().to_string(),

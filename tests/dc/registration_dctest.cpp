@@ -301,3 +301,25 @@ TEST_CASE("enrollment: concurrent enrollers never share a VIP and the pool runs 
   CHECK(st == 0);
   CHECK(query1(db.url(), "SELECT host(vip) FROM nodes WHERE fqdn = 'extra.test.example'") == freed);
 }
+
+TEST_CASE("a flooding node is rate limited while other nodes keep being served") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess::Options o{db.url()};
+  o.extra = "[limits]\nrate_per_node = 20\n";
+  DcProcess dc(o);
+  const auto a = dc.enroll("a.test.example");
+  const auto b = dc.enroll("b.test.example");
+  dc.start();
+  NodeClient flooder(a, dc.endpoint()), quiet(b, dc.endpoint());
+  REQUIRE(flooder.register_at());
+  for (int i = 0; i < 300; ++i) flooder.send(wire::Keepalive{});
+  int answers = 0;
+  while (flooder.receive(300)) ++answers;
+  // A burst of 2 s worth (40) and a little refill, far from 300.
+  CHECK(answers > 0);
+  CHECK(answers < 100);
+  REQUIRE(quiet.register_at());
+  CHECK(dc.stop() == 0);
+  CHECK(dc.log().find("rate_limited=0 ") == std::string::npos);
+}
