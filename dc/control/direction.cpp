@@ -162,7 +162,7 @@ void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
     if (auto v = general_vip(d->path.responder_fqdn)) d->general.vip.addr = *v;
     else return fail(wire::ErrorCode::no_route, "general host address pool exhausted");
   }
-  spdlog::info("direction: path {} {} -> {}: {} ({}), first sender {}", d->path.id.to_hex(),
+  spdlog::debug("direction: path {} {} -> {}: {} ({}), first sender {}", d->path.id.to_hex(),
                mn->name, d->path.responder_fqdn, wire::to_string(dec.route), dec.reason,
                static_cast<int>(dec.first));
   // Two nodes sharing a private network go direct, with a relay named as
@@ -333,7 +333,7 @@ void Server::finish_direction(const wire::PathId& id) {
   d->path.updated_ms = common::wall_ms();
   view_.put_path(d->path);
   writer_.submit(store::PathWrite{d->path}, nullptr);
-  spdlog::info("direction: path {} established", id.to_hex());
+  spdlog::debug("direction: path {} established", id.to_hex());
   // d (and with it K_path) is destroyed here: the DC keeps no path keys.
 }
 

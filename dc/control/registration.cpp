@@ -36,7 +36,7 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
       p->updated_ms = party.last_seen_ms;
       writer_.submit(store::PathWrite{*p}, nullptr);
     }
-    spdlog::info("registration: {} {} at {} (local {}), {}", is_relay ? "relay" : "node",
+    spdlog::debug("registration: {} {} at {} (local {}), {}", is_relay ? "relay" : "node",
                  party.name, from.to_string(),
                  party.local.empty() ? std::string("-") : party.local.front().to_string(),
                  behind ? "behind NAT" : "global");

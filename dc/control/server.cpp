@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <unordered_set>
 
 #include "control/directing.hpp"
@@ -84,11 +86,29 @@ Server::~Server() {
   stop();
 }
 
+namespace {
+
+// Bursts (a registration storm after an outage, many directions at once)
+// must queue in the kernel rather than be dropped: the default 208 KiB
+// holds only a few hundred datagrams.  SO_RCVBUFFORCE passes rmem_max when
+// the DC has CAP_NET_ADMIN; otherwise the kernel caps SO_RCVBUF.
+void enlarge_buffers(asio::ip::udp::socket& s) {
+  const int size = 8 << 20;
+  const int fd = s.native_handle();
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0)
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+}
+
+}  // namespace
+
 void Server::start() {
   const auto ep = to_asio(cfg_.listen);
   socket_.open(ep.protocol());
   socket_.bind(ep);
   socket_.non_blocking(true);
+  enlarge_buffers(socket_);
   receive(false);
   if (!cfg_.probe_listen.empty()) {
     const auto pep = to_asio(cfg_.probe_listen);
@@ -190,7 +210,7 @@ void Server::dispatch(state::Party& party, wire::Received& msg, const wire::Endp
   // The NAT binding towards the DC is where the last authentic message came
   // from: that is where the DC must send to reach the party.
   if (!probe && party.observed != from && party.online) {
-    spdlog::info("control: {} now seen at {} (was {})", party.name, from.to_string(),
+    spdlog::debug("control: {} now seen at {} (was {})", party.name, from.to_string(),
                  party.observed.to_string());
   }
   std::visit(

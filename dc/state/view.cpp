@@ -35,6 +35,9 @@ Party& View::upsert(const store::PartyRow& row) {
   if (p.kind == PartyKind::node) {
     by_fqdn_[p.name] = &p;
     by_vip_[p.vip.addr] = &p;
+    relays_.erase(p.id);
+  } else {
+    relays_[p.id] = &p;
   }
   return p;
 }
@@ -47,12 +50,16 @@ std::vector<Path> View::remove(const wire::NodeId& id) {
     by_fqdn_.erase(it->second->name);
     by_vip_.erase(it->second->vip.addr);
   }
+  relays_.erase(id);
   parties_.erase(it);
+  // Removal is rare (revocation): a scan is fine here, and it also finds
+  // the paths a removed relay carried.
   for (auto p = paths_.begin(); p != paths_.end();) {
     const Path& path = p->second;
     if (path.initiator == id || (path.responder && *path.responder == id) ||
         (path.relay && *path.relay == id)) {
       gone.push_back(path);
+      unindex_path(path);
       p = paths_.erase(p);
     } else {
       ++p;
@@ -78,8 +85,8 @@ Party* View::find_vip(std::uint32_t vip) {
 
 std::vector<Party*> View::relays() {
   std::vector<Party*> out;
-  for (auto& [id, p] : parties_)
-    if (p->kind == PartyKind::relay) out.push_back(p.get());
+  out.reserve(relays_.size());
+  for (auto& [id, p] : relays_) out.push_back(p);
   return out;
 }
 
@@ -88,14 +95,47 @@ Path* View::find_path(const wire::PathId& id) {
   return it == paths_.end() ? nullptr : &it->second;
 }
 
-Path& View::put_path(const Path& p) { return paths_[p.id] = p; }
+void View::index_path(const Path& p) {
+  paths_by_node_[p.initiator].push_back(p.id);
+  if (p.responder) paths_by_node_[*p.responder].push_back(p.id);
+}
 
-void View::erase_path(const wire::PathId& id) { paths_.erase(id); }
+void View::unindex_path(const Path& p) {
+  auto drop = [&](const wire::NodeId& n) {
+    auto it = paths_by_node_.find(n);
+    if (it == paths_by_node_.end()) return;
+    std::erase(it->second, p.id);
+    if (it->second.empty()) paths_by_node_.erase(it);
+  };
+  drop(p.initiator);
+  if (p.responder) drop(*p.responder);
+}
+
+Path& View::put_path(const Path& p) {
+  auto it = paths_.find(p.id);
+  if (it != paths_.end()) {
+    unindex_path(it->second);
+    it->second = p;
+  } else {
+    it = paths_.emplace(p.id, p).first;
+  }
+  index_path(it->second);
+  return it->second;
+}
+
+void View::erase_path(const wire::PathId& id) {
+  auto it = paths_.find(id);
+  if (it == paths_.end()) return;
+  unindex_path(it->second);
+  paths_.erase(it);
+}
 
 std::vector<Path*> View::paths_of(const wire::NodeId& id) {
   std::vector<Path*> out;
-  for (auto& [pid, p] : paths_)
-    if (p.initiator == id || (p.responder && *p.responder == id)) out.push_back(&p);
+  auto it = paths_by_node_.find(id);
+  if (it == paths_by_node_.end()) return out;
+  for (const auto& pid : it->second)
+    if (auto p = paths_.find(pid); p != paths_.end()) out.push_back(&p->second);
   return out;
 }
 

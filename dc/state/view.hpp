@@ -48,6 +48,13 @@ class View {
   std::unordered_map<std::string, Party*> by_fqdn_;
   std::unordered_map<std::uint32_t, Party*> by_vip_;
   std::unordered_map<wire::PathId, Path> paths_;
+  // Indexes kept beside the maps: a direction must not scan every party for
+  // relays, nor a move every path for its own (at 100,000 nodes a scan per
+  // message is most of the DC's time).
+  std::unordered_map<wire::NodeId, Party*> relays_;
+  std::unordered_map<wire::NodeId, std::vector<wire::PathId>> paths_by_node_;
+  void index_path(const Path& p);
+  void unindex_path(const Path& p);
 };
 
 }  // namespace ntm::dc::state

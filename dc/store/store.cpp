@@ -494,9 +494,14 @@ void Store::apply(const std::vector<const WriteOp*>& ops) {
         bulk.add(*r);
         continue;
       }
-      // Keep the order of operations on the same rows: pending
-      // registrations go first.
-      bulk.flush(tx);
+      // Keep the order of operations on the same rows: pending node
+      // registrations go before another write to a node row.  Path and
+      // relay writes touch other rows and do not break the batch.
+      const bool node_row = (std::holds_alternative<OfflineWrite>(*op) &&
+                             !std::get<OfflineWrite>(*op).relay) ||
+                            (std::holds_alternative<SeenWrite>(*op) &&
+                             !std::get<SeenWrite>(*op).relay);
+      if (node_row) bulk.flush(tx);
       std::visit(Apply{tx}, *op);
     }
     bulk.flush(tx);
