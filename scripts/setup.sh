@@ -12,6 +12,7 @@ PACKAGES=(
   libssl-dev libspdlog-dev libcli11-dev doctest-dev nlohmann-json3-dev libpqxx-dev libboost1.81-dev
   # runtime pieces used by the tests and the demo
   postgresql postgresql-contrib python3 python3-cryptography iproute2 procps
+  pdns-server pdns-backend-remote dnsutils
 )
 
 missing=()
