@@ -112,18 +112,30 @@ void Server::on_keepalive(state::Party& party, const wire::Keepalive& ka,
 }
 
 void Server::sweep() {
+  // Expiry runs in ten slices per second rather than one pass: a pass over
+  // 100,000 parties holds the I/O thread for tens of milliseconds, which
+  // every message arriving meanwhile would wait out.
+  constexpr std::size_t kSlices = 10;
+  if (sweep_pos_ >= sweep_ids_.size()) {
+    sweep_ids_.clear();
+    sweep_ids_.reserve(view_.party_count());
+    view_.for_each_party([&](state::Party& p) { sweep_ids_.push_back(p.id); });
+    sweep_pos_ = 0;
+  }
   const std::uint64_t now = common::wall_ms();
   const std::uint64_t lifetime_ms = cfg_.lifetime_s * 1000ull;
-  view_.for_each_party([&](state::Party& p) {
-    if (p.online && now > p.last_seen_ms + lifetime_ms) {
-      p.online = false;
-      stats_.expired++;
-      spdlog::info("registration: {} silent for {} s: offline", p.name, cfg_.lifetime_s);
-      writer_.submit(
-          store::OfflineWrite{p.kind == state::PartyKind::relay, p.id, p.zone_id}, nullptr);
-    }
-  });
-  sweep_timer_.expires_after(std::chrono::seconds(1));
+  const std::size_t end =
+      std::min(sweep_ids_.size(), sweep_pos_ + sweep_ids_.size() / kSlices + 1);
+  for (; sweep_pos_ < end; ++sweep_pos_) {
+    state::Party* p = view_.find(sweep_ids_[sweep_pos_]);
+    if (!p || !p->online || now <= p->last_seen_ms + lifetime_ms) continue;
+    p->online = false;
+    stats_.expired++;
+    spdlog::info("registration: {} silent for {} s: offline", p->name, cfg_.lifetime_s);
+    writer_.submit(store::OfflineWrite{p->kind == state::PartyKind::relay, p->id, p->zone_id},
+                   nullptr);
+  }
+  sweep_timer_.expires_after(std::chrono::milliseconds(1000 / kSlices));
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec && !stopped_) sweep();
   });

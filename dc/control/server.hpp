@@ -152,6 +152,9 @@ class Server {
   // General hosts' VIPs: in memory for now (stable while the DC runs).
   std::optional<state::VipPool> general_pool_;
   std::unordered_map<std::string, std::uint32_t> general_vips_;
+  // The expiry sweep's current pass (see sweep()).
+  std::vector<wire::NodeId> sweep_ids_;
+  std::size_t sweep_pos_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool stopped_ = false;
   bool draining_ = false;

@@ -80,6 +80,20 @@ constexpr Statement kStatements[] = {
      "symmetric_nat = v.sym, online = true, last_seen = now(), updated_at = now() "
      "FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bool[], $6::bool[]) "
      "AS v(id, locals, addr, port, nat, sym) WHERE n.node_id = decode(v.id, 'hex')"},
+    // Group commit: every path write of a batch in one statement.
+    {"path_upsert_bulk",
+     "INSERT INTO paths (path_id, initiator, responder, responder_fqdn, general_addr, route_type, "
+     "first_sender, relay_id, relay_addr, relay_port, key_epoch, state) "
+     "SELECT decode(v.id, 'hex'), decode(v.ini, 'hex'), decode(NULLIF(v.resp, ''), 'hex'), v.fqdn, "
+     "NULLIF(v.gaddr, '')::inet, v.route, v.first, decode(NULLIF(v.relay, ''), 'hex'), "
+     "NULLIF(v.raddr, '')::inet, NULLIF(v.rport, 0), v.epoch, v.state "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], "
+     "$7::int[], $8::text[], $9::text[], $10::int[], $11::int[], $12::int[]) "
+     "AS v(id, ini, resp, fqdn, gaddr, route, first, relay, raddr, rport, epoch, state) "
+     "ON CONFLICT (path_id) DO UPDATE SET route_type = EXCLUDED.route_type, "
+     "first_sender = EXCLUDED.first_sender, relay_id = EXCLUDED.relay_id, "
+     "relay_addr = EXCLUDED.relay_addr, relay_port = EXCLUDED.relay_port, "
+     "key_epoch = EXCLUDED.key_epoch, state = EXCLUDED.state, updated_at = now()"},
     {"zone_bump_many", "UPDATE zones SET serial = serial + 1 WHERE zone_id = ANY($1::int[])"},
     {"node_seen", "UPDATE nodes SET last_seen = now(), online = true WHERE node_id = decode($1, 'hex')"},
     {"relay_seen",
@@ -484,16 +498,65 @@ class RegistrationBulk {
   std::set<int> zones_;
 };
 
+// Path writes of one batch, collapsed to the last one per path (one
+// INSERT ... ON CONFLICT may touch a row only once).
+class PathBulk {
+ public:
+  void add(const state::Path& p) {
+    auto [it, fresh] = index_.try_emplace(p.id, rows_.size());
+    if (fresh) rows_.push_back(&p);
+    else rows_[it->second] = &p;
+  }
+  void flush(pqxx::work& tx) {
+    if (rows_.empty()) return;
+    std::vector<std::string> id, ini, resp, fqdn, gaddr, relay, raddr;
+    std::vector<int> route, first, rport, epoch, state;
+    for (const state::Path* p : rows_) {
+      id.push_back(hex(p->id));
+      ini.push_back(hex(p->initiator));
+      resp.push_back(p->responder ? hex(*p->responder) : std::string());
+      fqdn.push_back(p->responder_fqdn);
+      gaddr.push_back(p->general_addr.family == wire::Family::none ? std::string()
+                                                                    : p->general_addr.to_string());
+      route.push_back(static_cast<int>(p->route));
+      first.push_back(static_cast<int>(p->first));
+      relay.push_back(p->relay ? hex(*p->relay) : std::string());
+      raddr.push_back(p->relay_endpoint.empty() ? std::string()
+                                                : p->relay_endpoint.addr.to_string());
+      rport.push_back(p->relay_endpoint.port);
+      epoch.push_back(p->key_epoch);
+      state.push_back(static_cast<int>(p->state));
+    }
+    tx.exec_prepared("path_upsert_bulk", text_array(id), text_array(ini), text_array(resp),
+                     text_array(fqdn), text_array(gaddr), plain_array(route), plain_array(first),
+                     text_array(relay), text_array(raddr), plain_array(rport), plain_array(epoch),
+                     plain_array(state));
+    rows_.clear();
+    index_.clear();
+  }
+
+ private:
+  std::vector<const state::Path*> rows_;
+  std::unordered_map<wire::PathId, std::size_t> index_;
+};
+
 }  // namespace
 
 void Store::apply(const std::vector<const WriteOp*>& ops) {
   impl_->run<pqxx::work>([&](pqxx::work& tx) {
     RegistrationBulk bulk;
+    PathBulk paths;
     for (const WriteOp* op : ops) {
       if (const auto* r = std::get_if<RegistrationWrite>(op); r && !r->relay) {
         bulk.add(*r);
         continue;
       }
+      if (const auto* w = std::get_if<PathWrite>(op)) {
+        paths.add(w->path);
+        continue;
+      }
+      // A path deletion must come after the writes of that path before it.
+      if (std::holds_alternative<PathDelete>(*op)) paths.flush(tx);
       // Keep the order of operations on the same rows: pending node
       // registrations go before another write to a node row.  Path and
       // relay writes touch other rows and do not break the batch.
@@ -505,6 +568,7 @@ void Store::apply(const std::vector<const WriteOp*>& ops) {
       std::visit(Apply{tx}, *op);
     }
     bulk.flush(tx);
+    paths.flush(tx);
   });
 }
 
