@@ -6,49 +6,11 @@
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "dc_process.hpp"
+#include "dc_helpers.hpp"
 #include "pg_test_db.hpp"
 
 using namespace ntm;
 using namespace ntm::test;
-
-namespace {
-
-wire::Endpoint ep(const char* addr, std::uint16_t port) {
-  wire::Endpoint e;
-  REQUIRE(wire::IpAddr::parse(addr, e.addr));
-  e.port = port;
-  return e;
-}
-
-wire::PathId random_path() {
-  wire::PathId p;
-  wire::random_bytes(p.bytes);
-  return p;
-}
-
-// Answers the DC's Route Direction like a node would, and returns it.
-std::optional<wire::RouteDirection> accept_direction(NodeClient& n, int timeout_ms = 3000) {
-  wire::ControlHeader h;
-  auto rd = n.wait_for<wire::RouteDirection>(timeout_ms, &h);
-  if (rd)
-    n.send(wire::RouteDirectionAck{rd->path_id, rd->key_epoch, wire::Status::ok, n.local()},
-           h.txid);
-  return rd;
-}
-
-// A relay's side: answer a Relay Direction with an allocated endpoint.
-std::optional<wire::RelayDirection> accept_relay(NodeClient& r, std::uint16_t port) {
-  wire::ControlHeader h;
-  auto rd = r.wait_for<wire::RelayDirection>(3000, &h);
-  if (rd)
-    r.send(wire::RelayResponse{rd->path_id, rd->key_epoch, wire::Status::ok,
-                               ep("127.0.0.1", port)},
-           h.txid);
-  return rd;
-}
-
-}  // namespace
 
 TEST_CASE("direction between two global nodes: CN first then MN with one common key") {
   NTM_REQUIRE_PG_OR_SKIP();

@@ -9,7 +9,7 @@
 #include <thread>
 #include <unistd.h>
 
-#include "dc_process.hpp"
+#include "dc_helpers.hpp"
 #include "pg_test_db.hpp"
 
 using namespace ntm;
@@ -87,16 +87,10 @@ TEST_CASE("a DC restart keeps paths and SIGTERM stops cleanly") {
   NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
   REQUIRE(mn.register_at());
   REQUIRE(cn.register_at());
-  wire::PathId path;
-  wire::random_bytes(path.bytes);
+  const wire::PathId path = random_path();
   mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
-  wire::ControlHeader h;
-  auto rd = cn.wait_for<wire::RouteDirection>(3000, &h);
-  REQUIRE(rd);
-  cn.send(wire::RouteDirectionAck{path, 0, wire::Status::ok, cn.local()}, h.txid);
-  rd = mn.wait_for<wire::RouteDirection>(3000, &h);
-  REQUIRE(rd);
-  mn.send(wire::RouteDirectionAck{path, 0, wire::Status::ok, mn.local()}, h.txid);
+  REQUIRE(accept_direction(cn));
+  REQUIRE(accept_direction(mn));
   REQUIRE(dc.wait_log("established", 3000));
   CHECK(dc.stop() == 0);
   // SIGTERM drains: the writer reports what it committed before exiting.

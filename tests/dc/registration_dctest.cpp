@@ -8,29 +8,11 @@
 #include <set>
 #include <thread>
 
-#include "dc_process.hpp"
+#include "dc_helpers.hpp"
 #include "pg_test_db.hpp"
 
 using namespace ntm;
 using namespace ntm::test;
-
-namespace {
-
-wire::Endpoint ep(const char* addr, std::uint16_t port) {
-  wire::Endpoint e;
-  REQUIRE(wire::IpAddr::parse(addr, e.addr));
-  e.port = port;
-  return e;
-}
-
-std::string query1(const std::string& url, const std::string& sql) {
-  pqxx::connection c(url);
-  pqxx::work tx(c);
-  auto r = tx.exec(sql);
-  return r.empty() || r[0][0].is_null() ? std::string() : r[0][0].c_str();
-}
-
-}  // namespace
 
 TEST_CASE("registration: VIP and observed address and NAT verdict committed before the answer") {
   NTM_REQUIRE_PG_OR_SKIP();

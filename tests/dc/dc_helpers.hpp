@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// Small steps the DC integration tests share: addresses, path IDs, a
+// node's and a relay's answer to the DC, a one-value SQL query.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+
+#include "dc_process.hpp"
+
+namespace ntm::test {
+
+inline wire::Endpoint ep(const char* addr, std::uint16_t port) {
+  wire::Endpoint e;
+  REQUIRE(wire::IpAddr::parse(addr, e.addr));
+  e.port = port;
+  return e;
+}
+
+inline wire::PathId random_path() {
+  wire::PathId p;
+  wire::random_bytes(p.bytes);
+  return p;
+}
+
+// Answers the DC's Route Direction like a node would, and returns it.
+inline std::optional<wire::RouteDirection> accept_direction(NodeClient& n, int timeout_ms = 3000) {
+  wire::ControlHeader h;
+  auto rd = n.wait_for<wire::RouteDirection>(timeout_ms, &h);
+  if (rd)
+    n.send(wire::RouteDirectionAck{rd->path_id, rd->key_epoch, wire::Status::ok, n.local()},
+           h.txid);
+  return rd;
+}
+
+// A relay's side: answer a Relay Direction with an allocated endpoint.
+inline std::optional<wire::RelayDirection> accept_relay(NodeClient& r, std::uint16_t port) {
+  wire::ControlHeader h;
+  auto rd = r.wait_for<wire::RelayDirection>(3000, &h);
+  if (rd)
+    r.send(wire::RelayResponse{rd->path_id, rd->key_epoch, wire::Status::ok,
+                               ep("127.0.0.1", port)},
+           h.txid);
+  return rd;
+}
+
+// The first column of the first row, "" for none or NULL.
+inline std::string query1(const std::string& url, const std::string& sql) {
+  pqxx::connection c(url);
+  pqxx::work tx(c);
+  auto r = tx.exec(sql);
+  return r.empty() || r[0][0].is_null() ? std::string() : r[0][0].c_str();
+}
+
+}  // namespace ntm::test
