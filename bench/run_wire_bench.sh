@@ -13,6 +13,8 @@
 # (0.4 timed seconds per metric), BENCH_SLICES (25), BUILD_DIR
 # (<repo>/build/bench).
 set -euo pipefail
+# shellcheck source=bench/summary.sh
+. "$(dirname "$0")/summary.sh"
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD_DIR:-$root/build/bench}
@@ -94,21 +96,8 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- medians --------------------------------------------------------------
 # key -> "median min max" over the rounds.
-summary=$work/summary.txt
-cat "$work"/round*.txt | sort -k1,1 -k2,2g |
-  awk '{ n[$1]++; val[$1, n[$1]] = $2 }
-       END {
-         for (k in n) {
-           c = n[k]
-           med = (c % 2) ? val[k, (c + 1) / 2] : (val[k, c / 2] + val[k, c / 2 + 1]) / 2
-           print k, med, val[k, 1], val[k, c]
-         }
-       }' | sort >"$summary"
+summarize "$work/summary.txt" "$work"/round*.txt
 
-get() { awk -v k="$1" -v col="${2:-2}" '$1 == k { print $col }' "$summary"; }
-# fmt KEY SCALE DECIMALS [COL]: a value from the summary (COL 2 median,
-# 3 min, 4 max), scaled.
-fmt() { awk -v x="$(get "$1" "${4:-2}")" -v s="$2" -v d="$3" 'BEGIN { printf "%.*f", d, x * s }'; }
 row() {  # row LABEL KEY SCALE DECIMALS UNIT
   printf '| %s | %s | %s – %s | %s |\n' "$1" "$(fmt "$2" "$3" "$4")" "$(fmt "$2" "$3" "$4" 3)" \
     "$(fmt "$2" "$3" "$4" 4)" "$5"
