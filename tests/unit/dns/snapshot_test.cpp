@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "dns/sample_zone.hpp"
 #include "ntm/dns/zone_data.hpp"
@@ -166,4 +168,74 @@ TEST_CASE("dns snapshot: presentation helpers") {
   CHECK(marker_text("203.0.113.10:4510") == "v=ntm1 dc=203.0.113.10:4510");
   CHECK(discovery_text("[2001:db8::1]:4510", "ab") ==
         "v=ntm1 endpoint=[2001:db8::1]:4510 fp=sha256:ab");
+}
+
+TEST_CASE("dns snapshot: put_node publishes and replaces a node in place") {
+  auto snap = build_snapshot(ntm::test::sample_zones(), {}, Ttls{});
+  const std::string m = marker_text("203.0.113.10:4510");
+  CHECK(snap.put_node({"new.ntm.example", 0x0A000009u, m}) == NodeChange::added);
+  CHECK(snap.is_node("new.ntm.example."));
+  CHECK(find(snap.records_at("new.ntm.example."), "A")->content == "10.0.0.9");
+  CHECK(snap.stats().nodes == 1);
+  // The same again: nothing to publish.
+  CHECK(snap.put_node({"NEW.ntm.example.", 0x0A000009u, m}) == NodeChange::unchanged);
+  // Behind NAT now: the A goes, the marker stays.
+  CHECK(snap.put_node({"new.ntm.example", std::nullopt, m}) == NodeChange::changed);
+  CHECK(find(snap.records_at("new.ntm.example."), "A") == nullptr);
+  CHECK(find(snap.records_at("new.ntm.example."), "TXT") != nullptr);
+  CHECK(snap.stats().nodes == 1);
+  // Names the zone uses itself, bad names, names outside.
+  CHECK(snap.put_node({"ntm.example", 1u, m}) == NodeChange::rejected);
+  CHECK(snap.put_node({"ns1.ntm.example", 1u, m}) == NodeChange::rejected);
+  CHECK(snap.put_node({"_ntm-dc.ntm.example", 1u, m}) == NodeChange::rejected);
+  CHECK(snap.put_node({"bad..ntm.example", 1u, m}) == NodeChange::rejected);
+  CHECK(snap.put_node({"x.other.example", 1u, m}) == NodeChange::outside);
+  CHECK(find(snap.records_at("ns1.ntm.example."), "A")->content == "192.0.2.53");
+}
+
+TEST_CASE("dns snapshot: remove_node withdraws the node and the empty names above it") {
+  auto snap = build_snapshot(ntm::test::sample_zones(), {}, Ttls{});
+  const std::string m = marker_text("203.0.113.10:4510");
+  REQUIRE(snap.put_node({"a.lab.ntm.example", 0x0A000001u, m}) == NodeChange::added);
+  REQUIRE(snap.put_node({"b.lab.ntm.example", 0x0A000002u, m}) == NodeChange::added);
+  REQUIRE(snap.records_at("lab.ntm.example.").size() == 1);
+  CHECK(snap.records_at("lab.ntm.example.")[0].qtype == "ENT");
+  CHECK(snap.remove_node("a.lab.ntm.example"));
+  CHECK(snap.records_at("a.lab.ntm.example.").empty());
+  CHECK(snap.records_at("lab.ntm.example.").size() == 1);  // b still needs it
+  CHECK(snap.remove_node("b.lab.ntm.example."));
+  CHECK(snap.records_at("lab.ntm.example.").empty());      // NXDOMAIN again
+  CHECK_FALSE(snap.remove_node("b.lab.ntm.example"));
+  CHECK_FALSE(snap.remove_node("ns1.ntm.example"));        // not a node
+  CHECK(snap.stats().nodes == 0);
+  // A node may take the name of an empty non-terminal.
+  REQUIRE(snap.put_node({"c.lab.ntm.example", 0x0A000003u, m}) == NodeChange::added);
+  CHECK(snap.put_node({"lab.ntm.example", 0x0A000004u, m}) == NodeChange::added);
+  CHECK(find(snap.records_at("lab.ntm.example."), "A")->content == "10.0.0.4");
+  CHECK(snap.remove_node("lab.ntm.example"));
+  CHECK(snap.records_at("lab.ntm.example.")[0].qtype == "ENT");
+}
+
+TEST_CASE("dns snapshot: set_serial rewrites the SOA and zone_records lists nodes in order") {
+  auto snap = build_snapshot(ntm::test::sample_zones(), {}, Ttls{});
+  const std::string m = marker_text("203.0.113.10:4510");
+  CHECK(snap.set_serial(1, 2024010105));
+  CHECK_FALSE(snap.set_serial(42, 1));
+  CHECK(snap.zone_by_id(1)->serial == 2024010105u);
+  CHECK(snap.records_at("ntm.example.")[0].content ==
+        "ns1.ntm.example. hostmaster.ntm.example. 2024010105 3600 600 604800 0");
+  snap.put_node({"zz.ntm.example", 0x0A000001u, m});
+  snap.put_node({"aa.ntm.example", std::nullopt, m});
+  snap.put_node({"y.sub.ntm.example", 0x0A000002u, m});
+  const auto list = snap.zone_records(1);
+  REQUIRE(list.size() >= 6);
+  CHECK(list[0].qtype == "SOA");
+  CHECK(list[0].content.find(" 2024010105 ") != std::string::npos);
+  std::vector<std::string> names;
+  for (std::size_t i = 3; i < list.size(); ++i) names.push_back(list[i].qname);
+  CHECK(std::is_sorted(names.begin(), names.end()));
+  CHECK(std::count(names.begin(), names.end(), "zz.ntm.example.") == 2);
+  CHECK(std::count(names.begin(), names.end(), "y.sub.ntm.example.") == 0);  // the nested zone's
+  CHECK(snap.zone_of_name("Y.sub.ntm.example")->id == 2);
+  CHECK(snap.zone_of_name("x.other.example") == nullptr);
 }

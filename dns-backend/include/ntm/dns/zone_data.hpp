@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // What the DC publishes in DNS, as plain data: the DC fills ZoneInput and
-// NodeEntry from its in-memory view and calls build_snapshot() whenever a
-// zone or a node changes; the Backend answers PowerDNS from the immutable
-// Snapshot it gets back, so no lookup ever touches the database or the
-// DC's mutable state.
+// NodeEntry from its in-memory view and calls build_snapshot() once at
+// start; after that it applies each change of a node (put_node,
+// remove_node) and of a zone's serial (set_serial) in place, on the thread
+// that also serves lookups, so a registration is in the very next answer
+// without rebuilding 100,000 nodes.  The Backend answers PowerDNS from it;
+// no lookup ever touches the database or the DC's other state.
 #pragma once
 
 #include <cstddef>
@@ -85,6 +87,15 @@ struct SnapshotStats {
   std::size_t zones_rejected = 0;  // bad name, duplicate name or id, no nameserver
 };
 
+// What put_node() did.
+enum class NodeChange : std::uint8_t {
+  added,      // a new name
+  changed,    // its records differ from before
+  unchanged,  // the same records as before: nothing to publish
+  rejected,   // not a host name, or a name the zone itself uses (apex, glue, discovery)
+  outside,    // in no served zone
+};
+
 class Snapshot {
  public:
   Snapshot() = default;
@@ -92,24 +103,28 @@ class Snapshot {
   const std::vector<ZoneInfo>& zones() const noexcept { return zones_; }
   const ZoneInfo* zone_by_name(std::string_view canonical) const;
   const ZoneInfo* zone_by_id(int id) const;
-  // Every record of a name (all types), empty when the name has none.
+  // Every record of a name (all types), empty when the name has none.  Valid
+  // until the next change of the snapshot.
   std::span<const Record> records_at(std::string_view canonical) const;
-  // The zone's records in list order: apex SOA, apex NS, then by name.
-  std::span<const Record> zone_records(int id) const;
+  // The zone's records in list order: apex SOA, apex NS, then by name (ENT
+  // placeholders included).  Linear in the zone's size: for AXFR.
+  std::vector<Record> zone_records(int id) const;
   bool is_node(std::string_view canonical) const;
   const SnapshotStats& stats() const noexcept { return stats_; }
+
+  // ---- changes, by the owner, on the thread that serves lookups ----------
+  // Publishes a node, or replaces what was published under its name.
+  NodeChange put_node(const NodeEntry& n);
+  // Withdraws a node; false when the name was not a published node.
+  bool remove_node(std::string_view fqdn);
+  // Sets a zone's serial (the SOA content follows); false for an unknown id.
+  bool set_serial(int zone_id, std::int64_t serial);
+  // The zone a node name would be published in, or nullptr.
+  const ZoneInfo* zone_of_name(std::string_view fqdn) const;
 
  private:
   friend Snapshot build_snapshot(const std::vector<ZoneInput>&, const std::vector<NodeEntry>&,
                                  const Ttls&);
-  struct Range {
-    std::size_t zone_index = 0;
-    std::size_t first = 0;
-    std::size_t count = 0;
-    bool node = false;
-  };
-  std::vector<ZoneInfo> zones_;
-  std::vector<std::vector<Record>> zone_records_;  // parallel to zones_
   // Transparent, so a lookup by string_view does not build a string.
   struct NameHash {
     using is_transparent = void;
@@ -117,7 +132,44 @@ class Snapshot {
       return std::hash<std::string_view>{}(s);
     }
   };
-  std::unordered_map<std::string, Range, NameHash, std::equal_to<>> by_name_;
+  template <class V>
+  using NameMap = std::unordered_map<std::string, V, NameHash, std::equal_to<>>;
+
+  // Zone data that changes only with the configuration: a range of the
+  // zone's fixed record list.
+  struct Range {
+    std::size_t zone_index = 0;
+    std::size_t first = 0;
+    std::size_t count = 0;
+  };
+  struct NodeSlot {
+    std::size_t zone_index = 0;
+    std::vector<Record> records;
+  };
+  // An empty non-terminal above node names, kept while a node needs it.
+  struct EntSlot {
+    std::size_t zone_index = 0;
+    std::size_t refs = 0;
+    Record record;
+  };
+  struct SoaParts {
+    std::string mname, rname;
+  };
+
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::size_t zone_index_of(std::string_view canonical) const;
+  void add_ents(const std::string& name, std::size_t zi);
+  void drop_ents(const std::string& name, std::size_t zi);
+  std::string soa_content(std::size_t zi) const;
+
+  Ttls ttls_;
+  std::vector<ZoneInfo> zones_;
+  std::vector<SoaParts> soa_;                      // parallel to zones_
+  std::vector<std::vector<Record>> zone_records_;  // fixed records, parallel to zones_
+  NameMap<Range> by_name_;                         // fixed names
+  NameMap<NodeSlot> nodes_;
+  NameMap<EntSlot> ents_;
+  NameMap<std::size_t> zone_index_;
   SnapshotStats stats_;
 };
 
