@@ -11,6 +11,8 @@
 
 #include "control/server.hpp"
 #include "database.hpp"
+#include "dns/publisher.hpp"
+#include "identity/dc_key.hpp"
 #include "ntm/common/clock.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
@@ -21,11 +23,17 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Loads everything into the view; returns how many parties and paths.
-std::pair<std::size_t, std::size_t> load_view(store::Store& store, state::View& view,
-                                              const config::Config& cfg) {
-  store.ensure_zones(cfg.zones);
+struct Loaded {
+  std::vector<store::ZoneRow> zones;
   std::size_t parties = 0, paths = 0;
+};
+
+// Loads everything into the view.
+Loaded load_view(store::Store& store, state::View& view, const config::Config& cfg) {
+  Loaded out;
+  out.zones = store.ensure_zones(cfg.zones);
+  std::size_t& parties = out.parties;
+  std::size_t& paths = out.paths;
   for (const auto& row : store.load_parties()) {
     view.upsert(row);
     ++parties;
@@ -34,7 +42,7 @@ std::pair<std::size_t, std::size_t> load_view(store::Store& store, state::View& 
     view.put_path(p);
     ++paths;
   }
-  return {parties, paths};
+  return out;
 }
 
 // Follows PostgreSQL notifications from enrollment commands and other DC
@@ -81,18 +89,32 @@ int serve(const config::Config& cfg) {
   spdlog::info("database: {}", migrate_database(db.url()));
 
   state::View view;
+  Loaded loaded;
   {
     const auto t0 = common::mono_ms();
     store::Store store(db.url());
-    const auto [parties, paths] = load_view(store, view, cfg);
+    loaded = load_view(store, view, cfg);
     spdlog::info("view: {} nodes, {} relays, {} paths loaded in {} ms", view.node_count(),
-                 parties - view.node_count(), paths, common::mono_ms() - t0);
+                 loaded.parties - view.node_count(), loaded.paths, common::mono_ms() - t0);
   }
+  const auto dc_key = identity::load_or_create(cfg.state_dir / "dc-key.pem");
+  spdlog::info("dc key: sha256:{}", dc_key.fingerprint_hex());
 
   asio::io_context io(1);
   store::Writer writer(db.url(), cfg.group_commit_max);
   control::Server server(io, cfg, view, writer);
   server.start();
+
+  // DNS: published from the view on this thread; pdns connects once the
+  // socket accepts (it exits if we are not there at its start).
+  std::unique_ptr<zone::Publisher> publisher;
+  if (!cfg.dns.socket.empty()) {
+    publisher = std::make_unique<zone::Publisher>(
+        io, cfg, writer, loaded.zones, dc_key,
+        [&server](const std::string& fqdn) { server.prompt(fqdn); });
+    publisher->start(view);
+    server.set_node_observer(publisher.get());
+  }
 
   std::atomic<bool> stop{false};
   std::thread listener([&] { listen_changes(db.url(), io, server, stop); });
@@ -108,6 +130,7 @@ int serve(const config::Config& cfg) {
       // Completions of the last commits were posted before pending() fell
       // to zero: stop behind them, so their answers still go out.
       asio::post(io, [&] {
+        if (publisher) publisher->stop();
         server.stop();
         io.stop();
       });
@@ -134,6 +157,7 @@ int serve(const config::Config& cfg) {
   // Drain: every queued write is applied before the database goes away.
   writer.stop();
   server.log_stats();
+  if (publisher) spdlog::info("dns: {}", publisher->stats_text());
   const auto& ws = writer.stats();
   spdlog::info("store: {} operations in {} transactions, {} failed", ws.ops.load(),
                ws.batches.load(), ws.failed_ops.load());

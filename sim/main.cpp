@@ -22,9 +22,12 @@ std::vector<wire::Endpoint> locals(const std::string& text) {
   return {e};
 }
 
-int do_register(const std::string& conf, const std::string& local) {
+int do_register(const std::string& conf, const std::string& local, const std::string& bind) {
   const auto c = sim::load_credentials(conf);
-  NodeClient n(c, c.dc);
+  wire::Endpoint from;
+  if (!bind.empty() && !wire::IpAddr::parse(bind, from.addr))
+    throw std::runtime_error("--bind: not an IP address: " + bind);
+  NodeClient n(c, c.dc, from);
   auto r = n.register_at(locals(local));
   if (!r) {
     std::fprintf(stderr, "ntm-sim: no registration answer from %s\n", c.dc.to_string().c_str());
@@ -110,10 +113,11 @@ int do_direct(const std::string& mn_conf, const std::string& cn_conf, const std:
 int main(int argc, char** argv) {
   CLI::App app{"ntm-sim: play NTMobile nodes against a DC"};
   app.require_subcommand(1);
-  std::string conf, local, mn_conf, cn_conf, relay_conf, mn_local, cn_local;
+  std::string conf, local, bind, mn_conf, cn_conf, relay_conf, mn_local, cn_local;
   auto* reg = app.add_subcommand("register", "register one node and print the answer");
   reg->add_option("config", conf, "node config file")->required();
   reg->add_option("--local", local, "report this ADDR:PORT as the node's address (e.g. a private one)");
+  reg->add_option("--bind", bind, "send from this local address (default 127.0.0.1)");
   auto* dir = app.add_subcommand("direct", "register two nodes and direct a path between them");
   dir->add_option("mn", mn_conf, "initiator's config file")->required();
   dir->add_option("cn", cn_conf, "responder's config file")->required();
@@ -122,7 +126,7 @@ int main(int argc, char** argv) {
   dir->add_option("--cn-local", cn_local, "CN reports this ADDR:PORT (e.g. a private one)");
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*reg) return do_register(conf, local);
+    if (*reg) return do_register(conf, local, bind);
     if (*dir) return do_direct(mn_conf, cn_conf, relay_conf, mn_local, cn_local);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ntm-sim: %s\n", e.what());

@@ -73,8 +73,12 @@ Credentials load_credentials(const std::string& path) {
   return parse_credentials(ss.str());
 }
 
-NodeClient::NodeClient(const Credentials& creds, const wire::Endpoint& dc)
-    : creds_(creds), dc_(dc), sock_(loopback_any()), channel_(creds.key, channel_config(creds)) {}
+NodeClient::NodeClient(const Credentials& creds, const wire::Endpoint& dc,
+                       const wire::Endpoint& bind)
+    : creds_(creds),
+      dc_(dc),
+      sock_(bind.empty() ? loopback_any() : bind),
+      channel_(creds.key, channel_config(creds)) {}
 
 std::uint32_t NodeClient::send(const wire::Body& body, std::uint32_t txid) {
   if (!txid) txid = next_txid_++;

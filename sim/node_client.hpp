@@ -30,7 +30,9 @@ Credentials load_credentials(const std::string& path);
 
 class NodeClient {
  public:
-  NodeClient(const Credentials& creds, const wire::Endpoint& dc);
+  // bind: the local address (port 0: any); default 127.0.0.1.  Other
+  // loopback addresses (127.0.0.2 ...) stand for other networks in tests.
+  NodeClient(const Credentials& creds, const wire::Endpoint& dc, const wire::Endpoint& bind = {});
 
   wire::Endpoint local() const { return sock_.local(); }
   const Credentials& credentials() const noexcept { return creds_; }

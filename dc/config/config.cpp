@@ -40,6 +40,10 @@ constexpr std::string_view kTimersKeys[] = {"keepalive_s", "lifetime_s", "direct
 constexpr std::string_view kRouteKeys[] = {"same_network_prefix_len", "relay_idle_timeout_s"};
 constexpr std::string_view kLogKeys[] = {"level"};
 constexpr std::string_view kLimitsKeys[] = {"rate_per_node"};
+constexpr std::string_view kDnsKeys[] = {"socket",           "socket_mode",        "nameservers",
+                                         "ns_addresses",     "hostmaster",         "nat_address",
+                                         "prompt_interval_ms", "max_connections", "request_timeout_ms",
+                                         "node_ttl_s"};
 
 struct KnownSection {
   std::string_view name;
@@ -48,7 +52,7 @@ struct KnownSection {
 constexpr KnownSection kSections[] = {
     {"dc", kDcKeys},         {"database", kDatabaseKeys}, {"vip", kVipKeys},
     {"timers", kTimersKeys}, {"route", kRouteKeys},       {"log", kLogKeys},
-    {"limits", kLimitsKeys},
+    {"limits", kLimitsKeys}, {"dns", kDnsKeys},
 };
 
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
@@ -135,27 +139,87 @@ std::filesystem::path absolute_path(std::string_view section, std::string_view k
   return p;
 }
 
-std::vector<std::string> parse_zones(const std::string& text) {
-  std::vector<std::string> zones;
-  std::string_view rest = text;
+// A comma-separated list, each entry trimmed; an empty entry is an error.
+std::vector<std::string> split_list(std::string_view section, std::string_view key,
+                                    std::string_view rest) {
+  std::vector<std::string> items;
   while (true) {
     const auto comma = rest.find(',');
     std::string_view item = rest.substr(0, comma);
     while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
     while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (item.empty()) fail("dc", "zones", "empty entry in the comma-separated list");
-    wire::Fqdn z;
-    if (!wire::Fqdn::canonicalize(item, z))
-      fail("dc", "zones", "'" + std::string(item) + "' is not a valid domain name");
-    // Compared after canonicalisation: "Example.com." and "example.com" are
-    // the same zone.
-    for (const auto& seen : zones)
-      if (seen == z.name) fail("dc", "zones", "duplicate zone '" + z.name + "'");
-    zones.push_back(std::move(z.name));
+    if (item.empty()) fail(section, key, "empty entry in the comma-separated list");
+    items.emplace_back(item);
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
   }
-  return zones;
+  return items;
+}
+
+// A list of domain names, canonical, without duplicates.
+std::vector<std::string> parse_names(std::string_view section, std::string_view key,
+                                     const std::string& text, std::string_view what) {
+  std::vector<std::string> names;
+  for (const auto& item : split_list(section, key, text)) {
+    wire::Fqdn z;
+    if (!wire::Fqdn::canonicalize(item, z))
+      fail(section, key, "'" + item + "' is not a valid domain name");
+    // Compared after canonicalisation: "Example.com." and "example.com" are
+    // the same name.
+    for (const auto& seen : names)
+      if (seen == z.name) fail(section, key, "duplicate " + std::string(what) + " '" + z.name + "'");
+    names.push_back(std::move(z.name));
+  }
+  return names;
+}
+
+std::uint32_t ipv4(std::string_view section, std::string_view key, const std::string& text) {
+  wire::IpAddr a;
+  if (!wire::IpAddr::parse(text, a) || a.family != wire::Family::v4)
+    fail(section, key, "must be an IPv4 address, got '" + text + "'");
+  return (std::uint32_t{a.bytes[0]} << 24) | (std::uint32_t{a.bytes[1]} << 16) |
+         (std::uint32_t{a.bytes[2]} << 8) | a.bytes[3];
+}
+
+void parse_dns(const ptree& root, Config& c) {
+  auto& d = c.dns;
+  if (const auto s = get(root, "dns", "socket")) d.socket = absolute_path("dns", "socket", *s);
+  if (const auto m = get(root, "dns", "socket_mode")) {
+    unsigned mode = 0;
+    auto [p, ec] = std::from_chars(m->data(), m->data() + m->size(), mode, 8);
+    if (ec != std::errc() || p != m->data() + m->size() || mode > 0777)
+      fail("dns", "socket_mode", "must be an octal file mode such as 0660, got '" + *m + "'");
+    d.socket_mode = mode;
+  }
+  if (const auto ns = get(root, "dns", "nameservers"))
+    d.nameservers = parse_names("dns", "nameservers", *ns, "nameserver");
+  if (const auto glue = get(root, "dns", "ns_addresses")) {
+    for (const auto& item : split_list("dns", "ns_addresses", *glue)) {
+      const auto eq = item.find('=');
+      if (eq == std::string::npos)
+        fail("dns", "ns_addresses", "entries are NAME=IPV4, got '" + item + "'");
+      wire::Fqdn n;
+      if (!wire::Fqdn::canonicalize(item.substr(0, eq), n))
+        fail("dns", "ns_addresses", "'" + item.substr(0, eq) + "' is not a valid domain name");
+      d.ns_addresses.emplace_back(n.name, ipv4("dns", "ns_addresses", item.substr(eq + 1)));
+    }
+  }
+  if (const auto h = get(root, "dns", "hostmaster")) {
+    wire::Fqdn n;
+    if (!wire::Fqdn::canonicalize(*h, n))
+      fail("dns", "hostmaster", "must be a domain name (hostmaster.example.com for "
+                                "hostmaster@example.com), got '" + *h + "'");
+    d.hostmaster = n.name;
+  }
+  if (const auto a = get(root, "dns", "nat_address")) d.nat_address = ipv4("dns", "nat_address", *a);
+  d.prompt_interval_ms = number(root, "dns", "prompt_interval_ms", d.prompt_interval_ms, 0, 3600000);
+  d.max_connections = number(root, "dns", "max_connections", d.max_connections, 1, 10000);
+  d.request_timeout_ms =
+      number(root, "dns", "request_timeout_ms", d.request_timeout_ms, 100, 600000);
+  d.node_ttl_s = number(root, "dns", "node_ttl_s", d.node_ttl_s, 0, 86400);
+  // Serving DNS needs NS records: pdns cannot answer for a zone without them.
+  if (!d.socket.empty() && d.nameservers.empty())
+    fail("dns", "nameservers", "required when socket is set (the zones' NS records)");
 }
 
 // True if `key` appears as a conninfo keyword ("key=" or "key =") at the
@@ -236,7 +300,7 @@ Config parse(std::string_view ini_text) {
 
   const auto zones = get(root, "dc", "zones");
   if (!zones) fail("dc", "zones", "required (comma-separated domain names this DC serves)");
-  c.zones = parse_zones(*zones);
+  c.zones = parse_names("dc", "zones", *zones, "zone");
 
   const auto listen = get(root, "dc", "listen");
   c.listen = endpoint("dc", "listen", listen.value_or("0.0.0.0:4510"));
@@ -376,6 +440,9 @@ Config parse(std::string_view ini_text) {
 
   // [limits]
   c.rate_per_node = number(root, "limits", "rate_per_node", c.rate_per_node, 1, 100000);
+
+  // [dns]
+  parse_dns(root, c);
   return c;
 }
 

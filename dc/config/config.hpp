@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ntm/wire/types.hpp"
@@ -61,6 +63,20 @@ struct Config {
 
   // [limits]
   unsigned rate_per_node = 50;          // rate_per_node: control messages per second per node
+
+  // [dns]: the PowerDNS remote backend (docs/dns.md)
+  struct Dns {
+    std::filesystem::path socket;       // socket = unix socket pdns connects to (empty: DNS off)
+    unsigned socket_mode = 0660;        // socket_mode = octal mode of the socket file
+    std::vector<std::string> nameservers;  // nameservers = NS names of every zone (first: SOA mname)
+    std::vector<std::pair<std::string, std::uint32_t>> ns_addresses;  // ns_addresses = NAME=IPV4, glue
+    std::string hostmaster;             // hostmaster = SOA rname (default hostmaster.<zone>)
+    std::optional<std::uint32_t> nat_address;  // nat_address = A for nodes behind NAT (empty: no A)
+    unsigned prompt_interval_ms = 1000; // prompt_interval_ms = least time between two prompts of a node
+    unsigned max_connections = 128;     // max_connections = pdns connections served at once
+    unsigned request_timeout_ms = 10000;  // request_timeout_ms = a started request must complete in
+    unsigned node_ttl_s = 0;            // node_ttl_s = TTL of node records
+  } dns;
 };
 
 class ConfigError : public std::runtime_error {

@@ -40,10 +40,12 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
                  party.name, from.to_string(),
                  party.local.empty() ? std::string("-") : party.local.front().to_string(),
                  behind ? "behind NAT" : "global");
+    // In DNS before the answer leaves: a resolver asked after the node
+    // heard back must find the new address.
+    published(party);
   }
 
-  store::RegistrationWrite w{is_relay, party.id, req.local, from, behind, party.symmetric_nat,
-                             moved, party.zone_id};
+  store::RegistrationWrite w{is_relay, party.id, req.local, from, behind, party.symmetric_nat};
   // The answer leaves only after the commit: an acknowledged registration
   // survives any crash of the DC.
   const wire::NodeId id = party.id;
@@ -86,8 +88,7 @@ void Server::on_keepalive(state::Party& party, const wire::Keepalive& ka,
       party.symmetric_nat = true;
       spdlog::info("registration: {} is behind a symmetric NAT", party.name);
       writer_.submit(store::RegistrationWrite{party.kind == state::PartyKind::relay, party.id,
-                                              party.local, party.observed, party.behind_nat, true,
-                                              false, party.zone_id},
+                                              party.local, party.observed, party.behind_nat, true},
                      nullptr);
     }
     send(party, from, ack, h.txid, true);
@@ -132,13 +133,28 @@ void Server::sweep() {
     p->online = false;
     stats_.expired++;
     spdlog::info("registration: {} silent for {} s: offline", p->name, cfg_.lifetime_s);
-    writer_.submit(store::OfflineWrite{p->kind == state::PartyKind::relay, p->id, p->zone_id},
+    published(*p);
+    writer_.submit(store::OfflineWrite{p->kind == state::PartyKind::relay, p->id},
                    nullptr);
   }
   sweep_timer_.expires_after(std::chrono::milliseconds(1000 / kSlices));
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec && !stopped_) sweep();
   });
+}
+
+void Server::prompt(const std::string& fqdn) {
+  if (cfg_.dns.prompt_interval_ms == 0 || stopped_ || draining_) return;
+  state::Party* p = view_.find_node(fqdn);
+  if (!p || !p->online || p->observed.empty()) return;
+  const std::uint64_t now = common::mono_ms();
+  if (p->last_prompt_ms != 0 && now - p->last_prompt_ms < cfg_.dns.prompt_interval_ms) {
+    stats_.prompts_suppressed++;
+    return;
+  }
+  p->last_prompt_ms = now;
+  stats_.prompts++;
+  send(*p, p->observed, wire::Keepalive{}, next_txid());
 }
 
 }  // namespace ntm::dc::control

@@ -288,11 +288,13 @@ void Server::log_stats() const {
   spdlog::info(
       "control: received={} dropped_unauthenticated={} oversized={} auth_failed={} stale={} "
       "replayed={} rate_limited={} bad_body={} unexpected={} registrations={} keepalives={} "
-      "directions={} directions_failed={} retransmissions={} errors_sent={} expired={}",
+      "directions={} directions_failed={} retransmissions={} errors_sent={} expired={} "
+      "prompts={} prompts_suppressed={}",
       r.received, r.total_dropped(), r.oversized, stats_.auth_failed, stats_.stale,
       stats_.replayed, stats_.rate_limited, stats_.bad_body, stats_.unexpected,
       stats_.registrations, stats_.keepalives, stats_.directions, stats_.directions_failed,
-      stats_.retransmissions, stats_.errors_sent, stats_.expired);
+      stats_.retransmissions, stats_.errors_sent, stats_.expired, stats_.prompts,
+      stats_.prompts_suppressed);
   for (std::size_t i = 1; i < r.dropped.size(); ++i)
     if (r.dropped[i])
       spdlog::info("control: dropped {} x {}", r.dropped[i],
@@ -315,6 +317,9 @@ void Server::sync_parties(const std::vector<store::PartyRow>& rows) {
 void Server::on_party_changed(const wire::NodeId& id, std::optional<store::PartyRow> row) {
   if (!row) {
     // Revoked: refuse its messages from now on and tear its paths down.
+    if (const state::Party* gone = view_.find(id);
+        gone && gone->kind == state::PartyKind::node && observer_)
+      observer_->node_removed(gone->name);
     for (const auto& p : view_.remove(id)) tear_down(p);
     std::erase_if(directing_, [&](const auto& kv) { return kv.second->involves(id); });
     spdlog::info("control: party {} removed", id.to_hex());
@@ -324,10 +329,17 @@ void Server::on_party_changed(const wire::NodeId& id, std::optional<store::Party
   // Keep live soft state (replay windows, observed address) for a party
   // whose key did not change; take the database's row otherwise.
   if (existing && existing->key.equals(row->key) && existing->key_epoch == row->key_epoch) {
-    if (existing->name != row->name) view_.upsert(*row);
+    if (existing->name != row->name) {
+      if (existing->kind == state::PartyKind::node && observer_)
+        observer_->node_removed(existing->name);
+      published(view_.upsert(*row));
+    }
     return;
   }
-  view_.upsert(*row);
+  if (existing && existing->name != row->name && existing->kind == state::PartyKind::node &&
+      observer_)
+    observer_->node_removed(existing->name);
+  published(view_.upsert(*row));
   spdlog::info("control: party {} ({}) loaded", row->name, id.to_hex());
 }
 

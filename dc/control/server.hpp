@@ -18,6 +18,7 @@
 #include "ntm/wire/aead.hpp"
 #include "ntm/wire/control_channel.hpp"
 #include "route/decision.hpp"
+#include "state/node_observer.hpp"
 #include "state/view.hpp"
 #include "state/vip_pool.hpp"
 #include "store/writer.hpp"
@@ -43,6 +44,8 @@ struct ServerStats {
   std::uint64_t retransmissions = 0;
   std::uint64_t errors_sent = 0;
   std::uint64_t expired = 0;
+  std::uint64_t prompts = 0;             // Keepalives sent to a node whose name was resolved
+  std::uint64_t prompts_suppressed = 0;  // within prompt_interval_ms of the last one
 };
 
 class Server {
@@ -69,6 +72,15 @@ class Server {
   void on_party_changed(const wire::NodeId& id, std::optional<store::PartyRow> row);
   // The database's complete list of parties: adds, updates and removes.
   void sync_parties(const std::vector<store::PartyRow>& rows);
+
+  // Told of every change to what a node publishes (the DNS publisher).
+  void set_node_observer(state::NodeObserver* o) noexcept { observer_ = o; }
+  // A resolver asked for this node's name: send it a Keepalive so that it
+  // answers with its own and refreshes its NAT binding before the Route
+  // Direction that is likely to follow.  At most once per
+  // prompt_interval_ms per node; cheap and idempotent (pdns asks each name
+  // several times per query).
+  void prompt(const std::string& fqdn);
 
  private:
   struct Directing;
@@ -102,6 +114,9 @@ class Server {
   void on_keepalive(state::Party& party, const wire::Keepalive& ka, const wire::ControlHeader& h,
                     const wire::Endpoint& from, bool probe);
   void sweep();
+  void published(const state::Party& p) {
+    if (observer_ && p.kind == state::PartyKind::node) observer_->node_changed(p);
+  }
 
   // ---- direction.cpp ----
   void on_direction_request(state::Party& mn, const wire::DirectionRequest& req,
@@ -156,6 +171,7 @@ class Server {
   std::vector<wire::NodeId> sweep_ids_;
   std::size_t sweep_pos_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  state::NodeObserver* observer_ = nullptr;
   bool stopped_ = false;
   bool draining_ = false;
 };

@@ -50,6 +50,7 @@ struct Party {
   bool online = false;
   std::uint64_t last_seen_ms = 0;  // wall clock
   std::uint64_t last_persisted_seen_ms = 0;
+  std::uint64_t last_prompt_ms = 0;  // monotonic; Keepalive sent after a DNS lookup
 
   // Relays only.
   std::uint32_t active_paths = 0;

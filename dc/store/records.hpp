@@ -41,8 +41,7 @@ struct PartyRow {
 
 // ---- write operations (executed by the group-commit writer) -------------
 
-// A registration: addresses, NAT verdict, online.  Advances the zone's SOA
-// serial when the node's addresses changed.
+// A registration: addresses, NAT verdict, online.
 struct RegistrationWrite {
   bool relay = false;
   wire::NodeId id;
@@ -50,8 +49,6 @@ struct RegistrationWrite {
   wire::Endpoint observed;
   bool behind_nat = false;
   bool symmetric_nat = false;
-  bool moved = false;
-  int zone_id = 0;
 };
 // Liveness of a node or relay (soft state: written lazily).
 struct SeenWrite {
@@ -63,7 +60,12 @@ struct SeenWrite {
 struct OfflineWrite {
   bool relay = false;
   wire::NodeId id;
+};
+// The SOA serial the DC published for a zone (dc/dns/publisher.cpp): kept
+// so that a restarted DC never publishes a lower one.  Only raises it.
+struct ZoneSerialWrite {
   int zone_id = 0;
+  std::int64_t serial = 0;
 };
 struct PathWrite {
   state::Path path;
@@ -72,7 +74,8 @@ struct PathDelete {
   wire::PathId id;
 };
 
-using WriteOp = std::variant<RegistrationWrite, SeenWrite, OfflineWrite, PathWrite, PathDelete>;
+using WriteOp =
+    std::variant<RegistrationWrite, SeenWrite, OfflineWrite, PathWrite, PathDelete, ZoneSerialWrite>;
 
 // Text forms used in the database.
 std::string endpoint_text(const wire::Endpoint& e);

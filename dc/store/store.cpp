@@ -94,7 +94,7 @@ constexpr Statement kStatements[] = {
      "first_sender = EXCLUDED.first_sender, relay_id = EXCLUDED.relay_id, "
      "relay_addr = EXCLUDED.relay_addr, relay_port = EXCLUDED.relay_port, "
      "key_epoch = EXCLUDED.key_epoch, state = EXCLUDED.state, updated_at = now()"},
-    {"zone_bump_many", "UPDATE zones SET serial = serial + 1 WHERE zone_id = ANY($1::int[])"},
+    {"zone_serial", "UPDATE zones SET serial = GREATEST(serial, $2) WHERE zone_id = $1"},
     {"node_seen", "UPDATE nodes SET last_seen = now(), online = true WHERE node_id = decode($1, 'hex')"},
     {"relay_seen",
      "UPDATE relays SET last_seen = now(), online = true, active_paths = $2, load_permille = $3 "
@@ -403,7 +403,6 @@ struct Apply {
     else
       tx.exec_prepared("node_register", hex(w.id), endpoint_array(w.local), obs_addr,
                        static_cast<int>(w.observed.port), w.behind_nat, w.symmetric_nat);
-    if (w.moved && !w.relay) tx.exec_prepared("zone_bump", w.zone_id);
   }
   void operator()(const SeenWrite& w) const {
     if (w.relay)
@@ -414,7 +413,9 @@ struct Apply {
   }
   void operator()(const OfflineWrite& w) const {
     tx.exec_prepared(w.relay ? "relay_offline" : "node_offline", hex(w.id));
-    if (!w.relay) tx.exec_prepared("zone_bump", w.zone_id);
+  }
+  void operator()(const ZoneSerialWrite& w) const {
+    tx.exec_prepared("zone_serial", w.zone_id, static_cast<long long>(w.serial));
   }
   void operator()(const PathWrite& w) const {
     const state::Path& p = w.path;
@@ -464,7 +465,6 @@ class RegistrationBulk {
     auto [it, fresh] = index_.try_emplace(w.id, rows_.size());
     if (fresh) rows_.push_back(&w);
     else rows_[it->second] = &w;
-    if (w.moved) zones_.insert(w.zone_id);
   }
   bool empty() const { return rows_.empty(); }
   void flush(pqxx::work& tx) {
@@ -484,18 +484,13 @@ class RegistrationBulk {
     }
     tx.exec_prepared("node_register_bulk", text_array(ids), text_array(locals), text_array(addrs),
                      plain_array(ports), plain_array(nat), plain_array(sym));
-    if (!zones_.empty())
-      tx.exec_prepared("zone_bump_many",
-                       plain_array(std::vector<int>(zones_.begin(), zones_.end())));
     rows_.clear();
     index_.clear();
-    zones_.clear();
   }
 
  private:
   std::vector<const RegistrationWrite*> rows_;
   std::unordered_map<wire::NodeId, std::size_t> index_;
-  std::set<int> zones_;
 };
 
 // Path writes of one batch, collapsed to the last one per path (one
