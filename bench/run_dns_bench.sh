@@ -36,7 +36,7 @@
 # 1 keeps the temporary directory), BUILD_DIR (<repo>/build/dns-bench),
 # SNAPSHOT (0; 1 builds the committed HEAD plus the working tree's bench/,
 # as run_dc_bench.sh does), CODE_DESC (overrides the "Code:" line),
-# DC_LOG_LEVEL (warn), PERF (0; 1 records `perf record -g` of the backend
+# DC_LOG_LEVEL (info), PERF (0; 1 records `perf record -g` of the backend
 # process during the common setting's run of round 1, kept in the results).
 set -euo pipefail
 # shellcheck source=bench/summary.sh
@@ -62,7 +62,7 @@ nqueries=${QUERIES:-100000}
 txt_pct=${TXT_PCT:-10}
 nx_pct=${NX_PCT:-5}
 keep=${KEEP:-0}
-dc_log_level=${DC_LOG_LEVEL:-warn}
+dc_log_level=${DC_LOG_LEVEL:-info}
 perf_on=${PERF:-0}
 zone=bench.ntm.example
 
@@ -70,7 +70,7 @@ die() { echo "run_dns_bench.sh: $*" >&2; exit 1; }
 has() { [[ " $backends " == *" $1 "* ]]; }
 for b in $backends; do [[ $b == [abc] ]] || die "BACKENDS takes a, b and c, not '$b'"; done
 for s in $settings; do [[ $s =~ ^[1-9][0-9]*x[1-9][0-9]*$ ]] || die "bad setting '$s' (RxD)"; done
-((nodes >= 10 && nodes <= 131000)) || die "NODES must be 10..131000 (addresses from 198.18.0.0/15)"
+((nodes >= 10 && nodes <= 131000)) || die "NODES must be 10..131000 (addresses from 127.16.0.0/15)"
 
 # --- bench-only packages ----------------------------------------------------
 # Installed here, not by scripts/setup.sh: only this benchmark needs them.
@@ -241,10 +241,14 @@ ns_addresses = ns1.$zone=127.0.0.53
 CONF
 
 # Nodes straight into the DC's database, as run_dc_bench.sh's fresh_db does
-# (the node_insert columns, then the zone serial bump), but online and
-# global: observed_addr a distinct address from 198.18.0.0/15 (DNS data
-# only: nothing is ever sent there), port 4512, not behind NAT.  IDs and
-# keys are derived from the index: the DC never checks them here.
+# (the node_insert columns, then the zone serial bump), but online and not
+# behind NAT, so that each has an A record: observed_addr a distinct address
+# per node.  The addresses are loopback ones, 127.16.0.1 upwards (a /15),
+# not 198.18.0.0/15: the DC prompts a node whose name is looked up (a
+# keepalive, at most one per prompt_interval_ms, 1 s by default), and those
+# datagrams must not leave the machine.  Port 9 (discard), where nothing
+# listens, so that no other test's node on 0.0.0.0 gets them.  IDs and keys
+# are derived from the index: nothing ever answers a prompt.
 if has a; then
   q -d postgres -c 'CREATE DATABASE ntm_dc'
   "$dc_bin" -c "$conf" --log-level warn migrate >/dev/null
@@ -255,7 +259,7 @@ INSERT INTO nodes (node_id, fqdn, zone_id, node_key, vip, local_endpoints, obser
   SELECT decode(md5('id' || i), 'hex'), 'node' || i || '.$zone',
          (SELECT zone_id FROM zones WHERE name = '$zone'),
          decode(md5('k1' || i) || md5('k2' || i), 'hex'), '100.64.0.0'::inet + i,
-         ARRAY[host('198.18.0.0'::inet + i) || ':4512'], '198.18.0.0'::inet + i, 4512,
+         ARRAY[host('127.16.0.0'::inet + i) || ':9'], '127.16.0.0'::inet + i, 9,
          false, true, now()
   FROM generate_series(1, $nodes) AS i;
 UPDATE zones SET serial = serial + 1 WHERE name = '$zone';
@@ -341,8 +345,8 @@ else
     print z, "NS", 3600, 0, "ns1." z
     print "ns1." z, "A", 3600, 0, "127.0.0.53"
     for (i = 1; i <= n; i++) {
-      a = 18 * 65536 + i
-      printf "node%d.%s\tA\t0\t32\t198.%d.%d.%d\n", i, z, int(a / 65536), int(a / 256) % 256, a % 256
+      a = 16 * 65536 + i
+      printf "node%d.%s\tA\t0\t32\t127.%d.%d.%d\n", i, z, int(a / 65536), int(a / 256) % 256, a % 256
       printf "node%d.%s\tTXT\t0\t32\t\"v=ntm1 dc=%s\"\n", i, z, dc
     } }' >"$records"
 fi
@@ -413,7 +417,7 @@ for b in $backends; do
   diff -u "$res/check-$first.txt" "$res/check-$b.txt" >"$res/check-diff-$first-$b.txt" ||
     die "($first) and ($b) answer differently: $res/check-diff-$first-$b.txt"
 done
-grep -q "node.* A = 198\.1[89]\." "$res/check-$first.txt" || die "no node A answer in the check ($res/check-$first.txt)"
+grep -q "node.* A = 127\.1[67]\." "$res/check-$first.txt" || die "no node A answer in the check ($res/check-$first.txt)"
 grep -q "NXDOMAIN" "$res/check-$first.txt" || die "no NXDOMAIN in the check"
 
 # --- runs -------------------------------------------------------------------
@@ -461,16 +465,11 @@ run_one() {  # run_one ROUND SETTING BACKEND
   local t0 t1 busy0 busy1 tstat
   ticks "${pids[@]}" >"$out.ticks0"
   busy0=$(busy_ticks)
-  if [[ $perf_on == 1 && $r == 1 && $s == "${perf_setting:-}" && $b != b ]]; then
-    perf record -g -o "$res/perf-$b.data" -p "$(backend_pids "$b" | head -1)" >/dev/null 2>&1 &
-    perf_pid=$!
-  fi
   TIMEFORMAT='%U %S'
   { time "${dp_pin[@]}" dnsperf -s 127.0.0.1 -p "$dns_port" -d "$work/queries.txt" -l "$duration" \
       -c "$clients" -T "$dp_threads" -q "$outstanding" >"$out.dnsperf.txt" 2>&1; } 2>"$out.time"
   busy1=$(busy_ticks)
   ticks "${pids[@]}" >"$out.ticks1"
-  if [[ -n $perf_pid ]]; then stop_pid "$perf_pid" 30; perf_pid=""; fi
   pdns_stats >"$out.pdns-stats.txt"
   local ppid=$pdns_pid
   stop_pdns
@@ -488,6 +487,7 @@ run_one() {  # run_one ROUND SETTING BACKEND
         printf "cpu_pdns_us_%s %.2f\n", k, p / hz * 1e6 / done_q
         printf "cpu_backend_us_%s %.2f\n", k, be / hz * 1e6 / done_q
         printf "cpu_dnsperf_us_%s %.2f\n", k, (x[1] + x[2]) * 1e6 / done_q
+        printf "cpu_server_us_%s %.2f\n", k, (p + be) / hz * 1e6 / done_q
         printf "cpu_all_us_%s %.2f\n", k, busy / hz * 1e6 / done_q
         printf "machine_busy_pct_%s %.1f\n", k, busy / hz / (ncpu * dur) * 100
       }' "$out.ticks0" "$out.ticks1"
@@ -500,9 +500,6 @@ run_one() {  # run_one ROUND SETTING BACKEND
     "$(awk '/Queries per second:/ { printf "%.0f", $4 }' "$out.dnsperf.txt")" >&2
 }
 
-# The common setting of the latency phase and of the perf record is only
-# known after the sweep; PERF=1 records at COMMON_SETTING (default 1x2).
-perf_setting=${COMMON_SETTING:-1x2}
 echo "sweep: $rounds rounds x settings ($settings) x backends ($backends), $duration s each ..." >&2
 for ((r = 1; r <= rounds; r++)); do
   : >"$res/round$r.txt"
@@ -550,6 +547,42 @@ for ((r = 1; r <= rounds; r++)); do
 done
 rm -f "$work/lat.txt"
 
+# --- PERF=1: where the backend's time goes, at the common setting ----------
+# Not part of the figures (perf itself takes CPU): one extra run per remote
+# backend with `perf record -g` on the backend process, and one on pdns.
+if [[ $perf_on == 1 ]]; then
+  for b in $backends; do
+    [[ $b == b ]] && continue
+    for target in backend pdns; do
+      out=$res/perf-$b-$target
+      start_pdns "$b" "${common%x*}" "${common#*x}" "$out.pdns.log"
+      if [[ $target == pdns ]]; then tpid=$pdns_pid; else tpid=$(backend_pids "$b" | head -1); fi
+      perf record -F 999 -g -o "$out.data" -p "$tpid" >"$out.record.log" 2>&1 &
+      perf_pid=$!
+      sleep 0.5
+      "${dp_pin[@]}" dnsperf -s 127.0.0.1 -p "$dns_port" -d "$work/queries.txt" -l "$duration" \
+        -c "$clients" -T "$dp_threads" -q "$outstanding" >"$out.dnsperf.txt" 2>&1
+      kill -INT "$perf_pid" 2>/dev/null || true
+      wait "$perf_pid" 2>/dev/null || true
+      perf_pid=""
+      stop_pdns
+      perf report -i "$out.data" --stdio --no-children --sort dso,symbol -g none \
+        --percent-limit 0.5 >"$out.report.txt" 2>/dev/null || true
+      perf report -i "$out.data" --stdio --no-children --sort dso -g none \
+        >"$out.dso.txt" 2>/dev/null || true
+      perf report -i "$out.data" --stdio --children --sort symbol -g none --percent-limit 3 \
+        >"$out.children.txt" 2>/dev/null || true
+      echo "  $(date +%T) perf ($b, $target): $out.report.txt" >&2
+    done
+  done
+fi
+
+# --- the DC's own counters, logged when it stops ---------------------------
+if has a; then
+  stop_pid "$dc_pid"
+  dc_pid=""
+fi
+
 # --- per-round ratios ------------------------------------------------------
 for ((r = 1; r <= rounds; r++)); do
   f=$res/round$r.txt
@@ -562,6 +595,10 @@ for ((r = 1; r <= rounds; r++)); do
         if (v["qps_b_" s] > 0 && ("qps_a_" s) in v) printf "ratio_ab_%s %.4f\n", s, v["qps_a_" s] / v["qps_b_" s]
         if (v["qps_c_" s] > 0 && ("qps_a_" s) in v) printf "ratio_ac_%s %.4f\n", s, v["qps_a_" s] / v["qps_c_" s]
         if (v["qps_c_" s] > 0 && ("qps_b_" s) in v) printf "ratio_bc_%s %.4f\n", s, v["qps_b_" s] / v["qps_c_" s]
+      }
+      if (v["cpu_server_us_a_" common] > 0) {
+        if (("cpu_server_us_b_" common) in v) printf "cpu_ratio_ba %.4f\n", v["cpu_server_us_b_" common] / v["cpu_server_us_a_" common]
+        if (("cpu_server_us_c_" common) in v) printf "cpu_ratio_ca %.4f\n", v["cpu_server_us_c_" common] / v["cpu_server_us_a_" common]
       }
       if (ba != "" && bb != "" && v["qps_b_" bb] > 0) printf "ratio_ab_own %.4f\n", v["qps_a_" ba] / v["qps_b_" bb]
       if (ba != "" && bc != "" && v["qps_c_" bc] > 0) printf "ratio_ac_own %.4f\n", v["qps_a_" ba] / v["qps_c_" bc]
@@ -632,6 +669,8 @@ cat <<EOF
 | (a)/(c) at $common | $(cell "ratio_ac_$common" 2) | ≥ 0.90 | $(verdict "ratio_ac_$common" 0.90) |
 | (a) at ${best[a]:-—} / (b) at ${best[b]:-—}, each at its own best | $(cell ratio_ab_own 2) | ≥ 1.5 | $(verdict ratio_ab_own 1.5) |
 | (a) at ${best[a]:-—} / (c) at ${best[c]:-—}, each at its own best | $(cell ratio_ac_own 2) | ≥ 0.90 | $(verdict ratio_ac_own 0.90) |
+| CPU per query (pdns + backend) of (b) / of (a), at $common | $(cell cpu_ratio_ba 2) | (information) | |
+| CPU per query (pdns + backend) of (c) / of (a), at $common | $(cell cpu_ratio_ca 2) | (information) | |
 
 **At $common, per backend**
 
@@ -651,6 +690,7 @@ brow "pdns SERVFAIL packets (pdns counter)" servfail_ 0
 brow "Backend lookups per UDP query (pdns counters)" lookups_per_query_ 2
 brow "CPU per query, pdns_server, µs" cpu_pdns_us_ 1
 brow "CPU per query, backend process(es), µs" cpu_backend_us_ 1
+brow "CPU per query, pdns + backend, µs" cpu_server_us_ 1
 brow "CPU per query, dnsperf, µs" cpu_dnsperf_us_ 1
 brow "CPU per query, whole machine (others' jobs included), µs" cpu_all_us_ 1
 brow "Machine busy during the run, % of $(nproc) CPUs" machine_busy_pct_ 0
@@ -663,5 +703,11 @@ The gpgsql backend's CPU is the whole PostgreSQL cluster's (postmaster and its c
 DC's is the ntm-dc process (all its threads). Latency percentiles come from the paced runs
 (dnsperf -v, $lat_rate queries/s, $lat_seconds s, per round) at $common: dnsperf 2.10 reports
 only average/min/max latency for a run.
-Raw per-round values, dnsperf outputs, pdns counters and logs: $res/
 EOF
+if has a; then
+  echo
+  echo "The DC's counters at its stop (whole run, warm-ups and checks included):"
+  grep -oE '(prompts|prompts_suppressed|dns_[a-z_]+)[= ][0-9]+' "$res/dc.log" | sort -u | tr '\n' ' ' || true
+  echo
+fi
+echo "Raw per-round values, dnsperf outputs, pdns counters and logs: $res/"
