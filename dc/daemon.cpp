@@ -14,6 +14,7 @@
 #include "dns/publisher.hpp"
 #include "identity/dc_key.hpp"
 #include "ntm/common/clock.hpp"
+#include "ntm/common/service_notify.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
 
@@ -142,6 +143,7 @@ int serve(const config::Config& cfg) {
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: draining and stopping", sig);
+    common::service_notify("STOPPING=1");
     server.drain();
     *drain_deadline = common::mono_ms() + 5000;
     // Let completions already posted run before checking.
@@ -150,6 +152,9 @@ int serve(const config::Config& cfg) {
   // Ready line: tests and operators wait for it.
   spdlog::info("ntm-dc ready: control {} dc-id {}", server.local_endpoint().to_string(),
                cfg.dc_id.to_hex());
+  // systemd (Type=notify) starts pdns.service only now: the DNS socket
+  // accepts, so pdns's getAllDomains at its start succeeds.
+  common::service_notify("READY=1");
   io.run();
 
   stop = true;
