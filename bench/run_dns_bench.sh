@@ -36,8 +36,10 @@
 # 1 keeps the temporary directory), BUILD_DIR (<repo>/build/dns-bench),
 # SNAPSHOT (0; 1 builds the committed HEAD plus the working tree's bench/,
 # as run_dc_bench.sh does), CODE_DESC (overrides the "Code:" line),
-# DC_LOG_LEVEL (info), PERF (0; 1 records `perf record -g` of the backend
-# process during the common setting's run of round 1, kept in the results).
+# DC_LOG_LEVEL (info), PERF (0; 1 records `perf record` of the backend
+# process and of pdns in extra runs at the common setting, kept in the
+# results; PERF_CALLGRAPH (fp; dwarf for user-space stacks without frame
+# pointers, much bigger), PERF_FREQ (999 Hz)).
 set -euo pipefail
 # shellcheck source=bench/summary.sh
 . "$(dirname "$0")/summary.sh"
@@ -64,6 +66,8 @@ nx_pct=${NX_PCT:-5}
 keep=${KEEP:-0}
 dc_log_level=${DC_LOG_LEVEL:-info}
 perf_on=${PERF:-0}
+perf_cg=${PERF_CALLGRAPH:-fp}
+perf_freq=${PERF_FREQ:-999}
 zone=bench.ntm.example
 
 die() { echo "run_dns_bench.sh: $*" >&2; exit 1; }
@@ -559,7 +563,8 @@ if [[ $perf_on == 1 ]]; then
       out=$res/perf-$b-$target
       start_pdns "$b" "${common%x*}" "${common#*x}" "$out.pdns.log"
       if [[ $target == pdns ]]; then tpid=$pdns_pid; else tpid=$(backend_pids "$b" | head -1); fi
-      perf record -F 999 -g -o "$out.data" -p "$tpid" >"$out.record.log" 2>&1 &
+      perf record -F "$perf_freq" --call-graph "$perf_cg" -o "$out.data" -p "$tpid" \
+        >"$out.record.log" 2>&1 &
       perf_pid=$!
       sleep 0.5
       "${dp_pin[@]}" dnsperf -s 127.0.0.1 -p "$dns_port" -d "$work/queries.txt" -l "$duration" \
@@ -568,12 +573,16 @@ if [[ $perf_on == 1 ]]; then
       wait "$perf_pid" 2>/dev/null || true
       perf_pid=""
       stop_pdns
-      perf report -i "$out.data" --stdio --no-children --sort dso,symbol -g none \
-        --percent-limit 0.5 >"$out.report.txt" 2>/dev/null || true
-      perf report -i "$out.data" --stdio --no-children --sort dso -g none \
-        >"$out.dso.txt" 2>/dev/null || true
-      perf report -i "$out.data" --stdio --children --sort symbol -g none --percent-limit 3 \
-        >"$out.children.txt" 2>/dev/null || true
+      # Without the padding perf puts after each line, and with nlohmann's
+      # basic_json<...> template arguments shortened to "json".
+      perf_report() {
+        perf report -i "$out.data" --stdio "$@" 2>/dev/null |
+          sed -E 's/[[:space:]]+(-[[:space:]]+-[[:space:]]*)?$//' |
+          perl -pe 's/nlohmann::json_abi_v[0-9_]+::basic_json<\Qstd::map, std::vector, std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >, bool, long, unsigned long, double, std::allocator, \Enlohmann::json_abi_v[0-9_]+::adl_serializer, std::vector<unsigned char, std::allocator<unsigned char> > >/json/g' || true
+      }
+      perf_report --no-children --sort dso,symbol -g none --percent-limit 0.5 >"$out.report.txt"
+      perf_report --no-children --sort dso -g none >"$out.dso.txt"
+      perf_report --children --sort symbol -g none --percent-limit 3 >"$out.children.txt"
       echo "  $(date +%T) perf ($b, $target): $out.report.txt" >&2
     done
   done
