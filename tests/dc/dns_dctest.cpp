@@ -119,6 +119,14 @@ std::string dns_section(const std::filesystem::path& sock, const std::string& mo
          "\nnameservers = ns1.test.example\nns_addresses = ns1.test.example=192.0.2.53\n" + more;
 }
 
+// A DC on the test database serving DNS on `sock`.
+DcProcess::Options dns_options(const std::string& db_url, const std::filesystem::path& sock,
+                               const std::string& more = "") {
+  DcProcess::Options o(db_url);
+  o.extra = dns_section(sock, more);
+  return o;
+}
+
 std::filesystem::path socket_path(const char* tag) {
   return std::filesystem::temp_directory_path() /
          ("ntm-dns-" + std::string(tag) + "-" + std::to_string(::getpid()) + ".sock");
@@ -140,10 +148,9 @@ TEST_CASE("dns: A policy follows registration, NAT, the relay address and going 
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;
   const auto sock = socket_path("policy");
-  DcProcess::Options o(db.url());
+  auto o = dns_options(db.url(), sock, "nat_address = 192.0.2.77\n");
   o.keepalive_s = 1;
   o.lifetime_s = 2;
-  o.extra = dns_section(sock, "nat_address = 192.0.2.77\n");
   DcProcess dc(o);
   dc.start();
   const auto g = dc.enroll("global.test.example");
@@ -187,9 +194,7 @@ TEST_CASE("dns: a lookup prompts the node with a Keepalive at most once per inte
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;
   const auto sock = socket_path("prompt");
-  DcProcess::Options o(db.url());
-  o.extra = dns_section(sock, "prompt_interval_ms = 1500\n");
-  DcProcess dc(o);
+  DcProcess dc(dns_options(db.url(), sock, "prompt_interval_ms = 1500\n"));
   dc.start();
   NodeClient node(dc.enroll("phone.test.example"), dc.endpoint());
   REQUIRE(node.register_at({ep("10.0.0.9", 4512)}));
@@ -223,9 +228,7 @@ TEST_CASE("dns: the serial advances with changes and is stored, so a restart nev
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;
   const auto sock = socket_path("serial");
-  DcProcess::Options o(db.url());
-  o.extra = dns_section(sock);
-  DcProcess dc(o);
+  DcProcess dc(dns_options(db.url(), sock));
   dc.start();
   NodeClient node(dc.enroll("mover.test.example"), dc.endpoint());
   REQUIRE(node.register_at());
@@ -271,9 +274,7 @@ TEST_CASE("dns: bad clients on the socket cost their own connection only") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;
   const auto sock = socket_path("bad");
-  DcProcess::Options o(db.url());
-  o.extra = dns_section(sock, "request_timeout_ms = 500\nmax_connections = 16\n");
-  DcProcess dc(o);
+  DcProcess dc(dns_options(db.url(), sock, "request_timeout_ms = 500\nmax_connections = 16\n"));
   dc.start();
   NodeClient node(dc.enroll("steady.test.example"), dc.endpoint());
   REQUIRE(node.register_at());
