@@ -29,8 +29,8 @@
 # Environment: ROUNDS (3), NODES (10000), DURATION (8 s per run), SETTINGS
 # ("1x1 1x2 2x2 1x4 2x4", receiver x distributor), BACKENDS ("a b c"),
 # CLIENTS (4, dnsperf -c), DNSPERF_THREADS (1, dnsperf -T), OUTSTANDING
-# (100, dnsperf -q), DNSPERF_CPU (1: dnsperf pinned to that CPU with taskset;
-# empty: not pinned), LAT_RATE (2000 queries/s), LAT_SECONDS (4), QUERIES
+# (100, dnsperf -q), DNSPERF_CPU (empty: dnsperf not pinned; N: pinned to
+# CPU N with taskset; see docs/benchmarks.md for why not by default), LAT_RATE (2000 queries/s), LAT_SECONDS (4), QUERIES
 # (100000 lines in the query file), TXT_PCT (10), NX_PCT (5), QUICK (0; 1:
 # ROUNDS=1 DURATION=3 SETTINGS="1x2 2x2" LAT_SECONDS=2 unless set), KEEP (0;
 # 1 keeps the temporary directory), BUILD_DIR (<repo>/build/dns-bench),
@@ -57,7 +57,7 @@ backends=${BACKENDS:-a b c}
 clients=${CLIENTS:-4}
 dp_threads=${DNSPERF_THREADS:-1}
 outstanding=${OUTSTANDING:-100}
-dnsperf_cpu=${DNSPERF_CPU-1}
+dnsperf_cpu=${DNSPERF_CPU:-}
 lat_rate=${LAT_RATE:-2000}
 lat_seconds=${LAT_SECONDS:-4}
 nqueries=${QUERIES:-100000}
