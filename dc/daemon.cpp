@@ -162,7 +162,7 @@ int serve(const config::Config& cfg) {
   // Drain: every queued write is applied before the database goes away.
   writer.stop();
   server.log_stats();
-  if (publisher) spdlog::info("dns: {}", publisher->stats_text());
+  if (publisher) publisher->log_stats();
   const auto& ws = writer.stats();
   spdlog::info("store: {} operations in {} transactions, {} failed", ws.ops.load(),
                ws.batches.load(), ws.failed_ops.load());

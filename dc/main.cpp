@@ -18,7 +18,7 @@ namespace {
 using namespace ntm::dc;
 
 struct Args {
-  std::string config_file = "/etc/ntm/ntm-dc.conf";
+  std::string config_file = "/etc/ntm-dc/ntm-dc.conf";
   std::string log_level;
   std::string name;
   std::string out;

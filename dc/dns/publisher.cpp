@@ -87,6 +87,11 @@ void Publisher::start(state::View& view) {
     if (p.kind == state::PartyKind::node) nodes.push_back(entry(p));
   });
   *snap_ = ntm::dns::build_snapshot(zones, nodes, ttls(cfg_));
+  for (const auto& [host, addr] : cfg_.dns.ns_addresses) {
+    const ntm::dns::ZoneInfo* z = snap_->zone_of_name(host);
+    if (!z || snap_->records_at(host + ".").empty())
+      spdlog::warn("dns: [dns] ns_addresses {}: not inside a served zone, no glue published", host);
+  }
   const auto& st = snap_->stats();
   if (st.zones_rejected || st.nodes_rejected || st.nodes_outside)
     spdlog::warn("dns: {} zones and {} nodes not published ({} outside every zone)",
@@ -170,6 +175,14 @@ void Publisher::arm_serial_timer() {
       else arm_serial_timer();  // the clock lagged the timer: try again
     }
   });
+}
+
+void Publisher::log_stats() const {
+  std::string socket = server_ ? server_->stats_text() : std::string();
+  for (char& c : socket)
+    if (c == '\n') c = ' ';
+  spdlog::info("dns: changes={} serial_bumps={} prompts_asked={} {}", stats_.changes,
+               stats_.serial_bumps, stats_.prompts_asked, socket);
 }
 
 std::string Publisher::stats_text() const {

@@ -61,7 +61,8 @@ class Publisher final : public state::NodeObserver {
 
   const ntm::dns::Snapshot& snapshot() const noexcept { return *snap_; }
   const PublisherStats& stats() const noexcept { return stats_; }
-  std::string stats_text() const;
+  std::string stats_text() const;  // for directBackendCmd "stats": one counter a line
+  void log_stats() const;          // one log line: the publisher's and the socket's counters
 
  private:
   struct ZoneSerial {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 using ntm::dc::config::Config;
 using ntm::dc::config::ConfigError;
@@ -79,6 +80,13 @@ TEST_CASE("config: the example file parses and matches the documented defaults")
   CHECK(c.relay_idle_timeout_s == d.relay_idle_timeout_s);
   CHECK(c.log_level == d.log_level);
   CHECK(c.rate_per_node == d.rate_per_node);
+  CHECK(c.dns.socket == d.dns.socket);
+  CHECK(c.dns.socket_mode == d.dns.socket_mode);
+  CHECK(c.dns.nat_address == d.dns.nat_address);
+  CHECK(c.dns.prompt_interval_ms == d.dns.prompt_interval_ms);
+  CHECK(c.dns.max_connections == d.dns.max_connections);
+  CHECK(c.dns.request_timeout_ms == d.dns.request_timeout_ms);
+  CHECK(c.dns.node_ttl_s == d.dns.node_ttl_s);
 }
 
 TEST_CASE("config: a minimal file gets the defaults") {
@@ -134,6 +142,60 @@ TEST_CASE("config: values are read and canonicalised") {
   CHECK(parse(with("[database]\nurl = host=/run/postgresql dbname=ntm\n")).database_url ==
         "host=/run/postgresql dbname=ntm");
   CHECK(parse(with("[database]\nurl = dbname = ntm\n")).database_url == "dbname = ntm");
+}
+
+TEST_CASE("config: [dns] is off by default and read when given") {
+  const Config d = parse(kMinimal);
+  CHECK(d.dns.socket.empty());
+  CHECK(d.dns.socket_mode == 0660);
+  CHECK(d.dns.nameservers.empty());
+  CHECK_FALSE(d.dns.nat_address);
+  CHECK(d.dns.prompt_interval_ms == 1000);
+  CHECK(d.dns.max_connections == 128);
+  CHECK(d.dns.request_timeout_ms == 10000);
+  CHECK(d.dns.node_ttl_s == 0);
+
+  const Config c = parse(with(
+      "[dns]\nsocket = /run/ntm-dc/pdns.sock\nsocket_mode = 0600\n"
+      "nameservers = NS1.ntm.example.com., ns2.other.example\n"
+      "ns_addresses = ns1.ntm.example.com=192.0.2.53\nhostmaster = Admin.example.com\n"
+      "nat_address = 198.51.100.7\nprompt_interval_ms = 0\nmax_connections = 64\n"
+      "request_timeout_ms = 2000\nnode_ttl_s = 5\n"));
+  CHECK(c.dns.socket == "/run/ntm-dc/pdns.sock");
+  CHECK(c.dns.socket_mode == 0600);
+  CHECK(c.dns.nameservers == std::vector<std::string>{"ns1.ntm.example.com", "ns2.other.example"});
+  REQUIRE(c.dns.ns_addresses.size() == 1);
+  CHECK(c.dns.ns_addresses[0].first == "ns1.ntm.example.com");
+  CHECK(c.dns.ns_addresses[0].second == 0xC0000235u);
+  CHECK(c.dns.hostmaster == "admin.example.com");
+  CHECK(c.dns.nat_address == 0xC6336407u);
+  CHECK(c.dns.prompt_interval_ms == 0);
+  CHECK(c.dns.max_connections == 64);
+  CHECK(c.dns.request_timeout_ms == 2000);
+  CHECK(c.dns.node_ttl_s == 5);
+}
+
+TEST_CASE("config: [dns] validation names its key") {
+  CHECK(names(error_of(with("[dns]\nsocket = /run/x.sock\n")),
+              "[dns] nameservers: required when socket is set"));
+  CHECK(names(error_of(with("[dns]\nsocket = run/x.sock\nnameservers = ns1.a.example\n")),
+              "[dns] socket: must be an absolute path"));
+  CHECK(names(error_of(with("[dns]\nsocket_mode = 0999\n")), "[dns] socket_mode: must be an octal"));
+  CHECK(names(error_of(with("[dns]\nsocket_mode = 01777\n")), "[dns] socket_mode: must be an octal"));
+  CHECK(names(error_of(with("[dns]\nnameservers = a..example\n")), "[dns] nameservers: 'a..example'"));
+  CHECK(names(error_of(with("[dns]\nnameservers = a.example, A.example.\n")),
+              "[dns] nameservers: duplicate nameserver"));
+  CHECK(names(error_of(with("[dns]\nnameservers = a.example,\n")), "[dns] nameservers: empty entry"));
+  CHECK(names(error_of(with("[dns]\nns_addresses = ns1.a.example\n")),
+              "[dns] ns_addresses: entries are NAME=IPV4"));
+  CHECK(names(error_of(with("[dns]\nns_addresses = ns1.a.example=2001:db8::1\n")),
+              "[dns] ns_addresses: must be an IPv4 address"));
+  CHECK(names(error_of(with("[dns]\nhostmaster = a b\n")), "[dns] hostmaster: must be a domain"));
+  CHECK(names(error_of(with("[dns]\nnat_address = 300.1.1.1\n")), "[dns] nat_address: must be an IPv4"));
+  CHECK(names(error_of(with("[dns]\nmax_connections = 0\n")), "[dns] max_connections"));
+  CHECK(names(error_of(with("[dns]\nrequest_timeout_ms = 5\n")), "[dns] request_timeout_ms"));
+  CHECK(names(error_of(with("[dns]\nnode_ttl_s = 86401\n")), "[dns] node_ttl_s"));
+  CHECK(names(error_of(with("[dns]\nsockets = /x\n")), "[dns] sockets: unknown key"));
 }
 
 TEST_CASE("config: Ipv4Prefix") {
