@@ -54,11 +54,15 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
     if (existing->initiator != mn.id)
       return error(wire::ErrorCode::not_authorized, "path ID in use");
     // A retransmission that arrives after the path was directed (and the
-    // initiator acknowledged it) changes nothing.
-    if (!req.redirect) return;
+    // initiator acknowledged it) changes nothing.  A path left half-directed
+    // (no direction runs for it: the DC restarted or dropped it midway) is
+    // directed afresh, or its initiator could never complete it.
+    const bool orphan = existing->state != state::PathState::established;
+    if (!req.redirect && !orphan) return;
     // The DC keeps no path keys, so a re-direction issues a new key epoch.
     epoch = static_cast<std::uint8_t>(existing->key_epoch + 1);
-    previous = *existing;
+    // A failed re-direction restores only a path that worked.
+    if (!orphan) previous = *existing;
   }
   if (req.peer.name == mn.name) return error(wire::ErrorCode::bad_request, "cannot direct to self");
 
@@ -116,9 +120,10 @@ void Server::direct_general(state::Party& mn, const wire::DirectionRequest& req,
         d->path.responder_fqdn = req.peer.name;
         d->path.general_addr = addr;
         if (state::Path* existing = view_.find_path(req.path_id)) {
-          if (existing->initiator != mn_id || !req.redirect) return;
+          const bool orphan = existing->state != state::PathState::established;
+          if (existing->initiator != mn_id || (!req.redirect && !orphan)) return;
           d->path.key_epoch = static_cast<std::uint8_t>(existing->key_epoch + 1);
-          d->previous = *existing;
+          if (!orphan) d->previous = *existing;
         }
         d->general.fqdn = req.peer;
         d->general.real = wire::Endpoint{addr, 0};

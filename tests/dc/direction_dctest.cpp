@@ -310,3 +310,42 @@ TEST_CASE("a retransmitted Direction Request after the path was directed changes
   CHECK_FALSE(cn.wait_for<wire::RouteDirection>(700));
   CHECK_FALSE(mn.wait_for<wire::RouteDirection>(100));
 }
+
+TEST_CASE("a path left half-directed by a DC crash is directed afresh when the initiator asks again") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  const auto path = random_path();
+  const wire::DirectionRequest req{path, wire::Fqdn{"cn.test.example"}, false};
+  mn.send(req);
+  REQUIRE(cn.wait_for<wire::RouteDirection>(3000));  // CN does not answer: the DC waits
+  bool stored = false;
+  for (int i = 0; i < 50 && !stored; ++i) {
+    stored = query1(db.url(), "SELECT state FROM paths") == "1";  // directing
+    if (!stored) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(stored);
+  dc.kill9();
+  // Drop the dead DC's retransmissions to CN (epoch 0) still queued.
+  while (cn.wait_for<wire::RouteDirection>(200)) {
+  }
+  dc.start();
+  // The same request again (not a re-direction): a new key epoch, both ends directed.
+  mn.send(req);
+  auto to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  CHECK(to_cn->key_epoch == 1);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->key_epoch == 1);
+  REQUIRE(dc.wait_log("established", 3000));
+  // Established now: a further retransmission changes nothing.
+  mn.send(req);
+  CHECK_FALSE(cn.wait_for<wire::RouteDirection>(700));
+}
