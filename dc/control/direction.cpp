@@ -262,6 +262,7 @@ void Server::arm_retransmit(Directing& d) {
           dd.deadline_ms = common::mono_ms() + cfg_.direction_timeout_ms;
           if (state::Party* next = pick_relay(dd.tried_relays)) {
             dd.path.relay = next->id;
+            view_.put_path(dd.path);  // the view indexes the path under its relay
             return advance(dd);
           }
           return relay_unavailable(dd);
@@ -305,8 +306,43 @@ void Server::relay_unavailable(Directing& d) {
   // The relay was only the fallback of a direct route: go on without one.
   d.path.relay.reset();
   d.path.relay_endpoint = {};
+  view_.put_path(d.path);
   d.step = Directing::Step::responder;
   advance(d);
+}
+
+void Server::party_removed_from_directions(const wire::NodeId& id) {
+  std::vector<wire::PathId> hit;
+  for (const auto& [pid, d] : directing_)
+    if (d->involves(id)) hit.push_back(pid);
+  for (const auto& pid : hit) {
+    auto it = directing_.find(pid);
+    if (it == directing_.end()) continue;
+    Directing& d = *it->second;
+    if (!d.path.relay || *d.path.relay != id) {
+      fail_direction(pid, wire::ErrorCode::no_route, "peer removed");
+      continue;
+    }
+    // The relay went: the view dropped the path with it; put it back.
+    d.timer.cancel();
+    view_.put_path(d.path);
+    if (d.step == Directing::Step::relay) {
+      // As if it had not answered: the next relay, or none.
+      d.tried_relays.push_back(id);
+      if (state::Party* next = pick_relay(d.tried_relays)) {
+        d.path.relay = next->id;
+        view_.put_path(d.path);
+        advance(d);
+      } else {
+        relay_unavailable(d);
+      }
+    } else if (d.path.route == wire::RouteType::direct_private) {
+      // It had accepted as a fallback: direct the ends again without it.
+      relay_unavailable(d);
+    } else {
+      fail_direction(pid, wire::ErrorCode::no_route, "relay removed");
+    }
+  }
 }
 
 void Server::fail_direction(const wire::PathId& id, wire::ErrorCode code, std::string_view reason) {

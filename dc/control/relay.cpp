@@ -73,6 +73,7 @@ void Server::on_relay_response(state::Party& relay, const wire::RelayResponse& r
     state::Party* next = pick_relay(d.tried_relays);
     if (!next) return relay_unavailable(d);
     d.path.relay = next->id;
+    view_.put_path(d.path);  // the view indexes the path under its relay
     return advance(d);
   }
   relay.active_paths++;

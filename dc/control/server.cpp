@@ -321,7 +321,9 @@ void Server::on_party_changed(const wire::NodeId& id, std::optional<store::Party
         gone && gone->kind == state::PartyKind::node && observer_)
       observer_->node_removed(gone->name);
     for (const auto& p : view_.remove(id)) tear_down(p);
-    std::erase_if(directing_, [&](const auto& kv) { return kv.second->involves(id); });
+    // Directions it was part of: failed with an answer, or (a relay) moved
+    // on to another relay or to none.
+    party_removed_from_directions(id);
     spdlog::info("control: party {} removed", id.to_hex());
     return;
   }

@@ -133,6 +133,8 @@ class Server {
   // direct route whose relay was only its fallback.
   void relay_unavailable(Directing& d);
   void finish_direction(const wire::PathId& id);
+  // A party was removed: every direction it is part of ends or moves on.
+  void party_removed_from_directions(const wire::NodeId& id);
   wire::RouteDirection route_direction_for(Directing& d, state::Party& recipient,
                                            wire::PathEnd end);
   route::Placement placement(const state::Party& p) const;

@@ -349,3 +349,73 @@ TEST_CASE("a path left half-directed by a DC crash is directed afresh when the i
   mn.send(req);
   CHECK_FALSE(cn.wait_for<wire::RouteDirection>(700));
 }
+
+TEST_CASE("a relay removed while it is being asked: the direction moves on to the next relay") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  const auto gone_c = dc.enroll("gone.test.example", true);
+  const auto next_c = dc.enroll("next.test.example", true);
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
+  NodeClient gone(gone_c, dc.endpoint()), next(next_c, dc.endpoint());
+  REQUIRE(gone.register_at());
+  REQUIRE(next.register_at());
+  REQUIRE(gone.request(wire::Keepalive{0, 0}));
+  REQUIRE(next.request(wire::Keepalive{0, 500}));  // "gone" is asked first
+  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
+  REQUIRE(cn.register_at({ep("10.0.0.2", 4512)}));
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  REQUIRE(gone.wait_for<wire::RelayDirection>(2000));
+  int status = -1;
+  dc.cli({"relay", "remove", "gone.test.example"}, &status);
+  REQUIRE(status == 0);
+  // Well before direction_timeout_ms (3 s): the removal moved it on.
+  auto rd = next.wait_for<wire::RelayDirection>(1500);
+  REQUIRE(rd);
+  CHECK(rd->path_id == path);
+  next.send(wire::RelayResponse{rd->path_id, rd->key_epoch, wire::Status::ok, ep("127.0.0.1", 50003)});
+  REQUIRE(accept_direction(cn));
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->relay.port == 50003);
+  REQUIRE(dc.wait_log("established", 3000));
+  // The stored path names the relay that carries it.
+  bool right = false;
+  for (int i = 0; i < 50 && !right; ++i) {
+    right = query1(db.url(), "SELECT encode(relay_id, 'hex') FROM paths WHERE state = 2") ==
+            next_c.id.to_hex();
+    if (!right) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(right);
+}
+
+TEST_CASE("a peer removed mid-direction: the initiator is told at once") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  REQUIRE(cn.wait_for<wire::RouteDirection>(2000));  // CN does not answer
+  int status = -1;
+  dc.cli({"node", "remove", "cn.test.example"}, &status);
+  REQUIRE(status == 0);
+  auto err = mn.wait_for<wire::ErrorReply>(1500);  // not after direction_timeout_ms
+  REQUIRE(err);
+  CHECK(err->code == wire::ErrorCode::no_route);
+  std::string left = "?";
+  for (int i = 0; i < 50 && left != "0"; ++i) {
+    left = query1(db.url(), "SELECT count(*) FROM paths");
+    if (left != "0") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(left == "0");
+}
