@@ -30,16 +30,19 @@
 # ("1x1 1x2 2x2 1x4 2x4", receiver x distributor), BACKENDS ("a b c"),
 # CLIENTS (4, dnsperf -c), DNSPERF_THREADS (1, dnsperf -T), OUTSTANDING
 # (100, dnsperf -q), DNSPERF_CPU (empty: dnsperf not pinned; N: pinned to
-# CPU N with taskset; see docs/benchmarks.md for why not by default), LAT_RATE (2000 queries/s), LAT_SECONDS (4), QUERIES
-# (100000 lines in the query file), TXT_PCT (10), NX_PCT (5), QUICK (0; 1:
+# CPU N with taskset; docs/benchmarks.md says why not by default),
+# LAT_RATE (2000 queries/s), LAT_SECONDS (4), QUERIES (100000 lines in the
+# query file), TXT_PCT (10), NX_PCT (5), QUICK (0; 1:
 # ROUNDS=1 DURATION=3 SETTINGS="1x2 2x2" LAT_SECONDS=2 unless set), KEEP (0;
 # 1 keeps the temporary directory), BUILD_DIR (<repo>/build/dns-bench),
 # SNAPSHOT (0; 1 builds the committed HEAD plus the working tree's bench/,
 # as run_dc_bench.sh does), CODE_DESC (overrides the "Code:" line),
-# DC_LOG_LEVEL (info), PERF (0; 1 records `perf record` of the backend
-# process and of pdns in extra runs at the common setting, kept in the
-# results; PERF_CALLGRAPH (fp; dwarf for user-space stacks without frame
-# pointers, much bigger), PERF_FREQ (999 Hz)).
+# DC_LOG_LEVEL (info), DC_PROMPT_INTERVAL_MS (the DC's [dns]
+# prompt_interval_ms; empty: its default, 1000; 0 turns the prompts off),
+# PERF (0; 1 records `perf record` of the backend process and of pdns in
+# extra runs at the common setting, kept in the results; PERF_CALLGRAPH (fp;
+# dwarf for user-space stacks without frame pointers, much bigger),
+# PERF_FREQ (999 Hz)).
 set -euo pipefail
 # shellcheck source=bench/summary.sh
 . "$(dirname "$0")/summary.sh"
@@ -243,6 +246,7 @@ socket = $dc_sock
 nameservers = ns1.$zone
 ns_addresses = ns1.$zone=127.0.0.53
 CONF
+if [[ -n ${DC_PROMPT_INTERVAL_MS:-} ]]; then echo "prompt_interval_ms = $DC_PROMPT_INTERVAL_MS" >>"$conf"; fi
 
 # Nodes straight into the DC's database, as run_dc_bench.sh's fresh_db does
 # (the node_insert columns, then the zone serial bump), but online and not
@@ -445,7 +449,8 @@ ticks() {  # ticks PID...: utime + stime, in clock ticks, of the live ones ("pid
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 hz=$(getconf CLK_TCK)
 order_for_round() {  # rotate the backend order by the round number
-  local -a bs=($backends)
+  local -a bs
+  read -r -a bs <<<"$backends"
   local n=${#bs[@]} i out=""
   for ((i = 0; i < n; i++)); do out+="${bs[((i + $1 - 1) % n)]} "; done
   echo "$out"
@@ -467,8 +472,9 @@ run_one() {  # run_one ROUND SETTING BACKEND
   start_pdns "$b" "$rt" "$dt" "$out.pdns.log"
   "${dp_pin[@]}" dnsperf -s 127.0.0.1 -p "$dns_port" -d "$work/queries.txt" -l 1 -c "$clients" \
     -T "$dp_threads" -q "$outstanding" >"$out.warmup.txt" 2>&1
-  local pids=("$pdns_pid" $(backend_pids "$b"))
-  local t0 t1 busy0 busy1 tstat
+  local -a pids
+  mapfile -t pids < <(echo "$pdns_pid"; backend_pids "$b")
+  local busy0 busy1
   ticks "${pids[@]}" >"$out.ticks0"
   busy0=$(busy_ticks)
   TIMEFORMAT='%U %S'
@@ -605,7 +611,7 @@ for ((r = 1; r <= rounds; r++)); do
       for (i = 1; i <= n; i++) { s = ss[i]
         if (v["qps_b_" s] > 0 && ("qps_a_" s) in v) printf "ratio_ab_%s %.4f\n", s, v["qps_a_" s] / v["qps_b_" s]
         if (v["qps_c_" s] > 0 && ("qps_a_" s) in v) printf "ratio_ac_%s %.4f\n", s, v["qps_a_" s] / v["qps_c_" s]
-        if (v["qps_c_" s] > 0 && ("qps_b_" s) in v) printf "ratio_bc_%s %.4f\n", s, v["qps_b_" s] / v["qps_c_" s]
+        if (v["qps_b_" s] > 0 && ("qps_c_" s) in v) printf "ratio_cb_%s %.4f\n", s, v["qps_c_" s] / v["qps_b_" s]
       }
       if (v["cpu_server_us_a_" common] > 0) {
         if (("cpu_server_us_b_" common) in v) printf "cpu_ratio_ba %.4f\n", v["cpu_server_us_b_" common] / v["cpu_server_us_a_" common]
@@ -613,6 +619,7 @@ for ((r = 1; r <= rounds; r++)); do
       }
       if (ba != "" && bb != "" && v["qps_b_" bb] > 0) printf "ratio_ab_own %.4f\n", v["qps_a_" ba] / v["qps_b_" bb]
       if (ba != "" && bc != "" && v["qps_c_" bc] > 0) printf "ratio_ac_own %.4f\n", v["qps_a_" ba] / v["qps_c_" bc]
+      if (bb != "" && bc != "" && v["qps_b_" bb] > 0) printf "ratio_cb_own %.4f\n", v["qps_c_" bc] / v["qps_b_" bb]
     }' "$f" >"$f.tmp"
   cat "$f.tmp" >>"$f"
   rm -f "$f.tmp"
@@ -654,18 +661,19 @@ Zone $zone: $nodes nodes (A + TXT each), $nrec records in all, $(has a && echo "
 Queries: $nqueries lines, $q_a node A, $q_txt node TXT, $q_nx NXDOMAIN (A), looped by dnsperf.
 pdns: caches off (cache-ttl, query-cache-ttl, negquery-cache-ttl 0), zone cache on, reuseport=yes,
 loglevel 4, identical flags for all backends; remote connector timeout 2000 ms.
+DC: log level $dc_log_level, [dns] prompt_interval_ms ${DC_PROMPT_INTERVAL_MS:-1000 (default)}; node addresses on loopback (127.16.0.0/15), so the prompts stay on the machine.
 dnsperf: -c $clients -T $dp_threads -q $outstanding, closed loop, $duration s per run after 1 s of warm-up; $pin_desc.
 $rounds rounds, each: every setting × every backend, backends interleaved per setting, order rotated per round.
 Median over rounds; (min–max) over rounds. Ratios are per round, then the median.
 
 **Throughput (queries/s) by pdns thread setting, receiver × distributor threads**
 
-| Setting | (a) ntm-dc | (b) gpgsql | (c) constant | a/b | a/c |
-|---|---:|---:|---:|---:|---:|
+| Setting | (a) ntm-dc | (b) gpgsql | (c) constant | a/b | a/c | c/b |
+|---|---:|---:|---:|---:|---:|---:|
 EOF
 for s in $settings; do
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$s" "$(cell "qps_a_$s" 0)" "$(cell "qps_b_$s" 0)" \
-    "$(cell "qps_c_$s" 0)" "$(cell "ratio_ab_$s" 2)" "$(cell "ratio_ac_$s" 2)"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$s" "$(cell "qps_a_$s" 0)" "$(cell "qps_b_$s" 0)" \
+    "$(cell "qps_c_$s" 0)" "$(cell "ratio_ab_$s" 2)" "$(cell "ratio_ac_$s" 2)" "$(cell "ratio_cb_$s" 2)"
 done
 echo
 echo "Best setting by median qps: $(for b in $backends; do printf '%s %s (%s qps); ' "$(name_of "$b")" "${best[$b]}" "$(fmt "qps_${b}_${best[$b]}" 1 0)"; done)"
@@ -680,6 +688,8 @@ cat <<EOF
 | (a)/(c) at $common | $(cell "ratio_ac_$common" 2) | ≥ 0.90 | $(verdict "ratio_ac_$common" 0.90) |
 | (a) at ${best[a]:-—} / (b) at ${best[b]:-—}, each at its own best | $(cell ratio_ab_own 2) | ≥ 1.5 | $(verdict ratio_ab_own 1.5) |
 | (a) at ${best[a]:-—} / (c) at ${best[c]:-—}, each at its own best | $(cell ratio_ac_own 2) | ≥ 0.90 | $(verdict ratio_ac_own 0.90) |
+| (c)/(b) at $common: how far the ceiling itself is above gpgsql | $(cell "ratio_cb_$common" 2) | (information) | |
+| (c) at ${best[c]:-—} / (b) at ${best[b]:-—}, each at its own best | $(cell ratio_cb_own 2) | (information) | |
 | CPU per query (pdns + backend) of (b) / of (a), at $common | $(cell cpu_ratio_ba 2) | (information) | |
 | CPU per query (pdns + backend) of (c) / of (a), at $common | $(cell cpu_ratio_ca 2) | (information) | |
 
