@@ -147,12 +147,23 @@ void Server::prompt(const std::string& fqdn) {
   if (cfg_.dns.prompt_interval_ms == 0 || stopped_ || draining_) return;
   state::Party* p = view_.find_node(fqdn);
   if (!p || !p->online || p->observed.empty()) return;
+  // Heard from within half a keepalive interval: its NAT binding towards
+  // the DC is fresh, and a prompt would refresh nothing.
+  if (common::wall_ms() < p->last_seen_ms + cfg_.keepalive_s * 500ull) {
+    stats_.prompts_fresh++;
+    return;
+  }
+  // Prompted and silent since: its binding is likely gone, and the DC
+  // cannot reopen it from its side; it waits for the node's next message.
+  // The interval bounds how often one node is prompted at all.
   const std::uint64_t now = common::mono_ms();
-  if (p->last_prompt_ms != 0 && now - p->last_prompt_ms < cfg_.dns.prompt_interval_ms) {
+  if (p->prompt_unanswered ||
+      (p->last_prompt_ms != 0 && now - p->last_prompt_ms < cfg_.dns.prompt_interval_ms)) {
     stats_.prompts_suppressed++;
     return;
   }
   p->last_prompt_ms = now;
+  p->prompt_unanswered = true;
   stats_.prompts++;
   send(*p, p->observed, wire::Keepalive{}, next_txid());
 }

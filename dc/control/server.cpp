@@ -213,6 +213,8 @@ void Server::dispatch(state::Party& party, wire::Received& msg, const wire::Endp
     spdlog::debug("control: {} now seen at {} (was {})", party.name, from.to_string(),
                  party.observed.to_string());
   }
+  // It answered (or spoke first): a DNS lookup may prompt it again.
+  party.prompt_unanswered = false;
   std::visit(
       [&](auto& body) {
         using T = std::decay_t<decltype(body)>;
@@ -289,12 +291,12 @@ void Server::log_stats() const {
       "control: received={} dropped_unauthenticated={} oversized={} auth_failed={} stale={} "
       "replayed={} rate_limited={} bad_body={} unexpected={} registrations={} keepalives={} "
       "directions={} directions_failed={} retransmissions={} errors_sent={} expired={} "
-      "prompts={} prompts_suppressed={}",
+      "prompts={} prompts_suppressed={} prompts_fresh={}",
       r.received, r.total_dropped(), r.oversized, stats_.auth_failed, stats_.stale,
       stats_.replayed, stats_.rate_limited, stats_.bad_body, stats_.unexpected,
       stats_.registrations, stats_.keepalives, stats_.directions, stats_.directions_failed,
       stats_.retransmissions, stats_.errors_sent, stats_.expired, stats_.prompts,
-      stats_.prompts_suppressed);
+      stats_.prompts_suppressed, stats_.prompts_fresh);
   for (std::size_t i = 1; i < r.dropped.size(); ++i)
     if (r.dropped[i])
       spdlog::info("control: dropped {} x {}", r.dropped[i],

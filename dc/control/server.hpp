@@ -45,7 +45,8 @@ struct ServerStats {
   std::uint64_t errors_sent = 0;
   std::uint64_t expired = 0;
   std::uint64_t prompts = 0;             // Keepalives sent to a node whose name was resolved
-  std::uint64_t prompts_suppressed = 0;  // within prompt_interval_ms of the last one
+  std::uint64_t prompts_suppressed = 0;  // within prompt_interval_ms, or the last one unanswered
+  std::uint64_t prompts_fresh = 0;       // not needed: heard from within keepalive_s / 2
 };
 
 class Server {
@@ -77,9 +78,10 @@ class Server {
   void set_node_observer(state::NodeObserver* o) noexcept { observer_ = o; }
   // A resolver asked for this node's name: send it a Keepalive so that it
   // answers with its own and refreshes its NAT binding before the Route
-  // Direction that is likely to follow.  At most once per
-  // prompt_interval_ms per node; cheap and idempotent (pdns asks each name
-  // several times per query).
+  // Direction that is likely to follow.  Only when the node has been
+  // silent for half a keepalive interval, not again while a prompt is
+  // unanswered, and at most once per prompt_interval_ms; cheap and
+  // idempotent (pdns asks each name several times per query).
   void prompt(const std::string& fqdn);
 
  private:

@@ -51,6 +51,7 @@ struct Party {
   std::uint64_t last_seen_ms = 0;  // wall clock
   std::uint64_t last_persisted_seen_ms = 0;
   std::uint64_t last_prompt_ms = 0;  // monotonic; Keepalive sent after a DNS lookup
+  bool prompt_unanswered = false;    // prompted, and nothing heard from it since
 
   // Relays only.
   std::uint32_t active_paths = 0;

@@ -190,37 +190,53 @@ TEST_CASE("dns: A policy follows registration, NAT, the relay address and going 
   CHECK(contents(c.lookup("global.test.example."), "A") == std::vector<std::string>{"127.0.0.1"});
 }
 
-TEST_CASE("dns: a lookup prompts the node with a Keepalive at most once per interval") {
+TEST_CASE("dns: a lookup prompts a node gone quiet, once until it answers") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;
   const auto sock = socket_path("prompt");
-  DcProcess dc(dns_options(db.url(), sock, "prompt_interval_ms = 1500\n"));
+  // keepalive_s = 1: a node silent for 0.5 s counts as quiet.
+  auto o = dns_options(db.url(), sock, "prompt_interval_ms = 1000\n");
+  o.keepalive_s = 1;
+  DcProcess dc(o);
   dc.start();
   NodeClient node(dc.enroll("phone.test.example"), dc.endpoint());
   REQUIRE(node.register_at({ep("10.0.0.9", 4512)}));
   DnsClient c(sock);
+  auto lookup = [&](const char* name) {
+    REQUIRE(contents(c.lookup(name), "TXT").size() == 1);
+  };
 
-  // pdns looks a name up twice per query (referral check, answer): one prompt.
-  REQUIRE(contents(c.lookup("phone.test.example."), "TXT").size() == 1);
-  REQUIRE(contents(c.lookup("phone.test.example."), "TXT").size() == 1);
+  // Just registered: its binding is fresh, no prompt.
+  lookup("phone.test.example.");
+  CHECK_FALSE(node.wait_for<wire::Keepalive>(300));
+  // Quiet now.  pdns looks a name up two or three times per query: one prompt.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  lookup("phone.test.example.");
+  lookup("phone.test.example.");
   wire::ControlHeader h;
   auto ka = node.wait_for<wire::Keepalive>(2000, &h);
   REQUIRE(ka);  // authenticated with the node's key: it opened
-  CHECK_FALSE(node.wait_for<wire::Keepalive>(500));
+  // Unanswered: no second prompt, even past the interval.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  lookup("phone.test.example.");
+  CHECK_FALSE(node.wait_for<wire::Keepalive>(300));
   // The node answers with its own Keepalive; the DC acknowledges it.
   node.send(wire::Keepalive{});
   auto ack = node.wait_for<wire::KeepaliveAck>(2000);
   REQUIRE(ack);
   CHECK_FALSE(ack->reregister);
-  // Past the interval, a new lookup prompts again.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  REQUIRE(contents(c.lookup("PHONE.test.example."), "TXT").size() == 1);
+  // Fresh again right after; quiet again later: prompted again.
+  lookup("PHONE.test.example.");
+  CHECK_FALSE(node.wait_for<wire::Keepalive>(300));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  lookup("PHONE.test.example.");
   CHECK(node.wait_for<wire::Keepalive>(2000));
   // SOA lookups and the apex never prompt.
+  node.send(wire::Keepalive{});
+  REQUIRE(node.wait_for<wire::KeepaliveAck>(2000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   c.lookup("test.example.", "SOA");
   c.lookup("test.example.");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1600));
-  c.lookup("test.example.", "SOA");
   CHECK_FALSE(node.wait_for<wire::Keepalive>(500));
 }
 
