@@ -14,7 +14,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <array>
+#include <vector>
 #include <cerrno>
 #include <sstream>
 #include <system_error>
@@ -49,13 +51,18 @@ class Connection;
 
 struct SocketServer::Shared {
   Shared(asio::io_context& io_ctx, Backend& be, SocketServerOptions o)
-      : io(io_ctx), backend(be), opts(std::move(o)), acceptor(io_ctx), retry(io_ctx) {}
+      : io(io_ctx), backend(be), opts(std::move(o)), acceptor(io_ctx), retry(io_ctx),
+        sweep(io_ctx) {}
 
   asio::io_context& io;
   Backend& backend;
   const SocketServerOptions opts;
   stream::acceptor acceptor;
   asio::steady_timer retry;
+  // One timer for every connection's deadline: re-arming a timer per
+  // request costs system calls (timerfd) on the hot path; a deadline is a
+  // clock read.  Deadlines are therefore kept to within one sweep period.
+  asio::steady_timer sweep;
   bool running = false;
   bool bound = false;
   std::uint64_t next_id = 0;
@@ -75,7 +82,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using Clock = asio::steady_timer::clock_type;
 
   Connection(std::shared_ptr<SocketServer::Shared> s, stream::socket sock, std::uint64_t id)
-      : s_(std::move(s)), sock_(std::move(sock)), timer_(s_->io), id_(id) {}
+      : s_(std::move(s)), sock_(std::move(sock)), id_(id) {}
 
   void start() { next(true); }
 
@@ -84,7 +91,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     closed_ = true;
     error_code ignored;
     sock_.close(ignored);
-    timer_.cancel();
     s_->conns.erase(id_);
     s_->active.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -93,38 +99,34 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool idle() const { return !closed_ && wait_ == Wait::idle; }
   Clock::time_point idle_since() const { return idle_since_; }
 
- private:
-  enum class Wait { none, idle, request };
-
-  // What the deadline covers: `request` while the client owes us the rest
-  // of a line or has our reply to take (request_timeout from the start of
-  // that wait, so trickling bytes does not extend it); `idle` between
-  // requests (idle_timeout, 0 = none).  Re-arms from now.
-  void arm(Wait w) {
-    wait_ = w;
-    if (w == Wait::idle) idle_since_ = Clock::now();
-    const auto d = w == Wait::idle ? s_->opts.idle_timeout : s_->opts.request_timeout;
-    if (d.count() <= 0) {
-      timer_.cancel();
-      return;
-    }
-    timer_.expires_after(d);
-    timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_timer(ec); });
-  }
-
-  void on_timer(const error_code& ec) {
-    // A re-arm after this expiry was queued leaves the deadline ahead.
-    if (ec || closed_ || timer_.expiry() > Clock::now()) return;
+  // Called by the sweep: closes the connection if its deadline passed.
+  void check_deadline(Clock::time_point now) {
+    if (closed_ || now < deadline_) return;
     if (wait_ == Wait::request) {
       bump(s_->request_timeouts);
       spdlog::debug("dns-backend: connection {} stalled mid-request, closed", id_);
-    } else if (wait_ == Wait::idle && s_->opts.idle_timeout.count() > 0) {
+    } else if (wait_ == Wait::idle) {
       bump(s_->idle_timeouts);
       spdlog::debug("dns-backend: connection {} idle, closed", id_);
     } else {
       return;
     }
     close();
+  }
+
+ private:
+  enum class Wait { none, idle, request };
+
+  // What the deadline covers: `request` while the client owes us the rest
+  // of a line or has our reply to take (request_timeout from the start of
+  // that wait, so trickling bytes does not extend it); `idle` between
+  // requests (idle_timeout, 0 = none).  Sets it from now.
+  void arm(Wait w) {
+    wait_ = w;
+    const auto now = Clock::now();
+    if (w == Wait::idle) idle_since_ = now;
+    const auto d = w == Wait::idle ? s_->opts.idle_timeout : s_->opts.request_timeout;
+    deadline_ = d.count() > 0 ? now + d : Clock::time_point::max();
   }
 
   // Answers the first buffered line, or reads more.  `fresh`: a new wait
@@ -207,8 +209,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::shared_ptr<SocketServer::Shared> s_;
   stream::socket sock_;
-  asio::steady_timer timer_;
   const std::uint64_t id_;
+  Clock::time_point deadline_ = Clock::time_point::max();
   std::array<char, 4096> chunk_{};
   std::string buf_;
   std::size_t scanned_ = 0;  // buf_[0, scanned_) holds no newline
@@ -233,6 +235,29 @@ bool evict_one(SocketServer::Shared& s) {
 }
 
 void accept_next(const std::shared_ptr<SocketServer::Shared>& s);
+
+// A quarter of the shortest timeout, between 10 ms and 1 s.
+std::chrono::milliseconds sweep_period(const SocketServerOptions& o) {
+  auto t = o.request_timeout;
+  if (o.idle_timeout.count() > 0) t = std::min(t, o.idle_timeout);
+  return std::clamp(t / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+}
+
+void sweep_next(const std::shared_ptr<SocketServer::Shared>& s) {
+  if (!s->running) return;
+  s->sweep.expires_after(sweep_period(s->opts));
+  s->sweep.async_wait([s](const error_code& ec) {
+    if (ec || !s->running) return;
+    // check_deadline() may close, and close() erases from the map.
+    std::vector<std::shared_ptr<Connection>> open;
+    open.reserve(s->conns.size());
+    for (auto& [id, w] : s->conns)
+      if (auto c = w.lock()) open.push_back(std::move(c));
+    const auto now = Connection::Clock::now();
+    for (auto& c : open) c->check_deadline(now);
+    sweep_next(s);
+  });
+}
 
 void on_accept(const std::shared_ptr<SocketServer::Shared>& s, const error_code& ec,
                stream::socket sock) {
@@ -328,6 +353,7 @@ void SocketServer::start() {
   s.running = true;
   spdlog::info("dns-backend: listening on {}", path);
   accept_next(shared_);
+  sweep_next(shared_);
 }
 
 void SocketServer::stop() {
@@ -336,6 +362,7 @@ void SocketServer::stop() {
   error_code ignored;
   s.acceptor.close(ignored);
   s.retry.cancel();
+  s.sweep.cancel();
   // close() erases from the map: collect first.
   std::vector<std::shared_ptr<Connection>> open;
   for (auto& [id, w] : s.conns)
