@@ -42,7 +42,8 @@
 # PERF (0; 1 records `perf record` of the backend process and of pdns in
 # extra runs at the common setting, kept in the results; PERF_CALLGRAPH (fp;
 # dwarf for user-space stacks without frame pointers, much bigger),
-# PERF_FREQ (999 Hz)).
+# PERF_FREQ (999 Hz)), AXFR_CHECK (0; 1 times an AXFR of the DC's zone
+# through pdns, with the connector's default timeout and a long one).
 set -euo pipefail
 # shellcheck source=bench/summary.sh
 . "$(dirname "$0")/summary.sh"
@@ -348,6 +349,27 @@ with open(sys.argv[3], "w") as f:
         if r["qtype"] == "ENT": continue
         f.write("%s\t%s\t%d\t%d\t%s\n" % (r["qname"].lower(), r["qtype"], r["ttl"], r.get("scopeMask", 0), r["content"]))
 PY
+  # AXFR_CHECK=1: how long an AXFR of the DC's zone through pdns takes, with
+  # the default connector timeout (2000 ms) and a long one (60 s).
+  if [[ ${AXFR_CHECK:-0} == 1 ]]; then
+    for tmo in 2000 60000; do
+      # shellcheck disable=SC2046
+      pdns_server "${pdns_common[@]}" --launch=remote \
+        --remote-connection-string="unix:path=$dc_sock,timeout=$tmo" >"$res/axfr-$tmo.pdns.log" 2>&1 &
+      pdns_pid=$!
+      for _ in $(seq 1 100); do
+        dig +time=1 +tries=1 +norec @127.0.0.1 -p "$dns_port" "$zone" SOA 2>/dev/null |
+          grep -q 'status: NOERROR' && break
+        sleep 0.05
+      done
+      t0=$(date +%s%N)
+      dig +norec +onesoa +tries=1 +time=120 @127.0.0.1 -p "$dns_port" "$zone" AXFR >"$res/axfr-$tmo.txt" 2>&1 || true
+      echo "axfr timeout=$tmo ms: $(( ($(date +%s%N) - t0) / 1000000 )) ms," \
+        "$(grep -c 'IN' "$res/axfr-$tmo.txt" || true) lines, $(grep -c 'error' "$res/axfr-$tmo.txt" || true) errors" \
+        | tee -a "$res/axfr-check.txt" >&2
+      stop_pdns
+    done
+  fi
 else
   awk -v OFS='\t' -v n="$nodes" -v z="$zone." -v dc="127.0.0.1:$dc_port" 'BEGIN {
     print z, "SOA", 3600, 0, "ns1." z " hostmaster." z " 2 3600 600 604800 0"
@@ -727,8 +749,8 @@ only average/min/max latency for a run.
 EOF
 if has a; then
   echo
-  echo "The DC's counters at its stop (whole run, warm-ups and checks included):"
-  grep -oE '(prompts|prompts_suppressed|dns_[a-z_]+)[= ][0-9]+' "$res/dc.log" | sort -u | tr '\n' ' ' || true
+  echo "The DC's counters at its stop (whole run: warm-ups, checks and PERF runs included):"
   echo
+  grep -E 'ntm-dc info: (control: received=|dns: )' "$res/dc.log" | sed -E 's/^[^ ]+ ntm-dc info: /    /' || true
 fi
 echo "Raw per-round values, dnsperf outputs, pdns counters and logs: $res/"
