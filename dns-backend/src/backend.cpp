@@ -16,10 +16,6 @@ json result(json value) {
   return json{{"result", std::move(value)}};
 }
 
-void bump(std::atomic<std::uint64_t>& c) {
-  c.fetch_add(1, std::memory_order_relaxed);
-}
-
 }  // namespace
 
 const std::unordered_map<std::string_view, Handler>& method_table() {
@@ -40,6 +36,15 @@ Backend::Backend(SnapshotSource source, NodeLookupHook hook)
     : source_(std::move(source)), hook_(std::move(hook)) {}
 
 std::string Backend::handle_line(std::string_view line) {
+  try {
+    if (auto fast = fast_lookup(line)) return std::move(*fast);
+  } catch (...) {
+    // Only allocation can throw there; the general path answers.
+  }
+  return handle_line_general(line);
+}
+
+std::string Backend::handle_line_general(std::string_view line) {
   try {
     json req = json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (req.is_discarded()) {
@@ -144,6 +149,7 @@ BackendStats Backend::stats() const {
   s.lookup_misses = r(c_.lookup_misses);
   s.node_lookups = r(c_.node_lookups);
   s.hook_errors = r(c_.hook_errors);
+  s.fast_lookups = r(c_.fast_lookups);
   return s;
 }
 

@@ -26,7 +26,7 @@ std::string stats_text(const CallContext& ctx) {
       << s.unknown_method << "\nbad_params " << s.bad_params << "\nhandler_errors "
       << s.handler_errors << "\nno_snapshot " << s.no_snapshot << "\nlookups " << s.lookups
       << "\nlookup_misses " << s.lookup_misses << "\nnode_lookups " << s.node_lookups
-      << "\nhook_errors " << s.hook_errors << '\n';
+      << "\nhook_errors " << s.hook_errors << "\nfast_lookups " << s.fast_lookups << '\n';
   }
   if (ctx.extra_stats != nullptr && *ctx.extra_stats) o << (*ctx.extra_stats)();
   return o.str();

@@ -113,7 +113,7 @@ class Builder {
 
   static Record record(const std::string& qname, std::string_view qtype, std::string content,
                        std::uint32_t ttl, int domain_id, std::uint8_t scope) {
-    return Record{qname, std::string(qtype), std::move(content), ttl, domain_id, scope, true};
+    return make_record(qname, qtype, std::move(content), ttl, domain_id, scope);
   }
 
   std::string soa_content(const std::string& mname, const std::string& rname,
@@ -242,7 +242,7 @@ void Snapshot::add_ents(const std::string& name, std::size_t zi) {
     auto [it, fresh] = ents_.try_emplace(std::string(p));
     if (fresh) {
       it->second.zone_index = zi;
-      it->second.record = Record{it->first, "ENT", "", ttls_.zone_s, zones_[zi].id, 0, true};
+      it->second.record = make_record(it->first, "ENT", "", ttls_.zone_s, zones_[zi].id, 0);
     }
     ++it->second.refs;
   }
@@ -279,13 +279,13 @@ NodeChange Snapshot::put_node(const NodeEntry& n) {
   const int id = zones_[zi].id;
   std::vector<Record> recs;
   if (n.a_record)
-    recs.push_back(Record{*c, "A", ipv4_text(*n.a_record), ttls_.node_s, id,
-                          ttls_.node_scope_mask, true});
+    recs.push_back(
+        make_record(*c, "A", ipv4_text(*n.a_record), ttls_.node_s, id, ttls_.node_scope_mask));
   if (!n.marker.empty())
-    recs.push_back(Record{*c, "TXT", txt_content(n.marker), ttls_.node_s, id,
-                          ttls_.node_scope_mask, true});
+    recs.push_back(
+        make_record(*c, "TXT", txt_content(n.marker), ttls_.node_s, id, ttls_.node_scope_mask));
   // A node with nothing to publish still exists: NODATA, not NXDOMAIN.
-  if (recs.empty()) recs.push_back(Record{*c, "ENT", "", ttls_.node_s, id, 0, true});
+  if (recs.empty()) recs.push_back(make_record(*c, "ENT", "", ttls_.node_s, id, 0));
 
   auto [it, fresh] = nodes_.try_emplace(*c);
   NodeSlot& slot = it->second;
@@ -335,6 +335,7 @@ bool Snapshot::set_serial(int zone_id, std::int64_t serial) {
     zones_[zi].serial = static_cast<std::uint32_t>(static_cast<std::uint64_t>(serial));
     // The SOA is the first record of the zone's fixed list.
     zone_records_[zi].front().content = soa_content(zi);
+    render_json(zone_records_[zi].front());
     return true;
   }
   return false;

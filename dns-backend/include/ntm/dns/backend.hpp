@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -44,6 +45,7 @@ struct BackendStats {
   std::uint64_t lookup_misses = 0;  // lookups answered false
   std::uint64_t node_lookups = 0;   // hook calls
   std::uint64_t hook_errors = 0;    // exceptions thrown by the hook, swallowed
+  std::uint64_t fast_lookups = 0;   // lookups answered by the fast path (lookup_fast.cpp)
 };
 
 // What a handler gets besides its parameters and the snapshot.  Handlers
@@ -73,6 +75,9 @@ class Backend {
   // One request (a JSON text without the newline) to one reply (without
   // the newline).  Never throws for any input; a failure is {"result":false}.
   std::string handle_line(std::string_view line);
+  // The same without the lookup fast path: the reference the fast path is
+  // checked against (tests, fuzzer).
+  std::string handle_line_general(std::string_view line);
   // The same on parsed JSON: returns {"result": ...}.
   nlohmann::json handle(const nlohmann::json& request);
 
@@ -86,9 +91,13 @@ class Backend {
   struct Counters {
     std::atomic<std::uint64_t> requests{0}, malformed_json{0}, unknown_method{0}, bad_params{0},
         handler_errors{0}, no_snapshot{0}, lookups{0}, lookup_misses{0}, node_lookups{0},
-        hook_errors{0};
+        hook_errors{0}, fast_lookups{0};
   };
   nlohmann::json dispatch(std::string_view method, const nlohmann::json& params);
+  // The common, well-formed lookup without a JSON document (lookup_fast.cpp);
+  // nullopt: not that case, take the general path.
+  std::optional<std::string> fast_lookup(std::string_view line);
+  static void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
   SnapshotSource source_;
   NodeLookupHook hook_;

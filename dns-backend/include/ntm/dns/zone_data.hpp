@@ -69,7 +69,17 @@ struct Record {
   int domain_id = -1;
   std::uint8_t scope_mask = 0;
   bool auth = true;  // no delegations yet: every record is authoritative
+  // This record as the remote backend sends it, in two pieces around the
+  // asker's spelling of the name: lookup answers are concatenated from
+  // them instead of being built and serialised as JSON documents (the
+  // backend's hot path).  Kept by make_record() and set_serial().
+  std::string json_head, json_tail;
 };
+
+// A Record with its JSON pieces rendered (src/record_json.cpp).
+Record make_record(std::string qname, std::string_view qtype, std::string content,
+                   std::uint32_t ttl_s, int domain_id, std::uint8_t scope_mask);
+void render_json(Record& r);
 
 struct ZoneInfo {
   int id = 0;
