@@ -9,7 +9,8 @@ PACKAGES=(
   # toolchain
   g++ clang-14 clang libclang-rt-14-dev cmake ninja-build pkg-config make
   # libraries
-  libssl-dev libspdlog-dev libcli11-dev doctest-dev nlohmann-json3-dev libpqxx-dev libboost1.81-dev
+  libssl-dev libspdlog-dev libcli11-dev doctest-dev nlohmann-json3-dev libsimdjson-dev libpqxx-dev
+  libboost1.81-dev
   # runtime pieces used by the tests and the demo
   postgresql postgresql-contrib python3 python3-cryptography iproute2 procps
   pdns-server pdns-backend-remote dnsutils

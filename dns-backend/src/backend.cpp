@@ -32,8 +32,6 @@ const std::unordered_map<std::string_view, Handler>& method_table() {
   return table;
 }
 
-Backend::Backend(SnapshotSource source, NodeLookupHook hook)
-    : source_(std::move(source)), hook_(std::move(hook)) {}
 
 std::string Backend::handle_line(std::string_view line) {
   try {

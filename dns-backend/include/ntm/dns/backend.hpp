@@ -71,6 +71,9 @@ const std::unordered_map<std::string_view, Handler>& method_table();
 class Backend {
  public:
   explicit Backend(SnapshotSource source, NodeLookupHook hook = {});
+  ~Backend();
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
 
   // One request (a JSON text without the newline) to one reply (without
   // the newline).  Never throws for any input; a failure is {"result":false}.
@@ -99,6 +102,8 @@ class Backend {
   std::optional<std::string> fast_lookup(std::string_view line);
   static void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
+  struct FastParser;
+  std::unique_ptr<FastParser> fast_;
   SnapshotSource source_;
   NodeLookupHook hook_;
   std::function<std::string()> extra_stats_;
