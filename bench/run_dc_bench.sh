@@ -26,7 +26,7 @@
 # Environment: ROUNDS (3), NODES (100000), STORM (10000), THREADS (2),
 # WINDOW (100 outstanding registrations per thread), DIR_RATE (5000),
 # DIR_SECONDS (10), MOVES (2000), FULL_DIR_RATE (50), FULL_DIR_SECONDS
-# (4), PGBENCH_SECONDS (8), DC_LOG_LEVEL (info, the DC's default), PROFILE
+# (4), PGBENCH_SECONDS (8), PG_EXTRA_OPTS (more postgres -c options, for experiments), DC_LOG_LEVEL (info, the DC's default), PROFILE
 # (0; 1 loads pg_stat_statements and keeps each phase's top statements:
 # that adds overhead, so not for the table), KEEP (0; 1 keeps the temporary
 # directory), BUILD_DIR (<repo>/build/bench), SNAPSHOT (0; 1 builds the
@@ -146,6 +146,8 @@ pg_opts="-k $pgd -p $pgport -c listen_addresses='' -c track_wal_io_timing=on"
 if [[ $profile == 1 ]]; then
   pg_opts+=" -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
 fi
+# Experiments only (e.g. "-c autovacuum=off"); the table's runs leave it empty.
+pg_opts+=" ${PG_EXTRA_OPTS:-}"
 "${as_pg[@]}" "$pgbin/initdb" -D "$pgd/data" -U postgres -A trust --no-sync -E UTF8 \
   --locale=C.UTF-8 >"$res/initdb.log" 2>&1
 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgd/data" -l "$pgd/log" -w -o "$pg_opts" start >/dev/null
