@@ -13,17 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 const std::string* string_param(const json& params, const char* key) {
   auto it = params.find(key);
   if (it == params.end() || !it->is_string()) return nullptr;
@@ -66,6 +55,17 @@ json domain_info(const ZoneInfo& z) {
 }
 
 }  // namespace
+
+bool ascii_iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
 
 std::string lookup_key(std::string_view qname) {
   std::string k(qname);
@@ -110,15 +110,15 @@ json lookup(const json& params, const Snapshot& snap, CallContext& ctx) {
   if (echo.empty() || echo.back() != '.') echo.push_back('.');
   const std::string key = lookup_key(*qname);
   const auto recs = snap.records_at(key);
-  const bool any = iequals(*qtype, "ANY");
+  const bool any = ascii_iequals(*qtype, "ANY");
   json out = json::array();
   for (const auto& r : recs) {
     if (*zone_id != -1 && r.domain_id != *zone_id) continue;
-    if (!any && !iequals(r.qtype, *qtype)) continue;
+    if (!any && !ascii_iequals(r.qtype, *qtype)) continue;
     out.push_back(record_json(r, echo));
   }
   if (out.empty()) return false;
-  if (!iequals(*qtype, "SOA") && snap.is_node(key)) {
+  if (!ascii_iequals(*qtype, "SOA") && snap.is_node(key)) {
     ctx.node_lookup = true;
     ctx.lookup.qname = recs.front().qname;  // lives in the snapshot
     ctx.lookup.remote = client_field(params, "remote", "0.0.0.0");

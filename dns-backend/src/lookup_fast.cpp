@@ -32,17 +32,6 @@ Backend::~Backend() = default;
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 // The fields of a lookup, or `ok == false` for anything unusual.
 struct LookupFields {
   bool ok = false;
@@ -129,12 +118,12 @@ std::optional<std::string> Backend::fast_lookup(std::string_view line) {
   }
   const std::string key = lookup_key(f.qname);
   const auto recs = snap->records_at(key);
-  const bool any = iequals(f.qtype, "ANY");
+  const bool any = ascii_iequals(f.qtype, "ANY");
   std::string out = R"({"result":[)";
   bool first = true;
   for (const auto& r : recs) {
     if (zone_id != -1 && r.domain_id != zone_id) continue;
-    if (!any && !iequals(r.qtype, f.qtype)) continue;
+    if (!any && !ascii_iequals(r.qtype, f.qtype)) continue;
     if (!first) out.push_back(',');
     first = false;
     out += r.json_head;
@@ -147,7 +136,7 @@ std::optional<std::string> Backend::fast_lookup(std::string_view line) {
     return std::string(R"({"result":false})");
   }
   out += "]}";
-  if (hook_ && !iequals(f.qtype, "SOA") && snap->is_node(key)) {
+  if (hook_ && !ascii_iequals(f.qtype, "SOA") && snap->is_node(key)) {
     bump(c_.node_lookups);
     NodeLookup l;
     l.qname = recs.front().qname;

@@ -128,6 +128,8 @@ nlohmann::json direct_backend_cmd(const nlohmann::json& params, const Snapshot& 
 }  // namespace handlers
 
 // Helpers shared by the handlers.
+// DNS names and types compare case-insensitively (ASCII only).
+bool ascii_iequals(std::string_view a, std::string_view b);
 // ASCII lower case plus a trailing dot: the Snapshot's key for a name.
 std::string lookup_key(std::string_view qname);
 nlohmann::json record_json(const Record& r, std::string_view qname);
