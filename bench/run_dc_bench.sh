@@ -69,21 +69,7 @@ if [[ $EUID -eq 0 ]]; then as_pg=(runuser -u postgres --); fi
 # working tree's bench/ (this benchmark), instead of the working tree: while
 # others edit dc/, a build can catch a header half-way through an edit and
 # mix two layouts of one struct, and the "Code:" line names what was built.
-src=$root
-code_desc=""
-if [[ ${SNAPSHOT:-0} == 1 ]]; then
-  src=$build/snapshot-src
-  build=$build/snapshot
-  rm -rf "$src"
-  mkdir -p "$src"
-  git -C "$root" archive HEAD | tar -x -C "$src"
-  cp -p "$root"/bench/* "$src/bench/"
-  code_desc="$(git -C "$root" rev-parse --short HEAD) (git archive of HEAD) + bench/ from the working tree"
-fi
-mkdir -p "$build"
-gen=()
-# -G only on the first configure: CMake refuses a generator change later.
-if [[ ! -f $build/CMakeCache.txt ]] && command -v ninja >/dev/null; then gen=(-G Ninja); fi
+snapshot_source "$root" "$build"
 log=$build/dc-bench-build.log
 if ! { cmake -S "$src" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release &&
        cmake --build "$build" --target ntm-dc ntm_bench_dc; } >"$log" 2>&1; then

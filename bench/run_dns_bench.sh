@@ -107,20 +107,7 @@ dp_pin=()
 if [[ -n $dnsperf_cpu ]]; then dp_pin=(taskset -c "$dnsperf_cpu"); fi
 
 # --- build ----------------------------------------------------------------
-src=$root
-code_desc=""
-if [[ ${SNAPSHOT:-0} == 1 ]]; then
-  src=$build/snapshot-src
-  build=$build/snapshot
-  rm -rf "$src"
-  mkdir -p "$src"
-  git -C "$root" archive HEAD | tar -x -C "$src"
-  cp -p "$root"/bench/* "$src/bench/"
-  code_desc="$(git -C "$root" rev-parse --short HEAD) (git archive of HEAD) + bench/ from the working tree"
-fi
-mkdir -p "$build"
-gen=()
-if [[ ! -f $build/CMakeCache.txt ]] && command -v ninja >/dev/null; then gen=(-G Ninja); fi
+snapshot_source "$root" "$build"
 targets=(ntm_bench_dns_constant)
 if has a; then targets+=(ntm-dc); fi
 log=$build/dns-bench-build.log

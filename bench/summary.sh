@@ -22,3 +22,27 @@ summarize() {
 get() { awk -v k="$1" -v col="${2:-2}" '$1 == k { print $col }' "$summary"; }
 # fmt KEY SCALE DECIMALS [COL]: a value from the summary, scaled.
 fmt() { awk -v x="$(get "$1" "${4:-2}")" -v s="$2" -v d="$3" 'BEGIN { printf "%.*f", d, x * s }'; }
+
+# snapshot_source ROOT BUILD: sets src (what to configure), build (where)
+# and code_desc.  With SNAPSHOT=1 the source is the committed HEAD plus the
+# working tree's bench/ (so a run measures committed code while the bench
+# scripts themselves may be edited), built in BUILD/snapshot.  Also sets
+# gen: -G Ninja on the first configure only (CMake refuses a generator
+# change later).
+snapshot_source() {
+  src=$1
+  build=$2
+  code_desc=""
+  if [[ ${SNAPSHOT:-0} == 1 ]]; then
+    src=$2/snapshot-src
+    build=$2/snapshot
+    rm -rf "$src"
+    mkdir -p "$src"
+    git -C "$1" archive HEAD | tar -x -C "$src"
+    cp -p "$1"/bench/* "$src/bench/"
+    code_desc="$(git -C "$1" rev-parse --short HEAD) (git archive of HEAD) + bench/ from the working tree"
+  fi
+  mkdir -p "$build"
+  gen=()
+  if [[ ! -f $build/CMakeCache.txt ]] && command -v ninja >/dev/null; then gen=(-G Ninja); fi
+}
