@@ -15,8 +15,6 @@
 
 namespace ntm::common {
 
-namespace {
-
 socklen_t to_sockaddr(const wire::Endpoint& e, sockaddr_storage& ss) {
   std::memset(&ss, 0, sizeof ss);
   if (e.addr.family == wire::Family::v6) {
@@ -48,8 +46,6 @@ wire::Endpoint from_sockaddr(const sockaddr_storage& ss) {
   }
   return e;
 }
-
-}  // namespace
 
 UdpSocket::UdpSocket(const wire::Endpoint& local) {
   const int family = local.addr.family == wire::Family::v6 ? AF_INET6 : AF_INET;

@@ -7,6 +7,8 @@
 #include <span>
 #include <string>
 
+#include <sys/socket.h>
+
 #include "ntm/wire/types.hpp"
 
 namespace ntm::common {
@@ -33,6 +35,10 @@ class UdpSocket {
  private:
   int fd_ = -1;
 };
+
+// Conversions for code that calls the socket API itself (batched I/O).
+socklen_t to_sockaddr(const wire::Endpoint& e, sockaddr_storage& ss);
+wire::Endpoint from_sockaddr(const sockaddr_storage& ss);
 
 // Parses "a.b.c.d:port" or "[v6]:port".
 bool parse_endpoint(std::string_view text, wire::Endpoint& out);
