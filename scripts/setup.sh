@@ -14,6 +14,8 @@ PACKAGES=(
   # runtime pieces used by the tests and the demo
   postgresql postgresql-contrib python3 python3-cryptography iproute2 procps
   pdns-server pdns-backend-remote dnsutils
+  # the network-namespace testbed (tests/netns) and the demo
+  iptables nftables conntrack iputils-ping curl socat iperf3 jq
 )
 
 missing=()

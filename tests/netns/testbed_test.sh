@@ -1,0 +1,389 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The testbed: the paper's Table 1 in network namespaces (docs/testbed.md).
+#
+#   testbed_test.sh registration NTM_DC NTM_SIM
+#       the world of topology.sh, ntm-dc (embedded PostgreSQL) and
+#       pdns_server in G, every node and the relay enrolled with the CLI and
+#       registered with `ntm-sim register` from inside its namespace: the
+#       VIP, the observed address and the NAT verdict of each; the zone
+#       through pdns.  Needs no ntmd or ntm-rs.
+#   testbed_test.sh table1 NTM_DC NTM_SIM NTMD NTM_RS
+#       the same, then ntm-rs and one ntmd per node host, and for every
+#       placement of Table 1 that exists without moving (plus two hosts
+#       behind one NAT and a host behind a symmetric NAT): curl, ping and a
+#       UDP exchange by name from MN to CN over the VIPs, the route ntmd
+#       reports against docs/route-decision.md, who the CN sees as its
+#       client; then bad input: a name that does not exist, an offline node,
+#       and the DC stopped (SERVFAIL within the bound, no hang).
+#
+# Exit 77 (skipped) when not root, without /dev/net/tun, without pdns_server
+# or its remote backend, or (table1) without ntmd/ntm-rs binaries.
+# Every test packet stays inside the namespaces made here (prefix tbPID);
+# the EXIT trap stops every process started here and removes the namespaces
+# and /etc/netns/PREFIX-*.
+#   KEEP=1        keep the world up after the run (Ctrl-C tears it down)
+#   TB_PREFIX=P   namespace prefix (default tb<pid>)
+set -uo pipefail
+
+MODE=${1:?usage: testbed_test.sh registration|table1 NTM_DC NTM_SIM [NTMD NTM_RS]}
+DC_BIN=${2:?ntm-dc binary}
+SIM=${3:?ntm-sim binary}
+NTMD=${4:-}
+NTMRS=${5:-}
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+skip() { echo "SKIP: $*"; exit 77; }
+[ "$(id -u)" -eq 0 ] || skip "needs root (network namespaces, TUN, iptables)"
+[ -c /dev/net/tun ] || skip "/dev/net/tun is missing"
+command -v pdns_server >/dev/null || skip "pdns_server not installed (scripts/setup.sh)"
+ls /usr/lib/*/pdns/libremotebackend.so >/dev/null 2>&1 || skip "pdns-backend-remote not installed"
+for t in ip iptables nft dig python3 jq; do
+  command -v "$t" >/dev/null || skip "$t not installed (scripts/setup.sh)"
+done
+case $MODE in
+  registration) ;;
+  table1)
+    if [ -z "$NTMD" ] || [ ! -x "$NTMD" ]; then skip "ntmd is not built yet: the data-plane cases need it"; fi
+    if [ -z "$NTMRS" ] || [ ! -x "$NTMRS" ]; then skip "ntm-rs is not built yet: the data-plane cases need it"; fi
+    for t in curl ping socat; do
+      command -v "$t" >/dev/null || skip "$t not installed (scripts/setup.sh)"
+    done
+    ;;
+  *) echo "unknown mode $MODE" >&2; exit 2 ;;
+esac
+
+# shellcheck source-path=SCRIPTDIR source=topology.sh
+. "$HERE/topology.sh"
+
+P=${TB_PREFIX:-tb$$}
+W=$(mktemp -d /tmp/ntm-testbed.XXXXXX)
+chmod 711 "$W"  # the embedded cluster runs as postgres below it
+ZONE=ntm.test
+T0=$(date +%s.%N)
+PIDS=()
+DCPID=""
+FAILS=0
+PASSES=0
+SUMMARY=()
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.2f", b-a}'; }
+log() { echo "[$(since "$T0")s] $*"; }
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local p
+  for p in "${PIDS[@]}" $DCPID; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}" $DCPID; do wait "$p" 2>/dev/null || true; done
+  topo_down "$P"
+  if [ "$FAILS" -gt 0 ] || [ "$rc" -ne 0 ]; then
+    if [ "${TB_KEEP_LOGS:-1}" = 1 ]; then echo "logs kept in $W"; else rm -rf "$W"; fi
+  else
+    rm -rf "$W"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+die() {
+  echo "FAIL: $*"
+  for f in "$W"/dc.log "$W"/pdns.log "$W"/rs/rs.log; do
+    [ -f "$f" ] && { echo "--- $f"; tail -25 "$f"; }
+  done
+  FAILS=$((FAILS + 1))
+  exit 1
+}
+
+# wait_for FILE PATTERN PID SECONDS
+wait_for() {
+  local i
+  for ((i = 0; i < $4 * 10; i++)); do
+    grep -q -- "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+fqdn() { if [ "$1" = gh ]; then echo "$TOPO_GH_NAME"; else echo "$1.$ZONE"; fi; }
+
+# ---- the world ---------------------------------------------------------------
+topo_up "$P" || die "topology"
+log "topology $P up: $(ip netns list | grep -c "^$P-") namespaces"
+
+mkdir -p "$W/run" "$W/pdns" "$W/dc"
+for h in rs gh "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do mkdir -p "$W/$h"; done
+cat >"$W/dc.conf" <<EOF
+[dc]
+id = $(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+zones = $ZONE
+listen = ${TOPO_IP[dc]}:4510
+probe_listen = ${TOPO_IP[dc]}:4511
+state_dir = $W/dc
+[timers]
+keepalive_s = 10
+lifetime_s = 40
+[dns]
+socket = $W/run/pdns.sock
+nameservers = ns1.$ZONE
+ns_addresses = ns1.$ZONE=$TOPO_PDNS_IP
+EOF
+dc() { tx dc "$DC_BIN" -c "$W/dc.conf" --log-level warn "$@"; }
+
+start_dc() {
+  tx dc "$DC_BIN" -c "$W/dc.conf" serve >>"$W/dc.log" 2>&1 &
+  DCPID=$!
+  wait_for "$W/dc.log" 'ntm-dc ready' "$DCPID" 60 || die "ntm-dc did not get ready"
+  for _ in $(seq 100); do
+    python3 -c "import socket,sys;socket.socket(socket.AF_UNIX).connect(sys.argv[1])" \
+      "$W/run/pdns.sock" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  die "ntm-dc's DNS socket does not accept"
+}
+start_dc
+log "ntm-dc ready (embedded PostgreSQL under $W/dc/postgres): $(grep -o 'control [^ ]*' "$W/dc.log" | head -1)"
+
+for h in "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do
+  dc node add "$(fqdn "$h")" -o "$W/$h/node.conf" >/dev/null || die "node add $h"
+done
+dc node add "off.$ZONE" -o "$W/off.conf" >/dev/null || die "node add off"   # enrolled, never runs
+dc relay add "rs.$ZONE" -o "$W/rs/relay.conf" >/dev/null || die "relay add"
+log "enrolled: $(dc node list | grep -c "$ZONE") nodes, 1 relay"
+
+tx dc pdns_server --no-config --guardian=no --daemon=no --disable-syslog --write-pid=no \
+  --socket-dir="$W/pdns" --launch=remote \
+  --remote-connection-string="unix:path=$W/run/pdns.sock,timeout=2000" --remote-dnssec=no \
+  --local-address="$TOPO_PDNS_IP" --local-port=53 \
+  --cache-ttl=0 --query-cache-ttl=0 --negquery-cache-ttl=0 \
+  --receiver-threads=1 --distributor-threads=1 \
+  --security-poll-suffix= --webserver=no --api=no --loglevel=4 >"$W/pdns.log" 2>&1 &
+PDNS=$!
+PIDS+=("$PDNS")
+ok=no
+for _ in $(seq 100); do
+  if tx gh dig +time=1 +tries=1 @"$TOPO_PDNS_IP" "$ZONE" SOA >/dev/null 2>&1; then ok=yes; break; fi
+  kill -0 "$PDNS" 2>/dev/null || break
+  sleep 0.1
+done
+[ "$ok" = yes ] || die "pdns_server in G does not answer"
+log "pdns_server answers on $TOPO_PDNS_IP:53"
+
+# ---- registrations and NAT verdicts (ntm-sim from inside each namespace) ----
+check() {  # LABEL CONDITION-RESULT(0/1) DETAIL
+  if [ "$2" -eq 0 ]; then
+    PASSES=$((PASSES + 1)); echo "PASS $1: $3"
+  else
+    FAILS=$((FAILS + 1)); echo "FAIL $1: $3"
+  fi
+  SUMMARY+=("$([ "$2" -eq 0 ] && echo PASS || echo FAIL) $1")
+}
+declare -A VIP
+for h in "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do
+  out=$(tx "$h" "$SIM" register "$W/$h/node.conf" --bind "${TOPO_IP[$h]}" 2>&1)
+  VIP[$h]=$(sed -n 's/.*vip \([0-9.]*\),.*/\1/p' <<<"$out")
+  seen=$(sed -n 's/.*seen at \([0-9.]*\):.*/\1/p' <<<"$out")
+  if [ "${TOPO_NET[$h]}" = G ]; then
+    want_seen=${TOPO_IP[$h]} want_nat=global
+  else
+    n=${TOPO_NET[$h],,}
+    want_seen=${TOPO_WAN[$n]} want_nat="behind NAT"
+  fi
+  [ -n "${VIP[$h]}" ] && [ "$seen" = "$want_seen" ] && grep -q "$want_nat\$" <<<"$out"
+  check "register $h@${TOPO_NET[$h]}" $? "${out:-no output} (expected seen at $want_seen, $want_nat)"
+done
+out=$(tx rs "$SIM" register "$W/rs/relay.conf" --bind "${TOPO_IP[rs]}" 2>&1)
+grep -q "seen at ${TOPO_IP[rs]}:.*global" <<<"$out"
+check "register relay rs@G" $? "$out"
+
+# The zone through pdns, asked from the general host: a global node has its
+# real address as A record, a node behind NAT has none (no nat_address).
+a_g1=$(tx gh dig +short +time=2 +tries=1 @"$TOPO_PDNS_IP" "g1.$ZONE" A)
+a_a1=$(tx gh dig +short +time=2 +tries=1 @"$TOPO_PDNS_IP" "a1.$ZONE" A)
+[ "$a_g1" = "${TOPO_IP[g1]}" ] && [ -z "$a_a1" ]
+check "dns via pdns" $? "g1.$ZONE A '$a_g1' (expected ${TOPO_IP[g1]}), a1.$ZONE A '$a_a1' (expected none)"
+
+if [ "$MODE" = registration ]; then
+  echo
+  echo "registration: $PASSES passed, $FAILS failed ($(since "$T0") s)"
+  echo "(the data-plane cases run in mode table1, with ntmd and ntm-rs)"
+  [ "$FAILS" -eq 0 ] || exit 1
+  exit 0
+fi
+
+# ---- data plane: ntm-rs, ntmd on every node host, servers on correspondents --
+cat >>"$W/rs/relay.conf" <<EOF
+
+[rs]
+listen = 0.0.0.0:4530
+advertise = ${TOPO_IP[rs]}:4530
+status_socket = $W/rs/rs.sock
+EOF
+tx rs "$NTMRS" -c "$W/rs/relay.conf" run >"$W/rs/rs.log" 2>&1 &
+RSPID=$!
+PIDS+=("$RSPID")
+
+for h in "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do
+  cat >>"$W/$h/node.conf" <<EOF
+
+[ntmd]
+listen = 0.0.0.0:4520
+tun = ntm0
+dns_listen = 127.0.0.53:53
+dns_upstream = $TOPO_PDNS_IP:53
+tunnel_wait_ms = 4000
+status_socket = $W/$h/ntmd.sock
+EOF
+  tx "$h" "$NTMD" -c "$W/$h/node.conf" run >"$W/$h/ntmd.log" 2>&1 &
+  PIDS+=($!)
+  eval "NTMD_PID_$h=$!"
+done
+# Correspondents' servers: every node host and the general host.
+for h in gh "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do
+  tx "$h" python3 "$HERE/srv.py" "$(fqdn "$h")" >"$W/$h/srv.log" 2>&1 &
+  PIDS+=($!)
+done
+
+wait_for "$W/rs/rs.log" 'ntm-rs ready' "$RSPID" 20 || die "ntm-rs did not get ready"
+log "ntm-rs ready: $(grep -o 'relay endpoint .*' "$W/rs/rs.log" | head -1)"
+for h in "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do
+  pid_var=NTMD_PID_$h
+  if ! wait_for "$W/$h/ntmd.log" 'ntmd ready' "${!pid_var}" 20; then
+    echo "--- $h/ntmd.log"; tail -20 "$W/$h/ntmd.log"
+    die "ntmd on $h did not get ready"
+  fi
+done
+log "ntmd ready on ${TOPO_NODES_G[*]} ${TOPO_NODES_NAT[*]}"
+
+status_json() { "$NTMD" -c "$W/$1/node.conf" status --json 2>/dev/null; }
+
+# ntmd's own view of its registration: VIP and NAT verdict.
+for h in "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do
+  js=$(status_json "$h")
+  got=$(jq -r '"\(.registered) \(.vip) \(.behind_nat)"' <<<"$js" 2>/dev/null)
+  want_nat=true
+  [ "${TOPO_NET[$h]}" = G ] && want_nat=false
+  [ "$got" = "true ${VIP[$h]} $want_nat" ]
+  check "ntmd status $h@${TOPO_NET[$h]}" $? \
+    "registered/vip/behind_nat '$got' (expected 'true ${VIP[$h]} $want_nat'), observed $(jq -r .observed <<<"$js" 2>/dev/null)"
+done
+
+# A case: MN reaches CN by name with unmodified programs, and ntmd reports
+# the route docs/route-decision.md prescribes for the placement.
+#   tcase MN CN ROUTE TABLE1-ROWS
+tcase() {
+  local mn=$1 cn=$2 want=$3 rows=$4 name t label client body rc=0 notes=() js path route state rsjs fwd
+  name=$(fqdn "$cn")
+  label="MN $mn@${TOPO_NET[$mn]} -> $cn@${TOPO_NET[$cn]}"
+  if [ "$cn" = gh ]; then client=${TOPO_IP[rs]}; else client=${VIP[$mn]}; fi
+  t=$(now)
+  body=$(tx "$mn" curl -s --max-time 10 "http://$name:8080/" 2>&1)
+  if [ "$body" = "hello from $name, you are $client" ]; then
+    notes+=("curl ok (CN sees $client)")
+  else
+    notes+=("curl FAILED ('$body', expected the CN to see $client)"); rc=1
+  fi
+  if tx "$mn" ping -n -c 2 -i 0.2 -W 2 "$name" >"$W/ping.out" 2>&1; then
+    notes+=("ping ok ($(grep -o 'time=[0-9.]* ms' "$W/ping.out" | tail -1 | cut -d= -f2))")
+  else
+    notes+=("ping FAILED ($(tail -2 "$W/ping.out" | head -1))"); rc=1
+  fi
+  body=$(echo "udp-$mn" | tx "$mn" socat -T 3 - "UDP4:$name:7007" 2>&1)
+  if [ "$body" = "$name sees $client: udp-$mn" ]; then
+    notes+=("udp ok")
+  else
+    notes+=("udp FAILED ('$body')"); rc=1
+  fi
+  js=$(status_json "$mn")
+  read -r path route state < <(jq -r --arg p "$name" \
+    '[.paths[] | select(.peer == $p)] | last | "\(.path_id) \(.route) \(.state)"' <<<"$js" 2>/dev/null)
+  [ "$route" = "$want" ] && [ "$state" = up ] || rc=1
+  if [ "$want" = relay ] || [ "$want" = relay_general ]; then
+    rsjs=$("$NTMRS" -c "$W/rs/relay.conf" status --json 2>/dev/null)
+    fwd=$(jq -r --arg id "$path" '[.paths[] | select(.path_id == $id)] | first | "\(.mode) \(.forwarded)"' \
+      <<<"$rsjs" 2>/dev/null)
+    notes+=("rs: ${fwd:-no path}")
+    case $fwd in
+      forward\ [1-9]* | translate\ [1-9]*) ;;
+      *) rc=1 ;;
+    esac
+  fi
+  local line
+  line="$label ($name): route ${route:-none} ${state:-} (expected $want; Table 1 $rows), ${notes[*]}, $(since "$t") s"
+  check "$label" "$rc" "$line"
+  if [ "$rc" -ne 0 ]; then
+    echo "    --- $mn ntmd status: $(jq -c . <<<"$js" 2>/dev/null || echo "$js")"
+    echo "    --- $mn/ntmd.log"; tail -8 "$W/$mn/ntmd.log" | sed 's/^/    /'
+    [ "$cn" != gh ] && { echo "    --- $cn/ntmd.log"; tail -8 "$W/$cn/ntmd.log" | sed 's/^/    /'; }
+    echo "    --- dc.log directions"; grep 'direction' "$W/dc.log" | tail -3 | sed 's/^/    /'
+  fi
+}
+
+echo
+log "Table 1 placements (CN does not move; a move is a new registration, docs/route-decision.md)"
+tcase g1 g2 direct "rows 1, 5"
+tcase g1 gh relay_general "rows 2, 6"
+tcase a1 g2 direct "rows 3, 7"
+tcase a1 gh relay_general "rows 4, 8"
+tcase b1 g2 direct "row 9"
+tcase b1 gh relay_general "row 10"
+tcase g1 a1 direct "rows 11, 14 (CN sends first)"
+tcase a2 a1 direct_private "rows 12, 15 (same NAT and /24)"
+tcase b1 a1 relay "rows 13, 16 (two NATs, same private prefix)"
+tcase c1 a1 relay "row 17 (two NATs)"
+log "symmetric NAT D (MASQUERADE --random-fully)"
+tcase d1 g2 direct "MN behind symmetric NAT sends first"
+tcase g2 d1 direct "CN behind symmetric NAT sends first"
+tcase d1 a1 relay "symmetric NAT and another NAT"
+tcase d1 gh relay_general "general host"
+
+# ---- bad input -------------------------------------------------------------
+echo
+# dns_status HOST NAME: "STATUS SECONDS" of one query to ntmd's resolver
+dns_status() {
+  local t st
+  t=$(now)
+  st=$(tx "$1" dig +time=15 +tries=1 @127.0.0.53 "$2" A 2>&1 | sed -n 's/.*status: \([A-Z]*\).*/\1/p')
+  echo "${st:-NO-ANSWER} $(since "$t")"
+}
+read -r st secs < <(dns_status a1 "nosuch.$ZONE")
+[ "$st" = NXDOMAIN ]
+check "bad name" $? "a1 asks nosuch.$ZONE: $st in $secs s (expected NXDOMAIN)"
+read -r st secs < <(dns_status a1 "off.$ZONE")
+[ "$st" = SERVFAIL ] && awk -v s="$secs" 'BEGIN{exit !(s < 6)}'
+check "offline node" $? "a1 asks off.$ZONE (enrolled, never registered): $st in $secs s (expected SERVFAIL within 6 s)"
+read -r st secs < <(dns_status a1 "gh.nowhere.example")
+[ "$st" = NXDOMAIN ]
+check "unresolvable general host" $? "a1 asks gh.nowhere.example: $st in $secs s (expected NXDOMAIN)"
+
+kill -TERM "$DCPID"
+wait "$DCPID" 2>/dev/null
+DCPID=""
+log "DC stopped"
+read -r st secs < <(dns_status c1 "g1.$ZONE")
+[ "$st" = SERVFAIL ] && awk -v s="$secs" 'BEGIN{exit !(s < 6)}'
+check "DC unreachable" $? "c1 asks g1.$ZONE with the DC down: $st in $secs s (expected SERVFAIL within tunnel_wait_ms 4 s + 2 s)"
+body=$(tx a2 curl -s --max-time 5 "http://a1.$ZONE:8080/" 2>&1)
+[ "$body" = "hello from a1.$ZONE, you are ${VIP[a2]}" ]
+check "path survives DC down" $? "a2 -> a1 over the existing path with the DC down: '${body}'"
+
+echo
+echo "== summary ($MODE, prefix $P, $(since "$T0") s)"
+printf '  %s\n' "${SUMMARY[@]}"
+echo "testbed: $PASSES passed, $FAILS failed"
+
+if [ "${KEEP:-0}" = 1 ]; then
+  start_dc
+  echo
+  echo "KEEP=1: the world stays up (DC restarted). Work dir $W. Try:"
+  echo "  ip netns exec $P-a1 curl http://g2.$ZONE:8080/"
+  echo "  $NTMD -c $W/a1/node.conf status --json | jq ."
+  echo "  $NTMRS -c $W/rs/relay.conf status --json | jq ."
+  echo "  ip netns exec $P-na conntrack -L -p udp"
+  echo "Ctrl-C tears everything down."
+  while :; do sleep 3600; done
+fi
+[ "$FAILS" -eq 0 ]
