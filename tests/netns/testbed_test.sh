@@ -55,14 +55,14 @@ esac
 
 # shellcheck source-path=SCRIPTDIR source=topology.sh
 . "$HERE/topology.sh"
+# shellcheck source-path=SCRIPTDIR source=services.sh
+. "$HERE/services.sh"
 
 P=${TB_PREFIX:-tb$$}
 W=$(mktemp -d /tmp/ntm-testbed.XXXXXX)
 chmod 711 "$W"  # the embedded cluster runs as postgres below it
 ZONE=ntm.test
 T0=$(date +%s.%N)
-PIDS=()
-DCPID=""
 FAILS=0
 PASSES=0
 SUMMARY=()
@@ -74,9 +74,7 @@ log() { echo "[$(since "$T0")s] $*"; }
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  local p
-  for p in "${PIDS[@]}" $DCPID; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}" $DCPID; do wait "$p" 2>/dev/null || true; done
+  svc_stop_all
   topo_down "$P"
   if [ "$FAILS" -gt 0 ] || [ "$rc" -ne 0 ]; then
     if [ "${TB_KEEP_LOGS:-1}" = 1 ]; then echo "logs kept in $W"; else rm -rf "$W"; fi
@@ -97,79 +95,24 @@ die() {
   exit 1
 }
 
-# wait_for FILE PATTERN PID SECONDS
-wait_for() {
-  local i
-  for ((i = 0; i < $4 * 10; i++)); do
-    grep -q -- "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
 fqdn() { if [ "$1" = gh ]; then echo "$TOPO_GH_NAME"; else echo "$1.$ZONE"; fi; }
 
 # ---- the world ---------------------------------------------------------------
 topo_up "$P" || die "topology"
 log "topology $P up: $(ip netns list | grep -c "^$P-") namespaces"
 
-mkdir -p "$W/run" "$W/pdns" "$W/dc"
-for h in rs gh "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do mkdir -p "$W/$h"; done
-cat >"$W/dc.conf" <<EOF
-[dc]
-id = $(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
-zones = $ZONE
-listen = ${TOPO_IP[dc]}:4510
-probe_listen = ${TOPO_IP[dc]}:4511
-state_dir = $W/dc
-[timers]
-keepalive_s = 10
-lifetime_s = 40
-[dns]
-socket = $W/run/pdns.sock
-nameservers = ns1.$ZONE
-ns_addresses = ns1.$ZONE=$TOPO_PDNS_IP
-EOF
-dc() { tx dc "$DC_BIN" -c "$W/dc.conf" --log-level warn "$@"; }
-
-start_dc() {
-  tx dc "$DC_BIN" -c "$W/dc.conf" serve >>"$W/dc.log" 2>&1 &
-  DCPID=$!
-  wait_for "$W/dc.log" 'ntm-dc ready' "$DCPID" 60 || die "ntm-dc did not get ready"
-  for _ in $(seq 100); do
-    python3 -c "import socket,sys;socket.socket(socket.AF_UNIX).connect(sys.argv[1])" \
-      "$W/run/pdns.sock" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  die "ntm-dc's DNS socket does not accept"
-}
-start_dc
+svc_dc_conf
+svc_start_dc || die "ntm-dc"
 log "ntm-dc ready (embedded PostgreSQL under $W/dc/postgres): $(grep -o 'control [^ ]*' "$W/dc.log" | head -1)"
 
 for h in "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do
-  dc node add "$(fqdn "$h")" -o "$W/$h/node.conf" >/dev/null || die "node add $h"
+  svc_enrol_node "$h" "$(fqdn "$h")" || die "node add $h"
 done
-dc node add "off.$ZONE" -o "$W/off.conf" >/dev/null || die "node add off"   # enrolled, never runs
-dc relay add "rs.$ZONE" -o "$W/rs/relay.conf" >/dev/null || die "relay add"
-log "enrolled: $(dc node list | grep -c "$ZONE") nodes, 1 relay"
+dcx node add "off.$ZONE" -o "$W/off.conf" >/dev/null || die "node add off"   # enrolled, never runs
+svc_enrol_relay "rs.$ZONE" || die "relay add"
+log "enrolled: $(dcx node list | grep -c "$ZONE") nodes, 1 relay"
 
-tx dc pdns_server --no-config --guardian=no --daemon=no --disable-syslog --write-pid=no \
-  --socket-dir="$W/pdns" --launch=remote \
-  --remote-connection-string="unix:path=$W/run/pdns.sock,timeout=2000" --remote-dnssec=no \
-  --local-address="$TOPO_PDNS_IP" --local-port=53 \
-  --cache-ttl=0 --query-cache-ttl=0 --negquery-cache-ttl=0 \
-  --receiver-threads=1 --distributor-threads=1 \
-  --security-poll-suffix= --webserver=no --api=no --loglevel=4 >"$W/pdns.log" 2>&1 &
-PDNS=$!
-PIDS+=("$PDNS")
-ok=no
-for _ in $(seq 100); do
-  if tx gh dig +time=1 +tries=1 @"$TOPO_PDNS_IP" "$ZONE" SOA >/dev/null 2>&1; then ok=yes; break; fi
-  kill -0 "$PDNS" 2>/dev/null || break
-  sleep 0.1
-done
-[ "$ok" = yes ] || die "pdns_server in G does not answer"
+svc_start_pdns || die "pdns_server"
 log "pdns_server answers on $TOPO_PDNS_IP:53"
 
 # ---- registrations and NAT verdicts (ntm-sim from inside each namespace) ----
@@ -215,54 +158,19 @@ if [ "$MODE" = registration ]; then
 fi
 
 # ---- data plane: ntm-rs, ntmd on every node host, servers on correspondents --
-cat >>"$W/rs/relay.conf" <<EOF
-
-[rs]
-listen = 0.0.0.0:4530
-advertise = ${TOPO_IP[rs]}:4530
-status_socket = $W/rs/rs.sock
-EOF
-tx rs "$NTMRS" -c "$W/rs/relay.conf" run >"$W/rs/rs.log" 2>&1 &
-RSPID=$!
-PIDS+=("$RSPID")
-
-for h in "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do
-  cat >>"$W/$h/node.conf" <<EOF
-
-[ntmd]
-listen = 0.0.0.0:4520
-tun = ntm0
-dns_listen = 127.0.0.53:53
-dns_upstream = $TOPO_PDNS_IP:53
-tunnel_wait_ms = 4000
-status_socket = $W/$h/ntmd.sock
-EOF
-  tx "$h" "$NTMD" -c "$W/$h/node.conf" run >"$W/$h/ntmd.log" 2>&1 &
-  PIDS+=($!)
-  eval "NTMD_PID_$h=$!"
-done
 # Correspondents' servers: every node host and the general host.
 for h in gh "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do
-  tx "$h" python3 "$HERE/srv.py" "$(fqdn "$h")" >"$W/$h/srv.log" 2>&1 &
-  PIDS+=($!)
+  svc_start_srv "$h" "$(fqdn "$h")" || die "servers"
 done
-
-wait_for "$W/rs/rs.log" 'ntm-rs ready' "$RSPID" 20 || die "ntm-rs did not get ready"
+svc_start_rs || die "ntm-rs"
 log "ntm-rs ready: $(grep -o 'relay endpoint .*' "$W/rs/rs.log" | head -1)"
-for h in "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do
-  pid_var=NTMD_PID_$h
-  if ! wait_for "$W/$h/ntmd.log" 'ntmd ready' "${!pid_var}" 20; then
-    echo "--- $h/ntmd.log"; tail -20 "$W/$h/ntmd.log"
-    die "ntmd on $h did not get ready"
-  fi
-done
+svc_start_ntmd "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}" || die "ntmd"
 log "ntmd ready on ${TOPO_NODES_G[*]} ${TOPO_NODES_NAT[*]}"
 
-status_json() { "$NTMD" -c "$W/$1/node.conf" status --json 2>/dev/null; }
 
 # ntmd's own view of its registration: VIP and NAT verdict.
 for h in "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do
-  js=$(status_json "$h")
+  js=$(svc_status "$h")
   got=$(jq -r '"\(.registered) \(.vip) \(.behind_nat)"' <<<"$js" 2>/dev/null)
   want_nat=true
   [ "${TOPO_NET[$h]}" = G ] && want_nat=false
@@ -297,12 +205,12 @@ tcase() {
   else
     notes+=("udp FAILED ('$body')"); rc=1
   fi
-  js=$(status_json "$mn")
+  js=$(svc_status "$mn")
   read -r path route state < <(jq -r --arg p "$name" \
     '[.paths[] | select(.peer == $p)] | last | "\(.path_id) \(.route) \(.state)"' <<<"$js" 2>/dev/null)
   [ "$route" = "$want" ] && [ "$state" = up ] || rc=1
   if [ "$want" = relay ] || [ "$want" = relay_general ]; then
-    rsjs=$("$NTMRS" -c "$W/rs/relay.conf" status --json 2>/dev/null)
+    rsjs=$(svc_rs_status)
     fwd=$(jq -r --arg id "$path" '[.paths[] | select(.path_id == $id)] | first | "\(.mode) \(.forwarded)"' \
       <<<"$rsjs" 2>/dev/null)
     notes+=("rs: ${fwd:-no path}")
@@ -359,9 +267,7 @@ read -r st secs < <(dns_status a1 "gh.nowhere.example")
 [ "$st" = NXDOMAIN ]
 check "unresolvable general host" $? "a1 asks gh.nowhere.example: $st in $secs s (expected NXDOMAIN)"
 
-kill -TERM "$DCPID"
-wait "$DCPID" 2>/dev/null
-DCPID=""
+svc_stop_dc
 log "DC stopped"
 read -r st secs < <(dns_status c1 "g1.$ZONE")
 [ "$st" = SERVFAIL ] && awk -v s="$secs" 'BEGIN{exit !(s < 6)}'
@@ -376,7 +282,7 @@ printf '  %s\n' "${SUMMARY[@]}"
 echo "testbed: $PASSES passed, $FAILS failed"
 
 if [ "${KEEP:-0}" = 1 ]; then
-  start_dc
+  svc_start_dc || die "DC restart"
   echo
   echo "KEEP=1: the world stays up (DC restarted). Work dir $W. Try:"
   echo "  ip netns exec $P-a1 curl http://g2.$ZONE:8080/"
