@@ -28,7 +28,7 @@ svc_wait_for() {
   return 1
 }
 
-# svc_dc_conf [EXTRA-LINES]: the DC's configuration, $W/dc.conf.
+# svc_dc_conf: the DC's configuration, $W/dc.conf (SVC_DC_LOG_LEVEL, default debug).
 svc_dc_conf() {
   mkdir -p "$W/run" "$W/pdns" "$W/dc"
   cat >"$W/dc.conf" <<EOF
@@ -45,6 +45,9 @@ lifetime_s = 40
 socket = $W/run/pdns.sock
 nameservers = ns1.$ZONE
 ns_addresses = ns1.$ZONE=$TOPO_PDNS_IP
+[log]
+; debug: the route decisions ("direction: path ... -> ...: ROUTE (REASON)")
+level = ${SVC_DC_LOG_LEVEL:-debug}
 EOF
 }
 
