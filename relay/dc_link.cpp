@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+#include "dc_link.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "ntm/common/clock.hpp"
+#include "ntm/wire/sealed_key.hpp"
+
+namespace ntm::relay {
+
+namespace {
+
+constexpr std::uint64_t kFirstRetryMs = 1000;
+constexpr std::uint64_t kMaxRetryMs = 30'000;
+
+wire::ChannelConfig dc_channel(const Config& cfg) {
+  wire::ChannelConfig c;
+  c.domain = wire::KeyDomain::node_dc;
+  c.key_epoch = cfg.key_epoch;
+  c.tx_role = wire::Role::node;
+  c.rx_role = wire::Role::dc;
+  c.tx_id = c.rx_id = cfg.id.bytes;
+  c.instance = wire::new_instance();
+  c.first_counter = wire::initial_counter(common::wall_ns());
+  return c;
+}
+
+}  // namespace
+
+DcLink::DcLink(const Config& cfg, PathTable& paths, Drops& drops)
+    : cfg_(cfg), paths_(paths), drops_(drops), channel_(cfg.key, dc_channel(cfg)) {}
+
+bool DcLink::take_first_registration() noexcept {
+  const bool r = announce_pending_;
+  announce_pending_ = false;
+  return r;
+}
+
+void DcLink::send(const wire::Body& body, std::uint32_t txid, Sink& sink, Now now) {
+  auto buf = sink.buffer();
+  wire::Error err = wire::Error::ok;
+  const std::size_t n = channel_.seal(body, txid, now.wall_ms, buf, err);
+  if (!n) {
+    spdlog::error("dc: cannot seal {}: {}", wire::to_string(wire::type_of(body)),
+                  wire::to_string(err));
+    return;
+  }
+  sink.send(buf.first(n), cfg_.dc);
+}
+
+void DcLink::register_now(Sink& sink, Now now) {
+  if (!reg_txid_) reg_txid_ = next_txid_++;  // retransmissions keep the txid
+  wire::RegistrationRequest req;
+  req.kind = wire::PartyKind::relay;
+  req.reason = registrations_ ? wire::RegistrationReason::refresh : wire::RegistrationReason::start;
+  req.fqdn.name = cfg_.name;
+  req.local.push_back(cfg_.advertise);
+  send(req, reg_txid_, sink, now);
+  ++attempts_;
+  backoff_ms_ = backoff_ms_ ? std::min(backoff_ms_ * 2, kMaxRetryMs) : kFirstRetryMs;
+  if (attempts_ > 1)
+    spdlog::warn("dc: no answer from {} to registration (attempt {}), next try in {} ms",
+                 cfg_.dc.to_string(), attempts_, backoff_ms_);
+  next_send_ms_ = now.mono_ms + backoff_ms_;
+}
+
+void DcLink::lost(const char* why, Now now) {
+  spdlog::warn("dc: {}: registering again", why);
+  registered_ = false;
+  reg_txid_ = 0;
+  backoff_ms_ = 0;
+  attempts_ = 0;
+  next_send_ms_ = now.mono_ms;
+}
+
+void DcLink::on_timer(Sink& sink, Now now) {
+  if (now.mono_ms < next_send_ms_) return;
+  if (!registered_) return register_now(sink, now);
+  if (now.mono_ms - last_heard_ms_ > lifetime_ms_) {
+    lost("the DC has been silent longer than the registration lifetime", now);
+    return register_now(sink, now);
+  }
+  send(wire::Keepalive{static_cast<std::uint32_t>(paths_.size()), paths_.load_permille()},
+       next_txid_++, sink, now);
+  next_send_ms_ = now.mono_ms + keepalive_ms_;
+}
+
+wire::Status DcLink::install(const wire::RelayDirection& d, Now now) {
+  if (RelayPath* p = paths_.find(d.path_id); p && p->key_epoch == d.key_epoch)
+    return wire::Status::ok;  // a retransmission: the same answer, the state kept
+  const bool replacing = paths_.find(d.path_id) != nullptr;
+  const std::string id = d.path_id.to_hex();
+  if (d.mode == wire::RelayMode::translate && !cfg_.translate) {
+    spdlog::warn("dc: path {} refused: translate mode is off", id);
+    return wire::Status::refused;
+  }
+  if (!replacing && paths_.full()) {
+    spdlog::warn("dc: path {} refused: {} paths, the maximum", id, paths_.size());
+    return wire::Status::refused;
+  }
+  if (d.mode == wire::RelayMode::translate &&
+      (d.responder.real.addr.family != wire::Family::v4 || d.initiator.vip.addr == 0 ||
+       d.responder.vip.addr == 0)) {
+    spdlog::warn("dc: path {} refused: translate needs an IPv4 host and both VIPs", id);
+    return wire::Status::refused;
+  }
+  wire::KeyWrapper wrap(cfg_.key, wire::KeyDomain::node_dc, cfg_.key_epoch, cfg_.id.bytes);
+  wire::SecretKey key;
+  const auto kind = d.mode == wire::RelayMode::forward ? wire::SealedKind::relay_key
+                                                       : wire::SealedKind::general_key;
+  if (wrap.open(d.relay_key, d.path_id, d.key_epoch, kind, key) != wire::Error::ok) {
+    spdlog::warn("dc: path {} refused: its key does not open", id);
+    return wire::Status::refused;
+  }
+  paths_.put(make_path(d, key, now.mono_ms));
+  spdlog::info("dc: path {} epoch {} installed ({}, {} -> {}), idle timeout {} s", id,
+               d.key_epoch, d.mode == wire::RelayMode::forward ? "forward" : "translate",
+               d.initiator.fqdn.name, d.responder.fqdn.name, d.idle_timeout_s);
+  return wire::Status::ok;
+}
+
+void DcLink::on_datagram(std::span<const std::uint8_t> datagram, Sink& sink, Now now) {
+  wire::Received r;
+  const wire::Error err = channel_.open(datagram, now.wall_ms, r);
+  if (err != wire::Error::ok) {
+    ++drops_.auth_failed;
+    spdlog::debug("dc: dropped a datagram: {}", wire::to_string(err));
+    return;
+  }
+  last_heard_ms_ = now.mono_ms;
+  const std::uint32_t txid = r.header.txid;
+  if (auto* resp = std::get_if<wire::RegistrationResponse>(&r.body)) {
+    if (registered_ && txid != reg_txid_) return;  // a late duplicate
+    registered_ = true;
+    ++registrations_;
+    reg_txid_ = 0;
+    backoff_ms_ = 0;
+    attempts_ = 0;
+    observed_ = resp->observed;
+    keepalive_ms_ = std::uint64_t{resp->keepalive_s ? resp->keepalive_s : 15u} * 1000;
+    lifetime_ms_ = std::uint64_t{resp->lifetime_s ? resp->lifetime_s : 60u} * 1000;
+    next_send_ms_ = now.mono_ms + keepalive_ms_;
+    spdlog::info("dc: registered at {} (observed {}, keepalive {} s)", cfg_.dc.to_string(),
+                 resp->observed.to_string(), keepalive_ms_ / 1000);
+    if (!announced_) announced_ = announce_pending_ = true;
+  } else if (auto* ack = std::get_if<wire::KeepaliveAck>(&r.body)) {
+    if (ack->reregister) lost("the DC asks for a new registration", now);
+  } else if (auto* e = std::get_if<wire::ErrorReply>(&r.body)) {
+    spdlog::warn("dc: error {} for {}: {}", wire::to_string(e->code), wire::to_string(e->ref_type),
+                 e->reason.value);
+    if (e->code == wire::ErrorCode::not_registered && registered_)
+      lost("the DC does not know us", now);
+  } else if (auto* d = std::get_if<wire::RelayDirection>(&r.body)) {
+    const wire::Status st = install(*d, now);
+    if (st != wire::Status::ok) ++drops_.refused;
+    send(wire::RelayResponse{d->path_id, d->key_epoch, st,
+                             st == wire::Status::ok ? cfg_.advertise : wire::Endpoint{}},
+         txid, sink, now);
+  } else {
+    spdlog::debug("dc: ignored {}", wire::to_string(r.header.common.type));
+  }
+}
+
+}  // namespace ntm::relay

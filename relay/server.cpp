@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: MIT
+#include "server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <spdlog/spdlog.h>
+#include <system_error>
+#include <vector>
+
+#include "dc_link.hpp"
+#include "forwarder.hpp"
+#include "nat_rules.hpp"
+#include "ntm/common/clock.hpp"
+#include "ntm/common/service_notify.hpp"
+#include "ntm/common/tun_device.hpp"
+#include "ntm/common/udp_socket.hpp"
+#include "status.hpp"
+
+namespace ntm::relay {
+
+namespace {
+
+constexpr std::size_t kBatch = 32;
+constexpr std::size_t kSlot = 2048;  // > NTM_CAPSULE_OVERHEAD + NTM_MAX_INNER: MSG_TRUNC is oversized
+constexpr std::size_t kMaxOut = 64;
+
+Now now() { return Now{common::mono_ms(), common::wall_ms()}; }
+
+socklen_t to_sockaddr(const wire::Endpoint& e, sockaddr_storage& ss) {
+  std::memset(&ss, 0, sizeof ss);
+  if (e.addr.family == wire::Family::v6) {
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(e.port);
+    std::memcpy(&s6->sin6_addr, e.addr.bytes.data(), 16);
+    return sizeof *s6;
+  }
+  auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+  s4->sin_family = AF_INET;
+  s4->sin_port = htons(e.port);
+  std::memcpy(&s4->sin_addr, e.addr.bytes.data(), 4);
+  return sizeof *s4;
+}
+
+wire::Endpoint from_sockaddr(const sockaddr_storage& ss) {
+  wire::Endpoint e;
+  if (ss.ss_family == AF_INET6) {
+    const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    e.addr.family = wire::Family::v6;
+    std::memcpy(e.addr.bytes.data(), &s6->sin6_addr, 16);
+    e.port = ntohs(s6->sin6_port);
+  } else if (ss.ss_family == AF_INET) {
+    const auto* s4 = reinterpret_cast<const sockaddr_in*>(&ss);
+    e.addr.family = wire::Family::v4;
+    std::memcpy(e.addr.bytes.data(), &s4->sin_addr, 4);
+    e.port = ntohs(s4->sin_port);
+  }
+  return e;
+}
+
+// Queues UDP sends for one sendmmsg; TUN packets are written at once.
+class BatchSink final : public Sink {
+ public:
+  BatchSink(int udp_fd, int tun_fd, Drops& drops)
+      : udp_(udp_fd), tun_(tun_fd), drops_(drops), scratch_(kMaxOut * kReplyBufferSize) {}
+
+  std::span<std::uint8_t> buffer() override {
+    if (used_ == kMaxOut) flush();
+    return {scratch_.data() + (used_++) * kReplyBufferSize, kReplyBufferSize};
+  }
+  void send(std::span<const std::uint8_t> d, const wire::Endpoint& to) override {
+    if (n_ == kMaxOut) flush();
+    iov_[n_] = {const_cast<std::uint8_t*>(d.data()), d.size()};
+    std::memset(&msgs_[n_], 0, sizeof msgs_[n_]);
+    msgs_[n_].msg_hdr.msg_name = &addrs_[n_];
+    msgs_[n_].msg_hdr.msg_namelen = to_sockaddr(to, addrs_[n_]);
+    msgs_[n_].msg_hdr.msg_iov = &iov_[n_];
+    msgs_[n_].msg_hdr.msg_iovlen = 1;
+    ++n_;
+  }
+  void write_tun(std::span<const std::uint8_t> p) override {
+    if (tun_ < 0 || ::write(tun_, p.data(), p.size()) != static_cast<ssize_t>(p.size()))
+      ++drops_.send_failed;
+  }
+  void flush() {
+    std::size_t done = 0;
+    while (done < n_) {
+      const int r = ::sendmmsg(udp_, &msgs_[done], static_cast<unsigned>(n_ - done), 0);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        ++drops_.send_failed;  // this one failed (unreachable, buffer full): skip it
+        ++done;
+        continue;
+      }
+      done += static_cast<std::size_t>(r);
+    }
+    n_ = 0;
+    used_ = 0;
+  }
+
+ private:
+  int udp_, tun_;
+  Drops& drops_;
+  std::vector<std::uint8_t> scratch_;
+  std::size_t used_ = 0;
+  std::size_t n_ = 0;
+  std::array<mmsghdr, kMaxOut> msgs_{};
+  std::array<iovec, kMaxOut> iov_{};
+  std::array<sockaddr_storage, kMaxOut> addrs_{};
+};
+
+int signal_fd() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0)
+    throw std::system_error(errno, std::generic_category(), "sigprocmask");
+  const int fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
+  return fd;
+}
+
+// Removes the nftables table however run_server leaves.
+struct NatGuard {
+  bool active = false;
+  ~NatGuard() {
+    if (active) remove_nat();
+  }
+};
+
+}  // namespace
+
+int run_server(const Config& cfg) {
+  const int sig = signal_fd();
+  common::UdpSocket sock(cfg.listen);
+  NatGuard nat;
+  std::optional<common::TunDevice> tun;
+  if (cfg.translate) {
+    tun.emplace(cfg.tun);
+    tun->disable_ipv6();
+    tun->set_mtu(NTM_MAX_INNER);
+    tun->up();
+    tun->add_route(cfg.virtual_net, cfg.virtual_prefix_len);
+    tun->set_nonblocking(true);
+    nat.active = true;
+    install_nat(tun->name(), cfg.virtual_net, cfg.virtual_prefix_len);
+    spdlog::info("translate: tun {} routes {}/{}, nftables table {} installed", tun->name(),
+                 wire::IpAddr::v4(cfg.virtual_net).to_string(), cfg.virtual_prefix_len,
+                 kNftTable);
+  }
+  StatusServer status(cfg.status_socket);
+
+  PathTable paths(cfg.max_paths);
+  Drops drops;
+  DcLink dc(cfg, paths, drops);
+  Forwarder fwd(cfg, paths, dc, drops);
+  BatchSink sink(sock.fd(), tun ? tun->fd() : -1, drops);
+
+  // Receive batch: buffers allocated once; slot i's datagram stays valid
+  // until the sink is flushed after the batch.
+  std::vector<std::uint8_t> rx(kBatch * kSlot);
+  std::array<mmsghdr, kBatch> msgs{};
+  std::array<iovec, kBatch> iov{};
+  std::array<sockaddr_storage, kBatch> from{};
+  std::vector<std::uint8_t> tunbuf(kBatch * kSlot);
+
+  spdlog::info("ntm-rs: listening on {}, relay endpoint {}, DC {}", sock.local().to_string(),
+               cfg.advertise.to_string(), cfg.dc.to_string());
+  std::uint64_t next_sweep = common::mono_ms() + 1000;
+  for (;;) {
+    Now t = now();
+    dc.on_timer(sink, t);
+    sink.flush();
+    if (dc.take_first_registration()) {
+      spdlog::info("ntm-rs ready: relay endpoint {}", cfg.advertise.to_string());
+      common::service_notify("READY=1");
+    }
+    if (t.mono_ms >= next_sweep) {
+      paths.expire(t.mono_ms, [](const RelayPath& p) {
+        spdlog::info("relay: path {} expired (idle {} s)", p.id.to_hex(), p.idle_timeout_ms / 1000);
+      });
+      next_sweep = t.mono_ms + 1000;
+    }
+    const std::uint64_t due = std::min(dc.next_due_ms(), next_sweep);
+    const int timeout = due > t.mono_ms ? static_cast<int>(std::min<std::uint64_t>(due - t.mono_ms, 1000)) : 0;
+
+    pollfd pf[4] = {{sock.fd(), POLLIN, 0}, {sig, POLLIN, 0}, {status.fd(), POLLIN, 0},
+                    {tun ? tun->fd() : -1, POLLIN, 0}};
+    const int r = ::poll(pf, tun ? 4 : 3, timeout);
+    if (r < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
+    if (r <= 0) continue;
+    if (pf[1].revents) {
+      signalfd_siginfo si;
+      if (::read(sig, &si, sizeof si) == sizeof si) {
+        spdlog::info("ntm-rs: signal {}, exiting", si.ssi_signo);
+        break;
+      }
+    }
+    if (pf[0].revents & POLLIN) {
+      for (std::size_t i = 0; i < kBatch; ++i) {
+        iov[i] = {rx.data() + i * kSlot, kSlot};
+        std::memset(&msgs[i], 0, sizeof msgs[i]);
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+      }
+      const int n = ::recvmmsg(sock.fd(), msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+      t = now();
+      for (int i = 0; i < n; ++i) {
+        if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+          ++drops.malformed;
+          continue;
+        }
+        fwd.on_datagram({rx.data() + i * kSlot, msgs[i].msg_len}, from_sockaddr(from[i]), sink, t);
+      }
+      sink.flush();
+    }
+    if (tun && (pf[3].revents & POLLIN)) {
+      t = now();
+      for (std::size_t i = 0; i < kBatch; ++i) {
+        std::uint8_t* frame = tunbuf.data() + i * kSlot;
+        const ssize_t n = ::read(tun->fd(), frame + NTM_HDR_LEN, kSlot - NTM_CAPSULE_OVERHEAD);
+        if (n <= 0) break;
+        fwd.on_tun_packet({frame, kSlot}, static_cast<std::size_t>(n), sink, t);
+      }
+      sink.flush();
+    }
+    if (pf[2].revents & POLLIN)
+      status.serve_one([&](bool json) { return render_status(cfg, dc, paths, drops, json); });
+  }
+  common::service_notify("STOPPING=1");
+  spdlog::info(
+      "ntm-rs: stopped; {} paths; drops malformed {} unknown_path {} foreign_source {} "
+      "peer_unknown {} auth_failed {} bad_inner {} refused {} send_failed {}",
+      paths.size(), drops.malformed, drops.unknown_path, drops.foreign_source, drops.peer_unknown,
+      drops.auth_failed, drops.bad_inner, drops.refused, drops.send_failed);
+  ::close(sig);
+  return 0;
+}
+
+}  // namespace ntm::relay
