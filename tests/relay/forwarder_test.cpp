@@ -31,7 +31,7 @@ T open_reply(End& e, const Sent& s, const wire::Endpoint& expect_to) {
 
 }  // namespace
 
-TEST_CASE("forward: tunnel requests record the ends; a capsule goes only from one end to the other") {
+TEST_CASE("forward: tunnel requests record the ends, a capsule goes only from one end to the other") {
   RelayUnderTest rs;
   const auto path = random_path();
   const auto k_rp = wire::SecretKey::random(), k_path = wire::SecretKey::random();
@@ -187,7 +187,7 @@ TEST_CASE("relay direction: idempotent, refused when full, when translate is off
   CHECK(other.dc.install(d, other.now()) == Status::refused);
 }
 
-TEST_CASE("paths expire after their idle timeout; traffic keeps them") {
+TEST_CASE("paths expire after their idle timeout, traffic keeps them") {
   RelayUnderTest rs;
   const auto p1 = random_path(), p2 = random_path();
   const auto k = wire::SecretKey::random();

@@ -54,7 +54,7 @@ TEST_CASE("translator: TCP, UDP and ICMP echo, destination then source, checksum
   }
 }
 
-TEST_CASE("translator: UDP without a checksum stays without; a result of 0 is sent as 0xffff") {
+TEST_CASE("translator: UDP without a checksum stays without, a result of 0 is sent as 0xffff") {
   auto p = make_packet(kProtoUdp, kMnVip, kHostVip, 12, false);
   Ipv4Packet ip;
   REQUIRE(parse_ipv4(p, true, ip));
