@@ -61,7 +61,7 @@ struct FrontConfig {
 // Read by the daemon for its status.  Every datagram to the listen socket
 // lands in exactly one of queries, formerr, notimp, dropped.
 struct FrontCounters {
-  std::uint64_t queries = 0;      // well-formed queries (intercepted + passthrough + refused_full)
+  std::uint64_t queries = 0;      // well-formed queries, whatever became of them
   std::uint64_t intercepted = 0;  // A and AAAA for intercepted names
   std::uint64_t callbacks = 0;    // ResolveFn calls (after sharing among identical queries)
   std::uint64_t passthrough = 0;  // forwarded to the upstream
