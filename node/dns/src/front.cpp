@@ -37,7 +37,9 @@ constexpr std::size_t kMaxDatagram = 65536;
 // few percent of the id space, so one try nearly always does).
 constexpr int kIdTries = 64;
 
-bool debug_on() { return spdlog::should_log(spdlog::level::debug); }
+bool debug_on() {
+  return spdlog::should_log(spdlog::level::debug);
+}
 
 std::string text(const udp::endpoint& ep) {
   error_code ec;
@@ -52,7 +54,9 @@ struct AtomicCounters {
       upstream_timeouts{0}, upstream_dropped{0}, upstream_errors{0}, send_errors{0};
 };
 
-void bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+void bump(std::atomic<std::uint64_t>& c) {
+  c.fetch_add(1, std::memory_order_relaxed);
+}
 std::uint64_t get(const std::atomic<std::uint64_t>& c) {
   return c.load(std::memory_order_relaxed);
 }
@@ -85,8 +89,13 @@ struct Pending {
 
 struct DnsFront::State : std::enable_shared_from_this<State> {
   State(asio::io_context& io_ctx, FrontConfig c, ResolveFn r)
-      : io(io_ctx), cfg(std::move(c)), resolve(std::move(r)), client_buf(kMaxDatagram),
-        upstream_buf(kMaxDatagram), listen_sock(io_ctx), upstream_sock(io_ctx) {}
+      : io(io_ctx),
+        cfg(std::move(c)),
+        resolve(std::move(r)),
+        client_buf(kMaxDatagram),
+        upstream_buf(kMaxDatagram),
+        listen_sock(io_ctx),
+        upstream_sock(io_ctx) {}
 
   asio::io_context& io;
   const FrontConfig cfg;
@@ -189,7 +198,8 @@ struct DnsFront::State : std::enable_shared_from_this<State> {
         spdlog::debug("dns: query from {} answered {}", text(from), to_string(p.status));
         send(from, build_reject(p));
         return;
-      case QueryStatus::ok: break;
+      case QueryStatus::ok:
+        break;
     }
     bump(n.queries);
     Query& q = p.query;
@@ -211,8 +221,7 @@ struct DnsFront::State : std::enable_shared_from_this<State> {
   void intercept(const udp::endpoint& from, Query q) {
     if (waiting >= cfg.max_waiting) {
       bump(n.full);
-      spdlog::debug("dns: {} A from {}: {} waiting already, SERVFAIL", q.name, text(from),
-                    waiting);
+      spdlog::debug("dns: {} A from {}: {} waiting already, SERVFAIL", q.name, text(from), waiting);
       send(from, build_empty(q, Rcode::servfail));
       return;
     }
@@ -299,8 +308,12 @@ struct DnsFront::State : std::enable_shared_from_this<State> {
           send(w->client, build_a_answer(w->query, addr, a.ttl_s));
           break;
         }
-        case Answer::Kind::nxdomain: send(w->client, build_empty(w->query, Rcode::nxdomain)); break;
-        case Answer::Kind::servfail: send(w->client, build_empty(w->query, Rcode::servfail)); break;
+        case Answer::Kind::nxdomain:
+          send(w->client, build_empty(w->query, Rcode::nxdomain));
+          break;
+        case Answer::Kind::servfail:
+          send(w->client, build_empty(w->query, Rcode::servfail));
+          break;
       }
     }
   }
@@ -419,9 +432,8 @@ struct DnsFront::State : std::enable_shared_from_this<State> {
     const std::unique_ptr<Pending> pd = std::move(it->second);
     pending.erase(it);
     bump(n.upstream_timeouts);
-    spdlog::debug("dns: {} type {}: no upstream reply in {} ms{}", pd->query.name,
-                  pd->query.qtype, cfg.upstream_timeout_ms,
-                  cfg.servfail_on_upstream_timeout ? ", SERVFAIL" : "");
+    spdlog::debug("dns: {} type {}: no upstream reply in {} ms{}", pd->query.name, pd->query.qtype,
+                  cfg.upstream_timeout_ms, cfg.servfail_on_upstream_timeout ? ", SERVFAIL" : "");
     if (cfg.servfail_on_upstream_timeout) {
       send(pd->client, build_empty(pd->query, Rcode::servfail));
     }
@@ -464,7 +476,11 @@ FrontCounters DnsFront::counters() const {
   return out;
 }
 
-std::size_t DnsFront::pending_forwards() const { return state_->pending.size(); }
-std::size_t DnsFront::pending_names() const { return state_->inflight.size(); }
+std::size_t DnsFront::pending_forwards() const {
+  return state_->pending.size();
+}
+std::size_t DnsFront::pending_names() const {
+  return state_->inflight.size();
+}
 
 }  // namespace ntm::node::dns

@@ -56,8 +56,8 @@ std::string canonical_text(std::span<const std::uint8_t> wire) {
     for (std::size_t k = 0; k < len && i < wire.size(); ++k, ++i) {
       const auto b = wire[i];
       const char c = static_cast<char>(b);
-      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '_') {
+      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_') {
         out.push_back(lower(c));
       } else if (b > 0x20 && b < 0x7f) {
         out.push_back('\\');
@@ -140,11 +140,16 @@ std::vector<std::uint8_t> to_wire(const ldns_pkt* pkt, std::uint8_t opcode) {
 
 std::string_view to_string(QueryStatus s) noexcept {
   switch (s) {
-    case QueryStatus::ok: return "ok";
-    case QueryStatus::drop: return "drop";
-    case QueryStatus::formerr: return "formerr";
-    case QueryStatus::notimp: return "notimp";
-    case QueryStatus::badvers: return "badvers";
+    case QueryStatus::ok:
+      return "ok";
+    case QueryStatus::drop:
+      return "drop";
+    case QueryStatus::formerr:
+      return "formerr";
+    case QueryStatus::notimp:
+      return "notimp";
+    case QueryStatus::badvers:
+      return "badvers";
   }
   return "unknown";
 }
@@ -198,8 +203,8 @@ ParsedQuery parse_query(std::span<const std::uint8_t> wire) noexcept {
       // OPT: class = payload size; TTL = extended rcode, version, DO and Z.
       const std::uint32_t ttl = ldns_rr_ttl(rr.get());
       Edns e;
-      e.udp_bytes = std::max<std::uint16_t>(512, static_cast<std::uint16_t>(
-                                                     ldns_rr_get_class(rr.get())));
+      e.udp_bytes =
+          std::max<std::uint16_t>(512, static_cast<std::uint16_t>(ldns_rr_get_class(rr.get())));
       e.version = static_cast<std::uint8_t>((ttl >> 16) & 0xff);
       e.dnssec_ok = (ttl & 0x8000) != 0;
       q.edns = e;
@@ -247,11 +252,18 @@ std::vector<std::uint8_t> build_empty(const Query& q, Rcode rcode) {
 std::vector<std::uint8_t> build_reject(const ParsedQuery& p) {
   unsigned rcode = 0;
   switch (p.status) {
-    case QueryStatus::formerr: rcode = static_cast<unsigned>(Rcode::formerr); break;
-    case QueryStatus::notimp: rcode = static_cast<unsigned>(Rcode::notimp); break;
-    case QueryStatus::badvers: rcode = kRcodeBadvers; break;
+    case QueryStatus::formerr:
+      rcode = static_cast<unsigned>(Rcode::formerr);
+      break;
+    case QueryStatus::notimp:
+      rcode = static_cast<unsigned>(Rcode::notimp);
+      break;
+    case QueryStatus::badvers:
+      rcode = kRcodeBadvers;
+      break;
     case QueryStatus::ok:
-    case QueryStatus::drop: return {};
+    case QueryStatus::drop:
+      return {};
   }
   PktPtr pkt = response_skeleton(p.query, rcode);
   if (!pkt) return {};

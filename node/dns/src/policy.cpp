@@ -12,7 +12,7 @@ namespace {
 // Always resolved normally: the loopback name (RFC 6761 6.3) and the
 // reverse zones (PTR lookups of real and virtual addresses alike).
 constexpr std::array<std::string_view, 3> kAlwaysPassthrough = {"localhost", "in-addr.arpa",
-                                                               "ip6.arpa"};
+                                                                "ip6.arpa"};
 
 }  // namespace
 

@@ -355,8 +355,7 @@ TEST_CASE("dns front: passthrough to the upstream, id rewritten and restored") {
     auto got = client.recv(3000ms);
     REQUIRE(got.has_value());
     CHECK(read_id(got->first) == id);
-    CHECK(std::equal(answer.begin() + 2, answer.end(), got->first.begin() + 2,
-                     got->first.end()));
+    CHECK(std::equal(answer.begin() + 2, answer.end(), got->first.begin() + 2, got->first.end()));
   }
   const auto c = h.counters();
   CHECK(c.passthrough == 4);
@@ -517,10 +516,12 @@ TEST_CASE("dns front: dig sees the VIP and an empty AAAA") {
     return;
   }
   Harness h;
-  h.daemon.immediate = [](const std::string&) { return std::optional(Answer::address(0x64400009)); };
+  h.daemon.immediate = [](const std::string&) {
+    return std::optional(Answer::address(0x64400009));
+  };
   auto run = [&](const std::string& args) {
-    const std::string cmd = "dig @127.0.0.1 -p " + std::to_string(h.ep.port()) +
-                            " +tries=1 +time=3 " + args + " 2>&1";
+    const std::string cmd =
+        "dig @127.0.0.1 -p " + std::to_string(h.ep.port()) + " +tries=1 +time=3 " + args + " 2>&1";
     std::string out;
     if (FILE* f = ::popen(cmd.c_str(), "r")) {
       std::array<char, 512> buf{};

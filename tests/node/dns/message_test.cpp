@@ -13,7 +13,9 @@ namespace {
 using namespace ntm::node::dns;
 using namespace ntm::test::dns;
 
-ParsedQuery parse(const Bytes& b) { return parse_query(b); }
+ParsedQuery parse(const Bytes& b) {
+  return parse_query(b);
+}
 
 Query ok_query(const QuerySpec& s) {
   auto p = parse(make_query(s));

@@ -42,8 +42,7 @@ struct Answer {
 // never.  It is safe to call after the DnsFront is gone, and from another
 // thread (it is then posted to the io_context).  An exception from the
 // callback is caught and the name answered SERVFAIL.
-using ResolveFn =
-    std::function<void(const std::string& fqdn, std::function<void(Answer)> done)>;
+using ResolveFn = std::function<void(const std::string& fqdn, std::function<void(Answer)> done)>;
 
 struct FrontConfig {
   boost::asio::ip::udp::endpoint listen;    // [ntmd] dns_listen (port 0: any, see local_endpoint)
@@ -61,10 +60,10 @@ struct FrontConfig {
 // Read by the daemon for its status.  Every datagram to the listen socket
 // lands in exactly one of queries, formerr, notimp, dropped.
 struct FrontCounters {
-  std::uint64_t queries = 0;      // well-formed queries, whatever became of them
-  std::uint64_t intercepted = 0;  // A and AAAA for intercepted names
-  std::uint64_t callbacks = 0;    // ResolveFn calls (after sharing among identical queries)
-  std::uint64_t passthrough = 0;  // forwarded to the upstream
+  std::uint64_t queries = 0;            // well-formed queries, whatever became of them
+  std::uint64_t intercepted = 0;        // A and AAAA for intercepted names
+  std::uint64_t callbacks = 0;          // ResolveFn calls (after sharing among identical queries)
+  std::uint64_t passthrough = 0;        // forwarded to the upstream
   std::uint64_t servfail_timeouts = 0;  // intercepted A answered SERVFAIL as tunnel_wait passed
   std::uint64_t late_answers = 0;       // `done` after the bound (or a second time): ignored
   std::uint64_t formerr = 0;            // answered FORMERR or BADVERS
