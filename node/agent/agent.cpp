@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "agent/agent_internal.hpp"
+#include "ntm/common/clock.hpp"
+#include "ntm/wire/header.hpp"
+
+namespace ntm::node {
+
+std::string_view to_string(PathState s) {
+  switch (s) {
+    case PathState::setting_up: return "setting_up";
+    case PathState::up: return "up";
+    case PathState::failed: return "failed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+wire::ChannelConfig dc_channel_config(const NodeConfig& c) {
+  wire::ChannelConfig cfg;
+  cfg.domain = wire::KeyDomain::node_dc;
+  cfg.key_epoch = c.key_epoch;
+  cfg.tx_role = wire::Role::node;
+  cfg.rx_role = wire::Role::dc;
+  cfg.tx_id = cfg.rx_id = c.id.bytes;
+  cfg.instance = wire::new_instance();
+  cfg.first_counter = wire::initial_counter(common::wall_ns());
+  return cfg;
+}
+
+}  // namespace
+
+Agent::Agent(boost::asio::io_context& io, const NodeConfig& cfg, DataPath& dp)
+    : io_(io),
+      cfg_(cfg),
+      dp_(dp),
+      dc_chan_(cfg.key, dc_channel_config(cfg)),
+      reg_timer_(io),
+      tick_(io) {}
+
+Agent::~Agent() { *alive_ = false; }
+
+void Agent::start() {
+  dp_.start([this](std::span<const std::uint8_t> d, const wire::Endpoint& from) { on_datagram(d, from); },
+            [this](const wire::PathId& p, const wire::Endpoint& from) { on_roam(p, from); });
+  register_now(wire::RegistrationReason::start);
+  housekeeping();
+}
+
+void Agent::stop() {
+  reg_timer_.cancel();
+  tick_.cancel();
+  for (auto& [id, p] : paths_) p->retry.cancel();
+  for (auto& [n, l] : lookups_) l->retry.cancel();
+  dp_.stop();
+}
+
+std::uint32_t Agent::send_dc(const wire::Body& body, std::uint32_t txid, const wire::Endpoint* to) {
+  if (txid == 0) txid = next_txid_++;
+  std::array<std::uint8_t, NTM_MAX_CONTROL> buf;
+  wire::Error err = wire::Error::ok;
+  const auto n = dc_chan_.seal(body, txid, common::wall_ms(), buf, err);
+  if (n == 0) {
+    spdlog::error("dc: cannot seal {}: {}", wire::to_string(wire::type_of(body)),
+                  wire::to_string(err));
+    return txid;
+  }
+  dp_.send_control(std::span(buf.data(), n), to ? *to : cfg_.dc);
+  return txid;
+}
+
+void Agent::on_datagram(std::span<const std::uint8_t> d, const wire::Endpoint& from) {
+  wire::ControlHeader h;
+  if (wire::peek_control_header(d, h) != wire::Error::ok) {
+    ++dropped_control_;
+    return;
+  }
+  if (h.common.domain != wire::KeyDomain::node_dc) {
+    on_path_message(d, from, h);
+    return;
+  }
+  // Only the DC (and its probe port) speak NODE_DC to us.
+  if (from != cfg_.dc && from != cfg_.probe) {
+    ++dropped_control_;
+    return;
+  }
+  wire::Received rx;
+  if (const auto e = dc_chan_.open(d, common::wall_ms(), rx); e != wire::Error::ok) {
+    ++dropped_control_;
+    spdlog::debug("dc: dropped a datagram: {}", wire::to_string(e));
+    return;
+  }
+  last_dc_heard_ms_ = common::mono_ms();
+  if (!dc_reachable_) {
+    dc_reachable_ = true;
+    if (registered_) spdlog::info("dc: reachable again");
+  }
+  // The probe port's ack is the DC's measurement, not ours to act on.
+  if (from == cfg_.probe && from != cfg_.dc) return;
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, wire::RegistrationResponse>)
+          on_registration_response(m, rx.header);
+        else if constexpr (std::is_same_v<T, wire::KeepaliveAck>)
+          on_keepalive_ack(m);
+        else if constexpr (std::is_same_v<T, wire::Keepalive>)
+          send_keepalive();  // the DC's prompt: answer with our own (protocol.md §7.12)
+        else if constexpr (std::is_same_v<T, wire::RouteDirection>)
+          on_route_direction(m, rx.header);
+        else if constexpr (std::is_same_v<T, wire::ErrorReply>)
+          on_dc_error(m, rx.header);
+        else
+          ++dropped_control_;
+      },
+      rx.body);
+}
+
+void Agent::on_roam(const wire::PathId& id, const wire::Endpoint& from) {
+  auto it = paths_.find(id);
+  if (it == paths_.end()) return;
+  Path& p = *it->second;
+  const bool to_relay = !p.info.relay.empty() && from == p.info.relay;
+  if (to_relay != p.info.via_relay)
+    spdlog::info("path {}: now {} ({})", id.to_hex().substr(0, 8),
+                 to_relay ? "via the relay" : "direct", from.to_string());
+  p.info.via_relay = to_relay || p.info.route == wire::RouteType::relay ||
+                     p.info.route == wire::RouteType::relay_general;
+}
+
+void Agent::housekeeping() {
+  const auto now = common::mono_ms();
+  // The DC: keepalives at its interval; silence longer than its lifetime
+  // means it lost us or is gone: register again.
+  if (registered_) {
+    const std::uint64_t interval = std::max<std::uint64_t>(1, reg_.keepalive_s) * 1000;
+    if (now - last_keepalive_ms_ >= interval) send_keepalive();
+    const std::uint64_t lifetime = std::max<std::uint64_t>(2, reg_.lifetime_s) * 1000;
+    if (now - last_dc_heard_ms_ > lifetime) {
+      if (dc_reachable_) spdlog::warn("dc: {} silent for {} s; registering again", cfg_.dc.to_string(),
+                                      (now - last_dc_heard_ms_) / 1000);
+      dc_reachable_ = false;
+      registered_ = false;
+      register_now(wire::RegistrationReason::refresh);
+    } else if (local_endpoints() != reported_) {
+      spdlog::info("local addresses changed; registering again");
+      registered_ = false;
+      register_now(wire::RegistrationReason::move);
+    }
+  }
+  // Paths: keepalive capsules on idle ones, and expiry of silent ones.
+  for (auto it = paths_.begin(); it != paths_.end();) {
+    Path& p = *it->second;
+    const auto c = dp_.counters(p.info.id);
+    const std::uint64_t last_rx = c && c->last_rx_ms ? c->last_rx_ms : p.started_ms;
+    if (p.info.state == PathState::up && now - last_rx > kPathIdleMs) {
+      spdlog::info("path {} to {}: silent for {} s; removed", p.info.id.to_hex().substr(0, 8),
+                   p.info.peer.fqdn.name, (now - last_rx) / 1000);
+      dp_.remove(p.info.id);
+      it = paths_.erase(it);
+      continue;
+    }
+    // A path that never came up is forgotten after a while (the resolver
+    // starts a new direction for its name).
+    if (p.info.state != PathState::up && now - p.started_ms > 60000) {
+      dp_.remove(p.info.id);
+      it = paths_.erase(it);
+      continue;
+    }
+    if (p.info.state == PathState::up && now - p.last_keepalive_ms >= kPathKeepaliveMs) {
+      dp_.send_keepalive(p.info.id);
+      p.last_keepalive_ms = now;
+    }
+    ++it;
+  }
+  tick_.expires_after(std::chrono::seconds(1));
+  tick_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
+    if (!ec && !alive.expired()) housekeeping();
+  });
+}
+
+AgentStatus Agent::status() const {
+  AgentStatus s;
+  s.registered = registered_;
+  s.dc_reachable = dc_reachable_;
+  s.vip = reg_.vip.addr;
+  s.prefix_len = reg_.vip_prefix_len;
+  s.behind_nat = reg_.behind_nat;
+  s.observed = reg_.observed;
+  s.local = dp_.local();
+  for (const auto& [id, p] : paths_) {
+    auto c = dp_.counters(id);
+    s.paths.emplace_back(p->info, c.value_or(TunnelCounters{}));
+  }
+  s.totals = dp_.totals();
+  s.dropped_control = dropped_control_;
+  return s;
+}
+
+}  // namespace ntm::node

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+// ntmd's control plane: registration and keepalives with the DC, Direction
+// Requests for names the resolver intercepts, Route Directions, and the
+// Tunnel Request/Response exchange that brings each path up.  Single
+// threaded on the daemon's io_context; the DataPath carries the packets.
+//
+// The work is split by protocol step: registration.cpp (Registration,
+// Keepalive), direction.cpp (Direction Request, Route Direction),
+// tunnel.cpp (Tunnel Request/Response with the peer or the relay),
+// agent.cpp (dispatch, timers, status).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/node_config.hpp"
+#include "datapath/data_path.hpp"
+#include "ntm/wire/control_channel.hpp"
+
+namespace ntm::node {
+
+// What the resolver gets for a name.
+struct Resolution {
+  enum class Kind { address, nxdomain, servfail } kind = Kind::servfail;
+  std::uint32_t vip = 0;  // host order, for address
+};
+using ResolveDone = std::function<void(const Resolution&)>;
+
+enum class PathState { setting_up, up, failed };
+std::string_view to_string(PathState s);
+
+// One path as ntmd tracks it (keys live only in the channels and the data path).
+struct PathInfo {
+  wire::PathId id;
+  std::uint8_t key_epoch = 0;
+  wire::PathEnd end = wire::PathEnd::initiator;
+  wire::RouteType route = wire::RouteType::direct;
+  wire::FirstSender first = wire::FirstSender::initiator;
+  wire::NodeInfo peer;             // the other end as the DC described it
+  std::uint32_t peer_view = 0;     // the peer's address in our view
+  wire::Endpoint relay;            // relay endpoint (relayed routes, or fallback)
+  PathState state = PathState::setting_up;
+  bool relay_up = false;           // the RS answered our RELAY_PATH Tunnel Request
+  bool via_relay = false;          // capsules go to the RS
+};
+
+struct AgentStatus {
+  bool registered = false;
+  bool dc_reachable = false;
+  std::uint32_t vip = 0;
+  std::uint8_t prefix_len = 0;
+  bool behind_nat = false;
+  wire::Endpoint observed;
+  wire::Endpoint local;
+  std::vector<std::pair<PathInfo, TunnelCounters>> paths;
+  DataPathCounters totals;
+  std::uint64_t dropped_control = 0;
+};
+
+class Agent {
+ public:
+  Agent(boost::asio::io_context& io, const NodeConfig& cfg, DataPath& dp);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  void start();
+  void stop();
+
+  // The resolver's entry: a path to `fqdn`, answered once it is up (or
+  // failed).  The caller bounds the wait; done may be called late or never.
+  void resolve(const std::string& fqdn, ResolveDone done);
+
+  AgentStatus status() const;
+  // Called once, after the first registration (the daemon prints its ready line).
+  std::function<void(std::uint32_t vip)> on_ready;
+
+ private:
+  struct Path;
+  struct Lookup;
+
+  // agent.cpp
+  void on_datagram(std::span<const std::uint8_t> d, const wire::Endpoint& from);
+  void on_roam(const wire::PathId& path, const wire::Endpoint& from);
+  void housekeeping();
+  std::uint32_t send_dc(const wire::Body& body, std::uint32_t txid = 0,
+                        const wire::Endpoint* to = nullptr);
+
+  // registration.cpp
+  void register_now(wire::RegistrationReason why);
+  void schedule_registration_retry();
+  void on_registration_response(const wire::RegistrationResponse& r, const wire::ControlHeader& h);
+  void send_keepalive();
+  void on_keepalive_ack(const wire::KeepaliveAck& a);
+  std::vector<wire::Endpoint> local_endpoints() const;
+
+  // direction.cpp
+  void send_direction_request(Lookup& l);
+  void on_route_direction(const wire::RouteDirection& rd, const wire::ControlHeader& h);
+  void on_dc_error(const wire::ErrorReply& e, const wire::ControlHeader& h);
+  void finish_waiters(Path& p, const Resolution& r);
+  void fail_lookup(const std::string& fqdn, Resolution::Kind kind);
+
+  // tunnel.cpp
+  void begin_tunnel(Path& p);
+  void send_tunnel_requests(Path& p);
+  void on_path_message(std::span<const std::uint8_t> d, const wire::Endpoint& from,
+                       const wire::ControlHeader& h);
+  void mark_up(Path& p);
+  void fall_back_to_relay(Path& p);
+
+  boost::asio::io_context& io_;
+  NodeConfig cfg_;
+  DataPath& dp_;
+  wire::ControlChannel dc_chan_;
+
+  // registration
+  bool registered_ = false, dc_reachable_ = false, ready_sent_ = false;
+  std::uint32_t reg_txid_ = 0;
+  std::uint32_t reg_backoff_ms_ = 500;
+  std::vector<wire::Endpoint> reported_;
+  wire::RegistrationResponse reg_;
+  std::uint64_t last_dc_heard_ms_ = 0, last_keepalive_ms_ = 0;
+  boost::asio::steady_timer reg_timer_, tick_;
+
+  // directions and paths
+  std::map<std::string, std::unique_ptr<Lookup>> lookups_;  // by peer FQDN, before a Route Direction
+  std::map<wire::PathId, std::unique_ptr<Path>> paths_;
+  struct Early {
+    wire::PathId path;
+    std::vector<std::uint8_t> datagram;
+    wire::Endpoint from;
+    std::uint64_t at_ms = 0;
+  };
+  static constexpr std::size_t kMaxEarly = 16;
+  std::vector<Early> early_;  // path messages that came before their Route Direction
+  std::uint32_t next_txid_ = 1;
+  std::uint64_t dropped_control_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace ntm::node

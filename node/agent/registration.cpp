@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+// Registration with the DC and keepalives (docs/protocol.md §7.1, §7.12).
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstring>
+#include <spdlog/spdlog.h>
+
+#include "agent/agent_internal.hpp"
+#include "ntm/common/clock.hpp"
+
+namespace ntm::node {
+
+std::vector<wire::Endpoint> Agent::local_endpoints() const {
+  if (!cfg_.report_local.empty()) return cfg_.report_local;
+  const wire::Endpoint sock = dp_.local();
+  std::vector<wire::Endpoint> out;
+  if (sock.addr.family == wire::Family::v4 && sock.addr != wire::IpAddr::v4(0)) return {sock};
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i && out.size() < wire::kMaxEndpoints; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    if (!(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK)) continue;
+    if (cfg_.tun == i->ifa_name) continue;  // our own VIP is not a real address
+    const auto* s4 = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+    wire::Endpoint e;
+    e.addr.family = wire::Family::v4;
+    std::memcpy(e.addr.bytes.data(), &s4->sin_addr, 4);
+    e.port = sock.port;
+    if (std::find(out.begin(), out.end(), e) == out.end()) out.push_back(e);
+  }
+  ::freeifaddrs(list);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Agent::register_now(wire::RegistrationReason why) {
+  reported_ = local_endpoints();
+  wire::RegistrationRequest r;
+  r.kind = wire::PartyKind::node;
+  r.reason = why;
+  r.fqdn = cfg_.fqdn;
+  r.local = reported_;
+  reg_txid_ = send_dc(r);
+  schedule_registration_retry();
+}
+
+// Retransmits the registration until it is answered, backing off to 8 s so
+// that a DC that is down is not flooded, and saying so once.
+void Agent::schedule_registration_retry() {
+  reg_timer_.expires_after(std::chrono::milliseconds(reg_backoff_ms_));
+  reg_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
+    if (ec || alive.expired() || registered_) return;
+    if (reg_backoff_ms_ >= 2000 && dc_reachable_ == false)
+      spdlog::warn("dc: no answer from {}; retrying every {} ms", cfg_.dc.to_string(),
+                   reg_backoff_ms_);
+    reg_backoff_ms_ = std::min<std::uint32_t>(reg_backoff_ms_ * 2, 8000);
+    register_now(registered_ ? wire::RegistrationReason::refresh : wire::RegistrationReason::start);
+  });
+}
+
+void Agent::on_registration_response(const wire::RegistrationResponse& r,
+                                     const wire::ControlHeader& h) {
+  if (h.txid != reg_txid_) return;  // an answer to an older attempt
+  reg_timer_.cancel();
+  reg_backoff_ms_ = 500;
+  const bool first = !ready_sent_;
+  if (registered_ == false || r.vip != reg_.vip || r.observed != reg_.observed ||
+      r.behind_nat != reg_.behind_nat)
+    spdlog::info("registered as {}: vip {}/{}, seen at {} ({})", cfg_.fqdn.name,
+                 r.vip.to_string(), r.vip_prefix_len, r.observed.to_string(),
+                 r.behind_nat ? "behind NAT" : "global address");
+  reg_ = r;
+  registered_ = true;
+  last_keepalive_ms_ = common::mono_ms();
+  dp_.set_address(r.vip.addr, r.vip_prefix_len);
+  // The DC's probe port tells it whether our NAT maps per destination.
+  if (r.behind_nat && !cfg_.probe.empty()) send_dc(wire::Keepalive{}, 0, &cfg_.probe);
+  if (first) {
+    ready_sent_ = true;
+    if (on_ready) on_ready(r.vip.addr);
+  }
+}
+
+void Agent::send_keepalive() {
+  last_keepalive_ms_ = common::mono_ms();
+  send_dc(wire::Keepalive{});
+}
+
+void Agent::on_keepalive_ack(const wire::KeepaliveAck& a) {
+  if (!registered_) return;
+  if (a.reregister || a.observed != reg_.observed) {
+    spdlog::info("dc: registration {} (seen at {}); registering again",
+                 a.reregister ? "lost" : "address changed", a.observed.to_string());
+    registered_ = false;
+    register_now(wire::RegistrationReason::refresh);
+  }
+}
+
+}  // namespace ntm::node

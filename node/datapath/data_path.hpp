@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+// The seam between ntmd's control plane and whatever moves its packets.
+//
+// The control plane (agent/) decides; a DataPath carries.  It owns the one
+// UDP socket of the node (docs/data-plane.md §1) and the node's side of the
+// virtual network: the TUN device today (TunDataPath), the kernel module
+// later, an in-memory interface in tests (MemoryDataPath).  Datagrams that
+// are not Capsulated Packets (DC control, path control) go up to the
+// control plane; capsules never do.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+
+#include "ntm/wire/key_schedule.hpp"
+#include "ntm/wire/types.hpp"
+
+namespace ntm::node {
+
+// One tunnel as the control plane installs it.
+struct TunnelConfig {
+  wire::PathId path;
+  std::uint8_t key_epoch = 0;
+  wire::Role our_role = wire::Role::initiator;  // initiator or responder (PATH domain)
+  wire::SecretKey capsule_key;                  // K_path, or the general-path key
+  std::uint32_t our_vip = 0;                    // host order: the inner source we send from
+  std::uint32_t peer_vip = 0;                   // host order: the address applications use for the peer
+  wire::Endpoint peer;                          // where capsules go; empty until known
+};
+
+struct TunnelCounters {
+  std::uint64_t tx_packets = 0, tx_bytes = 0;
+  std::uint64_t rx_packets = 0, rx_bytes = 0;
+  std::uint64_t drops = 0;   // failed to open, spoofed inner source, no peer endpoint yet
+  wire::Endpoint peer;       // the current sending endpoint
+  std::uint64_t last_rx_ms = 0;  // monotonic; 0: never
+};
+
+// Data-path-wide drop counters (datagrams no tunnel could be blamed for).
+struct DataPathCounters {
+  std::uint64_t unknown_path = 0;   // capsule for a path we do not hold
+  std::uint64_t no_tunnel = 0;      // packet from the interface to an address with no tunnel
+  std::uint64_t bad_packet = 0;     // not IPv4, truncated, too large, wrong source
+  std::uint64_t send_errors = 0;
+};
+
+class DataPath {
+ public:
+  // A non-capsule datagram: control traffic for the control plane.
+  using ControlHandler =
+      std::function<void(std::span<const std::uint8_t> datagram, const wire::Endpoint& from)>;
+  // An authenticated capsule came from a new source: the peer moved (or its
+  // NAT rebound), or the relay now carries the path.
+  using RoamHandler = std::function<void(const wire::PathId& path, const wire::Endpoint& from)>;
+
+  virtual ~DataPath() = default;
+
+  // Handlers are called on the control thread (the io_context the
+  // implementation was given).
+  virtual void start(ControlHandler on_control, RoamHandler on_roam) = 0;
+  virtual void stop() = 0;
+
+  virtual wire::Endpoint local() const = 0;
+  virtual void send_control(std::span<const std::uint8_t> datagram, const wire::Endpoint& to) = 0;
+
+  // The VIP and virtual range of this node (after registration).
+  virtual void set_address(std::uint32_t vip, std::uint8_t prefix_len) = 0;
+
+  virtual void install(const TunnelConfig& t) = 0;  // replaces a tunnel of the same path
+  virtual void set_peer(const wire::PathId& path, const wire::Endpoint& peer) = 0;
+  virtual void remove(const wire::PathId& path) = 0;
+  // Sends a zero-length capsule (the path keepalive: NAT bindings, liveness).
+  virtual void send_keepalive(const wire::PathId& path) = 0;
+
+  virtual std::optional<TunnelCounters> counters(const wire::PathId& path) const = 0;
+  virtual DataPathCounters totals() const = 0;
+};
+
+}  // namespace ntm::node

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+#include "datapath/memory_data_path.hpp"
+
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+
+#include "ntm/wire.h"
+
+namespace ntm::node {
+
+MemoryDataPath::MemoryDataPath(boost::asio::io_context& io, const wire::Endpoint& listen)
+    : io_(io), sock_(listen), watch_(io, ::dup(sock_.fd())) {}
+
+MemoryDataPath::~MemoryDataPath() { stop(); }
+
+void MemoryDataPath::start(ControlHandler on_control, RoamHandler on_roam) {
+  on_control_ = std::move(on_control);
+  on_roam_ = std::move(on_roam);
+  running_ = true;
+  wait_readable();
+}
+
+void MemoryDataPath::stop() {
+  if (!running_) return;
+  running_ = false;
+  boost::system::error_code ec;
+  watch_.cancel(ec);
+}
+
+void MemoryDataPath::wait_readable() {
+  watch_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                    [this](const boost::system::error_code& ec) {
+                      if (ec || !running_) return;
+                      drain_socket();
+                      wait_readable();
+                    });
+}
+
+void MemoryDataPath::drain_socket() {
+  std::array<std::uint8_t, 2048> buf;
+  for (;;) {
+    wire::Endpoint from;
+    const long n = sock_.receive(buf, from);
+    if (n < 0) return;
+    if (static_cast<std::size_t>(n) > buf.size()) {
+      table_.bad_packet++;
+      continue;
+    }
+    std::span<std::uint8_t> datagram(buf.data(), static_cast<std::size_t>(n));
+    std::span<std::uint8_t> payload;
+    bool roamed = false;
+    wire::PathId path;
+    Opened what;
+    {
+      TunnelTable::Reader reader(table_);
+      what = reader.open_incoming(datagram, from, payload, roamed, path);
+    }
+    if (what == Opened::packet) delivered_.emplace_back(payload.begin(), payload.end());
+    if (what == Opened::control && on_control_) on_control_(datagram, from);
+    if (roamed && on_roam_) on_roam_(path, from);
+  }
+}
+
+void MemoryDataPath::send_control(std::span<const std::uint8_t> d, const wire::Endpoint& to) {
+  if (!sock_.send(d, to)) table_.send_errors++;
+}
+
+void MemoryDataPath::set_address(std::uint32_t vip, std::uint8_t) {
+  vip_ = vip;
+  table_.set_address(vip);
+}
+
+bool MemoryDataPath::inject(std::span<const std::uint8_t> pkt) {
+  std::array<std::uint8_t, 2048> frame{};
+  if (pkt.size() > NTM_MAX_INNER) {
+    table_.bad_packet++;
+    return false;
+  }
+  std::memcpy(frame.data() + NTM_HDR_LEN, pkt.data(), pkt.size());
+  wire::Endpoint to;
+  std::size_t n;
+  {
+    TunnelTable::Reader reader(table_);
+    n = reader.seal_outgoing(frame, pkt.size(), to);
+  }
+  if (n == 0) return false;
+  if (tap) tap(std::span(frame.data(), n), to);
+  return sock_.send(std::span(frame.data(), n), to);
+}
+
+void MemoryDataPath::send_keepalive(const wire::PathId& p) {
+  auto t = table_.find(p);
+  if (!t) return;
+  std::array<std::uint8_t, NTM_HDR_LEN + NTM_TAG_LEN> frame{};
+  wire::Endpoint to;
+  if (const auto n = t->seal(frame, 0, to)) sock_.send(std::span(frame.data(), n), to);
+}
+
+std::optional<TunnelCounters> MemoryDataPath::counters(const wire::PathId& p) const {
+  auto t = table_.find(p);
+  if (!t) return std::nullopt;
+  return t->counters();
+}
+
+}  // namespace ntm::node

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+// A data path whose virtual interface is in memory: for tests that run the
+// whole protocol without root.  The UDP socket is real (the DC, the relay
+// and the peers are real processes or objects on loopback); what the TUN
+// device would carry is a queue: inject() is an application sending to a
+// VIP, delivered() what the device would hand to applications.  Runs on the
+// control thread's io_context, single-threaded.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <deque>
+#include <vector>
+
+#include "datapath/data_path.hpp"
+#include "datapath/tunnel_table.hpp"
+#include "ntm/common/udp_socket.hpp"
+
+namespace ntm::node {
+
+class MemoryDataPath final : public DataPath {
+ public:
+  MemoryDataPath(boost::asio::io_context& io, const wire::Endpoint& listen);
+  ~MemoryDataPath() override;
+
+  void start(ControlHandler on_control, RoamHandler on_roam) override;
+  void stop() override;
+  wire::Endpoint local() const override { return sock_.local(); }
+  void send_control(std::span<const std::uint8_t> d, const wire::Endpoint& to) override;
+  void set_address(std::uint32_t vip, std::uint8_t prefix_len) override;
+  void install(const TunnelConfig& t) override { table_.install(t); }
+  void set_peer(const wire::PathId& p, const wire::Endpoint& e) override { table_.set_peer(p, e); }
+  void remove(const wire::PathId& p) override { table_.remove(p); }
+  void send_keepalive(const wire::PathId& p) override;
+  std::optional<TunnelCounters> counters(const wire::PathId& p) const override;
+  DataPathCounters totals() const override { return table_.totals(); }
+
+  // An application on this node sends an IPv4 packet; false if it was
+  // dropped (no tunnel for its destination, wrong source ...).
+  bool inject(std::span<const std::uint8_t> ipv4_packet);
+  // Packets the interface handed up, oldest first.
+  std::deque<std::vector<std::uint8_t>>& delivered() { return delivered_; }
+  std::uint32_t vip() const { return vip_; }
+  // Sees every capsule this data path sends (tests capture them to replay
+  // or tamper with).
+  std::function<void(std::span<const std::uint8_t>, const wire::Endpoint&)> tap;
+
+ private:
+  void wait_readable();
+  void drain_socket();
+
+  boost::asio::io_context& io_;
+  common::UdpSocket sock_;
+  boost::asio::posix::stream_descriptor watch_;  // readiness of sock_ (does not own it)
+  TunnelTable table_;
+  ControlHandler on_control_;
+  RoamHandler on_roam_;
+  std::deque<std::vector<std::uint8_t>> delivered_;
+  std::uint32_t vip_ = 0;
+  bool running_ = false;
+};
+
+}  // namespace ntm::node

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: MIT
+#include "datapath/tun_data_path.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <spdlog/spdlog.h>
+#include <system_error>
+#include <vector>
+
+#include "ntm/wire.h"
+
+namespace ntm::node {
+
+namespace {
+
+constexpr int kBatch = 32;
+constexpr std::size_t kFrame = 2048;  // header + the largest inner packet + tag, with room
+
+// Waits until fd is readable or the stop eventfd fires; false on stop.
+bool wait_readable(int fd, int stop_fd) {
+  pollfd p[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+  for (;;) {
+    const int r = ::poll(p, 2, -1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return false;
+    if (p[1].revents) return false;
+    if (p[0].revents) return true;
+  }
+}
+
+}  // namespace
+
+TunDataPath::TunDataPath(boost::asio::io_context& io, const wire::Endpoint& listen,
+                         const std::string& tun, int mtu)
+    : io_(io), sock_(listen), tun_(tun), mtu_(mtu) {
+  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  tun_.set_nonblocking(true);
+  tun_.disable_ipv6();
+  tun_.set_mtu(mtu_);
+}
+
+TunDataPath::~TunDataPath() {
+  stop();
+  if (stop_fd_ >= 0) ::close(stop_fd_);
+}
+
+void TunDataPath::start(ControlHandler on_control, RoamHandler on_roam) {
+  on_control_ = std::move(on_control);
+  on_roam_ = std::move(on_roam);
+  running_ = true;
+  out_ = std::thread([this] { outbound_loop(); });
+  in_ = std::thread([this] { inbound_loop(); });
+}
+
+void TunDataPath::stop() {
+  if (!running_.exchange(false)) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(stop_fd_, &one, sizeof one);
+  if (out_.joinable()) out_.join();
+  if (in_.joinable()) in_.join();
+}
+
+void TunDataPath::send_control(std::span<const std::uint8_t> d, const wire::Endpoint& to) {
+  if (!sock_.send(d, to)) table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+}
+
+void TunDataPath::set_address(std::uint32_t vip, std::uint8_t prefix_len) {
+  if (vip == vip_ && prefix_len == prefix_len_) return;
+  // The connected route of vip/prefix_len sends the whole virtual range
+  // into the device.
+  tun_.add_address(vip, prefix_len);
+  tun_.up();
+  vip_ = vip;
+  prefix_len_ = prefix_len;
+  table_.set_address(vip);
+}
+
+void TunDataPath::send_keepalive(const wire::PathId& p) {
+  auto t = table_.find(p);
+  if (!t) return;
+  std::array<std::uint8_t, NTM_HDR_LEN + NTM_TAG_LEN> frame{};
+  wire::Endpoint to;
+  if (const auto n = t->seal(frame, 0, to))
+    if (!sock_.send(std::span(frame.data(), n), to))
+      table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::optional<TunnelCounters> TunDataPath::counters(const wire::PathId& p) const {
+  auto t = table_.find(p);
+  if (!t) return std::nullopt;
+  return t->counters();
+}
+
+void TunDataPath::outbound_loop() {
+  std::vector<std::array<std::uint8_t, kFrame>> frames(kBatch);
+  std::array<mmsghdr, kBatch> msgs{};
+  std::array<iovec, kBatch> iov{};
+  std::array<sockaddr_storage, kBatch> addrs{};
+  const std::size_t max_inner = std::min<std::size_t>(static_cast<std::size_t>(mtu_), NTM_MAX_INNER);
+  while (running_) {
+    if (!wait_readable(tun_.fd(), stop_fd_)) break;
+    int n = 0;
+    {
+      TunnelTable::Reader reader(table_);
+      for (int i = 0; i < kBatch; ++i) {
+        auto& f = frames[static_cast<std::size_t>(n)];
+        const ssize_t r = ::read(tun_.fd(), f.data() + NTM_HDR_LEN, max_inner);
+        if (r <= 0) break;
+        wire::Endpoint to;
+        const std::size_t len = reader.seal_outgoing(f, static_cast<std::size_t>(r), to);
+        if (len == 0) continue;
+        auto& m = msgs[static_cast<std::size_t>(n)];
+        iov[static_cast<std::size_t>(n)] = {f.data(), len};
+        m.msg_hdr = {};
+        m.msg_hdr.msg_iov = &iov[static_cast<std::size_t>(n)];
+        m.msg_hdr.msg_iovlen = 1;
+        m.msg_hdr.msg_name = &addrs[static_cast<std::size_t>(n)];
+        m.msg_hdr.msg_namelen = common::to_sockaddr(to, addrs[static_cast<std::size_t>(n)]);
+        ++n;
+      }
+    }
+    int sent = 0;
+    while (sent < n) {
+      const int r = ::sendmmsg(sock_.fd(), msgs.data() + sent, static_cast<unsigned>(n - sent), 0);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          pollfd p{sock_.fd(), POLLOUT, 0};
+          ::poll(&p, 1, 10);
+          continue;
+        }
+        // One bad destination must not stall the rest: skip it.
+        table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+        ++sent;
+        continue;
+      }
+      sent += r;
+    }
+  }
+}
+
+void TunDataPath::inbound_loop() {
+  std::vector<std::array<std::uint8_t, kFrame>> frames(kBatch);
+  std::array<mmsghdr, kBatch> msgs{};
+  std::array<iovec, kBatch> iov{};
+  std::array<sockaddr_storage, kBatch> addrs{};
+  while (running_) {
+    if (!wait_readable(sock_.fd(), stop_fd_)) break;
+    for (int i = 0; i < kBatch; ++i) {
+      auto k = static_cast<std::size_t>(i);
+      iov[k] = {frames[k].data(), kFrame};
+      msgs[k].msg_hdr = {};
+      msgs[k].msg_hdr.msg_iov = &iov[k];
+      msgs[k].msg_hdr.msg_iovlen = 1;
+      msgs[k].msg_hdr.msg_name = &addrs[k];
+      msgs[k].msg_hdr.msg_namelen = sizeof addrs[k];
+    }
+    const int n = ::recvmmsg(sock_.fd(), msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) continue;
+    TunnelTable::Reader reader(table_);
+    for (int i = 0; i < n; ++i) {
+      auto k = static_cast<std::size_t>(i);
+      if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) {
+        table_.bad_packet.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      const auto from = common::from_sockaddr(addrs[k]);
+      std::span<std::uint8_t> datagram(frames[k].data(), msgs[k].msg_len);
+      std::span<std::uint8_t> payload;
+      bool roamed = false;
+      wire::PathId path;
+      switch (reader.open_incoming(datagram, from, payload, roamed, path)) {
+        case Opened::packet:
+          if (::write(tun_.fd(), payload.data(), payload.size()) < 0)
+            table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case Opened::control:
+          // Control traffic is rare: a copy per message is fine.
+          boost::asio::post(io_, [this, d = std::vector<std::uint8_t>(datagram.begin(), datagram.end()),
+                                  from] { on_control_(d, from); });
+          break;
+        case Opened::keepalive:
+        case Opened::dropped:
+          break;
+      }
+      if (roamed) boost::asio::post(io_, [this, path, from] { on_roam_(path, from); });
+    }
+  }
+}
+
+}  // namespace ntm::node

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+#include "datapath/tunnel_table.hpp"
+
+#include "ntm/common/clock.hpp"
+#include "ntm/wire/header.hpp"
+
+namespace ntm::node {
+
+namespace {
+
+wire::Role peer_of(wire::Role r) {
+  return r == wire::Role::initiator ? wire::Role::responder : wire::Role::initiator;
+}
+
+std::uint32_t load_be32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         p[3];
+}
+
+}  // namespace
+
+bool ipv4_addresses(std::span<const std::uint8_t> pkt, std::uint32_t& src,
+                    std::uint32_t& dst) noexcept {
+  if (pkt.size() < 20 || (pkt[0] >> 4) != 4) return false;
+  const std::size_t ihl = (pkt[0] & 0x0f) * 4u;
+  const std::size_t total = (std::size_t{pkt[2]} << 8) | pkt[3];
+  if (ihl < 20 || total < ihl || total > pkt.size()) return false;
+  src = load_be32(pkt.data() + 12);
+  dst = load_be32(pkt.data() + 16);
+  return true;
+}
+
+Tunnel::Tunnel(const TunnelConfig& c)
+    : path_(c.path),
+      our_vip_(c.our_vip),
+      peer_vip_(c.peer_vip),
+      sealer_(c.capsule_key, c.our_role, c.path, c.key_epoch),
+      peer_(c.peer),
+      opener_(c.capsule_key, peer_of(c.our_role), c.path, c.key_epoch) {}
+
+std::size_t Tunnel::seal(std::span<std::uint8_t> frame, std::size_t len,
+                         wire::Endpoint& to) noexcept {
+  std::lock_guard lock(tx_mu_);
+  if (peer_.empty()) return 0;
+  wire::Error err = wire::Error::ok;
+  const std::size_t n = sealer_.seal(frame, len, err);
+  if (n == 0) return 0;
+  to = peer_;
+  ++tx_packets_;
+  tx_bytes_ += len;
+  return n;
+}
+
+wire::Error Tunnel::open(std::span<std::uint8_t> datagram,
+                         std::span<std::uint8_t>& payload) noexcept {
+  return opener_.open(datagram, payload);
+}
+
+void Tunnel::set_peer(const wire::Endpoint& e) {
+  std::lock_guard lock(tx_mu_);
+  peer_ = e;
+}
+
+wire::Endpoint Tunnel::peer() const {
+  std::lock_guard lock(tx_mu_);
+  return peer_;
+}
+
+TunnelCounters Tunnel::counters() const {
+  TunnelCounters c;
+  {
+    std::lock_guard lock(tx_mu_);
+    c.tx_packets = tx_packets_;
+    c.tx_bytes = tx_bytes_;
+    c.peer = peer_;
+  }
+  c.rx_packets = rx_packets.load();
+  c.rx_bytes = rx_bytes.load();
+  c.drops = drops.load();
+  c.last_rx_ms = last_rx_ms.load();
+  return c;
+}
+
+void TunnelTable::install(const TunnelConfig& c) {
+  auto t = std::make_shared<Tunnel>(c);
+  std::unique_lock lock(mu_);
+  if (auto it = by_path_.find(c.path); it != by_path_.end()) {
+    by_vip_.erase(it->second->peer_vip());
+    by_path_.erase(it);
+  }
+  // One tunnel per peer address: a newer path to the same VIP takes over.
+  if (auto it = by_vip_.find(c.peer_vip); it != by_vip_.end()) by_path_.erase(it->second->path());
+  by_vip_[c.peer_vip] = t;
+  by_path_[c.path] = std::move(t);
+}
+
+void TunnelTable::remove(const wire::PathId& p) {
+  std::unique_lock lock(mu_);
+  auto it = by_path_.find(p);
+  if (it == by_path_.end()) return;
+  if (auto v = by_vip_.find(it->second->peer_vip()); v != by_vip_.end() && v->second == it->second)
+    by_vip_.erase(v);
+  by_path_.erase(it);
+}
+
+bool TunnelTable::set_peer(const wire::PathId& p, const wire::Endpoint& e) {
+  auto t = find(p);
+  if (!t) return false;
+  t->set_peer(e);
+  return true;
+}
+
+std::shared_ptr<Tunnel> TunnelTable::find(const wire::PathId& p) const {
+  std::shared_lock lock(mu_);
+  auto it = by_path_.find(p);
+  return it == by_path_.end() ? nullptr : it->second;
+}
+
+DataPathCounters TunnelTable::totals() const {
+  return DataPathCounters{unknown_path.load(), no_tunnel.load(), bad_packet.load(),
+                          send_errors.load()};
+}
+
+std::size_t TunnelTable::Reader::seal_outgoing(std::span<std::uint8_t> frame, std::size_t len,
+                                               wire::Endpoint& to) const noexcept {
+  std::uint32_t src = 0, dst = 0;
+  if (frame.size() < NTM_HDR_LEN + len ||
+      !ipv4_addresses(frame.subspan(NTM_HDR_LEN, len), src, dst)) {
+    t_.bad_packet.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  auto it = t_.by_vip_.find(dst);
+  if (it == t_.by_vip_.end()) {
+    t_.no_tunnel.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  Tunnel& tun = *it->second;
+  // Only the node's own VIP may be the source of what enters a tunnel.
+  if (src != tun.our_vip()) {
+    t_.bad_packet.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  const std::size_t n = tun.seal(frame, len, to);
+  if (n == 0) tun.drops.fetch_add(1, std::memory_order_relaxed);
+  return n;
+}
+
+Opened TunnelTable::Reader::open_incoming(std::span<std::uint8_t> datagram,
+                                          const wire::Endpoint& from,
+                                          std::span<std::uint8_t>& payload, bool& roamed,
+                                          wire::PathId& path) const noexcept {
+  roamed = false;
+  wire::Header h;
+  if (wire::peek_header(datagram, h) != wire::Error::ok) {
+    t_.bad_packet.fetch_add(1, std::memory_order_relaxed);
+    return Opened::dropped;
+  }
+  if (h.type != wire::MsgType::capsulated_packet) return Opened::control;
+  std::copy(h.id.begin(), h.id.end(), path.bytes.begin());
+  auto it = t_.by_path_.find(path);
+  if (it == t_.by_path_.end()) {
+    t_.unknown_path.fetch_add(1, std::memory_order_relaxed);
+    return Opened::dropped;
+  }
+  Tunnel& tun = *it->second;
+  if (tun.open(datagram, payload) != wire::Error::ok) {
+    tun.drops.fetch_add(1, std::memory_order_relaxed);
+    return Opened::dropped;
+  }
+  tun.last_rx_ms.store(common::mono_ms(), std::memory_order_relaxed);
+  if (!payload.empty()) {
+    // The peer may only send from its own VIP, to ours.
+    std::uint32_t src = 0, dst = 0;
+    if (!ipv4_addresses(payload, src, dst) || src != tun.peer_vip() || dst != tun.our_vip()) {
+      tun.drops.fetch_add(1, std::memory_order_relaxed);
+      return Opened::dropped;
+    }
+    tun.rx_packets.fetch_add(1, std::memory_order_relaxed);
+    tun.rx_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+  }
+  // An authentic capsule from a new source: follow it (the peer moved, its
+  // NAT rebound, or the relay carries the path now).
+  if (tun.peer() != from) {
+    tun.set_peer(from);
+    roamed = true;
+  }
+  return payload.empty() ? Opened::keepalive : Opened::packet;
+}
+
+}  // namespace ntm::node

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+// The packet logic every DataPath shares: the table of tunnels, sealing an
+// inner IPv4 packet towards its tunnel, opening a capsule and checking what
+// it carries.  No I/O and no allocation per packet; the I/O shells
+// (tun_data_path, memory_data_path) hold the sockets and devices.
+//
+// Threads: lookups run under a shared lock held per batch (Reader), changes
+// under the exclusive lock.  Each tunnel's sending half has its own mutex
+// (the interface thread and the control thread's keepalives both seal);
+// its receiving half is used by one receiving thread at a time.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <unordered_map>
+
+#include "datapath/data_path.hpp"
+#include "ntm/wire/capsule.hpp"
+
+namespace ntm::node {
+
+struct IdHash {
+  std::size_t operator()(const wire::PathId& p) const noexcept {
+    std::size_t h;
+    static_assert(sizeof h <= sizeof p.bytes);
+    __builtin_memcpy(&h, p.bytes.data(), sizeof h);  // path IDs are random
+    return h;
+  }
+};
+
+class Tunnel {
+ public:
+  explicit Tunnel(const TunnelConfig& c);
+
+  const wire::PathId& path() const noexcept { return path_; }
+  std::uint32_t peer_vip() const noexcept { return peer_vip_; }
+  std::uint32_t our_vip() const noexcept { return our_vip_; }
+
+  // Seals frame[NTM_HDR_LEN, +len) in place; returns the datagram size and
+  // the endpoint, or 0 (no peer endpoint yet, or the counter ran out).
+  std::size_t seal(std::span<std::uint8_t> frame, std::size_t len, wire::Endpoint& to) noexcept;
+  // Opens a capsule in place; ok fills payload (empty for a keepalive).
+  wire::Error open(std::span<std::uint8_t> datagram, std::span<std::uint8_t>& payload) noexcept;
+
+  void set_peer(const wire::Endpoint& e);
+  wire::Endpoint peer() const;
+  TunnelCounters counters() const;
+
+  std::atomic<std::uint64_t> rx_packets{0}, rx_bytes{0}, drops{0}, last_rx_ms{0};
+
+ private:
+  wire::PathId path_;
+  std::uint32_t our_vip_, peer_vip_;
+  mutable std::mutex tx_mu_;  // sealer_, peer_, tx counters
+  wire::CapsuleSealer sealer_;
+  wire::Endpoint peer_;
+  std::uint64_t tx_packets_ = 0, tx_bytes_ = 0;
+  wire::CapsuleOpener opener_;
+};
+
+// What opening one datagram gave.
+enum class Opened {
+  control,    // not a capsule: hand to the control plane
+  packet,     // deliver payload to the interface
+  keepalive,  // authentic, empty
+  dropped,    // counted
+};
+
+class TunnelTable {
+ public:
+  void install(const TunnelConfig& c);
+  void remove(const wire::PathId& p);
+  bool set_peer(const wire::PathId& p, const wire::Endpoint& e);
+  std::shared_ptr<Tunnel> find(const wire::PathId& p) const;
+  void set_address(std::uint32_t vip) { our_vip_.store(vip); }
+
+  // Holds the shared lock for one batch of packets.
+  class Reader {
+   public:
+    explicit Reader(const TunnelTable& t) : t_(t), lock_(t.mu_) {}
+    // An inner IPv4 packet from the interface at frame[NTM_HDR_LEN, +len):
+    // seals it; returns the datagram size and destination, or 0 (counted).
+    std::size_t seal_outgoing(std::span<std::uint8_t> frame, std::size_t len,
+                              wire::Endpoint& to) const noexcept;
+    // A datagram from the socket.  On packet, payload views the inner packet
+    // in place.  roamed is set when an authentic capsule came from a new
+    // source (the tunnel's peer is then already switched to it).
+    Opened open_incoming(std::span<std::uint8_t> datagram, const wire::Endpoint& from,
+                         std::span<std::uint8_t>& payload, bool& roamed,
+                         wire::PathId& path) const noexcept;
+
+   private:
+    const TunnelTable& t_;
+    std::shared_lock<std::shared_mutex> lock_;
+  };
+
+  DataPathCounters totals() const;
+
+  mutable std::atomic<std::uint64_t> unknown_path{0}, no_tunnel{0}, bad_packet{0},
+      send_errors{0};
+
+ private:
+  mutable std::shared_mutex mu_;
+  std::unordered_map<wire::PathId, std::shared_ptr<Tunnel>, IdHash> by_path_;
+  std::unordered_map<std::uint32_t, std::shared_ptr<Tunnel>> by_vip_;
+  std::atomic<std::uint32_t> our_vip_{0};
+};
+
+// The inner packet's addresses (host order); false unless it is a whole
+// IPv4 packet (version 4, header length and total length consistent).
+bool ipv4_addresses(std::span<const std::uint8_t> pkt, std::uint32_t& src,
+                    std::uint32_t& dst) noexcept;
+
+}  // namespace ntm::node

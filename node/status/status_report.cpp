@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+#include "status/status_report.hpp"
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace ntm::node {
+
+namespace {
+
+std::string vip_text(std::uint32_t v) { return wire::Vip{v}.to_string(); }
+
+std::string endpoint_text(const wire::Endpoint& e) { return e.empty() ? "-" : e.to_string(); }
+
+}  // namespace
+
+std::string status_json(const AgentStatus& s, const std::string& fqdn) {
+  nlohmann::json j;
+  j["fqdn"] = fqdn;
+  j["registered"] = s.registered;
+  j["dc_reachable"] = s.dc_reachable;
+  j["vip"] = s.vip ? vip_text(s.vip) : "";
+  j["prefix_len"] = s.prefix_len;
+  j["behind_nat"] = s.behind_nat;
+  j["observed"] = s.observed.empty() ? "" : s.observed.to_string();
+  j["local"] = s.local.to_string();
+  auto& paths = j["paths"] = nlohmann::json::array();
+  for (const auto& [p, c] : s.paths) {
+    paths.push_back({{"path_id", p.id.to_hex()},
+                     {"peer", p.peer.fqdn.name},
+                     {"peer_vip", vip_text(p.peer_view)},
+                     {"end", p.end == wire::PathEnd::initiator ? "initiator" : "responder"},
+                     {"route", std::string(wire::to_string(p.route))},
+                     {"state", std::string(to_string(p.state))},
+                     {"via_relay", p.via_relay},
+                     {"endpoint", c.peer.empty() ? "" : c.peer.to_string()},
+                     {"tx_packets", c.tx_packets},
+                     {"rx_packets", c.rx_packets},
+                     {"tx_bytes", c.tx_bytes},
+                     {"rx_bytes", c.rx_bytes},
+                     {"drops", c.drops}});
+  }
+  j["drops"] = {{"unknown_path", s.totals.unknown_path},
+                {"no_tunnel", s.totals.no_tunnel},
+                {"bad_packet", s.totals.bad_packet},
+                {"send_errors", s.totals.send_errors},
+                {"control", s.dropped_control}};
+  return j.dump() + "\n";
+}
+
+std::string status_text(const AgentStatus& s, const std::string& fqdn) {
+  std::ostringstream o;
+  o << fqdn << ": " << (s.registered ? "registered" : "not registered") << ", DC "
+    << (s.dc_reachable ? "reachable" : "unreachable") << "\n";
+  if (s.vip)
+    o << "  vip " << vip_text(s.vip) << "/" << int(s.prefix_len) << ", "
+      << (s.behind_nat ? "behind NAT" : "global address") << ", seen by the DC at "
+      << endpoint_text(s.observed) << ", socket " << s.local.to_string() << "\n";
+  o << "  paths: " << s.paths.size() << "\n";
+  for (const auto& [p, c] : s.paths) {
+    o << "    " << p.peer.fqdn.name << " (" << vip_text(p.peer_view) << ") " << to_string(p.state)
+      << ", route " << wire::to_string(p.route) << (p.via_relay ? " via relay " : " to ")
+      << endpoint_text(c.peer) << "; tx " << c.tx_packets << " pkts/" << c.tx_bytes << " B, rx "
+      << c.rx_packets << " pkts/" << c.rx_bytes << " B, drops " << c.drops << "\n";
+  }
+  o << "  drops: unknown path " << s.totals.unknown_path << ", no tunnel " << s.totals.no_tunnel
+    << ", bad packet " << s.totals.bad_packet << ", send errors " << s.totals.send_errors
+    << ", control " << s.dropped_control << "\n";
+  return o.str();
+}
+
+}  // namespace ntm::node

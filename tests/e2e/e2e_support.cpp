@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+#include "e2e_support.hpp"
+
+namespace ntm::test {
+
+std::vector<std::uint8_t> udp_packet(std::uint32_t src, std::uint32_t dst, std::uint16_t sport,
+                                     std::uint16_t dport, const std::string& payload) {
+  const std::size_t total = 20 + 8 + payload.size();
+  std::vector<std::uint8_t> p(total, 0);
+  p[0] = 0x45;
+  p[2] = static_cast<std::uint8_t>(total >> 8);
+  p[3] = static_cast<std::uint8_t>(total);
+  p[8] = 64;
+  p[9] = 17;
+  for (int i = 0; i < 4; ++i) {
+    p[12 + i] = static_cast<std::uint8_t>(src >> (24 - 8 * i));
+    p[16 + i] = static_cast<std::uint8_t>(dst >> (24 - 8 * i));
+  }
+  std::uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += (std::uint32_t{p[i]} << 8) | p[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  p[10] = static_cast<std::uint8_t>(~sum >> 8);
+  p[11] = static_cast<std::uint8_t>(~sum);
+  p[20] = static_cast<std::uint8_t>(sport >> 8);
+  p[21] = static_cast<std::uint8_t>(sport);
+  p[22] = static_cast<std::uint8_t>(dport >> 8);
+  p[23] = static_cast<std::uint8_t>(dport);
+  p[24] = static_cast<std::uint8_t>((8 + payload.size()) >> 8);
+  p[25] = static_cast<std::uint8_t>(8 + payload.size());
+  std::copy(payload.begin(), payload.end(), p.begin() + 28);
+  return p;
+}
+
+std::optional<node::Resolution> resolve(boost::asio::io_context& io, TestNode& n,
+                                        const std::string& name, int timeout_ms) {
+  std::optional<node::Resolution> out;
+  n.agent.resolve(name, [&out](const node::Resolution& r) { out = r; });
+  run_until(io, [&] { return out.has_value(); }, timeout_ms);
+  return out;
+}
+
+std::optional<node::PathInfo> path_to(const TestNode& n, const std::string& peer) {
+  for (const auto& [p, c] : n.agent.status().paths)
+    if (p.peer.fqdn.name == peer) return p;
+  return std::nullopt;
+}
+
+}  // namespace ntm::test

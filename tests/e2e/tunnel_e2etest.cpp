@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+// End to end in one process, without root: the DC's real control server on
+// a database of the pg fixture, ntmd's real control plane and packet logic
+// over the in-memory data path, real UDP on loopback between them.
+#include <doctest/doctest.h>
+
+#include "dc_in_process.hpp"
+#include "e2e_support.hpp"
+#include "ntm/common/udp_socket.hpp"
+#include "pg_test_db.hpp"
+
+namespace ntm::test {
+
+namespace {
+
+constexpr const char* kZone = "e2e.test";
+
+std::uint32_t vip_of(const TestNode& n) { return n.agent.status().vip; }
+
+bool registered(const TestNode& n) { return n.agent.status().registered; }
+
+// Sends one packet each way over the path and checks that it arrives
+// unchanged.
+void exchange(boost::asio::io_context& io, TestNode& a, TestNode& b) {
+  const auto out = udp_packet(vip_of(a), vip_of(b), 40000, 7, "ping over the tunnel");
+  const auto before = b.dp.delivered().size();
+  REQUIRE(a.dp.inject(out));
+  REQUIRE(run_until(io, [&] { return b.dp.delivered().size() > before; }));
+  CHECK(b.dp.delivered().back() == out);
+  const auto back = udp_packet(vip_of(b), vip_of(a), 7, 40000, "and the answer");
+  const auto before_a = a.dp.delivered().size();
+  REQUIRE(b.dp.inject(back));
+  REQUIRE(run_until(io, [&] { return a.dp.delivered().size() > before_a; }));
+  CHECK(a.dp.delivered().back() == back);
+}
+
+}  // namespace
+
+TEST_CASE("e2e: two global nodes: registration, a direct path, data both ways") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  InProcessDc dc(db.url(), kZone);
+  const auto mn_text = dc.enroll_node("mn.e2e.test");
+  const auto cn_text = dc.enroll_node("cn.e2e.test");
+  dc.start();
+
+  boost::asio::io_context io(1);
+  TestNode mn(io, mn_text, "127.0.0.2:0"), cn(io, cn_text, "127.0.0.3:0");
+  // Enrollment wrote the DC's advertised endpoint into the files.
+  CHECK(mn.cfg.dc == dc.endpoint());
+  mn.agent.start();
+  cn.agent.start();
+  REQUIRE(run_until(io, [&] { return registered(mn) && registered(cn); }));
+  CHECK_FALSE(mn.agent.status().behind_nat);
+  CHECK(vip_of(mn) != 0);
+  CHECK(vip_of(mn) != vip_of(cn));
+
+  const auto r = resolve(io, mn, "cn.e2e.test");
+  REQUIRE(r);
+  REQUIRE(r->kind == node::Resolution::Kind::address);
+  CHECK(r->vip == vip_of(cn));
+  const auto mp = path_to(mn, "cn.e2e.test");
+  REQUIRE(mp);
+  CHECK(mp->route == wire::RouteType::direct);
+  CHECK(mp->state == node::PathState::up);
+  CHECK_FALSE(mp->via_relay);
+  // The responder knows the path too, with the MN as its peer.
+  REQUIRE(run_until(io, [&] {
+    auto cp = path_to(cn, "mn.e2e.test");
+    return cp && cp->state == node::PathState::up;
+  }));
+  exchange(io, mn, cn);
+
+  // A second query for the name is answered from the path at once.
+  const auto again = resolve(io, mn, "cn.e2e.test", 50);
+  REQUIRE(again);
+  CHECK(again->vip == vip_of(cn));
+  CHECK(mn.agent.status().paths.size() == 1);
+
+  mn.agent.stop();
+  cn.agent.stop();
+  dc.stop();
+}
+
+TEST_CASE("e2e: tampered, replayed and foreign capsules are dropped and counted") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  InProcessDc dc(db.url(), kZone);
+  const auto mn_text = dc.enroll_node("mn.e2e.test");
+  const auto cn_text = dc.enroll_node("cn.e2e.test");
+  dc.start();
+  boost::asio::io_context io(1);
+  TestNode mn(io, mn_text, "127.0.0.2:0"), cn(io, cn_text, "127.0.0.3:0");
+  mn.agent.start();
+  cn.agent.start();
+  REQUIRE(run_until(io, [&] { return registered(mn) && registered(cn); }));
+  REQUIRE(resolve(io, mn, "cn.e2e.test"));
+  REQUIRE(run_until(io, [&] {
+    auto cp = path_to(cn, "mn.e2e.test");
+    return cp && cp->state == node::PathState::up;
+  }));
+
+  std::vector<std::uint8_t> captured;
+  mn.dp.tap = [&](std::span<const std::uint8_t> d, const wire::Endpoint&) {
+    captured.assign(d.begin(), d.end());
+  };
+  exchange(io, mn, cn);
+  REQUIRE_FALSE(captured.empty());
+  const auto path = path_to(cn, "mn.e2e.test")->id;
+  auto drops = [&] { return cn.dp.counters(path)->drops; };
+  const auto delivered = cn.dp.delivered().size();
+  const auto drops0 = drops();
+
+  common::UdpSocket attacker(endpoint("127.0.0.9:0"));
+  // One flipped bit in the ciphertext.
+  auto tampered = captured;
+  tampered[40] ^= 0x01;
+  attacker.send(tampered, cn.dp.local());
+  REQUIRE(run_until(io, [&] { return drops() == drops0 + 1; }, 2000));
+  // The untouched capsule again: a replay.
+  attacker.send(captured, cn.dp.local());
+  REQUIRE(run_until(io, [&] { return drops() == drops0 + 2; }, 2000));
+  // Cut short.
+  attacker.send(std::span(captured.data(), 40), cn.dp.local());
+  // For a path CN does not hold.
+  auto foreign = captured;
+  foreign[20] ^= 0xff;  // inside the header's path ID
+  const auto unknown0 = cn.dp.totals().unknown_path;
+  attacker.send(foreign, cn.dp.local());
+  REQUIRE(run_until(io, [&] { return cn.dp.totals().unknown_path == unknown0 + 1; }, 2000));
+  CHECK(cn.dp.delivered().size() == delivered);
+  // None of them moved the path to the attacker's address.
+  CHECK(cn.dp.counters(path)->peer == mn.dp.local());
+  // The path still works.
+  exchange(io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  dc.stop();
+}
+
+TEST_CASE("e2e: CN behind NAT sends the first Tunnel Request") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  InProcessDc dc(db.url(), kZone);
+  const auto mn_text = dc.enroll_node("mn.e2e.test");
+  const auto cn_text = dc.enroll_node("cn.e2e.test");
+  dc.start();
+  boost::asio::io_context io(1);
+  // CN claims a private address: the DC sees a NAT in front of it.
+  TestNode mn(io, mn_text, "127.0.0.2:0"),
+      cn(io, cn_text, "127.0.0.3:0", {endpoint("10.9.0.2:4520")});
+  mn.agent.start();
+  cn.agent.start();
+  REQUIRE(run_until(io, [&] { return registered(mn) && registered(cn); }));
+  CHECK(cn.agent.status().behind_nat);
+  const auto r = resolve(io, mn, "cn.e2e.test");
+  REQUIRE(r);
+  REQUIRE(r->kind == node::Resolution::Kind::address);
+  const auto mp = path_to(mn, "cn.e2e.test");
+  REQUIRE(mp);
+  CHECK(mp->route == wire::RouteType::direct);
+  CHECK(mp->first == wire::FirstSender::responder);
+  exchange(io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  dc.stop();
+}
+
+TEST_CASE("e2e: names the DC does not know, and a DC that does not answer") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  InProcessDc dc(db.url(), kZone);
+  const auto mn_text = dc.enroll_node("mn.e2e.test");
+  dc.start();
+  boost::asio::io_context io(1);
+  TestNode mn(io, mn_text, "127.0.0.2:0");
+  mn.agent.start();
+  REQUIRE(run_until(io, [&] { return registered(mn); }));
+  // A name inside the zone that no node has.
+  const auto r = resolve(io, mn, "nobody.e2e.test");
+  REQUIRE(r);
+  CHECK(r->kind == node::Resolution::Kind::nxdomain);
+  // Its own name: its own VIP, no path.
+  const auto self = resolve(io, mn, "mn.e2e.test");
+  REQUIRE(self);
+  CHECK(self->vip == vip_of(mn));
+  mn.agent.stop();
+  dc.stop();
+
+  // The DC is gone: the resolver gets SERVFAIL after the bound, not never.
+  boost::asio::io_context io2(1);
+  TestNode lone(io2, mn_text, "127.0.0.2:0", {}, 600);
+  lone.agent.start();
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto f = resolve(io2, lone, "cn.e2e.test", 5000);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  REQUIRE(f);
+  CHECK(f->kind == node::Resolution::Kind::servfail);
+  CHECK(waited < std::chrono::milliseconds(3000));
+  CHECK_FALSE(lone.agent.status().registered);
+  lone.agent.stop();
+}
+
+}  // namespace ntm::test
