@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+// ntmd's packet logic without sockets: two tunnel tables standing for the
+// two ends of a path.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include "datapath/tunnel_table.hpp"
+#include "ntm/wire.h"
+
+namespace ntm::node {
+
+namespace {
+
+constexpr std::uint32_t kMnVip = 0x64400001, kCnVip = 0x64400002;
+
+wire::Endpoint ep(std::uint32_t a, std::uint16_t port) { return {wire::IpAddr::v4(a), port}; }
+
+std::vector<std::uint8_t> packet(std::uint32_t src, std::uint32_t dst, std::size_t payload = 12) {
+  std::vector<std::uint8_t> p(20 + payload, 0xab);
+  p[0] = 0x45;
+  p[1] = 0;
+  p[2] = static_cast<std::uint8_t>(p.size() >> 8);
+  p[3] = static_cast<std::uint8_t>(p.size());
+  for (int i = 0; i < 4; ++i) {
+    p[12 + i] = static_cast<std::uint8_t>(src >> (24 - 8 * i));
+    p[16 + i] = static_cast<std::uint8_t>(dst >> (24 - 8 * i));
+  }
+  return p;
+}
+
+struct Pair {
+  Pair() {
+    wire::random_bytes(path.bytes);
+    key = wire::SecretKey::random();
+    TunnelConfig m{path, 3, wire::Role::initiator, key, kMnVip, kCnVip, ep(0x0a000002, 4520)};
+    TunnelConfig c{path, 3, wire::Role::responder, key, kCnVip, kMnVip, ep(0x0a000001, 4520)};
+    mn.install(m);
+    mn.set_address(kMnVip);
+    cn.install(c);
+    cn.set_address(kCnVip);
+  }
+  // Seals pkt at mn; returns the datagram (empty if refused).
+  std::vector<std::uint8_t> seal(TunnelTable& from, const std::vector<std::uint8_t>& pkt,
+                                 wire::Endpoint* to = nullptr) {
+    std::array<std::uint8_t, 2048> frame{};
+    std::memcpy(frame.data() + NTM_HDR_LEN, pkt.data(), pkt.size());
+    wire::Endpoint dst;
+    TunnelTable::Reader r(from);
+    const auto n = r.seal_outgoing(frame, pkt.size(), dst);
+    if (to) *to = dst;
+    return {frame.begin(), frame.begin() + static_cast<long>(n)};
+  }
+  Opened open(TunnelTable& at, std::vector<std::uint8_t>& d, const wire::Endpoint& from,
+              std::vector<std::uint8_t>* inner = nullptr, bool* roamed = nullptr) {
+    std::span<std::uint8_t> payload;
+    bool r = false;
+    wire::PathId p;
+    TunnelTable::Reader reader(at);
+    const auto o = reader.open_incoming(d, from, payload, r, p);
+    if (inner) inner->assign(payload.begin(), payload.end());
+    if (roamed) *roamed = r;
+    return o;
+  }
+  wire::PathId path;
+  wire::SecretKey key;
+  TunnelTable mn, cn;
+};
+
+}  // namespace
+
+TEST_CASE("tunnel table: a packet to the peer's VIP is sealed to the peer and opens there") {
+  Pair t;
+  const auto pkt = packet(kMnVip, kCnVip, 100);
+  wire::Endpoint to;
+  auto d = t.seal(t.mn, pkt, &to);
+  REQUIRE(d.size() == pkt.size() + NTM_CAPSULE_OVERHEAD);
+  CHECK(to == ep(0x0a000002, 4520));
+  std::vector<std::uint8_t> inner;
+  bool roamed = true;
+  CHECK(t.open(t.cn, d, ep(0x0a000001, 4520), &inner, &roamed) == Opened::packet);
+  CHECK(inner == pkt);
+  CHECK_FALSE(roamed);
+  const auto c = t.cn.find(t.path)->counters();
+  CHECK(c.rx_packets == 1);
+  CHECK(c.rx_bytes == pkt.size());
+  CHECK(t.mn.find(t.path)->counters().tx_packets == 1);
+}
+
+TEST_CASE("tunnel table: what the interface must not send is dropped and counted") {
+  Pair t;
+  // No tunnel for that destination.
+  CHECK(t.seal(t.mn, packet(kMnVip, 0x64400063)).empty());
+  CHECK(t.mn.totals().no_tunnel == 1);
+  // Not our VIP as the source (a spoofing application).
+  CHECK(t.seal(t.mn, packet(0x0a0a0a0a, kCnVip)).empty());
+  // Not IPv4, or a length that lies.
+  auto v6 = packet(kMnVip, kCnVip);
+  v6[0] = 0x60;
+  CHECK(t.seal(t.mn, v6).empty());
+  auto liar = packet(kMnVip, kCnVip);
+  liar[3] = 0xff;
+  CHECK(t.seal(t.mn, liar).empty());
+  CHECK(t.mn.totals().bad_packet == 3);
+  // A tunnel with no peer endpoint yet drops rather than guessing.
+  TunnelTable lone;
+  lone.install({t.path, 3, wire::Role::initiator, t.key, kMnVip, kCnVip, {}});
+  CHECK(t.seal(lone, packet(kMnVip, kCnVip)).empty());
+  CHECK(lone.find(t.path)->counters().drops == 1);
+}
+
+TEST_CASE("tunnel table: tampered, replayed, reflected, foreign and spoofed capsules are dropped") {
+  Pair t;
+  const auto from = ep(0x0a000001, 4520);
+  auto good = t.seal(t.mn, packet(kMnVip, kCnVip));
+  auto flipped = good;
+  flipped[NTM_HDR_LEN + 3] ^= 0x10;
+  CHECK(t.open(t.cn, flipped, from) == Opened::dropped);
+  auto copy = good;
+  CHECK(t.open(t.cn, copy, from) == Opened::packet);
+  auto replay = good;
+  CHECK(t.open(t.cn, replay, from) == Opened::dropped);
+  // Sent back to its sender: MN's opener expects the responder's key.
+  auto reflected = t.seal(t.mn, packet(kMnVip, kCnVip));
+  CHECK(t.open(t.mn, reflected, from) == Opened::dropped);
+  CHECK(t.cn.find(t.path)->counters().drops == 2);
+  // A path CN does not hold.
+  auto other = t.seal(t.mn, packet(kMnVip, kCnVip));
+  other[20] ^= 0x01;
+  CHECK(t.open(t.cn, other, from) == Opened::dropped);
+  CHECK(t.cn.totals().unknown_path == 1);
+  // Truncated below a header.
+  std::vector<std::uint8_t> stub(good.begin(), good.begin() + 20);
+  CHECK(t.open(t.cn, stub, from) == Opened::dropped);
+  // Not a capsule: control, for the control plane.
+  std::vector<std::uint8_t> ctl = good;
+  ctl[1] = NTM_T_KEEPALIVE;
+  CHECK(t.open(t.cn, ctl, from) != Opened::packet);
+}
+
+TEST_CASE("tunnel table: the peer may send only from its own VIP to ours") {
+  // MN's table is told a wrong peer VIP, so what it seals carries a source
+  // CN does not accept for this path.
+  Pair t;
+  TunnelTable rogue;
+  rogue.install({t.path, 3, wire::Role::initiator, t.key, 0x64400077, kCnVip, ep(1, 1)});
+  rogue.set_address(0x64400077);
+  auto d = t.seal(rogue, packet(0x64400077, kCnVip));
+  REQUIRE_FALSE(d.empty());
+  CHECK(t.open(t.cn, d, ep(0x0a000001, 4520)) == Opened::dropped);
+  CHECK(t.cn.find(t.path)->counters().drops == 1);
+}
+
+TEST_CASE("tunnel table: an authentic capsule from a new source moves the peer (roam)") {
+  Pair t;
+  auto d = t.seal(t.mn, packet(kMnVip, kCnVip));
+  bool roamed = false;
+  const auto moved = ep(0xc6336402, 31000);
+  CHECK(t.open(t.cn, d, moved, nullptr, &roamed) == Opened::packet);
+  CHECK(roamed);
+  CHECK(t.cn.find(t.path)->peer() == moved);
+  // A keepalive (no payload) is authentic too.
+  std::array<std::uint8_t, 64> frame{};
+  wire::Endpoint to;
+  const auto n = t.mn.find(t.path)->seal(frame, 0, to);
+  std::vector<std::uint8_t> ka(frame.begin(), frame.begin() + static_cast<long>(n));
+  CHECK(t.open(t.cn, ka, moved) == Opened::keepalive);
+}
+
+TEST_CASE("tunnel table: a newer path to the same VIP replaces the older one") {
+  Pair t;
+  wire::PathId second;
+  wire::random_bytes(second.bytes);
+  t.mn.install({second, 0, wire::Role::initiator, wire::SecretKey::random(), kMnVip, kCnVip,
+                ep(9, 9)});
+  CHECK(t.mn.find(t.path) == nullptr);
+  wire::Endpoint to;
+  CHECK_FALSE(t.seal(t.mn, packet(kMnVip, kCnVip), &to).empty());
+  CHECK(to == ep(9, 9));
+  t.mn.remove(second);
+  CHECK(t.seal(t.mn, packet(kMnVip, kCnVip)).empty());
+}
+
+}  // namespace ntm::node
