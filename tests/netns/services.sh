@@ -8,7 +8,10 @@
 # The caller sets W (a work directory, mode 0711: the embedded cluster runs
 # as postgres below it), ZONE, DC_BIN, and for the data plane NTMD and
 # NTMRS.  Every process started here is recorded by PID (SVC_PIDS, DCPID)
-# and stopped by svc_stop_all.  Logs: $W/dc.log, $W/pdns.log,
+# and stopped by svc_stop_all.  Background processes are started with
+# `ip netns exec NS CMD &`, never through the tx function: `ip netns exec`
+# execs CMD, so $! is CMD's PID, whereas `tx … &` would give the PID of a
+# subshell that a signal would not pass on.  Logs: $W/dc.log, $W/pdns.log,
 # $W/rs/rs.log, $W/HOST/ntmd.log, $W/HOST/srv.log.  Functions return
 # non-zero with a message on stderr; the caller decides what that means.
 
@@ -56,7 +59,7 @@ dcx() { tx dc "$DC_BIN" -c "$W/dc.conf" --log-level warn "$@"; }
 
 # svc_start_dc: serve; ready once the log says so and the DNS socket accepts.
 svc_start_dc() {
-  tx dc "$DC_BIN" -c "$W/dc.conf" serve >>"$W/dc.log" 2>&1 &
+  ip netns exec "$TOPO_P-dc" "$DC_BIN" -c "$W/dc.conf" serve >>"$W/dc.log" 2>&1 &
   DCPID=$!
   svc_wait_for "$W/dc.log" 'ntm-dc ready' "$DCPID" 60 || {
     echo "ntm-dc did not get ready (log $W/dc.log)" >&2
@@ -94,7 +97,7 @@ svc_enrol_relay() {
 # svc_start_pdns: pdns_server on the DC host at TOPO_PDNS_IP:53, in front of
 # the DC's DNS socket (caches off, as in tests/dns/dc_dns_test.sh).
 svc_start_pdns() {
-  tx dc pdns_server --no-config --guardian=no --daemon=no --disable-syslog --write-pid=no \
+  ip netns exec "$TOPO_P-dc" pdns_server --no-config --guardian=no --daemon=no --disable-syslog --write-pid=no \
     --socket-dir="$W/pdns" --launch=remote \
     --remote-connection-string="unix:path=$W/run/pdns.sock,timeout=2000" --remote-dnssec=no \
     --local-address="$TOPO_PDNS_IP" --local-port=53 \
@@ -121,7 +124,7 @@ listen = 0.0.0.0:4530
 advertise = ${TOPO_IP[rs]}:4530
 status_socket = $W/rs/rs.sock
 EOF
-  tx rs "$NTMRS" -c "$W/rs/relay.conf" run >"$W/rs/rs.log" 2>&1 &
+  ip netns exec "$TOPO_P-rs" "$NTMRS" -c "$W/rs/relay.conf" run >"$W/rs/rs.log" 2>&1 &
   local pid=$!
   SVC_PIDS+=("$pid")
   svc_wait_for "$W/rs/rs.log" 'ntm-rs ready' "$pid" 20 || {
@@ -147,7 +150,7 @@ dns_upstream = $TOPO_PDNS_IP:53
 tunnel_wait_ms = ${SVC_TUNNEL_WAIT_MS:-4000}
 status_socket = $W/$h/ntmd.sock
 EOF
-    tx "$h" "$NTMD" -c "$W/$h/node.conf" run >"$W/$h/ntmd.log" 2>&1 &
+    ip netns exec "$TOPO_P-$h" "$NTMD" -c "$W/$h/node.conf" run >"$W/$h/ntmd.log" 2>&1 &
     pid=$!
     SVC_PIDS+=("$pid")
     pids[$h]=$pid
@@ -164,7 +167,7 @@ EOF
 # svc_start_srv HOST NAME: HTTP :8080 and UDP echo :7007 on HOST.
 svc_start_srv() {
   mkdir -p "$W/$1"
-  tx "$1" python3 "$SVC_DIR/srv.py" "$2" >"$W/$1/srv.log" 2>&1 &
+  ip netns exec "$TOPO_P-$1" python3 "$SVC_DIR/srv.py" "$2" >"$W/$1/srv.log" 2>&1 &
   SVC_PIDS+=("$!")
   local i
   for i in $(seq 50); do
