@@ -202,3 +202,70 @@ TEST_CASE("e2e: names the DC does not know, and a DC that does not answer") {
 }
 
 }  // namespace ntm::test
+
+#include "relay_in_process.hpp"
+
+namespace ntm::test {
+
+TEST_CASE("e2e: two nodes behind different NATs talk through the relay, which cannot read them") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  InProcessDc dc(db.url(), kZone);
+  const auto mn_text = dc.enroll_node("mn.e2e.test");
+  const auto cn_text = dc.enroll_node("cn.e2e.test");
+  const auto rs_text = dc.enroll_relay("rs1");
+  dc.start();
+  InProcessRelay rs(rs_text, "127.0.0.4");
+  rs.start();
+  boost::asio::io_context io(1);
+  // Each claims a private address of its own network: two NATs.
+  TestNode mn(io, mn_text, "127.0.0.2:0", {endpoint("10.1.0.2:4520")}),
+      cn(io, cn_text, "127.0.0.3:0", {endpoint("10.2.0.2:4520")});
+  mn.agent.start();
+  cn.agent.start();
+  REQUIRE(run_until(io, [&] { return registered(mn) && registered(cn) && rs.registered(); }));
+  const auto r = resolve(io, mn, "cn.e2e.test");
+  REQUIRE(r);
+  REQUIRE(r->kind == node::Resolution::Kind::address);
+  CHECK(r->vip == vip_of(cn));
+  const auto mp = path_to(mn, "cn.e2e.test");
+  REQUIRE(mp);
+  CHECK(mp->route == wire::RouteType::relay);
+  CHECK(mp->via_relay);
+  CHECK(mp->relay == rs.endpoint());
+  CHECK(rs.paths() == 1);
+  REQUIRE(run_until(io, [&] {
+    auto cp = path_to(cn, "mn.e2e.test");
+    return cp && cp->state == node::PathState::up;
+  }));
+
+  // Everything MN sends goes to the relay, and arrives at CN unchanged.
+  std::vector<std::vector<std::uint8_t>> sent;
+  mn.dp.tap = [&](std::span<const std::uint8_t> d, const wire::Endpoint& to) {
+    CHECK(to == rs.endpoint());
+    sent.emplace_back(d.begin(), d.end());
+  };
+  exchange(io, mn, cn);
+  REQUIRE(sent.size() == 1);
+  CHECK(cn.dp.counters(mp->id)->peer == rs.endpoint());
+
+  // A third party cannot use the relay's path: its copy of a capsule is
+  // not from MN's recorded endpoint.
+  const auto foreign0 = rs.drops().foreign_source;
+  common::UdpSocket attacker(endpoint("127.0.0.9:0"));
+  attacker.send(sent.front(), rs.endpoint());
+  REQUIRE(run_until(io, [&] { return rs.drops().foreign_source == foreign0 + 1; }, 2000));
+  // A path the DC never directed is not forwarded.
+  auto undirected = sent.front();
+  undirected[20] ^= 0x5a;
+  const auto unknown0 = rs.drops().unknown_path;
+  attacker.send(undirected, rs.endpoint());
+  REQUIRE(run_until(io, [&] { return rs.drops().unknown_path == unknown0 + 1; }, 2000));
+  exchange(io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  rs.stop();
+  dc.stop();
+}
+
+}  // namespace ntm::test
