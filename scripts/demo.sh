@@ -1,74 +1,177 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The system's main job, as far as it goes today: a Direction Coordinator
-# with its embedded PostgreSQL, two enrolled nodes and a relay (played by
-# ntm-sim over loopback), registration with NAT detection, and a path
-# directed for each kind of placement: both global, CN behind NAT, both
-# behind different NATs (via the relay).
-#   NTM_DEMO_SECONDS=0  keep the DC running in the foreground afterwards
-#   NTM_DEMO_DIR=DIR    state directory (default /tmp/ntm-demo, wiped first)
+# The system's main job, end to end, in network namespaces (the testbed's
+# world, docs/testbed.md): a Direction Coordinator with its embedded
+# PostgreSQL and PowerDNS in front of it, a relay server, two nodes behind
+# two different NATs, and a general host that runs no NTMobile software.
+# It shows, in plain words: the registrations (VIP, NAT verdict), a name
+# looked up on the mobile node turning into a route direction, the route
+# chosen, and requests answered over the tunnels: a page served by the other
+# node (via the relay: two NATs) and one served by the general host (the
+# relay translates; the host sees the relay's address).  Then it tears
+# everything down.  Nothing leaves the namespaces it creates.
+#   NTM_DEMO_SECONDS=N  keep the world up N seconds before the teardown;
+#                       0: until Ctrl-C (default: tear down at once)
+#   NTM_DEMO_DIR=DIR    work directory (default /tmp/ntm-demo, wiped first)
+#   NTM_DEMO_BUILD=DIR  build directory (default build/release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-scripts/setup.sh
-cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$root/build/release" -j "$(nproc)" --target ntm-dc ntm-sim
-
-state=${NTM_DEMO_DIR:-/tmp/ntm-demo}
-port=${NTM_DEMO_PORT:-4510}
-rm -rf "$state"
-mkdir -p "$state"
-chmod 711 "$state"  # the embedded cluster runs as the postgres user below it
-conf=$state/ntm-dc.conf
-cat >"$conf" <<CONF
-[dc]
-id = $(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
-zones = demo.ntm.example
-listen = 127.0.0.1:$port
-state_dir = $state
-[log]
-level = info
-CONF
-dc=$root/build/release/dc/ntm-dc
-sim=$root/build/release/sim/ntm-sim
-
-"$dc" -c "$conf" serve 2>"$state/dc.log" &
-pid=$!
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 150); do
-  grep -q 'ntm-dc ready' "$state/dc.log" && break
-  kill -0 "$pid" 2>/dev/null || { cat "$state/dc.log"; exit 1; }
-  sleep 0.2
-done
-grep 'ntm-dc ready' "$state/dc.log"
-
-echo "== enroll two nodes and a relay"
-"$dc" -c "$conf" --log-level warn node add mn.demo.ntm.example
-"$dc" -c "$conf" --log-level warn node add cn.demo.ntm.example
-"$dc" -c "$conf" --log-level warn relay add relay.demo.ntm.example
-nodes=$state/nodes
-
-echo "== both on global addresses"
-"$sim" direct "$nodes/mn.demo.ntm.example.conf" "$nodes/cn.demo.ntm.example.conf"
-echo "== CN behind a NAT (it reports a private address the DC does not see)"
-"$sim" direct "$nodes/mn.demo.ntm.example.conf" "$nodes/cn.demo.ntm.example.conf" \
-  --cn-local 192.168.1.2:4512
-echo "== MN and CN behind two different NATs: via the relay"
-"$sim" direct "$nodes/mn.demo.ntm.example.conf" "$nodes/cn.demo.ntm.example.conf" \
-  --relay "$nodes/relay-relay.demo.ntm.example.conf" \
-  --mn-local 192.168.1.2:4512 --cn-local 10.0.0.2:4512
-echo "== the DC's view"
-"$dc" -c "$conf" --log-level warn node list
-"$dc" -c "$conf" --log-level warn relay list
-
-if [ "${NTM_DEMO_SECONDS:-}" = 0 ]; then
-  echo "== DC running (log: $state/dc.log); Ctrl-C stops it"
-  trap - EXIT
-  wait "$pid"
-  exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "demo: run as root (it creates network namespaces, TUN devices and NAT rules)" >&2
+  exit 1
 fi
-kill -TERM "$pid"
-wait "$pid"
-trap - EXIT
-echo "== DC stopped; its counters:"
-grep -E 'control: received|store: ' "$state/dc.log"
+[ -c /dev/net/tun ] || { echo "demo: /dev/net/tun is missing" >&2; exit 1; }
+scripts/setup.sh
+build=${NTM_DEMO_BUILD:-$root/build/release}
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j "$(nproc)" --target ntm-dc ntm-rs ntmd
+
+DC_BIN=$build/dc/ntm-dc
+NTMD=$build/node/ntmd
+NTMRS=$build/relay/ntm-rs
+ZONE=demo.ntm.example
+W=${NTM_DEMO_DIR:-/tmp/ntm-demo}
+rm -rf "$W"
+mkdir -p "$W"
+chmod 711 "$W"  # the embedded cluster runs as the postgres user below it
+
+# shellcheck source=tests/netns/topology.sh
+. tests/netns/topology.sh
+# shellcheck source=tests/netns/services.sh
+. tests/netns/services.sh
+P=ntmdemo
+topo_down "$P"  # a demo killed hard earlier
+# From here on a failed step is reported and the demo goes on to the
+# teardown; its exit status says whether everything worked.
+set +e
+status=0
+die() { echo "demo: $*" >&2; exit 1; }
+# expect WHAT GOT PATTERN: the step worked if GOT matches PATTERN
+expect() {
+  # shellcheck disable=SC2053  # PATTERN is a glob on purpose
+  if [[ $2 == $3 ]]; then return 0; fi
+  echo "     !! $1 did not work (got '${2}'); see the logs in $W" >&2
+  status=1
+}
+finish() {
+  local rc=$?
+  trap - EXIT INT TERM
+  echo
+  echo "== Tearing down: stopping every process, deleting the namespaces"
+  svc_stop_all
+  topo_down "$P"
+  echo "done (logs kept in $W)"
+  [ "$rc" -eq 0 ] && [ "$status" -eq 0 ] && exit 0
+  echo "demo: something did not work (see above)" >&2
+  exit 1
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '\n== %s\n' "$*"; }
+indent() { sed 's/^/     /'; }
+# The DC's decision for a path to NAME, from its debug log, in words.
+decision() {
+  grep -o "direction: path .* -> .*first sender.*" "$W/dc.log" | grep -- "-> $1:" | tail -1 |
+    sed -e 's/^direction: path \([0-9a-f]\{8\}\)[0-9a-f]* /path \1…: /' \
+      -e 's/first sender 1$/the MN sends first/' -e 's/first sender 2$/the CN sends first/' \
+      -e 's/first sender 3$/both send first/'
+}
+MN=a1 CN=c1
+MN_NAME=mn.$ZONE CN_NAME=cn.$ZONE
+
+say "1. The world (network namespaces $P-*; nothing is linked to this machine's network)"
+topo_up "$P" || die "could not build the namespaces"
+cat <<EOF | indent
+global network G, 203.0.113.0/24:
+  DC ${TOPO_IP[dc]} (ntm-dc + embedded PostgreSQL), PowerDNS $TOPO_PDNS_IP
+  relay server ${TOPO_IP[rs]} (ntm-rs)
+  general host ${TOPO_IP[gh]} "$TOPO_GH_NAME" (a plain web server, no NTMobile)
+private network A 192.168.1.0/24 behind NAT A ${TOPO_WAN[a]}:  $MN_NAME (MN) at ${TOPO_IP[$MN]}
+private network C 192.168.3.0/24 behind NAT C ${TOPO_WAN[c]}:  $CN_NAME (CN) at ${TOPO_IP[$CN]}
+EOF
+
+say "2. The Direction Coordinator starts with its database, and PowerDNS serves its zone"
+svc_dc_conf
+svc_start_dc || die "the DC did not start"
+grep -m1 'ntm-dc ready' "$W/dc.log" | sed 's/.*\(ntm-dc ready.*\)/\1/' | indent
+echo "embedded PostgreSQL: $W/dc/postgres (unix socket only)" | indent
+svc_start_pdns || die "pdns_server did not start"
+echo "pdns_server answers for $ZONE at $TOPO_PDNS_IP:53, every answer from the DC's memory" | indent
+
+say "3. Enrolment: each node and the relay get an identity, a key and (nodes) a VIP"
+svc_enrol_node "$MN" "$MN_NAME" || die "enrolment failed"
+svc_enrol_node "$CN" "$CN_NAME" || die "enrolment failed"
+svc_enrol_relay "relay.$ZONE" || die "enrolment failed"
+dcx node list | indent
+
+say "4. The relay server and the node daemons start and register with the DC"
+svc_start_rs || die "ntm-rs did not start"
+grep -m1 -o 'ntm-rs ready.*' "$W/rs/rs.log" | indent
+svc_start_srv "$CN" "$CN_NAME" || die "the CN's web server did not start"
+svc_start_srv gh "$TOPO_GH_NAME" || die "the general host's web server did not start"
+svc_start_ntmd "$MN" "$CN" || die "ntmd did not start"
+for h in "$MN" "$CN"; do
+  js=$(svc_status "$h")
+  name=$MN_NAME; [ "$h" = "$CN" ] && name=$CN_NAME
+  jq -r --arg n "$name" --arg local "${TOPO_IP[$h]}" '"\($n): VIP \(.vip); the DC saw it at \(.observed), its own address is \($local), so: " +
+     (if .behind_nat then "behind NAT" else "global address" end)' <<<"$js" | indent
+done
+echo "(the DC publishes no A record for a node behind NAT: pdns says '$(tx gh dig +short @"$TOPO_PDNS_IP" "$MN_NAME" A)')" | indent
+
+say "5. On the MN, a program looks up $CN_NAME (ntmd answers the host's DNS on 127.0.0.53)"
+t=$(date +%s%N)
+vip=$(tx "$MN" dig +short +time=8 +tries=1 "$CN_NAME" A)
+ms=$((($(date +%s%N) - t) / 1000000))
+expect "the lookup" "$vip" "100.*"
+echo "dig $CN_NAME -> $vip  ($ms ms: a Direction Request to the DC, the DC directs both ends and the relay," | indent
+echo "the tunnel is set up, and only then does the answer come back)" | indent
+echo "the DC's decision:" | indent
+decision "$CN_NAME" | indent
+js=$(svc_status "$MN")
+jq -r --arg p "$CN_NAME" '.paths[] | select(.peer == $p) |
+  "MN\u0027s path to \(.peer): route \(.route), \(.state), capsules to \(.endpoint)" +
+  (if .via_relay then " (the relay)" else "" end)' <<<"$js" | indent
+echo "why: both nodes are behind NATs (different public addresses), so neither can take" | indent
+echo "packets it did not ask for; both open their NAT towards the relay (docs/route-decision.md, rule 4g)" | indent
+
+say "6. An unmodified program on the MN talks to the CN by name"
+echo "\$ curl http://$CN_NAME:8080/" | indent
+out=$(tx "$MN" curl -s --max-time 10 "http://$CN_NAME:8080/")
+echo "$out" | indent
+expect "the request to the CN" "$out" "hello from $CN_NAME, you are 100.*"
+echo "(the CN sees the MN's VIP: the addresses stay the same whatever the real ones are)" | indent
+tx "$MN" ping -c 3 -i 0.3 "$CN_NAME" | grep -E 'bytes from|packet loss' | indent
+
+say "7. The MN talks to the general host $TOPO_GH_NAME, which knows nothing of NTMobile"
+echo "\$ curl http://$TOPO_GH_NAME:8080/" | indent
+out=$(tx "$MN" curl -s --max-time 10 "http://$TOPO_GH_NAME:8080/")
+echo "$out" | indent
+expect "the request to the general host" "$out" "hello from $TOPO_GH_NAME, you are ${TOPO_IP[rs]}"
+echo "(the general host sees the relay ${TOPO_IP[rs]}: the relay translates between the tunnel and the host)" | indent
+echo "the DC's decision:" | indent
+decision "$TOPO_GH_NAME" | indent
+jq -r --arg p "$TOPO_GH_NAME" '.paths[] | select(.peer == $p) |
+  "MN\u0027s path to \(.peer): route \(.route), \(.state), VIP \(.peer_vip)"' <<<"$(svc_status "$MN")" | indent
+
+say "8. The relay's view"
+svc_rs_status | jq -r '.paths[] | "path \(.path_id[0:8])…: \(.mode), \(.forwarded) datagrams, \(.bytes) bytes"' | indent
+svc_status "$MN" | jq -r '.paths[] | "MN -> \(.peer): sent \(.tx_packets) packets, received \(.rx_packets)"' | indent
+
+secs=${NTM_DEMO_SECONDS:-}
+if [ -n "$secs" ]; then
+  say "The world stays up$([ "$secs" = 0 ] && echo " until Ctrl-C" || echo " for $secs s"). Try:"
+  cat <<EOF | indent
+ip netns exec $P-$MN curl http://$CN_NAME:8080/
+$NTMD -c $W/$MN/node.conf status --json | jq .
+$NTMRS -c $W/rs/relay.conf status --json | jq .
+ip netns exec $P-na conntrack -L -p udp
+logs: $W/dc.log $W/rs/rs.log $W/$MN/ntmd.log $W/$CN/ntmd.log
+EOF
+  if [ "$secs" = 0 ]; then
+    while :; do sleep 3600; done
+  else
+    sleep "$secs"
+  fi
+fi
