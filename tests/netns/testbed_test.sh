@@ -77,7 +77,12 @@ cleanup() {
   svc_stop_all
   topo_down "$P"
   if [ "$FAILS" -gt 0 ] || [ "$rc" -ne 0 ]; then
-    if [ "${TB_KEEP_LOGS:-1}" = 1 ]; then echo "logs kept in $W"; else rm -rf "$W"; fi
+    if [ "${TB_KEEP_LOGS:-1}" = 1 ]; then
+      rm -rf "$W/dc/postgres/data"  # the cluster itself (47 MB); its log stays
+      echo "logs kept in $W"
+    else
+      rm -rf "$W"
+    fi
   else
     rm -rf "$W"
   fi
