@@ -16,6 +16,8 @@ PACKAGES=(
   pdns-server pdns-backend-remote dnsutils
   # the network-namespace testbed (tests/netns) and the demo
   iptables nftables conntrack iputils-ping curl socat iperf3 jq
+  # the tunnel benchmark (bench/run_tunnel_bench.sh): the wireguard-go reference
+  wireguard-go wireguard-tools
 )
 
 missing=()
