@@ -38,11 +38,13 @@ void Agent::begin_tunnel(Path& p) {
 void Agent::send_tunnel_requests(Path& p) {
   const auto now = common::mono_ms();
   PathInfo& i = p.info;
-  const bool peer_leg = !p.peer_answered && !i.via_relay &&
+  // relay_general: the RS stands in for the host, so the MN's PATH
+  // Tunnel Request goes to the RS (via_relay is always set there).
+  const bool peer_leg = !p.peer_answered &&
                         (i.route == wire::RouteType::relay_general ||
                          ((i.route == wire::RouteType::direct ||
                            i.route == wire::RouteType::direct_private) &&
-                          first_sender(i)));
+                          first_sender(i) && !i.via_relay));
   const bool relay_leg = p.relay_chan && !i.relay_up;
   if (i.state == PathState::setting_up && now - p.started_ms >= cfg_.tunnel_wait_ms) {
     i.state = PathState::failed;
