@@ -43,7 +43,7 @@ std::string read_file(const char* path) {
 
 int run(const node::NodeConfig& cfg) {
   asio::io_context io(1);
-  node::TunDataPath dp(io, cfg.listen, cfg.tun, cfg.mtu);
+  node::TunDataPath dp(io, cfg.listen, cfg.tun, cfg.mtu, cfg.offload);
   node::Agent agent(io, cfg, dp);
   spdlog::info("ntmd: {} on {} (device {}), DC {}", cfg.fqdn.name, dp.local().to_string(),
                dp.device_name(), cfg.dc.to_string());

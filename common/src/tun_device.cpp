@@ -68,14 +68,14 @@ std::string dotted(std::uint32_t host_order, std::uint8_t prefix_len) {
 
 }  // namespace
 
-TunDevice::TunDevice(const std::string& name) {
+TunDevice::TunDevice(const std::string& name, bool vnet_hdr) : vnet_hdr_(vnet_hdr) {
   if (name.empty() || name.size() >= IFNAMSIZ)
     throw std::system_error(EINVAL, std::generic_category(),
                             "tun: interface name '" + name + "' must have 1-15 characters");
   fd_ = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
   if (fd_ < 0) fail(errno, "tun: cannot open /dev/net/tun (tun module, CAP_NET_ADMIN?)");
   ifreq ifr = request_for(name);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0));
   if (::ioctl(fd_, TUNSETIFF, &ifr) != 0) {
     const int err = errno;
     ::close(fd_);
@@ -90,12 +90,13 @@ TunDevice::~TunDevice() {
 }
 
 TunDevice::TunDevice(TunDevice&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)), name_(std::move(o.name_)) {}
+    : fd_(std::exchange(o.fd_, -1)), vnet_hdr_(o.vnet_hdr_), name_(std::move(o.name_)) {}
 
 TunDevice& TunDevice::operator=(TunDevice&& o) noexcept {
   if (this != &o) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = std::exchange(o.fd_, -1);
+    vnet_hdr_ = o.vnet_hdr_;
     name_ = std::move(o.name_);
   }
   return *this;
@@ -163,6 +164,11 @@ void TunDevice::disable_ipv6() {
   f << "1\n";
   f.flush();
   if (!f) fail(EIO, "tun: cannot write " + path);
+}
+
+bool TunDevice::enable_tso4() {
+  if (!vnet_hdr_) return false;
+  return ::ioctl(fd_, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0;
 }
 
 }  // namespace ntm::common

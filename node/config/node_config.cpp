@@ -18,7 +18,7 @@ using boost::property_tree::ptree;
 
 constexpr std::string_view kNodeKeys[] = {"id", "fqdn", "key", "key_epoch"};
 constexpr std::string_view kDcKeys[] = {"id", "endpoint", "probe"};
-constexpr std::string_view kNtmdKeys[] = {"listen",       "tun",         "mtu",
+constexpr std::string_view kNtmdKeys[] = {"listen",       "tun",         "mtu",  "offload",
                                           "dns_listen",   "dns_upstream", "passthrough",
                                           "tunnel_wait_ms", "status_socket"};
 struct Section {
@@ -109,6 +109,11 @@ NodeConfig parse_node_config(const std::string& text) {
     c.tun = t;
   }
   c.mtu = static_cast<int>(number(root, "ntmd", "mtu", 1400, 576, 1404));
+  if (auto o = get(root, "ntmd", "offload"); !o.empty()) {
+    if (o == "on" || o == "true" || o == "yes") c.offload = true;
+    else if (o == "off" || o == "false" || o == "no") c.offload = false;
+    else fail("ntmd", "offload", "not on or off: " + o);
+  }
   c.dns_listen = endpoint(root, "ntmd", "dns_listen", "127.0.0.53:53");
   c.dns_upstream = endpoint(root, "ntmd", "dns_upstream", "");
   std::istringstream domains(get(root, "ntmd", "passthrough"));

@@ -31,6 +31,7 @@ struct NodeConfig {
   wire::Endpoint listen;           // 0.0.0.0:4520
   std::string tun = "ntm0";
   int mtu = 1400;
+  bool offload = true;             // TUN offloads (TSO) when the kernel offers them
   wire::Endpoint dns_listen;       // 127.0.0.53:53; port 0: no resolver
   wire::Endpoint dns_upstream;     // empty: from /etc/resolv.conf
   std::vector<std::string> passthrough;

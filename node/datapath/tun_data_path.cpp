@@ -9,10 +9,12 @@
 #include <array>
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstring>
 #include <spdlog/spdlog.h>
 #include <system_error>
 #include <vector>
 
+#include "datapath/offload.hpp"
 #include "ntm/wire.h"
 
 namespace ntm::node {
@@ -37,13 +39,18 @@ bool wait_readable(int fd, int stop_fd) {
 }  // namespace
 
 TunDataPath::TunDataPath(boost::asio::io_context& io, const wire::Endpoint& listen,
-                         const std::string& tun, int mtu)
-    : io_(io), sock_(listen), tun_(tun), mtu_(mtu) {
+                         const std::string& tun, int mtu, bool offload)
+    : io_(io), sock_(listen), tun_(tun, offload), mtu_(mtu) {
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   tun_.set_nonblocking(true);
   tun_.disable_ipv6();
   tun_.set_mtu(mtu_);
+  if (offload) {
+    tso_ = tun_.enable_tso4();
+    spdlog::info("tun {}: TCP segmentation offload {}", tun_.name(),
+                 tso_ ? "on" : "refused by the kernel");
+  }
 }
 
 TunDataPath::~TunDataPath() {
@@ -99,34 +106,19 @@ std::optional<TunnelCounters> TunDataPath::counters(const wire::PathId& p) const
 }
 
 void TunDataPath::outbound_loop() {
-  std::vector<std::array<std::uint8_t, kFrame>> frames(kBatch);
-  std::array<mmsghdr, kBatch> msgs{};
-  std::array<iovec, kBatch> iov{};
-  std::array<sockaddr_storage, kBatch> addrs{};
+  // With offloads one read may be a 64 KB TCP super-packet that becomes up
+  // to ~48 capsules, so the batch has room for more than one of them.
+  constexpr std::size_t kOut = 128;
+  std::vector<std::array<std::uint8_t, kFrame>> frames(kOut);
+  std::vector<mmsghdr> msgs(kOut);
+  std::vector<iovec> iov(kOut);
+  std::vector<sockaddr_storage> addrs(kOut);
+  std::vector<std::uint8_t> big(tun_.vnet_hdr() ? 65536 + VnetHdr::kSize : 0);
+  std::array<Segment, 64> segs;
   const std::size_t max_inner = std::min<std::size_t>(static_cast<std::size_t>(mtu_), NTM_MAX_INNER);
-  while (running_) {
-    if (!wait_readable(tun_.fd(), stop_fd_)) break;
-    int n = 0;
-    {
-      TunnelTable::Reader reader(table_);
-      for (int i = 0; i < kBatch; ++i) {
-        auto& f = frames[static_cast<std::size_t>(n)];
-        const ssize_t r = ::read(tun_.fd(), f.data() + NTM_HDR_LEN, max_inner);
-        if (r <= 0) break;
-        wire::Endpoint to;
-        const std::size_t len = reader.seal_outgoing(f, static_cast<std::size_t>(r), to);
-        if (len == 0) continue;
-        auto& m = msgs[static_cast<std::size_t>(n)];
-        iov[static_cast<std::size_t>(n)] = {f.data(), len};
-        m.msg_hdr = {};
-        m.msg_hdr.msg_iov = &iov[static_cast<std::size_t>(n)];
-        m.msg_hdr.msg_iovlen = 1;
-        m.msg_hdr.msg_name = &addrs[static_cast<std::size_t>(n)];
-        m.msg_hdr.msg_namelen = common::to_sockaddr(to, addrs[static_cast<std::size_t>(n)]);
-        ++n;
-      }
-    }
-    int sent = 0;
+  std::size_t n = 0;
+  auto flush = [&] {
+    std::size_t sent = 0;
     while (sent < n) {
       const int r = ::sendmmsg(sock_.fd(), msgs.data() + sent, static_cast<unsigned>(n - sent), 0);
       if (r < 0) {
@@ -141,8 +133,60 @@ void TunDataPath::outbound_loop() {
         ++sent;
         continue;
       }
-      sent += r;
+      sent += static_cast<std::size_t>(r);
     }
+    n = 0;
+  };
+  // Seals frames[n] holding len inner bytes and queues it.
+  auto queue = [&](const TunnelTable::Reader& reader, std::size_t len) {
+    auto& f = frames[n];
+    wire::Endpoint to;
+    const std::size_t out = reader.seal_outgoing(f, len, to);
+    if (out == 0) return;
+    iov[n] = {f.data(), out};
+    msgs[n].msg_hdr = {};
+    msgs[n].msg_hdr.msg_iov = &iov[n];
+    msgs[n].msg_hdr.msg_iovlen = 1;
+    msgs[n].msg_hdr.msg_name = &addrs[n];
+    msgs[n].msg_hdr.msg_namelen = common::to_sockaddr(to, addrs[n]);
+    ++n;
+  };
+  while (running_) {
+    if (!wait_readable(tun_.fd(), stop_fd_)) break;
+    {
+      TunnelTable::Reader reader(table_);
+      for (int reads = 0; reads < kBatch; ++reads) {
+        if (!tun_.vnet_hdr()) {
+          const ssize_t r = ::read(tun_.fd(), frames[n].data() + NTM_HDR_LEN, max_inner);
+          if (r <= 0) break;
+          queue(reader, static_cast<std::size_t>(r));
+          if (n == kOut) flush();
+          continue;
+        }
+        const ssize_t r = ::read(tun_.fd(), big.data(), big.size());
+        if (r <= static_cast<ssize_t>(VnetHdr::kSize)) break;
+        if (kOut - n < segs.size()) flush();
+        for (std::size_t i = 0; i < segs.size(); ++i)
+          segs[i] = {frames[n + i].data() + NTM_HDR_LEN, 0};
+        const auto h = VnetHdr::parse(big.data());
+        const std::size_t count = split_offloaded(
+            h, std::span<const std::uint8_t>(big.data() + VnetHdr::kSize,
+                                             static_cast<std::size_t>(r) - VnetHdr::kSize),
+            segs, max_inner);
+        if (count == 0) {
+          table_.bad_packet.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        // Segments were written in place; queue() compacts over any that
+        // are refused, so the next one may need moving down.
+        for (std::size_t i = 0; i < count; ++i) {
+          std::uint8_t* dst = frames[n].data() + NTM_HDR_LEN;
+          if (segs[i].data != dst) std::memmove(dst, segs[i].data, segs[i].len);
+          queue(reader, segs[i].len);
+        }
+      }
+    }
+    flush();
   }
 }
 
@@ -178,8 +222,16 @@ void TunDataPath::inbound_loop() {
       wire::PathId path;
       switch (reader.open_incoming(datagram, from, payload, roamed, path)) {
         case Opened::packet:
-          if (::write(tun_.fd(), payload.data(), payload.size()) < 0)
+          if (tun_.vnet_hdr()) {
+            // The capsule header in front of the payload is spent: an
+            // all-zero virtio_net_hdr (no offload) goes there.
+            std::uint8_t* start = payload.data() - VnetHdr::kSize;
+            std::memset(start, 0, VnetHdr::kSize);
+            if (::write(tun_.fd(), start, payload.size() + VnetHdr::kSize) < 0)
+              table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+          } else if (::write(tun_.fd(), payload.data(), payload.size()) < 0) {
             table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+          }
           break;
         case Opened::control:
           // Control traffic is rare: a copy per message is fine.

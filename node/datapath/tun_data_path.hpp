@@ -22,8 +22,10 @@ namespace ntm::node {
 class TunDataPath final : public DataPath {
  public:
   // Creates the device and binds the socket; throws std::system_error.
+  // offload: read TCP super-packets from the device (TSO) and split them
+  // here, when the kernel offers it.
   TunDataPath(boost::asio::io_context& io, const wire::Endpoint& listen, const std::string& tun,
-              int mtu);
+              int mtu, bool offload = true);
   ~TunDataPath() override;
 
   void start(ControlHandler on_control, RoamHandler on_roam) override;
@@ -39,6 +41,7 @@ class TunDataPath final : public DataPath {
   DataPathCounters totals() const override { return table_.totals(); }
 
   const std::string& device_name() const { return tun_.name(); }
+  bool offloading() const { return tso_; }
 
  private:
   void outbound_loop();  // device -> socket
@@ -48,6 +51,7 @@ class TunDataPath final : public DataPath {
   common::UdpSocket sock_;
   common::TunDevice tun_;
   int mtu_;
+  bool tso_ = false;
   int stop_fd_ = -1;  // eventfd: wakes both threads
   TunnelTable table_;
   ControlHandler on_control_;

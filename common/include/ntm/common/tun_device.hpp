@@ -16,7 +16,12 @@ class TunDevice {
   // name: "ntm0", or a pattern like "ntm%d" (the kernel picks the number;
   // name() returns the result).  Throws std::system_error with a message
   // naming the device and the step that failed.
-  explicit TunDevice(const std::string& name);
+  explicit TunDevice(const std::string& name, bool vnet_hdr = false);
+  // With vnet_hdr: every read and write starts with a 10-byte struct
+  // virtio_net_hdr.  Asks the kernel for checksum and TCPv4 segmentation
+  // offload (TUN_F_CSUM | TUN_F_TSO4); false if it refuses.
+  bool enable_tso4();
+  bool vnet_hdr() const noexcept { return vnet_hdr_; }
   ~TunDevice();
   TunDevice(TunDevice&& o) noexcept;
   TunDevice& operator=(TunDevice&& o) noexcept;
@@ -41,6 +46,7 @@ class TunDevice {
 
  private:
   int fd_ = -1;
+  bool vnet_hdr_ = false;
   std::string name_;
 };
 
