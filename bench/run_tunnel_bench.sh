@@ -468,7 +468,7 @@ run_iperf() {
   fi
   retr=$(jq -r '.end.sum_sent.retransmits // empty' "$out" 2>/dev/null || true)
   if [[ -z $bps ]]; then
-    say "round $r $label: iperf3 FAILED (exit $irc): $(jq -r '.error // empty' "$out" 2>/dev/null || tail -1 "$out")"
+    say "round $r $label: iperf3 FAILED (exit $irc): $(tail -1 "$out")"
     emit "${key}_iperf_failed" 1
     return 0
   fi
@@ -653,9 +653,11 @@ if [[ $perf_on == 1 ]]; then
     wait "${pid_of[perf]}" 2>/dev/null || true
     unset "pid_of[perf]"
     {
-      echo "perf record of MN's ntmd (sender side) during iperf3, self time by thread and symbol (top 30):"
-      perf report -i "$res/perf-ntmd-mn.data" --no-children --sort tid,dso,sym --stdio 2>/dev/null |
-        grep -v '^#' | grep -v '^$' | grep '%' | head -30 | sed 's/^/  /' || true
+      echo "perf record of MN's ntmd (sender side) during iperf3, self time by DSO, then by symbol (top 30):"
+      perf report -i "$res/perf-ntmd-mn.data" --no-children --sort dso --stdio -g none 2>/dev/null |
+        grep '%' | head -8 | sed 's/^/  /' || true
+      perf report -i "$res/perf-ntmd-mn.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+        grep '%' | head -30 | sed 's/^/  /' || true
     } >>"$profile"
   fi
   stop_ntmd
