@@ -156,7 +156,8 @@ void Agent::housekeeping() {
     Path& p = *it->second;
     const auto c = dp_.counters(p.info.id);
     const std::uint64_t last_rx = c && c->last_rx_ms ? c->last_rx_ms : p.started_ms;
-    if (p.info.state == PathState::up && now - last_rx > kPathIdleMs) {
+    // The inbound thread stamps last_rx after `now` was read: later is live.
+    if (p.info.state == PathState::up && last_rx < now && now - last_rx > kPathIdleMs) {
       spdlog::info("path {} to {}: silent for {} s; removed", p.info.id.to_hex().substr(0, 8),
                    p.info.peer.fqdn.name, (now - last_rx) / 1000);
       dp_.remove(p.info.id);
