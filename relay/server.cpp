@@ -145,6 +145,16 @@ struct NatGuard {
 int run_server(const Config& cfg) {
   const int sig = signal_fd();
   common::UdpSocket sock(cfg.listen);
+  // Bursts from many ends meet in this one socket: the default buffers
+  // (~200 KB) overflow under one TCP flow, and each drop is a retransmission
+  // inside a tunnel.  Root may exceed net.core.[rw]mem_max (FORCE).
+  {
+    const int bytes = 8 << 20;
+    if (::setsockopt(sock.fd(), SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
+      (void)::setsockopt(sock.fd(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    if (::setsockopt(sock.fd(), SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) != 0)
+      (void)::setsockopt(sock.fd(), SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  }
   NatGuard nat;
   std::optional<common::TunDevice> tun;
   if (cfg.translate) {

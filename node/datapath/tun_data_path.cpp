@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <utility>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
@@ -43,6 +44,14 @@ TunDataPath::TunDataPath(boost::asio::io_context& io, const wire::Endpoint& list
     : io_(io), sock_(listen), tun_(tun, offload), mtu_(mtu) {
   stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  // A burst from the TUN (a 64 KB super-packet is ~48 datagrams) or from
+  // the network must not overflow the default socket buffers (~200 KB):
+  // every drop there is a TCP retransmission inside the tunnel.  Root may
+  // exceed net.core.[rw]mem_max (the FORCE variants).
+  const int bytes = 4 << 20;
+  for (auto [force, plain] : {std::pair{SO_RCVBUFFORCE, SO_RCVBUF}, std::pair{SO_SNDBUFFORCE, SO_SNDBUF}})
+    if (::setsockopt(sock_.fd(), SOL_SOCKET, force, &bytes, sizeof bytes) != 0)
+      (void)::setsockopt(sock_.fd(), SOL_SOCKET, plain, &bytes, sizeof bytes);
   tun_.set_nonblocking(true);
   tun_.disable_ipv6();
   tun_.set_mtu(mtu_);
