@@ -269,3 +269,64 @@ TEST_CASE("e2e: two nodes behind different NATs talk through the relay, which ca
 }
 
 }  // namespace ntm::test
+
+namespace ntm::test {
+
+namespace {
+
+std::uint16_t free_udp_port() {
+  common::UdpSocket s(endpoint("127.0.0.1:0"));
+  return s.local().port;
+}
+
+wire::Endpoint at(const char* addr, std::uint16_t port) {
+  wire::Endpoint e;
+  REQUIRE(wire::IpAddr::parse(addr, e.addr));
+  e.port = port;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("e2e: two nodes behind one NAT whose private network cannot be told go through the relay") {
+  // The DC takes no loopback address as a private network (it cannot carry
+  // a tunnel to another host), so nodes that claim 127.0.1.x behind one
+  // NAT get rule 4e (same NAT, network not shared): the relay.  The
+  // direct_private route itself is covered by the testbed's namespaces.
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  InProcessDc dc(db.url(), kZone);
+  const auto mn_text = dc.enroll_node("mn.e2e.test");
+  const auto cn_text = dc.enroll_node("cn.e2e.test");
+  const auto rs_text = dc.enroll_relay("rs1");
+  dc.start();
+  InProcessRelay rs(rs_text, "127.0.0.4");
+  rs.start();
+  boost::asio::io_context io(1);
+  // Sockets on the wildcard address: the DC sees both at 127.0.0.1, one
+  // NAT's public address.
+  const auto pm = free_udp_port(), pc = free_udp_port();
+  const std::string bm = "0.0.0.0:" + std::to_string(pm), bc = "0.0.0.0:" + std::to_string(pc);
+  TestNode mn(io, mn_text, bm.c_str(), {at("127.0.1.2", pm)});
+  TestNode cn(io, cn_text, bc.c_str(), {at("127.0.1.3", pc)});
+  mn.agent.start();
+  cn.agent.start();
+  REQUIRE(run_until(io, [&] { return registered(mn) && registered(cn) && rs.registered(); }));
+  CHECK(mn.agent.status().behind_nat);
+  CHECK(mn.agent.status().observed.addr == cn.agent.status().observed.addr);
+  const auto r = resolve(io, mn, "cn.e2e.test");
+  REQUIRE(r);
+  REQUIRE(r->kind == node::Resolution::Kind::address);
+  const auto mp = path_to(mn, "cn.e2e.test");
+  REQUIRE(mp);
+  CHECK(mp->route == wire::RouteType::relay);
+  CHECK(mp->via_relay);
+  exchange(io, mn, cn);
+  CHECK(mn.dp.counters(mp->id)->peer == rs.endpoint());
+  mn.agent.stop();
+  cn.agent.stop();
+  rs.stop();
+  dc.stop();
+}
+
+}  // namespace ntm::test
