@@ -52,8 +52,11 @@ VnetHdr VnetHdr::parse(const std::uint8_t* p) noexcept {
 }
 
 std::uint32_t checksum_add(std::span<const std::uint8_t> d, std::uint32_t sum) noexcept {
+  // 32-bit big-endian words into a 64-bit accumulator: the one's
+  // complement sum of 16-bit words folds out of it (RFC 1071 §2(B)).
   std::uint64_t s = sum;
   std::size_t i = 0;
+  for (; i + 4 <= d.size(); i += 4) s += be32(d.data() + i);
   for (; i + 1 < d.size(); i += 2) s += (std::uint32_t{d[i]} << 8) | d[i + 1];
   if (i < d.size()) s += std::uint32_t{d[i]} << 8;
   while (s >> 32) s = (s & 0xffffffffu) + (s >> 32);
@@ -115,6 +118,94 @@ std::size_t split_offloaded(const VnetHdr& h, std::span<const std::uint8_t> pkt,
     transport_checksum(p, tcp, thl + len, 16);
   }
   return count;
+}
+
+namespace {
+
+// ihl, thl and payload length of a TCP/IPv4 packet that may join a group:
+// no IP options, not a fragment, only ACK (and PSH) among the flags.
+bool tcp_segment(std::span<const std::uint8_t> p, std::size_t& ihl, std::size_t& thl) {
+  if (p.size() < 40 || p[0] != 0x45 || p[9] != 6) return false;
+  if (be16(p.data() + 2) != p.size()) return false;
+  if ((be16(p.data() + 6) & 0x3fff) != 0) return false;  // MF or a fragment offset
+  ihl = 20;
+  thl = (p[20 + 12] >> 4) * 4u;
+  if (thl < 20 || 20 + thl > p.size()) return false;
+  const std::uint8_t flags = p[20 + 13];
+  return (flags & ~0x18) == 0 && (flags & 0x10);  // ACK, maybe PSH; nothing else
+}
+
+}  // namespace
+
+bool TcpCoalescer::start(std::span<const std::uint8_t> pkt) noexcept {
+  count_ = 0;
+  std::size_t ihl = 0, thl = 0;
+  if (!tcp_segment(pkt, ihl, thl) || pkt.size() == ihl + thl) return false;
+  ihl_ = ihl;
+  hdrs_ = ihl + thl;
+  mss_ = pkt.size() - hdrs_;
+  std::memcpy(buf_ + VnetHdr::kSize, pkt.data(), pkt.size());
+  len_ = pkt.size();
+  next_seq_ = be32(pkt.data() + ihl + 4) + static_cast<std::uint32_t>(mss_);
+  closed_ = (pkt[ihl + 13] & 0x08) != 0;
+  count_ = 1;
+  return true;
+}
+
+bool TcpCoalescer::append(std::span<const std::uint8_t> pkt) noexcept {
+  if (count_ == 0 || closed_) return false;
+  std::size_t ihl = 0, thl = 0;
+  if (!tcp_segment(pkt, ihl, thl) || ihl + thl != hdrs_) return false;
+  const std::size_t payload = pkt.size() - hdrs_;
+  if (payload == 0 || payload > mss_ || len_ + payload > kMax) return false;
+  const std::uint8_t* g = buf_ + VnetHdr::kSize;
+  // IP: version ... TOS, flags/TTL/protocol, addresses equal (not length,
+  // id, checksum).
+  if (std::memcmp(g, pkt.data(), 2) != 0 || std::memcmp(g + 6, pkt.data() + 6, 4) != 0 ||
+      std::memcmp(g + 12, pkt.data() + 12, 8) != 0)
+    return false;
+  const std::uint8_t* t = pkt.data() + ihl;
+  const std::uint8_t* gt = g + ihl_;
+  // TCP: ports, ack, data offset, window, urgent pointer and options equal;
+  // sequence contiguous; flags equal but for PSH.
+  if (std::memcmp(gt, t, 4) != 0 || std::memcmp(gt + 8, t + 8, 5) != 0 ||
+      std::memcmp(gt + 14, t + 14, 2) != 0 || std::memcmp(gt + 18, t + 18, thl - 18) != 0 ||
+      ((gt[13] ^ t[13]) & ~0x08) != 0 || be32(t + 4) != next_seq_)
+    return false;
+  std::memcpy(buf_ + VnetHdr::kSize + len_, pkt.data() + hdrs_, payload);
+  len_ += payload;
+  next_seq_ += static_cast<std::uint32_t>(payload);
+  ++count_;
+  if (payload < mss_ || (t[13] & 0x08)) {
+    closed_ = true;
+    buf_[VnetHdr::kSize + ihl_ + 13] |= static_cast<std::uint8_t>(t[13] & 0x08);
+  }
+  return true;
+}
+
+std::span<const std::uint8_t> TcpCoalescer::finish() noexcept {
+  std::uint8_t* p = buf_ + VnetHdr::kSize;
+  std::memset(buf_, 0, VnetHdr::kSize);
+  const std::size_t n = count_;
+  count_ = 0;
+  if (n <= 1) return {buf_, VnetHdr::kSize + len_};  // one packet, unchanged: no offload
+  put16(p + 2, static_cast<std::uint16_t>(len_));
+  ipv4_header_checksum(p, ihl_);
+  // The kernel finishes the TCP checksum: we leave it the pseudo-header's
+  // sum, as a device with checksum offload would receive it.
+  std::uint32_t sum = checksum_add({p + 12, 8}, 0) + 6 + static_cast<std::uint32_t>(len_ - ihl_);
+  put16(p + ihl_ + 16, checksum_fold(sum));
+  buf_[0] = VnetHdr::kNeedsCsum;
+  buf_[1] = VnetHdr::kGsoTcpV4;
+  const auto le = [&](std::size_t at, std::size_t v) {
+    buf_[at] = static_cast<std::uint8_t>(v);
+    buf_[at + 1] = static_cast<std::uint8_t>(v >> 8);
+  };
+  le(2, hdrs_);
+  le(4, mss_);
+  le(6, ihl_);
+  le(8, 16);
+  return {buf_, VnetHdr::kSize + len_};
 }
 
 }  // namespace ntm::node

@@ -40,6 +40,35 @@ struct Segment {
 std::size_t split_offloaded(const VnetHdr& h, std::span<const std::uint8_t> pkt,
                             std::span<Segment> out, std::size_t cap) noexcept;
 
+// Receive coalescing (the reverse of split_offloaded): consecutive TCP
+// segments of one flow that arrive in one batch are written to the TUN as
+// one super-packet with a virtio_net_hdr asking the kernel for GSO, so the
+// receiving stack pays per 64 KB as the sender's did.  Only segments that
+// differ in nothing but their sequence number, IP id and checksums (and PSH
+// on the last) are joined, as Linux's own GRO does.
+class TcpCoalescer {
+ public:
+  static constexpr std::size_t kMax = 65535;
+  // Starts a group with pkt, or returns false if pkt is not a TCP/IPv4
+  // packet that can lead one (then write it alone).
+  bool start(std::span<const std::uint8_t> pkt) noexcept;
+  // Appends pkt if it continues the group; false otherwise (the group is
+  // unchanged).
+  bool append(std::span<const std::uint8_t> pkt) noexcept;
+  bool empty() const noexcept { return count_ == 0; }
+  std::size_t count() const noexcept { return count_; }
+  // The group as vnet header + packet, ready for one write; the group is
+  // then empty.  A group of one is written as a plain packet.
+  std::span<const std::uint8_t> finish() noexcept;
+
+ private:
+  std::uint8_t buf_[VnetHdr::kSize + kMax];
+  std::size_t len_ = 0;  // packet bytes after the vnet header
+  std::size_t hdrs_ = 0, ihl_ = 0, mss_ = 0, count_ = 0;
+  std::uint32_t next_seq_ = 0;
+  bool closed_ = false;  // the last segment was shorter than mss, or had PSH
+};
+
 // The Internet checksum (RFC 1071) of data, added to sum (not complemented).
 std::uint32_t checksum_add(std::span<const std::uint8_t> data, std::uint32_t sum) noexcept;
 std::uint16_t checksum_fold(std::uint32_t sum) noexcept;

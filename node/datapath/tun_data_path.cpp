@@ -3,10 +3,13 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
+#include <functional>
+#include <memory>
 #include <utility>
 #include <boost/asio/post.hpp>
 #include <cerrno>
@@ -22,7 +25,8 @@ namespace ntm::node {
 
 namespace {
 
-constexpr int kBatch = 32;
+constexpr int kBatch = 32;     // reads from the TUN per wake-up
+constexpr int kInBatch = 64;   // datagrams per recvmmsg: room for coalescing
 constexpr std::size_t kFrame = 2048;  // header + the largest inner packet + tag, with room
 
 // Waits until fd is readable or the stop eventfd fires; false on stop.
@@ -125,11 +129,46 @@ void TunDataPath::outbound_loop() {
   std::vector<std::uint8_t> big(tun_.vnet_hdr() ? 65536 + VnetHdr::kSize : 0);
   std::array<Segment, 64> segs;
   const std::size_t max_inner = std::min<std::size_t>(static_cast<std::size_t>(mtu_), NTM_MAX_INNER);
+  std::vector<socklen_t> alen(kOut);
+  std::vector<std::array<char, CMSG_SPACE(sizeof(std::uint16_t))>> cmsg(kOut);
   std::size_t n = 0;
+  // Sends what is queued.  Consecutive capsules to one destination that
+  // are equal in size (the last may be shorter) go as one UDP GSO send
+  // (UDP_SEGMENT): the kernel, and the routers on the way, handle the
+  // burst as one buffer and cut it into datagrams as late as they can.
   auto flush = [&] {
+    std::size_t m = 0;
+    for (std::size_t i = 0; i < n;) {
+      std::size_t j = i + 1, total = iov[i].iov_len;
+      while (udp_gso_ && j < n && j - i < 64 && iov[j].iov_len <= iov[i].iov_len &&
+             total + iov[j].iov_len <= 65000 && alen[j] == alen[i] &&
+             std::memcmp(&addrs[j], &addrs[i], alen[i]) == 0) {
+        total += iov[j].iov_len;
+        ++j;
+        if (iov[j - 1].iov_len < iov[i].iov_len) break;  // a shorter one ends the burst
+      }
+      auto& h = msgs[m].msg_hdr;
+      h = {};
+      h.msg_name = &addrs[i];
+      h.msg_namelen = alen[i];
+      h.msg_iov = &iov[i];
+      h.msg_iovlen = j - i;
+      if (j - i > 1) {
+        h.msg_control = cmsg[m].data();
+        h.msg_controllen = cmsg[m].size();
+        cmsghdr* c = CMSG_FIRSTHDR(&h);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+        const auto seg = static_cast<std::uint16_t>(iov[i].iov_len);
+        std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
+      }
+      ++m;
+      i = j;
+    }
     std::size_t sent = 0;
-    while (sent < n) {
-      const int r = ::sendmmsg(sock_.fd(), msgs.data() + sent, static_cast<unsigned>(n - sent), 0);
+    while (sent < m) {
+      const int r = ::sendmmsg(sock_.fd(), msgs.data() + sent, static_cast<unsigned>(m - sent), 0);
       if (r < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -137,8 +176,19 @@ void TunDataPath::outbound_loop() {
           ::poll(&p, 1, 10);
           continue;
         }
-        // One bad destination must not stall the rest: skip it.
-        table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+        auto& h = msgs[sent].msg_hdr;
+        if (h.msg_iovlen > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
+          // No UDP GSO on this path: send the burst one by one, and stop
+          // trying.
+          udp_gso_ = false;
+          for (std::size_t k = 0; k < h.msg_iovlen; ++k)
+            if (::sendto(sock_.fd(), h.msg_iov[k].iov_base, h.msg_iov[k].iov_len, 0,
+                         static_cast<sockaddr*>(h.msg_name), h.msg_namelen) < 0)
+              table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          // One bad destination must not stall the rest: skip it.
+          table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+        }
         ++sent;
         continue;
       }
@@ -153,11 +203,7 @@ void TunDataPath::outbound_loop() {
     const std::size_t out = reader.seal_outgoing(f, len, to);
     if (out == 0) return;
     iov[n] = {f.data(), out};
-    msgs[n].msg_hdr = {};
-    msgs[n].msg_hdr.msg_iov = &iov[n];
-    msgs[n].msg_hdr.msg_iovlen = 1;
-    msgs[n].msg_hdr.msg_name = &addrs[n];
-    msgs[n].msg_hdr.msg_namelen = common::to_sockaddr(to, addrs[n]);
+    alen[n] = common::to_sockaddr(to, addrs[n]);
     ++n;
   };
   while (running_) {
@@ -200,13 +246,20 @@ void TunDataPath::outbound_loop() {
 }
 
 void TunDataPath::inbound_loop() {
-  std::vector<std::array<std::uint8_t, kFrame>> frames(kBatch);
-  std::array<mmsghdr, kBatch> msgs{};
-  std::array<iovec, kBatch> iov{};
-  std::array<sockaddr_storage, kBatch> addrs{};
+  auto gro = std::make_unique<TcpCoalescer>();
+  std::function<void()> flush_group = [&] {
+    if (gro->empty()) return;
+    const auto out = gro->finish();
+    if (::write(tun_.fd(), out.data(), out.size()) < 0)
+      table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+  };
+  std::vector<std::array<std::uint8_t, kFrame>> frames(kInBatch);
+  std::array<mmsghdr, kInBatch> msgs{};
+  std::array<iovec, kInBatch> iov{};
+  std::array<sockaddr_storage, kInBatch> addrs{};
   while (running_) {
     if (!wait_readable(sock_.fd(), stop_fd_)) break;
-    for (int i = 0; i < kBatch; ++i) {
+    for (int i = 0; i < kInBatch; ++i) {
       auto k = static_cast<std::size_t>(i);
       iov[k] = {frames[k].data(), kFrame};
       msgs[k].msg_hdr = {};
@@ -215,9 +268,14 @@ void TunDataPath::inbound_loop() {
       msgs[k].msg_hdr.msg_name = &addrs[k];
       msgs[k].msg_hdr.msg_namelen = sizeof addrs[k];
     }
-    const int n = ::recvmmsg(sock_.fd(), msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+    const int n = ::recvmmsg(sock_.fd(), msgs.data(), kInBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) continue;
     TunnelTable::Reader reader(table_);
+    // A group must not wait past the batch it came in (latency).
+    struct Flush {
+      std::function<void()>& f;
+      ~Flush() { f(); }
+    } at_end{flush_group};
     for (int i = 0; i < n; ++i) {
       auto k = static_cast<std::size_t>(i);
       if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -231,6 +289,12 @@ void TunDataPath::inbound_loop() {
       wire::PathId path;
       switch (reader.open_incoming(datagram, from, payload, roamed, path)) {
         case Opened::packet:
+          if (tso_) {
+            // Segments of one TCP flow in this batch become one write.
+            if (gro->append(payload)) break;
+            flush_group();
+            if (gro->start(payload)) break;
+          }
           if (tun_.vnet_hdr()) {
             // The capsule header in front of the payload is spent: an
             // all-zero virtio_net_hdr (no offload) goes there.

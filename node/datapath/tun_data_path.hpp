@@ -52,6 +52,7 @@ class TunDataPath final : public DataPath {
   common::TunDevice tun_;
   int mtu_;
   bool tso_ = false;
+  bool udp_gso_ = true;  // outbound thread only; off after the kernel refused it once
   int stop_fd_ = -1;  // eventfd: wakes both threads
   TunnelTable table_;
   ControlHandler on_control_;

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "datapath/offload.hpp"
@@ -139,6 +141,80 @@ TEST_CASE("offload: what cannot be split is refused, not guessed") {
   h.csum_start = 20;
   h.csum_offset = 200;  // beyond the packet
   CHECK(split_offloaded(h, tcp_packet(10, 0x10), o.segs, 1400) == 0);
+}
+
+}  // namespace ntm::node
+
+namespace ntm::node {
+
+TEST_CASE("offload: segments split from a super-packet coalesce back into it") {
+  const std::size_t payload = 5 * 1360 + 7;
+  auto pkt = tcp_packet(payload, 0x18);  // ACK PSH
+  VnetHdr h;
+  h.gso_type = VnetHdr::kGsoTcpV4;
+  h.gso_size = 1360;
+  Out o;
+  const auto n = split_offloaded(h, pkt, o.segs, 1400);
+  REQUIRE(n == 6);
+  auto gro = std::make_unique<TcpCoalescer>();
+  REQUIRE(gro->start({o.segs[0].data, o.segs[0].len}));
+  for (std::size_t i = 1; i < n; ++i) REQUIRE(gro->append({o.segs[i].data, o.segs[i].len}));
+  CHECK(gro->count() == 6);
+  const auto out = gro->finish();
+  REQUIRE(out.size() == VnetHdr::kSize + pkt.size());
+  const auto vh = VnetHdr::parse(out.data());
+  CHECK(vh.gso_type == VnetHdr::kGsoTcpV4);
+  CHECK(vh.flags == VnetHdr::kNeedsCsum);
+  CHECK(vh.gso_size == 1360);
+  CHECK(vh.hdr_len == 40);
+  CHECK(vh.csum_start == 20);
+  CHECK(vh.csum_offset == 16);
+  const std::uint8_t* p = out.data() + VnetHdr::kSize;
+  CHECK(be16(p + 2) == pkt.size());
+  CHECK(checksum_fold(checksum_add({p, 20}, 0)) == 0xffff);  // IP header checksum
+  CHECK(p[33] == 0x18);                                      // PSH from the last segment
+  CHECK(std::equal(p + 40, p + pkt.size(), pkt.begin() + 40));
+  // The kernel completes the TCP checksum from the pseudo-header sum left
+  // in it: completing it here must verify.
+  std::vector<std::uint8_t> full(p, p + pkt.size());
+  full[36] = full[37] = 0;
+  std::uint32_t sum = checksum_add({full.data() + 12, 8}, 0) + 6 + static_cast<std::uint32_t>(full.size() - 20);
+  CHECK(checksum_fold(sum) == be16(p + 36));
+}
+
+TEST_CASE("offload: only true continuations join a group") {
+  VnetHdr h;
+  h.gso_type = VnetHdr::kGsoTcpV4;
+  h.gso_size = 1000;
+  Out o;
+  REQUIRE(split_offloaded(h, tcp_packet(3000, 0x10), o.segs, 1400) == 3);
+  auto gro = std::make_unique<TcpCoalescer>();
+  std::span<const std::uint8_t> s0{o.segs[0].data, o.segs[0].len}, s1{o.segs[1].data, o.segs[1].len},
+      s2{o.segs[2].data, o.segs[2].len};
+  REQUIRE(gro->start(s0));
+  CHECK_FALSE(gro->append(s2));  // a gap in the sequence
+  std::vector<std::uint8_t> other(s1.begin(), s1.end());
+  other[22] ^= 1;  // another source port
+  CHECK_FALSE(gro->append(other));
+  std::vector<std::uint8_t> acked(s1.begin(), s1.end());
+  acked[29] ^= 1;  // another ack number
+  CHECK_FALSE(gro->append(acked));
+  std::vector<std::uint8_t> fin(s1.begin(), s1.end());
+  fin[33] |= 0x01;  // FIN
+  CHECK_FALSE(gro->append(fin));
+  CHECK(gro->append(s1));
+  CHECK(gro->count() == 2);
+  // A lone segment comes out as it went in, with an empty vnet header.
+  REQUIRE(gro->start(s2));
+  const auto one = gro->finish();
+  CHECK(VnetHdr::parse(one.data()).gso_type == VnetHdr::kGsoNone);
+  CHECK(std::equal(one.begin() + VnetHdr::kSize, one.end(), s2.begin()));
+  // Not TCP, a SYN, an empty ACK: never lead a group.
+  auto udp = tcp_packet(100, 0x10);
+  udp[9] = 17;
+  CHECK_FALSE(gro->start(udp));
+  CHECK_FALSE(gro->start(tcp_packet(100, 0x02)));
+  CHECK_FALSE(gro->start(tcp_packet(0, 0x10)));
 }
 
 }  // namespace ntm::node
