@@ -37,37 +37,8 @@ constexpr std::size_t kMaxOut = 64;
 
 Now now() { return Now{common::mono_ms(), common::wall_ms()}; }
 
-socklen_t to_sockaddr(const wire::Endpoint& e, sockaddr_storage& ss) {
-  std::memset(&ss, 0, sizeof ss);
-  if (e.addr.family == wire::Family::v6) {
-    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(e.port);
-    std::memcpy(&s6->sin6_addr, e.addr.bytes.data(), 16);
-    return sizeof *s6;
-  }
-  auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-  s4->sin_family = AF_INET;
-  s4->sin_port = htons(e.port);
-  std::memcpy(&s4->sin_addr, e.addr.bytes.data(), 4);
-  return sizeof *s4;
-}
-
-wire::Endpoint from_sockaddr(const sockaddr_storage& ss) {
-  wire::Endpoint e;
-  if (ss.ss_family == AF_INET6) {
-    const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    e.addr.family = wire::Family::v6;
-    std::memcpy(e.addr.bytes.data(), &s6->sin6_addr, 16);
-    e.port = ntohs(s6->sin6_port);
-  } else if (ss.ss_family == AF_INET) {
-    const auto* s4 = reinterpret_cast<const sockaddr_in*>(&ss);
-    e.addr.family = wire::Family::v4;
-    std::memcpy(e.addr.bytes.data(), &s4->sin_addr, 4);
-    e.port = ntohs(s4->sin_port);
-  }
-  return e;
-}
+using common::from_sockaddr;
+using common::to_sockaddr;
 
 // Queues UDP sends for one sendmmsg; TUN packets are written at once.
 class BatchSink final : public Sink {
