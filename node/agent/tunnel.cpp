@@ -142,14 +142,13 @@ void Agent::on_path_message(std::span<const std::uint8_t> d, const wire::Endpoin
     } else {
       ++dropped_control_;
     }
-  } else if (const auto* req = std::get_if<wire::TunnelRequest>(&rx.body)) {
+  } else if (std::holds_alternative<wire::TunnelRequest>(rx.body)) {
     // The peer opened its side: answer where it really is (behind NAT the
     // datagram's source, not the endpoint the DC named).
     if (p.info.route == wire::RouteType::relay_general) {
       ++dropped_control_;
       return;
     }
-    (void)req;
     p.target = from;
     if (!p.info.via_relay) dp_.set_peer(id, from);
     std::array<std::uint8_t, NTM_MAX_CONTROL> buf;

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <functional>
 #include <memory>
 #include <utility>
 #include <boost/asio/post.hpp>
@@ -247,7 +246,7 @@ void TunDataPath::outbound_loop() {
 
 void TunDataPath::inbound_loop() {
   auto gro = std::make_unique<TcpCoalescer>();
-  std::function<void()> flush_group = [&] {
+  auto flush_group = [&] {
     if (gro->empty()) return;
     const auto out = gro->finish();
     if (::write(tun_.fd(), out.data(), out.size()) < 0)
@@ -271,11 +270,6 @@ void TunDataPath::inbound_loop() {
     const int n = ::recvmmsg(sock_.fd(), msgs.data(), kInBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) continue;
     TunnelTable::Reader reader(table_);
-    // A group must not wait past the batch it came in (latency).
-    struct Flush {
-      std::function<void()>& f;
-      ~Flush() { f(); }
-    } at_end{flush_group};
     for (int i = 0; i < n; ++i) {
       auto k = static_cast<std::size_t>(i);
       if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -317,6 +311,7 @@ void TunDataPath::inbound_loop() {
       }
       if (roamed) boost::asio::post(io_, [this, path, from] { on_roam_(path, from); });
     }
+    flush_group();  // a group never waits past the batch it came in (latency)
   }
 }
 
