@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <spdlog/spdlog.h>
@@ -17,6 +18,7 @@
 #include "agent/agent.hpp"
 #include "config/node_config.hpp"
 #include "datapath/tun_data_path.hpp"
+#include "mobility/link_watch.hpp"
 #include "ntm/common/log.hpp"
 #include "ntm/common/service_notify.hpp"
 #include "ntm/node/dns/front.hpp"
@@ -91,12 +93,20 @@ int run(const node::NodeConfig& cfg) {
     common::service_notify("READY=1");
   };
   agent.start();
+  // Moves: the kernel tells us when addresses, links or the default route
+  // change (docs/mobility.md); the agent's periodic check is only a net.
+  node::LinkWatch links(io, dp.device_name(),
+                        [&agent](node::LinkEvent e) { agent.network_changed(node::to_string(e)); });
+  if (!links.start())
+    spdlog::warn("mobility: no rtnetlink ({}); moves are noticed by the periodic check only",
+                 std::strerror(errno));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: stopping", sig);
     common::service_notify("STOPPING=1");
+    links.stop();
     agent.stop();
     front.reset();
     status.reset();

@@ -39,7 +39,8 @@ Agent::Agent(boost::asio::io_context& io, const NodeConfig& cfg, DataPath& dp)
       dp_(dp),
       dc_chan_(cfg.key, dc_channel_config(cfg)),
       reg_timer_(io),
-      tick_(io) {}
+      tick_(io),
+      move_timer_(io) {}
 
 Agent::~Agent() { *alive_ = false; }
 
@@ -53,7 +54,11 @@ void Agent::start() {
 void Agent::stop() {
   reg_timer_.cancel();
   tick_.cancel();
-  for (auto& [id, p] : paths_) p->retry.cancel();
+  move_timer_.cancel();
+  for (auto& [id, p] : paths_) {
+    p->retry.cancel();
+    p->update_timer.cancel();
+  }
   for (auto& [n, l] : lookups_) l->retry.cancel();
   dp_.stop();
 }
@@ -129,6 +134,8 @@ void Agent::on_roam(const wire::PathId& id, const wire::Endpoint& from) {
                  to_relay ? "via the relay" : "direct", from.to_string());
   p.info.via_relay = to_relay || p.info.route == wire::RouteType::relay ||
                      p.info.route == wire::RouteType::relay_general;
+  // The data path already sends there; updates and probes follow it.
+  if (!p.info.via_relay) p.target = from;
 }
 
 void Agent::housekeeping() {
@@ -145,10 +152,10 @@ void Agent::housekeeping() {
       dc_reachable_ = false;
       registered_ = false;
       register_now(wire::RegistrationReason::refresh);
-    } else if (local_endpoints() != reported_) {
-      spdlog::info("local addresses changed; registering again");
-      registered_ = false;
-      register_now(wire::RegistrationReason::move);
+    } else if (local_endpoints() != reported_ && !move_armed_) {
+      // A safety net only: rtnetlink (mobility/link_watch) reports a move
+      // at once; this catches one it could not (no netlink, an overrun).
+      network_changed("addresses changed (noticed by the periodic check)");
     }
   }
   // Paths: keepalive capsules on idle ones, and expiry of silent ones.
@@ -171,6 +178,7 @@ void Agent::housekeeping() {
       it = paths_.erase(it);
       continue;
     }
+    if (p.info.state == PathState::up) check_liveness(p, now);
     if (p.info.state == PathState::up && now - p.last_keepalive_ms >= kPathKeepaliveMs) {
       dp_.send_keepalive(p.info.id);
       p.last_keepalive_ms = now;
@@ -192,6 +200,7 @@ AgentStatus Agent::status() const {
   s.behind_nat = reg_.behind_nat;
   s.observed = reg_.observed;
   s.local = dp_.local();
+  s.moves = moves_;
   for (const auto& [id, p] : paths_) {
     auto c = dp_.counters(id);
     s.paths.emplace_back(p->info, c.value_or(TunnelCounters{}));

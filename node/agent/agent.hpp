@@ -35,6 +35,17 @@ using ResolveDone = std::function<void(const Resolution&)>;
 enum class PathState { setting_up, up, failed };
 std::string_view to_string(PathState s);
 
+// What moves did to a path (docs/mobility.md).
+struct PathMoves {
+  std::uint32_t update_seq = 0;         // our last NTM Update Request's sequence number
+  std::uint64_t updates_sent = 0;       // datagrams, retransmissions included
+  std::uint64_t updates_answered = 0;   // rounds the peer (or RS) confirmed
+  std::uint64_t updates_accepted = 0;   // the peer's updates that moved our endpoint
+  std::uint64_t updates_refused = 0;    // not the peer, stale, rate-limited
+  std::uint64_t redirects = 0;          // re-directions of this path (new key epoch)
+  std::uint32_t last_update_ms = 0;     // from the move to the confirmation, last round
+};
+
 // One path as ntmd tracks it (keys live only in the channels and the data path).
 struct PathInfo {
   wire::PathId id;
@@ -48,6 +59,7 @@ struct PathInfo {
   PathState state = PathState::setting_up;
   bool relay_up = false;           // the RS answered our RELAY_PATH Tunnel Request
   bool via_relay = false;          // capsules go to the RS
+  PathMoves moves;
 };
 
 struct AgentStatus {
@@ -58,6 +70,7 @@ struct AgentStatus {
   bool behind_nat = false;
   wire::Endpoint observed;
   wire::Endpoint local;
+  std::uint64_t moves = 0;  // network changes acted on
   std::vector<std::pair<PathInfo, TunnelCounters>> paths;
   DataPathCounters totals;
   std::uint64_t dropped_control = 0;
@@ -76,6 +89,11 @@ class Agent {
   // The resolver's entry: a path to `fqdn`, answered once it is up (or
   // failed).  The caller bounds the wait; done may be called late or never.
   void resolve(const std::string& fqdn, ResolveDone done);
+
+  // The host's network changed (an rtnetlink event, or a test standing in
+  // for one): re-register and update every live path.  Events that come
+  // together are handled once.
+  void network_changed(std::string_view why);
 
   AgentStatus status() const;
   // Called once, after the first registration (the daemon prints its ready line).
@@ -107,6 +125,16 @@ class Agent {
   void finish_waiters(Path& p, const Resolution& r);
   void fail_lookup(const std::string& fqdn, Resolution::Kind kind);
 
+  // update.cpp: moves (docs/mobility.md)
+  void start_move_round(std::string_view why);
+  void begin_update(Path& p, bool may_redirect = true);
+  void send_update(Path& p);
+  void on_update_request(Path& p, const wire::UpdateRequest& u, std::uint32_t txid,
+                         const wire::Endpoint& from);
+  void on_update_response(Path& p, const wire::UpdateResponse& u, const wire::Endpoint& from);
+  void request_redirect(Path& p, std::string_view why);
+  void check_liveness(Path& p, std::uint64_t now);
+
   // tunnel.cpp
   void begin_tunnel(Path& p);
   void send_tunnel_requests(Path& p);
@@ -128,6 +156,12 @@ class Agent {
   wire::RegistrationResponse reg_;
   std::uint64_t last_dc_heard_ms_ = 0, last_keepalive_ms_ = 0;
   boost::asio::steady_timer reg_timer_, tick_;
+
+  // moves
+  boost::asio::steady_timer move_timer_;
+  bool move_armed_ = false;
+  std::string move_why_;
+  std::uint64_t moves_ = 0;
 
   // directions and paths
   std::map<std::string, std::unique_ptr<Lookup>> lookups_;  // by peer FQDN, before a Route Direction

@@ -17,6 +17,16 @@ inline constexpr std::uint64_t kPathKeepaliveMs = 15000;   // zero-length capsul
 inline constexpr std::uint64_t kPathIdleMs = 600000;       // nothing heard: the path is gone
 inline constexpr std::uint32_t kAnswerTtl = 60;
 
+// Timers of a move (docs/mobility.md §4).
+inline constexpr std::uint32_t kMoveSettleMs = 2;          // events of one change, handled once
+inline constexpr std::uint32_t kUpdateRetryFirstMs = 50;   // a few RTTs of a far peer
+inline constexpr std::uint32_t kUpdateRetryMaxMs = 1000;
+inline constexpr unsigned kUpdateSendsBeforeRedirect = 3;  // ~150 ms unanswered: ask the DC
+inline constexpr std::uint64_t kUpdateGiveUpMs = 10000;
+inline constexpr std::uint64_t kDeadPathMs = 3000;          // sending, nothing back: probe
+inline constexpr std::uint64_t kDeadRedirectEveryMs = 30000;
+inline constexpr double kUpdateBurst = 10;                  // peer's updates: token bucket
+inline constexpr double kUpdatePerSecond = 5;
 // A name being directed, before the DC's Route Direction arrives.
 struct Agent::Lookup {
   explicit Lookup(boost::asio::io_context& io) : retry(io) {}
@@ -29,7 +39,7 @@ struct Agent::Lookup {
 };
 
 struct Agent::Path {
-  explicit Path(boost::asio::io_context& io) : retry(io) {}
+  explicit Path(boost::asio::io_context& io) : retry(io), update_timer(io) {}
   PathInfo info;
   std::optional<wire::ControlChannel> peer_chan;   // PATH: the peer, or the RS on relay_general
   std::optional<wire::ControlChannel> relay_chan;  // RELAY_PATH: the RS
@@ -40,6 +50,19 @@ struct Agent::Path {
   std::uint32_t tunnel_txid = 0;
   std::uint64_t started_ms = 0, last_keepalive_ms = 0;
   bool peer_answered = false;  // the PATH exchange with the peer (or RS) completed
+
+  // NTM Update, ours (update_seq is in info.moves) and the peer's.
+  boost::asio::steady_timer update_timer;
+  bool update_pending = false;
+  bool update_may_redirect = true;
+  unsigned update_sends = 0;
+  std::uint32_t update_retry_ms = kUpdateRetryFirstMs;
+  std::uint64_t update_started_ms = 0;  // the move (not the first send) that began the round
+  std::uint32_t peer_update_seq = 0;    // highest accepted from the peer
+  double update_tokens = kUpdateBurst;
+  std::uint64_t tokens_ms = 0;
+  // Liveness: an answered update counts as traffic back.
+  std::uint64_t last_alive_ms = 0, last_tx_packets = 0, last_probe_ms = 0, last_dead_redirect_ms = 0;
 };
 
 }  // namespace ntm::node

@@ -105,10 +105,15 @@ void Agent::on_route_direction(const wire::RouteDirection& rd, const wire::Contr
     ack(wire::Status::refused);
     return;
   }
-  // A retransmission (our ack was lost): ack again, change nothing.
-  if (auto it = paths_.find(rd.path_id); it != paths_.end() && it->second->info.key_epoch == rd.key_epoch) {
-    ack(wire::Status::ok);
-    return;
+  // A retransmission (our ack was lost), or a late copy of an older
+  // direction of a path the DC has re-directed since: ack, change nothing.
+  Path* before = nullptr;
+  if (auto it = paths_.find(rd.path_id); it != paths_.end()) {
+    if (static_cast<std::int8_t>(it->second->info.key_epoch - rd.key_epoch) >= 0) {
+      ack(wire::Status::ok);
+      return;
+    }
+    before = it->second.get();  // a re-direction (docs/mobility.md §3)
   }
   wire::KeyWrapper wrap(cfg_.key, wire::KeyDomain::node_dc, cfg_.key_epoch, cfg_.id.bytes);
   wire::SecretKey path_key, relay_key;
@@ -132,6 +137,16 @@ void Agent::on_route_direction(const wire::RouteDirection& rd, const wire::Contr
   p->info.peer_view = rd.peer_view.addr ? rd.peer_view.addr : peer.vip.addr;
   p->info.relay = rd.relay;
   p->started_ms = common::mono_ms();
+  if (before) {
+    // Same path, VIPs and applications; new keys and maybe a new route.
+    // Sequence numbers of updates go on counting across epochs.
+    p->info.moves = before->info.moves;
+    ++p->info.moves.redirects;
+    p->peer_update_seq = before->peer_update_seq;
+    p->waiters = std::move(before->waiters);
+    before->retry.cancel();
+    before->update_timer.cancel();
+  }
   const wire::Role ours = initiator ? wire::Role::initiator : wire::Role::responder;
   const wire::Role theirs = initiator ? wire::Role::responder : wire::Role::initiator;
   auto channel = [&](const wire::SecretKey& key, wire::KeyDomain d, wire::Role rx) {
@@ -190,8 +205,9 @@ void Agent::on_route_direction(const wire::RouteDirection& rd, const wire::Contr
     } else {
       ++it;
     }
-  spdlog::info("direction: path {} {} {}: route {}, first sender {}, peer at {}",
-               rd.path_id.to_hex().substr(0, 8), initiator ? "to" : "from", peer.fqdn.name,
+  spdlog::info("direction: path {}{} {} {}: route {}, first sender {}, peer at {}",
+               rd.path_id.to_hex().substr(0, 8), before ? " re-directed" : "",
+               initiator ? "to" : "from", peer.fqdn.name,
                wire::to_string(rd.route),
                rd.first == wire::FirstSender::both ? "both"
                : rd.first == wire::FirstSender::initiator ? "initiator" : "responder",

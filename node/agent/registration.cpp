@@ -91,9 +91,14 @@ void Agent::send_keepalive() {
 
 void Agent::on_keepalive_ack(const wire::KeepaliveAck& a) {
   if (!registered_) return;
-  if (a.reregister || a.observed != reg_.observed) {
-    spdlog::info("dc: registration {} (seen at {}); registering again",
-                 a.reregister ? "lost" : "address changed", a.observed.to_string());
+  if (a.observed != reg_.observed && !a.reregister) {
+    // The NAT gave us a new mapping without a word (its binding expired, or
+    // it restarted): the peers and the RS still send to the old one.
+    spdlog::info("dc: now seen at {} (was {}): NAT rebinding", a.observed.to_string(),
+                 reg_.observed.to_string());
+    start_move_round("NAT rebinding");
+  } else if (a.reregister) {
+    spdlog::info("dc: registration lost (seen at {}); registering again", a.observed.to_string());
     registered_ = false;
     register_now(wire::RegistrationReason::refresh);
   }

@@ -139,6 +139,10 @@ void Agent::on_path_message(std::span<const std::uint8_t> d, const wire::Endpoin
         p.info.relay_up = true;
         spdlog::debug("path {}: the relay carries it", id.to_hex().substr(0, 8));
       }
+    } else if (const auto* u = std::get_if<wire::UpdateResponse>(&rx.body);
+               u && from == p.info.relay) {
+      on_update_response(p, *u, from);
+      return;
     } else {
       ++dropped_control_;
     }
@@ -173,8 +177,18 @@ void Agent::on_path_message(std::span<const std::uint8_t> d, const wire::Endpoin
     spdlog::info("path {}: peer error {}: {}", id.to_hex().substr(0, 8), wire::to_string(e->code),
                  e->reason.value);
     return;
+  } else if (const auto* u = std::get_if<wire::UpdateRequest>(&rx.body)) {
+    on_update_request(p, *u, rx.header.txid, from);
+    return;
+  } else if (const auto* ur = std::get_if<wire::UpdateResponse>(&rx.body)) {
+    // From the peer on a direct route, from the RS on relay_general.
+    const bool expected = p.info.route == wire::RouteType::relay_general ? from == p.info.relay
+                                                                         : !p.info.via_relay;
+    if (expected) on_update_response(p, *ur, from);
+    else ++dropped_control_;
+    return;
   } else {
-    ++dropped_control_;  // NTM Update: the mobility issue
+    ++dropped_control_;
     return;
   }
   if (p.info.state == PathState::setting_up && ready(p.info, p.peer_answered)) mark_up(p);

@@ -32,6 +32,7 @@ bool ipv4_addresses(std::span<const std::uint8_t> pkt, std::uint32_t& src,
 
 Tunnel::Tunnel(const TunnelConfig& c)
     : path_(c.path),
+      key_epoch_(c.key_epoch),
       our_vip_(c.our_vip),
       peer_vip_(c.peer_vip),
       sealer_(c.capsule_key, c.our_role, c.path, c.key_epoch),
@@ -84,7 +85,9 @@ TunnelCounters Tunnel::counters() const {
 void TunnelTable::install(const TunnelConfig& c) {
   auto t = std::make_shared<Tunnel>(c);
   std::unique_lock lock(mu_);
+  previous_.erase(c.path);
   if (auto it = by_path_.find(c.path); it != by_path_.end()) {
+    if (it->second->key_epoch() != c.key_epoch) previous_[c.path] = it->second;
     by_vip_.erase(it->second->peer_vip());
     by_path_.erase(it);
   }
@@ -96,6 +99,7 @@ void TunnelTable::install(const TunnelConfig& c) {
 
 void TunnelTable::remove(const wire::PathId& p) {
   std::unique_lock lock(mu_);
+  previous_.erase(p);
   auto it = by_path_.find(p);
   if (it == by_path_.end()) return;
   if (auto v = by_vip_.find(it->second->peer_vip()); v != by_vip_.end() && v->second == it->second)
@@ -162,26 +166,39 @@ Opened TunnelTable::Reader::open_incoming(std::span<std::uint8_t> datagram,
     t_.unknown_path.fetch_add(1, std::memory_order_relaxed);
     return Opened::dropped;
   }
-  Tunnel& tun = *it->second;
-  if (tun.open(datagram, payload) != wire::Error::ok) {
-    tun.drops.fetch_add(1, std::memory_order_relaxed);
+  Tunnel* found = it->second.get();
+  if (h.key_epoch != found->key_epoch()) {
+    // The peer still seals under the epoch before a re-direction.
+    auto prev = t_.previous_.find(path);
+    if (prev == t_.previous_.end() || prev->second->key_epoch() != h.key_epoch) {
+      found->drops.fetch_add(1, std::memory_order_relaxed);
+      return Opened::dropped;
+    }
+    found = prev->second.get();
+  }
+  // Counters and liveness belong to the path (the current tunnel).
+  Tunnel& cur = *it->second;
+  if (found->open(datagram, payload) != wire::Error::ok) {
+    cur.drops.fetch_add(1, std::memory_order_relaxed);
     return Opened::dropped;
   }
-  tun.last_rx_ms.store(common::mono_ms(), std::memory_order_relaxed);
+  cur.last_rx_ms.store(common::mono_ms(), std::memory_order_relaxed);
   if (!payload.empty()) {
     // The peer may only send from its own VIP, to ours.
     std::uint32_t src = 0, dst = 0;
-    if (!ipv4_addresses(payload, src, dst) || src != tun.peer_vip() || dst != tun.our_vip()) {
-      tun.drops.fetch_add(1, std::memory_order_relaxed);
+    if (!ipv4_addresses(payload, src, dst) || src != cur.peer_vip() || dst != cur.our_vip()) {
+      cur.drops.fetch_add(1, std::memory_order_relaxed);
       return Opened::dropped;
     }
-    tun.rx_packets.fetch_add(1, std::memory_order_relaxed);
-    tun.rx_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+    cur.rx_packets.fetch_add(1, std::memory_order_relaxed);
+    cur.rx_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
   }
   // An authentic capsule from a new source: follow it (the peer moved, its
-  // NAT rebound, or the relay carries the path now).
-  if (tun.peer() != from) {
-    tun.set_peer(from);
+  // NAT rebound, or the relay carries the path now).  Not for one sealed
+  // under the previous epoch: where the current one sends is the new
+  // direction's business.
+  if (found == &cur && cur.peer() != from) {
+    cur.set_peer(from);
     roamed = true;
   }
   return payload.empty() ? Opened::keepalive : Opened::packet;

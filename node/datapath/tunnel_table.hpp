@@ -37,6 +37,7 @@ class Tunnel {
   explicit Tunnel(const TunnelConfig& c);
 
   const wire::PathId& path() const noexcept { return path_; }
+  std::uint8_t key_epoch() const noexcept { return key_epoch_; }
   std::uint32_t peer_vip() const noexcept { return peer_vip_; }
   std::uint32_t our_vip() const noexcept { return our_vip_; }
 
@@ -54,6 +55,7 @@ class Tunnel {
 
  private:
   wire::PathId path_;
+  std::uint8_t key_epoch_;
   std::uint32_t our_vip_, peer_vip_;
   mutable std::mutex tx_mu_;  // sealer_, peer_, tx counters
   wire::CapsuleSealer sealer_;
@@ -72,6 +74,10 @@ enum class Opened {
 
 class TunnelTable {
  public:
+  // A tunnel for a path that has one already under another key epoch (the
+  // DC re-directed the path after a move) becomes the current one; the old
+  // one is kept for opening only, so that what the peer sealed before it
+  // heard of the new epoch still arrives (docs/mobility.md).
   void install(const TunnelConfig& c);
   void remove(const wire::PathId& p);
   bool set_peer(const wire::PathId& p, const wire::Endpoint& e);
@@ -106,6 +112,7 @@ class TunnelTable {
  private:
   mutable std::shared_mutex mu_;
   std::unordered_map<wire::PathId, std::shared_ptr<Tunnel>, IdHash> by_path_;
+  std::unordered_map<wire::PathId, std::shared_ptr<Tunnel>, IdHash> previous_;  // receive only
   std::unordered_map<std::uint32_t, std::shared_ptr<Tunnel>> by_vip_;
   std::atomic<std::uint32_t> our_vip_{0};
 };

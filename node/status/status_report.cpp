@@ -38,8 +38,17 @@ std::string status_json(const AgentStatus& s, const std::string& fqdn) {
                      {"rx_packets", c.rx_packets},
                      {"tx_bytes", c.tx_bytes},
                      {"rx_bytes", c.rx_bytes},
-                     {"drops", c.drops}});
+                     {"drops", c.drops},
+                     {"key_epoch", p.key_epoch},
+                     {"moves", {{"update_seq", p.moves.update_seq},
+                                {"updates_sent", p.moves.updates_sent},
+                                {"updates_answered", p.moves.updates_answered},
+                                {"updates_accepted", p.moves.updates_accepted},
+                                {"updates_refused", p.moves.updates_refused},
+                                {"redirects", p.moves.redirects},
+                                {"last_update_ms", p.moves.last_update_ms}}}});
   }
+  j["moves"] = s.moves;
   j["drops"] = {{"unknown_path", s.totals.unknown_path},
                 {"no_tunnel", s.totals.no_tunnel},
                 {"bad_packet", s.totals.bad_packet},
@@ -56,12 +65,17 @@ std::string status_text(const AgentStatus& s, const std::string& fqdn) {
     o << "  vip " << vip_text(s.vip) << "/" << int(s.prefix_len) << ", "
       << (s.behind_nat ? "behind NAT" : "global address") << ", seen by the DC at "
       << endpoint_text(s.observed) << ", socket " << s.local.to_string() << "\n";
-  o << "  paths: " << s.paths.size() << "\n";
+  o << "  paths: " << s.paths.size() << ", network changes " << s.moves << "\n";
   for (const auto& [p, c] : s.paths) {
     o << "    " << p.peer.fqdn.name << " (" << vip_text(p.peer_view) << ") " << to_string(p.state)
       << ", route " << wire::to_string(p.route) << (p.via_relay ? " via relay " : " to ")
       << endpoint_text(c.peer) << "; tx " << c.tx_packets << " pkts/" << c.tx_bytes << " B, rx "
       << c.rx_packets << " pkts/" << c.rx_bytes << " B, drops " << c.drops << "\n";
+    if (p.moves.update_seq || p.moves.updates_accepted || p.moves.redirects)
+      o << "      moves: updates sent " << p.moves.updates_sent << ", confirmed "
+        << p.moves.updates_answered << " (last in " << p.moves.last_update_ms
+        << " ms); peer's accepted " << p.moves.updates_accepted << ", refused "
+        << p.moves.updates_refused << "; re-directed " << p.moves.redirects << " times\n";
   }
   o << "  drops: unknown path " << s.totals.unknown_path << ", no tunnel " << s.totals.no_tunnel
     << ", bad packet " << s.totals.bad_packet << ", send errors " << s.totals.send_errors

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: MIT
+// Moves: what ntmd does when its network changes, and what it does when its
+// peer's did (docs/mobility.md).
+//
+//   the host's addresses, links or default route changed (rtnetlink), or
+//   the DC sees us at a new address (a silent NAT rebinding):
+//     - register again (reason move): the DC re-decides every path whose
+//       route must change and directs it again under the same path ID;
+//     - send an NTM Update Request on every live path: to the peer on a
+//       direct route, to the RS on a relayed one; retransmit with backoff;
+//     - unanswered after a few tries (the peer sits behind a NAT that
+//       filters our new address, or moved too): ask the DC to re-direct.
+//   an authenticated NTM Update Request from the peer, with a higher
+//   sequence number: send to its datagram's source from now on, answer.
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "agent/agent_internal.hpp"
+#include "ntm/common/clock.hpp"
+
+namespace ntm::node {
+
+namespace {
+
+std::string short_id(const wire::PathId& id) { return id.to_hex().substr(0, 8); }
+
+bool relayed(const PathInfo& i) {
+  return i.via_relay || i.route == wire::RouteType::relay ||
+         i.route == wire::RouteType::relay_general;
+}
+
+}  // namespace
+
+void Agent::network_changed(std::string_view why) {
+  // One change is several events (link, address, route, within a few ms
+  // when a tool configures them one by one): handle them together, but
+  // never wait long, since the gap of every path starts now.
+  if (move_why_.empty()) move_why_ = std::string(why);
+  if (move_armed_) return;
+  move_armed_ = true;
+  move_timer_.expires_after(std::chrono::milliseconds(kMoveSettleMs));
+  move_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
+    if (ec || alive.expired()) return;
+    move_armed_ = false;
+    const std::string what = std::exchange(move_why_, std::string());
+    // No address yet (the link came up, DHCP has not answered): nothing can
+    // leave; the address event that follows starts the round.
+    if (local_endpoints().empty()) {
+      spdlog::debug("network changed ({}): no address yet", what);
+      return;
+    }
+    start_move_round(what);
+  });
+}
+
+void Agent::start_move_round(std::string_view why) {
+  ++moves_;
+  const auto now = common::mono_ms();
+  std::size_t live = 0;
+  for (auto& [id, p] : paths_)
+    if (p->info.state == PathState::up) ++live;
+  const auto before = reported_;
+  spdlog::info("network changed ({}): local {} -> {}; registering again, updating {} path(s)", why,
+               before.empty() ? std::string("-") : before.front().to_string(),
+               local_endpoints().empty() ? std::string("-") : local_endpoints().front().to_string(),
+               live);
+  // Registration answers quickly or is lost: retry sooner than at start.
+  registered_ = false;
+  reg_backoff_ms_ = 200;
+  register_now(wire::RegistrationReason::move);
+  for (auto& [id, p] : paths_) {
+    if (p->info.state != PathState::up) continue;
+    p->update_started_ms = now;
+    begin_update(*p);
+  }
+}
+
+void Agent::begin_update(Path& p, bool may_redirect) {
+  ++p.info.moves.update_seq;
+  p.update_pending = true;
+  p.update_may_redirect = may_redirect;
+  p.update_sends = 0;
+  p.update_retry_ms = kUpdateRetryFirstMs;
+  if (p.update_started_ms == 0) p.update_started_ms = common::mono_ms();
+  send_update(p);
+}
+
+void Agent::send_update(Path& p) {
+  if (!p.update_pending) return;
+  const auto now = common::mono_ms();
+  if (now - p.update_started_ms > kUpdateGiveUpMs) {
+    p.update_pending = false;
+    spdlog::warn("path {} to {}: no answer to NTM Update within {} s", short_id(p.info.id),
+                 p.info.peer.fqdn.name, kUpdateGiveUpMs / 1000);
+    return;
+  }
+  wire::UpdateRequest u;
+  u.sender = cfg_.id;
+  u.update_seq = p.info.moves.update_seq;
+  const auto local = local_endpoints();
+  u.new_real = local.empty() ? dp_.local() : local.front();
+  if (reg_.behind_nat && registered_) u.new_nat = reg_.observed;
+  std::array<std::uint8_t, NTM_MAX_CONTROL> buf;
+  wire::Error err = wire::Error::ok;
+  std::size_t n = 0;
+  wire::Endpoint to;
+  // Who keeps our endpoint for this path: the peer on a direct route; the
+  // RS on a relayed one (RELAY_PATH, K_rp), or the RS standing in for a
+  // general host (PATH, general-path key).
+  if (p.info.route == wire::RouteType::relay_general) {
+    to = p.info.relay;
+    n = p.peer_chan->seal(u, p.tunnel_txid, common::wall_ms(), buf, err);
+  } else if (relayed(p.info) && p.relay_chan) {
+    to = p.info.relay;
+    n = p.relay_chan->seal(u, p.tunnel_txid, common::wall_ms(), buf, err);
+  } else {
+    to = p.target;
+    n = p.peer_chan->seal(u, p.tunnel_txid, common::wall_ms(), buf, err);
+  }
+  if (n == 0 || to.empty()) {
+    p.update_pending = false;
+    return;
+  }
+  dp_.send_control(std::span(buf.data(), n), to);
+  ++p.info.moves.updates_sent;
+  ++p.update_sends;
+  // The peer cannot be reached from here (its NAT filters our new address,
+  // or it moved as well): only its DC can tell it where we are now.
+  if (p.update_sends == kUpdateSendsBeforeRedirect && p.update_may_redirect &&
+      p.info.route != wire::RouteType::relay_general)
+    request_redirect(p, "no answer to NTM Update");
+  p.update_timer.expires_after(std::chrono::milliseconds(p.update_retry_ms));
+  p.update_retry_ms = std::min(p.update_retry_ms * 2, kUpdateRetryMaxMs);
+  p.update_timer.async_wait([this, id = p.info.id, alive = std::weak_ptr<bool>(alive_)](
+                                const boost::system::error_code& ec) {
+    if (ec || alive.expired()) return;
+    if (auto it = paths_.find(id); it != paths_.end()) send_update(*it->second);
+  });
+}
+
+void Agent::request_redirect(Path& p, std::string_view why) {
+  if (!registered_ && !dc_reachable_) return;  // the registration round will carry the news
+  spdlog::info("path {} to {}: {}; asking the DC to direct it again", short_id(p.info.id),
+               p.info.peer.fqdn.name, why);
+  send_dc(wire::DirectionRequest{p.info.id, p.info.peer.fqdn, true});
+}
+
+void Agent::on_update_request(Path& p, const wire::UpdateRequest& u, std::uint32_t txid,
+                              const wire::Endpoint& from) {
+  const auto now = common::mono_ms();
+  // A storm of (authentic) updates costs a seal and a send each: bounded.
+  if (p.tokens_ms == 0) p.tokens_ms = now;
+  p.update_tokens = std::min(kUpdateBurst, p.update_tokens + static_cast<double>(now - p.tokens_ms) * kUpdatePerSecond / 1000.0);
+  p.tokens_ms = now;
+  if (p.update_tokens < 1) {
+    ++p.info.moves.updates_refused;
+    ++dropped_control_;
+    return;
+  }
+  p.update_tokens -= 1;
+  auto answer = [&](wire::Status st) {
+    std::array<std::uint8_t, NTM_MAX_CONTROL> buf;
+    wire::Error err = wire::Error::ok;
+    if (const auto n = p.peer_chan->seal(wire::UpdateResponse{st, u.update_seq, from}, txid,
+                                         common::wall_ms(), buf, err))
+      dp_.send_control(std::span(buf.data(), n), from);
+  };
+  // Only the other end of this path moves its end of it (the key proves the
+  // path, the ID the end; on a relayed route the RS keeps the endpoints).
+  if (u.sender != p.info.peer.node_id || p.info.route == wire::RouteType::relay_general ||
+      p.info.route == wire::RouteType::relay) {
+    ++p.info.moves.updates_refused;
+    answer(wire::Status::refused);
+    return;
+  }
+  if (u.update_seq < p.peer_update_seq) {  // an older move than the one in force
+    ++p.info.moves.updates_refused;
+    answer(wire::Status::stale_update);
+    return;
+  }
+  p.peer_update_seq = u.update_seq;
+  p.last_alive_ms = now;
+  if (p.target != from || p.info.via_relay) {
+    spdlog::info("path {} to {}: peer moved to {} (update {})", short_id(p.info.id),
+                 p.info.peer.fqdn.name, from.to_string(), u.update_seq);
+    ++p.info.moves.updates_accepted;
+  }
+  p.target = from;
+  p.info.via_relay = false;  // it reached us directly: so can we
+  dp_.set_peer(p.info.id, from);
+  answer(wire::Status::ok);
+}
+
+void Agent::on_update_response(Path& p, const wire::UpdateResponse& u, const wire::Endpoint& from) {
+  if (!p.update_pending || u.update_seq != p.info.moves.update_seq) return;  // an older round
+  const auto now = common::mono_ms();
+  p.last_alive_ms = now;
+  if (u.status != wire::Status::ok) {
+    // stale_update: the peer holds a newer sequence number than ours (it
+    // cannot, unless it kept one from before we restarted the path): jump.
+    if (u.status == wire::Status::stale_update) p.info.moves.update_seq += 1000;
+    spdlog::info("path {}: NTM Update refused by {} (status {})", short_id(p.info.id),
+                 from.to_string(), static_cast<int>(u.status));
+    p.update_pending = false;
+    p.update_timer.cancel();
+    return;
+  }
+  p.update_pending = false;
+  p.update_timer.cancel();
+  ++p.info.moves.updates_answered;
+  p.info.moves.last_update_ms = static_cast<std::uint32_t>(now - p.update_started_ms);
+  spdlog::info("path {} to {}: update {} confirmed by {} in {} ms", short_id(p.info.id),
+               p.info.peer.fqdn.name, u.update_seq, from.to_string(), p.info.moves.last_update_ms);
+  p.update_started_ms = 0;
+}
+
+// Called every housekeeping tick for a path that is up: a path we keep
+// sending on that has heard nothing back for kDeadPathMs is probed with an
+// NTM Update; if that goes unanswered too, request_redirect asks the DC
+// (which, seeing no move, puts the path on the relay).
+void Agent::check_liveness(Path& p, std::uint64_t now) {
+  const auto c = dp_.counters(p.info.id);
+  if (!c) return;
+  const bool sending = c->tx_packets >= p.last_tx_packets + 2;  // data, not one keepalive
+  p.last_tx_packets = c->tx_packets;
+  const std::uint64_t heard = std::max({c->last_rx_ms, p.last_alive_ms, p.started_ms});
+  if (!sending || p.update_pending || heard >= now || now - heard < kDeadPathMs ||
+      now - p.last_probe_ms < kDeadPathMs)
+    return;
+  p.last_probe_ms = now;
+  spdlog::info("path {} to {}: nothing back for {} ms while sending; probing", short_id(p.info.id),
+               p.info.peer.fqdn.name, now - heard);
+  p.update_started_ms = now;
+  // Asked the DC lately: probe, but do not ask again yet.
+  const bool may_redirect = now - p.last_dead_redirect_ms >= kDeadRedirectEveryMs;
+  if (may_redirect) p.last_dead_redirect_ms = now;
+  begin_update(p, may_redirect);
+}
+
+}  // namespace ntm::node
