@@ -22,9 +22,18 @@ struct Server::Directing {
   wire::SecretKey path_key;   // K_path, or the general-path key
   wire::SecretKey relay_key;  // K_rp (relayed paths between two nodes)
   wire::NodeInfo general;     // the responder when it is a general host
-  wire::NodeId mn_id;
-  std::uint32_t mn_txid = 0;
-  wire::Endpoint mn_from;
+  wire::NodeId mn_id;  // the path's initiator
+  // Who asked for this direction, and is sent the Error if it fails: the MN
+  // for a new path, either end for a requested re-direction, nobody for a
+  // re-direction the DC started after a move (its failure is logged).
+  std::optional<wire::NodeId> requester;
+  std::uint32_t req_txid = 0;
+  wire::Endpoint req_from;
+  // A redirect request without a move since the path was last directed:
+  // its route failed (route::after_route_failed).
+  bool route_failed = false;
+  // An end moved while this ran: reconsider the path when it ends.
+  bool again = false;
   Step step = Step::responder;
 
   // The message in flight: re-sealed (fresh counter) on every retransmission

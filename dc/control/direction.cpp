@@ -33,6 +33,36 @@ route::Placement Server::placement(const state::Party& p) const {
   return pl;
 }
 
+namespace {
+
+// Re-direction limits (docs/dc.md "Moves").  A redirect request is taken at
+// most once per kRedirectHoldoffMs after the path's last direction ended,
+// unless an end moved since: it bounds how fast a node can cycle a path's
+// key epochs (a u8), and a request that crossed the Route Direction of the
+// re-direction it asked for is not taken for a second failure.  A node
+// retransmits its request every second, so one that still wants it is
+// served on its next retransmission.  A retransmission (same txid) of a
+// request already taken is a duplicate for kAskedMemoryMs, longer than any
+// node retransmits one request.
+constexpr std::uint64_t kRedirectHoldoffMs = 1000;
+constexpr std::uint64_t kAskedMemoryMs = 30'000;
+
+// Index of an end in Path::asked.
+int end_index(const state::Path& p, const wire::NodeId& id) {
+  return p.initiator == id ? 0 : 1;
+}
+
+void note_asked(state::Path& p, const wire::NodeId& id, std::uint32_t txid) {
+  p.asked[end_index(p, id)] = {txid, std::max<std::uint64_t>(common::mono_ms(), 1)};
+}
+
+bool was_asked(const state::Path& p, const wire::NodeId& id, std::uint32_t txid) {
+  const auto& a = p.asked[end_index(p, id)];
+  return a.mono_ms != 0 && a.txid == txid && common::mono_ms() - a.mono_ms < kAskedMemoryMs;
+}
+
+}  // namespace
+
 void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest& req,
                                   const wire::ControlHeader& h, const wire::Endpoint& from) {
   stats_.directions++;
@@ -42,16 +72,29 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
   };
   if (req.path_id.is_zero()) return error(wire::ErrorCode::bad_request, "path ID is zero");
   if (!mn.online) return error(wire::ErrorCode::not_registered, "register first");
+  auto is_end = [&](const state::Path& p) {
+    return p.initiator == mn.id || (p.responder && *p.responder == mn.id);
+  };
   if (auto it = directing_.find(req.path_id); it != directing_.end()) {
-    // A retransmitted request: the path is already being directed.
-    if (it->second->mn_id == mn.id) return;
+    Directing& d = *it->second;
+    // A retransmitted request (the path is already being directed), or a
+    // redirect asked for while it is directed anyway: the running direction
+    // covers it.  The request is remembered, so that its retransmissions
+    // after the direction ended are known for duplicates.
+    if (d.path.initiator == mn.id || (req.redirect && is_end(d.path))) {
+      if (req.redirect && d.path.responder) {
+        note_asked(d.path, mn.id, h.txid);
+        if (d.previous) note_asked(*d.previous, mn.id, h.txid);
+      }
+      return;
+    }
     return error(wire::ErrorCode::not_authorized, "path ID in use");
   }
-  std::uint8_t epoch = 0;
-  std::optional<state::Path> previous;
   if (state::Path* existing = view_.find_path(req.path_id)) {
-    // Only its initiator may re-direct a path (no path hijacking).
-    if (existing->initiator != mn.id)
+    // Only an end of a path may re-direct it (no path hijacking), and only
+    // its initiator may ask for it without `redirect`.
+    const bool initiator = existing->initiator == mn.id;
+    if (!initiator && !(req.redirect && is_end(*existing)))
       return error(wire::ErrorCode::not_authorized, "path ID in use");
     // A retransmission that arrives after the path was directed (and the
     // initiator acknowledged it) changes nothing.  A path left half-directed
@@ -59,10 +102,55 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
     // directed afresh, or its initiator could never complete it.
     const bool orphan = existing->state != state::PathState::established;
     if (!req.redirect && !orphan) return;
-    // The DC keeps no path keys, so a re-direction issues a new key epoch.
-    epoch = static_cast<std::uint8_t>(existing->key_epoch + 1);
-    // A failed re-direction restores only a path that worked.
-    if (!orphan) previous = *existing;
+    state::Party* ini = view_.find(existing->initiator);
+    const std::string& other = initiator ? existing->responder_fqdn : (ini ? ini->name : "");
+    if (req.peer.name != other)
+      return error(wire::ErrorCode::bad_request, "peer is not the other end of this path");
+    if (!existing->responder) {
+      // A general host's path: re-directed through the resolver, as made.
+      if (!orphan) {
+        if (was_asked(*existing, mn.id, h.txid)) return;
+        note_asked(*existing, mn.id, h.txid);
+        stats_.redirects_requested++;
+      }
+      return direct_general(mn, req, h, from);
+    }
+    state::Party* resp = view_.find(*existing->responder);
+    if (!ini || !resp) return;  // being removed
+    bool route_failed = false;
+    if (!orphan) {
+      if (was_asked(*existing, mn.id, h.txid)) return;  // a duplicate of one already taken
+      // Unknown (loaded at start) counts as moved: no conclusion is drawn.
+      const bool moved = existing->directed_seq == 0 || ini->moved_seq > existing->directed_seq ||
+                         resp->moved_seq > existing->directed_seq;
+      if (!moved && existing->directed_mono_ms != 0 &&
+          common::mono_ms() - existing->directed_mono_ms < kRedirectHoldoffMs) {
+        spdlog::debug("direction: path {}: redirect from {} within {} ms of its direction: "
+                      "not yet",
+                      existing->id.to_hex(), mn.name, kRedirectHoldoffMs);
+        return;  // not noted: its retransmission is served
+      }
+      route_failed = !moved;
+      note_asked(*existing, mn.id, h.txid);
+    }
+    if (orphan) {
+      // Half-directed: directed afresh, with nothing to put back on failure.
+      state::Path copy = *existing;
+      copy.state = state::PathState::directing;
+      auto d = std::make_unique<Directing>(io_);
+      d->path.id = copy.id;
+      d->path.initiator = copy.initiator;
+      d->path.responder = copy.responder;
+      d->path.responder_fqdn = copy.responder_fqdn;
+      d->path.key_epoch = static_cast<std::uint8_t>(copy.key_epoch + 1);
+      d->mn_id = copy.initiator;
+      d->requester = mn.id;
+      d->req_txid = h.txid;
+      d->req_from = from;
+      return begin_direction(std::move(d), resp, placement(*resp));
+    }
+    stats_.redirects_requested++;
+    return redirect_path(*existing, &mn, h.txid, from, route_failed);
   }
   if (req.peer.name == mn.name) return error(wire::ErrorCode::bad_request, "cannot direct to self");
 
@@ -78,12 +166,109 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
   d->path.initiator = mn.id;
   d->path.responder = cn->id;
   d->path.responder_fqdn = cn->name;
-  d->path.key_epoch = epoch;
   d->mn_id = mn.id;
-  d->mn_txid = h.txid;
-  d->mn_from = from;
-  d->previous = std::move(previous);
+  d->requester = mn.id;
+  d->req_txid = h.txid;
+  d->req_from = from;
   begin_direction(std::move(d), cn, cn_pl);
+}
+
+void Server::redirect_path(const state::Path& existing, state::Party* requester,
+                           std::uint32_t txid, const wire::Endpoint& from, bool route_failed) {
+  state::Party* cn = existing.responder ? view_.find(*existing.responder) : nullptr;
+  if (!cn) return;
+  auto d = std::make_unique<Directing>(io_);
+  d->path.id = existing.id;
+  d->path.initiator = existing.initiator;
+  d->path.responder = existing.responder;
+  d->path.responder_fqdn = existing.responder_fqdn;
+  // The DC keeps no path keys, so a re-direction issues a new key epoch.
+  d->path.key_epoch = static_cast<std::uint8_t>(existing.key_epoch + 1);
+  d->path.created_ms = existing.created_ms;
+  d->path.asked[0] = existing.asked[0];
+  d->path.asked[1] = existing.asked[1];
+  d->previous = existing;  // put back if the re-direction fails
+  d->mn_id = existing.initiator;
+  if (requester) {
+    d->requester = requester->id;
+    d->req_txid = txid;
+    d->req_from = from;
+  }
+  d->route_failed = route_failed;
+  begin_direction(std::move(d), cn, placement(*cn));
+}
+
+void Server::reconsider_paths_of(const state::Party& mover) {
+  if (mover.kind != state::PartyKind::node) return;
+  std::vector<std::pair<wire::PathId, bool>> mine;  // path, mover is its initiator
+  for (const state::Path* p : view_.paths_of(mover.id)) {
+    if (p->initiator == mover.id) mine.emplace_back(p->id, true);
+    else if (p->responder && *p->responder == mover.id) mine.emplace_back(p->id, false);
+  }
+  for (const auto& [id, is_ini] : mine) reconsider(id, is_ini, !is_ini);
+}
+
+void Server::reconsider(const wire::PathId& id, bool initiator_moved, bool responder_moved) {
+  if (stopped_ || draining_) return;
+  if (auto it = directing_.find(id); it != directing_.end()) {
+    // One direction per path at a time: this one ends first, then the path
+    // is reconsidered once for wherever its ends are by then.
+    it->second->again = true;
+    return;
+  }
+  state::Path* p = view_.find_path(id);
+  // Half-directed paths wait for their initiator; general hosts' paths run
+  // through the relay, which the mover updates itself.
+  if (!p || p->state != state::PathState::established || !p->responder) return;
+  state::Party* ini = view_.find(p->initiator);
+  state::Party* resp = view_.find(*p->responder);
+  if (!ini || !resp) return;
+  if (!ini->online || !resp->online) {
+    spdlog::debug("direction: path {} not re-decided after a move: an end is offline",
+                  id.to_hex());
+    return;
+  }
+  route::Policy policy;
+  policy.same_network_prefix_len = cfg_.same_network_prefix_len;
+  policy.relay_available = pick_relay({}) != nullptr;
+  const route::Placement ip = placement(*ini), rp = placement(*resp);
+  const route::Decision dec = route::decide(ip, rp, policy);
+  if (!route::redirect_after_move(p->route, dec, ip, rp, initiator_moved, responder_moved)) {
+    spdlog::debug("direction: path {} stays {} after a move ({}{})", id.to_hex(),
+                  wire::to_string(p->route),
+                  dec.outcome == route::Outcome::ok ? "the nodes update it: " : "no route: ",
+                  dec.reason);
+    return;
+  }
+  spdlog::info("direction: path {} {} -> {}: re-directed after a move of {}: {} -> {} ({})",
+               id.to_hex(), ini->name, resp->name,
+               initiator_moved && responder_moved ? "both ends"
+               : initiator_moved                  ? ini->name
+                                                  : resp->name,
+               wire::to_string(p->route), wire::to_string(dec.route), dec.reason);
+  stats_.redirects_on_move++;
+  redirect_path(*p, nullptr, 0, {}, false);
+}
+
+void Server::follow_up(const Directing& d) {
+  if (!d.again || !d.path.responder) return;
+  state::Party* ini = view_.find(d.path.initiator);
+  state::Party* resp = view_.find(*d.path.responder);
+  if (!ini || !resp) return;
+  const bool im = ini->moved_seq > d.path.directed_seq;
+  const bool rm = resp->moved_seq > d.path.directed_seq;
+  if (im || rm) reconsider(d.path.id, im, rm);
+}
+
+void Server::report_failure(const Directing& d, wire::ErrorCode code, std::string_view reason) {
+  if (d.requester) {
+    if (state::Party* r = view_.find(*d.requester))
+      send_error(*r, d.req_from, d.req_txid, code, wire::MsgType::direction_request, reason);
+    return;
+  }
+  spdlog::warn("direction: re-direction of path {} after a move failed ({}): the path stays {}",
+               d.path.id.to_hex(), reason,
+               d.previous ? wire::to_string(d.previous->route) : std::string_view("-"));
 }
 
 void Server::direct_general(state::Party& mn, const wire::DirectionRequest& req,
@@ -123,13 +308,16 @@ void Server::direct_general(state::Party& mn, const wire::DirectionRequest& req,
           const bool orphan = existing->state != state::PathState::established;
           if (existing->initiator != mn_id || (!req.redirect && !orphan)) return;
           d->path.key_epoch = static_cast<std::uint8_t>(existing->key_epoch + 1);
+          d->path.created_ms = existing->created_ms;
+          d->path.asked[0] = existing->asked[0];
           if (!orphan) d->previous = *existing;
         }
         d->general.fqdn = req.peer;
         d->general.real = wire::Endpoint{addr, 0};
         d->mn_id = mn_id;
-        d->mn_txid = h.txid;
-        d->mn_from = from;
+        d->requester = mn_id;
+        d->req_txid = h.txid;
+        d->req_from = from;
         route::Placement gh;
         gh.ntmobile = false;
         gh.observed = wire::Endpoint{addr, 0};
@@ -141,14 +329,22 @@ void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
                              const route::Placement& cn_placement) {
   state::Party* mn = view_.find(d->mn_id);
   if (!mn) return;
+  auto fail = [&](wire::ErrorCode c, std::string_view why) {
+    // Nothing has changed yet: a re-direction leaves the path as it is.
+    stats_.directions_failed++;
+    report_failure(*d, c, why);
+  };
+  // The initiator asked for a new path itself; a re-direction may find it gone.
+  if (!mn->online) return fail(wire::ErrorCode::peer_unreachable, "peer is offline");
   route::Policy policy;
   policy.same_network_prefix_len = cfg_.same_network_prefix_len;
   policy.relay_available = pick_relay({}) != nullptr;
-  const route::Decision dec = route::decide(placement(*mn), cn_placement, policy);
-  auto fail = [&](wire::ErrorCode c, std::string_view why) {
-    stats_.directions_failed++;
-    send_error(*mn, d->mn_from, d->mn_txid, c, wire::MsgType::direction_request, why);
-  };
+  route::Decision dec = route::decide(placement(*mn), cn_placement, policy);
+  if (d->route_failed && d->previous) {
+    const route::Decision was = dec;
+    dec = route::after_route_failed(d->previous->route, dec, policy);
+    if (dec.route != was.route) stats_.redirects_via_relay++;
+  }
   switch (dec.outcome) {
     case route::Outcome::ok: break;
     case route::Outcome::peer_offline: return fail(wire::ErrorCode::peer_unreachable, "peer is offline");
@@ -158,7 +354,11 @@ void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
   d->path.route = dec.route;
   d->path.first = dec.first;
   d->path.state = state::PathState::directing;
-  d->path.created_ms = d->path.updated_ms = common::wall_ms();
+  d->path.updated_ms = common::wall_ms();
+  if (d->path.created_ms == 0) d->path.created_ms = d->path.updated_ms;
+  // The placements this direction is made for: an end whose moved_seq is
+  // higher moved after this point.
+  d->path.directed_seq = placement_seq_;
   d->path_key = wire::SecretKey::random();
   const bool relayed =
       dec.route == wire::RouteType::relay || dec.route == wire::RouteType::relay_general;
@@ -167,9 +367,9 @@ void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
     if (auto v = general_vip(d->path.responder_fqdn)) d->general.vip.addr = *v;
     else return fail(wire::ErrorCode::no_route, "general host address pool exhausted");
   }
-  spdlog::debug("direction: path {} {} -> {}: {} ({}), first sender {}", d->path.id.to_hex(),
-               mn->name, d->path.responder_fqdn, wire::to_string(dec.route), dec.reason,
-               static_cast<int>(dec.first));
+  spdlog::debug("direction: path {} {} -> {}: {} ({}), first sender {}, key epoch {}",
+                d->path.id.to_hex(), mn->name, d->path.responder_fqdn, wire::to_string(dec.route),
+                dec.reason, static_cast<int>(dec.first), static_cast<int>(d->path.key_epoch));
   // Two nodes sharing a private network go direct, with a relay named as
   // their fallback should the direct route not answer (when one is up).
   state::Party* relay = relayed || dec.route == wire::RouteType::direct_private ? pick_relay({})
@@ -352,12 +552,15 @@ void Server::fail_direction(const wire::PathId& id, wire::ErrorCode code, std::s
   directing_.erase(it);
   d->timer.cancel();
   stats_.directions_failed++;
-  if (state::Party* mn = view_.find(d->mn_id))
-    send_error(*mn, d->mn_from, d->mn_txid, code, wire::MsgType::direction_request, reason);
+  report_failure(*d, code, reason);
+  // A relay that had taken the path does not carry it after all.
+  if (d->path.relay && !d->path.relay_endpoint.empty())
+    if (state::Party* r = view_.find(*d->path.relay); r && r->active_paths) r->active_paths--;
   if (d->previous) {
     // A failed re-direction leaves the path as it was.
     view_.put_path(*d->previous);
     writer_.submit(store::PathWrite{*d->previous}, nullptr);
+    follow_up(*d);
     return;
   }
   view_.erase_path(id);
@@ -372,9 +575,20 @@ void Server::finish_direction(const wire::PathId& id) {
   d->timer.cancel();
   d->path.state = state::PathState::established;
   d->path.updated_ms = common::wall_ms();
+  d->path.directed_mono_ms = std::max<std::uint64_t>(common::mono_ms(), 1);
+  // A re-direction off a relay: that relay no longer carries this path
+  // (it drops it after its idle timeout; there is no teardown message yet).
+  if (d->previous && d->previous->relay && !d->previous->relay_endpoint.empty())
+    if (state::Party* r = view_.find(*d->previous->relay); r && r->active_paths) r->active_paths--;
   view_.put_path(d->path);
   writer_.submit(store::PathWrite{d->path}, nullptr);
-  spdlog::debug("direction: path {} established", id.to_hex());
+  if (d->previous)
+    spdlog::info("direction: path {} re-directed: {} -> {}, key epoch {}, established",
+                 id.to_hex(), wire::to_string(d->previous->route), wire::to_string(d->path.route),
+                 static_cast<int>(d->path.key_epoch));
+  else
+    spdlog::debug("direction: path {} established", id.to_hex());
+  follow_up(*d);
   // d (and with it K_path) is destroyed here: the DC keeps no path keys.
 }
 

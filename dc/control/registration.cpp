@@ -20,8 +20,15 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
   }
   stats_.registrations++;
   const bool behind = route::behind_nat(req.local, from);
-  const bool moved = req.local != party.local || from != party.observed || !party.online;
+  // Its placement changed: the paths it is an end of are reconsidered once
+  // the registration is committed and answered (docs/dc.md "Moves").
+  const bool placed = req.local != party.local || from != party.observed;
+  const bool moved = placed || !party.online;
   if (moved) party.symmetric_nat = false;  // a new NAT: probe again
+  if (placed && !is_relay) {
+    party.moved_seq = ++placement_seq_;
+    party.move_pending = true;
+  }
   party.local = req.local;
   party.observed = from;
   party.behind_nat = behind;
@@ -69,6 +76,12 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
       resp.keepalive_s = static_cast<std::uint16_t>(cfg_.keepalive_s);
       resp.lifetime_s = static_cast<std::uint16_t>(cfg_.lifetime_s);
       send(*p, from, resp, txid);
+      // A move is acted on once, after the first registration that carried
+      // it was committed (a refused one is retried by the node).
+      if (p->move_pending) {
+        p->move_pending = false;
+        reconsider_paths_of(*p);
+      }
     });
   });
 }

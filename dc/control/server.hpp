@@ -41,6 +41,9 @@ struct ServerStats {
   std::uint64_t keepalives = 0;
   std::uint64_t directions = 0;
   std::uint64_t directions_failed = 0;
+  std::uint64_t redirects_on_move = 0;     // re-directions the DC started after a move
+  std::uint64_t redirects_requested = 0;   // re-directions asked for by an end of the path
+  std::uint64_t redirects_via_relay = 0;   // of those: the route failed, moved onto the relay
   std::uint64_t retransmissions = 0;
   std::uint64_t errors_sent = 0;
   std::uint64_t expired = 0;
@@ -135,6 +138,20 @@ class Server {
   // direct route whose relay was only its fallback.
   void relay_unavailable(Directing& d);
   void finish_direction(const wire::PathId& id);
+  // Tells the requester of a direction that it failed, or logs the failure
+  // of a re-direction nobody asked for.
+  void report_failure(const Directing& d, wire::ErrorCode code, std::string_view reason);
+  // Re-direction (docs/dc.md "Moves"): the same path ID under the next key
+  // epoch, the roles kept.  requester null: started by the DC.
+  void redirect_path(const state::Path& existing, state::Party* requester, std::uint32_t txid,
+                     const wire::Endpoint& from, bool route_failed);
+  // A node's move was committed: reconsider every path it is an end of.
+  void reconsider_paths_of(const state::Party& mover);
+  // Re-decides one path after a move and re-directs it when the nodes'
+  // own NTM Updates cannot carry the move (route::redirect_after_move).
+  void reconsider(const wire::PathId& id, bool initiator_moved, bool responder_moved);
+  // When a direction ends: another re-direction if an end moved meanwhile.
+  void follow_up(const Directing& d);
   // A party was removed: every direction it is part of ends or moves on.
   void party_removed_from_directions(const wire::NodeId& id);
   wire::RouteDirection route_direction_for(Directing& d, state::Party& recipient,
@@ -163,6 +180,9 @@ class Server {
   std::uint32_t instance_;
   std::uint64_t counter_;
   std::uint32_t txid_ = 0;
+  // Placement sequence: every move takes the next number (Party::moved_seq),
+  // every direction notes the current one (Path::directed_seq).
+  std::uint64_t placement_seq_ = 1;
   std::array<std::uint8_t, NTM_MAX_CONTROL + 1> rx_buf_{};
   std::array<std::uint8_t, NTM_MAX_CONTROL + 1> probe_buf_{};
   asio::ip::udp::endpoint rx_from_;

@@ -225,4 +225,34 @@ Decision decide(const Placement& mn, const Placement& cn, const Policy& policy) 
                  Outcome::no_common_family);
 }
 
+bool redirect_after_move(RouteType current, const Decision& next, const Placement& initiator,
+                         const Placement& responder, bool initiator_moved, bool responder_moved) {
+  if (next.outcome != Outcome::ok || current == RouteType::relay_general) return false;
+  if (!initiator_moved && !responder_moved) return false;
+  if (next.route != current) return true;
+  const bool both = initiator_moved && responder_moved;
+  switch (next.route) {
+    case RouteType::direct: {
+      // The mover's NTM Update reaches a global peer; a peer behind NAT (or
+      // not measured in this family) lets in only what it sent for first,
+      // so it must be told the mover's new address and send first.  When
+      // both moved, each one's update goes to the other's old address.
+      if (both) return true;
+      const Placement& still = initiator_moved ? responder : initiator;
+      return reach_in(still, next.family) != Reach::global;
+    }
+    case RouteType::direct_private:
+      return both;
+    default:  // relay: each end updates the RS, which stays where it is
+      return false;
+  }
+}
+
+Decision after_route_failed(RouteType current, const Decision& next, const Policy& policy) {
+  if (next.outcome != Outcome::ok || next.route != current || !policy.relay_available)
+    return next;
+  if (current != RouteType::direct && current != RouteType::direct_private) return next;
+  return made(RouteType::relay, FirstSender::both, reason::route_failed);
+}
+
 }  // namespace ntm::dc::route

@@ -63,10 +63,32 @@ inline constexpr std::string_view same_nat_other_network = "same NAT, network no
 inline constexpr std::string_view symmetric_nat = "symmetric NAT";
 inline constexpr std::string_view two_nats = "two NATs";
 inline constexpr std::string_view unmeasured = "NAT state unknown in the common family";
+inline constexpr std::string_view route_failed = "redirect without a move: the route failed";
 }  // namespace reason
 
 // mn: the initiator (sent the Direction Request); cn: the responder.
 Decision decide(const Placement& mn, const Placement& cn, const Policy& policy = {});
+
+// Re-decision of a live path (docs/route-decision.md, "Re-decision").
+//
+// After one or both ends of an established path moved, `next` is the
+// decision for their new placements (initiator as mn, responder as cn).
+// Whether the DC must direct the path again: when the route type changes,
+// or when the new route is direct and the nodes' own NTM Updates cannot
+// carry the move (the end that did not move may not be reached first from
+// the mover's new address because it is behind NAT or unmeasured in the
+// route's family, or both ends moved), or when both ends of a
+// direct_private route moved.  Never for relay_general, nor for a decision
+// that is not ok (the path then stays as it is).
+bool redirect_after_move(wire::RouteType current, const Decision& next, const Placement& initiator,
+                         const Placement& responder, bool initiator_moved, bool responder_moved);
+
+// An end asked to re-direct a path although neither end moved since the
+// path was last directed: its current route stopped answering.  When the
+// decision gives that same direct or direct_private route again and a relay
+// is available, the path goes via the relay instead (route relay, both send
+// first, reason route_failed); otherwise `next` is returned unchanged.
+Decision after_route_failed(wire::RouteType current, const Decision& next, const Policy& policy);
 
 // NAT verdict for a registration: behind NAT when the observed source
 // address:port is none of the reported local addresses.

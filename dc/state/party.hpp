@@ -52,6 +52,12 @@ struct Party {
   std::uint64_t last_persisted_seen_ms = 0;
   std::uint64_t last_prompt_ms = 0;  // monotonic; Keepalive sent after a DNS lookup
   bool prompt_unanswered = false;    // prompted, and nothing heard from it since
+  // Moves (nodes): the DC's placement sequence number of its last
+  // registration that changed its local or observed endpoints (0: none
+  // since the DC started), and whether the DC still has to reconsider its
+  // paths for that move (set at once, done after the registration's commit).
+  std::uint64_t moved_seq = 0;
+  bool move_pending = false;
 
   // Relays only.
   std::uint32_t active_paths = 0;

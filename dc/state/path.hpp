@@ -28,6 +28,21 @@ struct Path {
   PathState state = PathState::directing;
   std::uint64_t created_ms = 0;
   std::uint64_t updated_ms = 0;
+
+  // In memory only, for re-directions (docs/dc.md "Moves"); a path loaded
+  // from the database starts with zeroes ("unknown").
+  // The DC's placement sequence (Party::moved_seq) when the direction that
+  // made this version of the path began: an end whose moved_seq is higher
+  // moved since.  0: unknown (the path was loaded at start).
+  std::uint64_t directed_seq = 0;
+  std::uint64_t directed_mono_ms = 0;  // when that direction ended (monotonic)
+  // The last redirect request taken from each end (0 initiator, 1
+  // responder): its retransmissions (same txid) are duplicates.
+  struct Asked {
+    std::uint32_t txid = 0;
+    std::uint64_t mono_ms = 0;  // 0: none
+  };
+  Asked asked[2];
 };
 
 }  // namespace ntm::dc::state
