@@ -8,8 +8,12 @@
 # looked up on the mobile node turning into a route direction, the route
 # chosen, and requests answered over the tunnels: a page served by the other
 # node (via the relay: two NATs) and one served by the general host (the
-# relay translates; the host sees the relay's address).  Then it tears
-# everything down.  Nothing leaves the namespaces it creates.
+# relay translates; the host sees the relay's address).  Then the mobile
+# node changes networks twice in the middle of a download from the other
+# node (behind NAT A -> a global address -> behind NAT B): the route before
+# and after each move, the gap a 1 ms probe stream saw, and the download
+# completing unbroken.  Then it tears everything down.  Nothing leaves the
+# namespaces it creates.
 #   NTM_DEMO_SECONDS=N  keep the world up N seconds before the teardown;
 #                       0: until Ctrl-C (default: tear down at once)
 #   NTM_DEMO_DIR=DIR    work directory (default /tmp/ntm-demo, wiped first)
@@ -40,6 +44,8 @@ chmod 711 "$W"  # the embedded cluster runs as the postgres user below it
 . tests/netns/topology.sh
 # shellcheck source=tests/netns/services.sh
 . tests/netns/services.sh
+# shellcheck source=tests/netns/mobility.sh
+. tests/netns/mobility.sh
 P=ntmdemo
 topo_down "$P"  # a demo killed hard earlier
 # From here on a failed step is reported and the demo goes on to the
@@ -78,11 +84,14 @@ decision() {
       -e 's/first sender 1$/the MN sends first/' -e 's/first sender 2$/the CN sends first/' \
       -e 's/first sender 3$/both send first/'
 }
-MN=a1 CN=c1
+# The MN is a mobile host (tests/netns/mobility.sh): it starts behind NAT A.
+MN=m CN=c1
 MN_NAME=mn.$ZONE CN_NAME=cn.$ZONE
 
 say "1. The world (network namespaces $P-*; nothing is linked to this machine's network)"
 topo_up "$P" || die "could not build the namespaces"
+mob_add "$MN" || die "could not add the mobile node"
+mob_place "$MN" A || die "could not place the mobile node"
 cat <<EOF | indent
 global network G, 203.0.113.0/24:
   DC ${TOPO_IP[dc]} (ntm-dc + embedded PostgreSQL), PowerDNS $TOPO_PDNS_IP
@@ -158,6 +167,83 @@ jq -r --arg p "$TOPO_GH_NAME" '.paths[] | select(.peer == $p) |
 say "8. The relay's view"
 svc_rs_status | jq -r '.paths[] | "path \(.path_id[0:8])…: \(.mode), \(.forwarded) datagrams, \(.bytes) bytes"' | indent
 svc_status "$MN" | jq -r '.paths[] | "MN -> \(.peer): sent \(.tx_packets) packets, received \(.rx_packets)"' | indent
+
+say "9. The MN changes networks in the middle of a download from the CN"
+# route_of: the MN's route to the CN and its state, e.g. "relay up"
+route_of() {
+  svc_status "$MN" | jq -r --arg p "$CN_NAME" '[.paths[] | select(.peer == $p)] | last |
+    if . == null then "none" else "\(.route) \(.state)" end' 2>/dev/null
+}
+# wait_route WANT: up to 10 s for the path to be up on route WANT; prints how long
+wait_route() {
+  local t i
+  t=$(date +%s%N)
+  for i in $(seq 100); do
+    [ "$(route_of)" = "$1 up" ] && { echo "up after $((($(date +%s%N) - t) / 1000000)) ms"; return 0; }
+    sleep 0.1
+  done
+  echo "still not up on route $1 after 10 s"
+  return 1
+}
+# gap_words FILE T_MOVE T_CONFIGURED: the probe stream's gap in words
+gap_words() {
+  python3 tests/netns/probe.py gap "$1" "$2" "$3" --horizon 1.5 | jq -r '
+    if .gap_ms == null then "the probes did not get through after the move"
+    else "the longest silence in the 1 ms probe stream was \(.gap_ms) ms; " +
+      (if .from_configured_ms == null then "no probe sent after the new address was configured arrived"
+       else "the first probe sent after the new address was configured arrived \(.from_configured_ms) ms after it" end) end'
+}
+vip_cn=$(svc_status "$MN" | jq -r --arg p "$CN_NAME" '[.paths[] | select(.peer == $p)] | last | .peer_vip')
+size=6000000
+ip netns exec "$P-$CN" python3 tests/netns/bulk.py 9100 >"$W/bulk.log" 2>&1 &
+SVC_PIDS+=("$!")
+for i in $(seq 50); do
+  tx "$CN" ss -Hltn 'sport = :9100' | grep -q . && break
+  sleep 0.1
+done
+ip netns exec "$P-$CN" python3 tests/netns/probe.py recv 0.0.0.0 9000 14 "$W/probe.txt" &
+rpid=$!
+sleep 0.5
+echo "\$ curl http://$CN_NAME:9100/$size?rate=1000000     (a 6 MB download the CN paces to 6 s)" | indent
+ip netns exec "$P-$MN" curl -s -o /dev/null -w '%{size_download}' --max-time 60 \
+  "http://$CN_NAME:9100/$size?rate=1000000" >"$W/curl.out" 2>"$W/curl.err" &
+cpid=$!
+ip netns exec "$P-$MN" python3 tests/netns/probe.py send "$vip_cn" 9000 1 9 2>/dev/null &
+spid=$!
+echo "and a probe stream, one UDP datagram per millisecond from the MN to the CN's VIP $vip_cn" | indent
+echo "now: the MN is behind NAT A at ${TOPO_IP[$MN]}; route to the CN: $(route_of)" | indent
+sleep 1.5
+mob_place "$MN" G
+t1=$MOB_T_START c1=$MOB_T_CONFIGURED
+echo "move 1: the MN's cable goes from NAT A's switch to the global network; its address is now ${TOPO_IP[$MN]}" | indent
+took=$(wait_route direct)
+expect "the route after move 1" "$(route_of)" "direct up"
+echo "  route to the CN: $(route_of), $took (now direct: the CN behind NAT C sends first to the MN's global address)" | indent
+sleep 2
+mob_place "$MN" B
+t2=$MOB_T_START c2=$MOB_T_CONFIGURED
+echo "move 2: the MN goes behind NAT B, address ${TOPO_IP[$MN]} (the same private address it had in network A)" | indent
+took=$(wait_route relay)
+expect "the route after move 2" "$(route_of)" "relay up"
+echo "  route to the CN: $(route_of), $took (two NATs again: through the relay)" | indent
+wait "$cpid"
+crc=$?
+got=$(cat "$W/curl.out")
+wait "$spid"
+sleep 0.5
+kill -TERM "$rpid" 2>/dev/null
+wait "$rpid"
+echo "move 1 (NAT A -> global): $(gap_words "$W/probe.txt" "$t1" "$c1")" | indent
+echo "move 2 (global -> NAT B): $(gap_words "$W/probe.txt" "$t2" "$c2")" | indent
+lost=$(python3 tests/netns/probe.py gap "$W/probe.txt" "$t1" | jq -r .lost)
+echo "probes lost over both moves: $lost of about 9000" | indent
+if [ "$crc" -eq 0 ] && [ "$got" = "$size" ]; then
+  echo "the download completed unbroken: $got of $size bytes, one TCP connection, no reset" | indent
+else
+  echo "the download did NOT complete: $got of $size bytes, curl exit $crc" | indent
+fi
+expect "the download across the moves" "$crc $got" "0 $size"
+sed -n 's/^bulk \([0-9.]*\) \([0-9]*\) bytes \([0-9.]*\) s \(.*\)/the CN'"'"'s server: \2 bytes to \1 (the MN'"'"'s VIP all along) in \3 s, \4/p' "$W/bulk.log" | indent
 
 secs=${NTM_DEMO_SECONDS:-}
 if [ -n "$secs" ]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""A paced bulk download for the mobility test (docs/testbed.md §8).
+"""A paced bulk download for the mobility test (docs/testbed.md §5).
 
   python3 bulk.py PORT
       HTTP on PORT; GET /SIZE?rate=BYTES_PER_S answers SIZE bytes (a

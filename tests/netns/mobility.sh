@@ -5,7 +5,7 @@
 # shellcheck disable=SC2004,SC2034,SC2153
 # Mobile hosts for the testbed (sourced after topology.sh, after topo_up):
 # a host whose one network cable is unplugged from one switch and plugged
-# into another, the way a laptop changes networks.  docs/testbed.md §8.
+# into another, the way a laptop changes networks.  docs/testbed.md §5.
 #
 #   mob_add HOST [INDEX]  a new namespace PREFIX-HOST (a node host: its
 #                         /etc/netns resolv.conf is ntmd's 127.0.0.53) whose

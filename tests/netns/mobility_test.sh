@@ -3,7 +3,7 @@
 # The testbed's moves: the 17 movement patterns of the paper's Table 1, each
 # with a TCP download and a 1 ms UDP probe stream running across the move,
 # plus a double move, both ends moving, a move while the DC is frozen and
-# expiring NAT bindings (docs/testbed.md §8).
+# expiring NAT bindings (docs/testbed.md §5).
 #
 #   mobility_test.sh NTM_DC NTM_SIM NTMD NTM_RS
 #
@@ -118,6 +118,12 @@ svc_start_rs || die "ntm-rs"
 for h in gh g1 a1 m2; do
   ip netns exec "$TOPO_P-$h" python3 "$HERE/bulk.py" 9100 >"$W/bulk-$h.log" 2>&1 &
   SVC_PIDS+=("$!")
+done
+for h in gh g1 a1 m2; do
+  for i in $(seq 50); do
+    tx "$h" ss -Hltn 'sport = :9100' | grep -q . && break
+    sleep 0.1
+  done
 done
 svc_start_ntmd "${NODES[@]}" || die "ntmd"
 declare -A VIP

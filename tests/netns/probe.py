@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""A paced UDP probe stream and the gap it shows across a move (docs/testbed.md §8).
+"""A paced UDP probe stream and the gap it shows across a move (docs/testbed.md §5).
 
   probe.py send DST PORT INTERVAL_MS DURATION_S
       one 64-byte datagram per interval to DST:PORT (DST an address or a name,
