@@ -86,15 +86,23 @@ void DcLink::on_timer(Sink& sink, Now now) {
 }
 
 wire::Status DcLink::install(const wire::RelayDirection& d, Now now) {
-  if (RelayPath* p = paths_.find(d.path_id); p && p->key_epoch == d.key_epoch)
+  RelayPath* existing = paths_.find(d.path_id);
+  if (existing && existing->key_epoch == d.key_epoch)
     return wire::Status::ok;  // a retransmission: the same answer, the state kept
-  const bool replacing = paths_.find(d.path_id) != nullptr;
   const std::string id = d.path_id.to_hex();
+  // An older epoch than the one in force: a late duplicate of a direction
+  // the DC has since replaced.  Never roll a path back.
+  if (existing && !epoch_newer(d.key_epoch, existing->key_epoch)) {
+    ++paths_.mobility().old_directions;
+    spdlog::warn("dc: path {} epoch {} refused: epoch {} is in force", id, d.key_epoch,
+                 existing->key_epoch);
+    return wire::Status::refused;
+  }
   if (d.mode == wire::RelayMode::translate && !cfg_.translate) {
     spdlog::warn("dc: path {} refused: translate mode is off", id);
     return wire::Status::refused;
   }
-  if (!replacing && paths_.full()) {
+  if (!existing && paths_.full()) {
     spdlog::warn("dc: path {} refused: {} paths, the maximum", id, paths_.size());
     return wire::Status::refused;
   }
@@ -112,10 +120,21 @@ wire::Status DcLink::install(const wire::RelayDirection& d, Now now) {
     spdlog::warn("dc: path {} refused: its key does not open", id);
     return wire::Status::refused;
   }
+  const char* mode = d.mode == wire::RelayMode::forward ? "forward" : "translate";
+  if (existing && existing->mode == d.mode) {
+    // A re-direction (the DC re-decided the route after a move): new keys
+    // and ends; the endpoints keep being used until each end speaks under
+    // the new epoch, counters and update_seqs stay.
+    const std::uint8_t old_epoch = existing->key_epoch;
+    paths_.redirect(*existing, d, key, now.mono_ms);
+    ++paths_.mobility().redirections;
+    spdlog::info("dc: path {} re-directed, epoch {} -> {} ({}, {} -> {})", id, old_epoch,
+                 d.key_epoch, mode, d.initiator.fqdn.name, d.responder.fqdn.name);
+    return wire::Status::ok;
+  }
   paths_.put(make_path(d, key, now.mono_ms));
   spdlog::info("dc: path {} epoch {} installed ({}, {} -> {}), idle timeout {} s", id,
-               d.key_epoch, d.mode == wire::RelayMode::forward ? "forward" : "translate",
-               d.initiator.fqdn.name, d.responder.fqdn.name, d.idle_timeout_s);
+               d.key_epoch, mode, d.initiator.fqdn.name, d.responder.fqdn.name, d.idle_timeout_s);
   return wire::Status::ok;
 }
 

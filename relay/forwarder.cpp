@@ -42,8 +42,12 @@ void Forwarder::on_capsule(const wire::Header& h, std::span<std::uint8_t> datagr
       datagram.size() > NTM_CAPSULE_OVERHEAD + NTM_MAX_INNER)
     return void(++drops_.malformed);
   RelayPath* p = paths_.find(wire::PathId{h.id});
-  if (!p || p->key_epoch != h.key_epoch) return void(++drops_.unknown_path);
-  if (p->mode == wire::RelayMode::translate) return translate(*p, datagram, from, sink, now);
+  // The current epoch, or the previous one while a re-direction's switch
+  // lasts (an end that has not switched yet keeps being carried).
+  PathKeys* keys = p ? p->keys_for(h.key_epoch, now.mono_ms) : nullptr;
+  if (!keys) return void(++drops_.unknown_path);
+  if (p->mode == wire::RelayMode::translate)
+    return translate(*p, *keys, h, datagram, from, sink, now);
   const int end = h.role == wire::Role::initiator ? kInitiator : kResponder;
   const int other = 1 - end;
   if (!p->endpoint[end] || *p->endpoint[end] != from) {
@@ -60,18 +64,31 @@ void Forwarder::on_capsule(const wire::Header& h, std::span<std::uint8_t> datagr
   sink.send(datagram, *p->endpoint[other]);
 }
 
-void Forwarder::translate(RelayPath& p, std::span<std::uint8_t> datagram,
-                          const wire::Endpoint& from, Sink& sink, Now now) noexcept {
+void Forwarder::translate(RelayPath& p, PathKeys& keys, const wire::Header& h,
+                          std::span<std::uint8_t> datagram, const wire::Endpoint& from,
+                          Sink& sink, Now now) noexcept {
   std::span<std::uint8_t> inner;
-  if (p.opener->open(datagram, inner, now.wall_ms) != wire::Error::ok) {
+  if (keys.opener->open(datagram, inner, now.wall_ms) != wire::Error::ok) {
     ++p.drops;
     return void(++drops_.auth_failed);
   }
   p.last_active_ms = now.mono_ms;
-  // An authentic capsule from a new source is the MN roaming.
-  if (!p.endpoint[kInitiator] || *p.endpoint[kInitiator] != from) {
-    spdlog::debug("relay: path {} initiator now at {}", p.id.to_hex(), from.to_string());
+  // An authentic capsule from a new source is the MN roaming, if it is the
+  // newest capsule so far: a late one from the old place (reordered, still
+  // inside the replay window) does not move the MN back.
+  const bool newest = !keys.top_counter || h.counter > *keys.top_counter;
+  if (newest) keys.top_counter = h.counter;
+  if (!keys.heard[kInitiator]) {
+    keys.heard[kInitiator] = true;
+    if (&keys == &p.keys) p.retire_previous_if_switched();
+  }
+  if (!p.endpoint[kInitiator]) {
     p.endpoint[kInitiator] = from;
+  } else if (*p.endpoint[kInitiator] != from && newest) {
+    spdlog::info("relay: path {} initiator roamed to {}", p.id.to_hex(), from.to_string());
+    p.endpoint[kInitiator] = from;
+    ++p.moves;
+    ++paths_.mobility().roams;
   }
   if (inner.empty()) return;  // the path keepalive
   Ipv4Packet ip;
@@ -100,8 +117,14 @@ void Forwarder::on_tun_packet(std::span<std::uint8_t> frame, std::size_t len, Si
     return void(++drops_.peer_unknown);
   }
   rewrite_address(pkt, ip, true, p->responder.vip.addr);
+  // During a re-direction's switch the MN may not hold the new key yet:
+  // the previous one until the MN has spoken under the new epoch.
+  PathKeys* keys = &p->keys;
+  if (p->previous && !p->keys.heard[kInitiator]) {
+    if (PathKeys* old = p->keys_for(p->previous->epoch, now.mono_ms)) keys = old;
+  }
   wire::Error err = wire::Error::ok;
-  const std::size_t n = p->sealer->seal(frame, ip.total_len, err);
+  const std::size_t n = keys->sealer->seal(frame, ip.total_len, err);
   if (!n) {
     ++p->drops;
     return void(++drops_.send_failed);

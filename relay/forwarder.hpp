@@ -39,8 +39,9 @@ class Forwarder {
  private:
   void on_capsule(const wire::Header& h, std::span<std::uint8_t> datagram,
                   const wire::Endpoint& from, Sink& sink, Now now) noexcept;
-  void translate(RelayPath& p, std::span<std::uint8_t> datagram, const wire::Endpoint& from,
-                 Sink& sink, Now now) noexcept;
+  void translate(RelayPath& p, PathKeys& keys, const wire::Header& h,
+                 std::span<std::uint8_t> datagram, const wire::Endpoint& from, Sink& sink,
+                 Now now) noexcept;
   // Tunnel and Update Requests (path_control.cpp).
   void on_path_control(const wire::Header& h, std::span<const std::uint8_t> datagram,
                        const wire::Endpoint& from, Sink& sink, Now now);

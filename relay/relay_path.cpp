@@ -20,7 +20,56 @@ wire::ChannelConfig channel_config(const wire::PathId& id, std::uint8_t epoch, w
   return c;
 }
 
+std::unique_ptr<PathKeys> make_keys(const wire::RelayDirection& d, const wire::SecretKey& key) {
+  auto k = std::make_unique<PathKeys>();
+  k->epoch = d.key_epoch;
+  using wire::KeyDomain;
+  using wire::Role;
+  if (d.mode == wire::RelayMode::forward) {
+    k->channel[kInitiator] = std::make_unique<wire::ControlChannel>(
+        key, channel_config(d.path_id, d.key_epoch, KeyDomain::relay_path, Role::rs_to_initiator,
+                            Role::initiator));
+    k->channel[kResponder] = std::make_unique<wire::ControlChannel>(
+        key, channel_config(d.path_id, d.key_epoch, KeyDomain::relay_path, Role::rs_to_responder,
+                            Role::responder));
+  } else {
+    k->channel[kInitiator] = std::make_unique<wire::ControlChannel>(
+        key,
+        channel_config(d.path_id, d.key_epoch, KeyDomain::path, Role::responder, Role::initiator));
+    k->opener = std::make_unique<wire::CapsuleOpener>(key, Role::initiator, d.path_id, d.key_epoch);
+    k->sealer = std::make_unique<wire::CapsuleSealer>(key, Role::responder, d.path_id, d.key_epoch);
+  }
+  return k;
+}
+
+std::uint64_t idle_ms(const wire::RelayDirection& d) {
+  // A DC that sends 0 has no opinion: five minutes.
+  return (d.idle_timeout_s ? d.idle_timeout_s : 300) * std::uint64_t{1000};
+}
+
 }  // namespace
+
+bool epoch_newer(std::uint8_t a, std::uint8_t b) noexcept {
+  const std::uint8_t diff = static_cast<std::uint8_t>(a - b);
+  return diff != 0 && diff < 128;
+}
+
+PathKeys* RelayPath::keys_for(std::uint8_t epoch, std::uint64_t now_ms) noexcept {
+  if (epoch == keys.epoch) return &keys;
+  if (!previous || previous->epoch != epoch) return nullptr;
+  if (now_ms > previous_until_ms) {
+    previous.reset();
+    return nullptr;
+  }
+  return previous.get();
+}
+
+void RelayPath::retire_previous_if_switched() noexcept {
+  if (!previous) return;
+  const bool all = mode == wire::RelayMode::forward ? keys.heard[kInitiator] && keys.heard[kResponder]
+                                                    : keys.heard[kInitiator];
+  if (all) previous.reset();
+}
 
 std::unique_ptr<RelayPath> make_path(const wire::RelayDirection& d, const wire::SecretKey& key,
                                      std::uint64_t now_ms) {
@@ -30,25 +79,9 @@ std::unique_ptr<RelayPath> make_path(const wire::RelayDirection& d, const wire::
   p->mode = d.mode;
   p->initiator = d.initiator;
   p->responder = d.responder;
-  // A DC that sends 0 has no opinion: five minutes.
-  p->idle_timeout_ms = (d.idle_timeout_s ? d.idle_timeout_s : 300) * std::uint64_t{1000};
+  p->idle_timeout_ms = idle_ms(d);
   p->last_active_ms = now_ms;
-  using wire::KeyDomain;
-  using wire::Role;
-  if (d.mode == wire::RelayMode::forward) {
-    p->channel[kInitiator] = std::make_unique<wire::ControlChannel>(
-        key, channel_config(d.path_id, d.key_epoch, KeyDomain::relay_path, Role::rs_to_initiator,
-                            Role::initiator));
-    p->channel[kResponder] = std::make_unique<wire::ControlChannel>(
-        key, channel_config(d.path_id, d.key_epoch, KeyDomain::relay_path, Role::rs_to_responder,
-                            Role::responder));
-  } else {
-    p->channel[kInitiator] = std::make_unique<wire::ControlChannel>(
-        key,
-        channel_config(d.path_id, d.key_epoch, KeyDomain::path, Role::responder, Role::initiator));
-    p->opener = std::make_unique<wire::CapsuleOpener>(key, Role::initiator, d.path_id, d.key_epoch);
-    p->sealer = std::make_unique<wire::CapsuleSealer>(key, Role::responder, d.path_id, d.key_epoch);
-  }
+  p->keys = std::move(*make_keys(d, key));
   return p;
 }
 
@@ -78,6 +111,23 @@ RelayPath& PathTable::put(std::unique_ptr<RelayPath> p) {
   return ref;
 }
 
+void PathTable::redirect(RelayPath& p, const wire::RelayDirection& d, const wire::SecretKey& key,
+                         std::uint64_t now_ms) {
+  unindex(p);
+  auto old = std::make_unique<PathKeys>(std::move(p.keys));
+  p.keys = std::move(*make_keys(d, key));
+  p.previous = std::move(old);
+  p.previous_until_ms = now_ms + kSwitchGraceMs;
+  p.key_epoch = d.key_epoch;
+  p.initiator = d.initiator;
+  p.responder = d.responder;
+  p.idle_timeout_ms = idle_ms(d);
+  p.last_active_ms = now_ms;
+  ++p.redirections;
+  if (p.mode == wire::RelayMode::translate)
+    translate_[pair_key(p.initiator.vip.addr, host_address(p))] = &p;
+}
+
 void PathTable::unindex(const RelayPath& p) {
   if (p.mode != wire::RelayMode::translate) return;
   auto it = translate_.find(pair_key(p.initiator.vip.addr, host_address(p)));
@@ -102,6 +152,8 @@ std::size_t PathTable::expire(std::uint64_t now_ms,
       it = paths_.erase(it);
       ++n;
     } else {
+      RelayPath& q = *it->second;
+      if (q.previous && now_ms > q.previous_until_ms) q.previous.reset();
       ++it;
     }
   }

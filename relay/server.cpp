@@ -225,9 +225,17 @@ int run_server(const Config& cfg) {
   common::service_notify("STOPPING=1");
   spdlog::info(
       "ntm-rs: stopped; {} paths; drops malformed {} unknown_path {} foreign_source {} "
-      "peer_unknown {} auth_failed {} bad_inner {} refused {} send_failed {}",
+      "peer_unknown {} auth_failed {} bad_inner {} refused {} send_failed {} wrong_sender {} "
+      "rate_limited {}",
       paths.size(), drops.malformed, drops.unknown_path, drops.foreign_source, drops.peer_unknown,
-      drops.auth_failed, drops.bad_inner, drops.refused, drops.send_failed);
+      drops.auth_failed, drops.bad_inner, drops.refused, drops.send_failed, drops.wrong_sender,
+      drops.rate_limited);
+  const Mobility& m = paths.mobility();
+  spdlog::info(
+      "ntm-rs: mobility: updates accepted {} repeated {} stale {} refused {} rate_limited {}, "
+      "roams {}, redirections {}, old directions {}",
+      m.accepted, m.repeated, m.stale, m.refused, m.rate_limited, m.roams, m.redirections,
+      m.old_directions);
   ::close(sig);
   return 0;
 }

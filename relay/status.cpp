@@ -49,6 +49,11 @@ std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& 
                      {"mode", p.mode == wire::RelayMode::forward ? "forward" : "translate"},
                      {"initiator", endpoint_json(p.endpoint[kInitiator])},
                      {"responder", endpoint_json(p.endpoint[kResponder])},
+                     {"update_seq", {p.update_seq[kInitiator], p.update_seq[kResponder]}},
+                     {"moves", p.moves},
+                     {"redirections", p.redirections},
+                     {"previous_epoch", p.previous ? nlohmann::json(p.previous->epoch)
+                                                   : nlohmann::json(nullptr)},
                      {"forwarded", p.forwarded},
                      {"bytes", p.bytes},
                      {"drops", p.drops}});
@@ -56,7 +61,17 @@ std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& 
     j["drops"] = {{"malformed", drops.malformed},         {"unknown_path", drops.unknown_path},
                   {"foreign_source", drops.foreign_source}, {"peer_unknown", drops.peer_unknown},
                   {"auth_failed", drops.auth_failed},     {"bad_inner", drops.bad_inner},
-                  {"refused", drops.refused},             {"send_failed", drops.send_failed}};
+                  {"refused", drops.refused},             {"send_failed", drops.send_failed},
+                  {"wrong_sender", drops.wrong_sender},   {"rate_limited", drops.rate_limited}};
+    const Mobility& m = paths.mobility();
+    j["mobility"] = {{"updates_accepted", m.accepted},
+                     {"updates_repeated", m.repeated},
+                     {"updates_stale", m.stale},
+                     {"updates_refused", m.refused},
+                     {"updates_rate_limited", m.rate_limited},
+                     {"roams", m.roams},
+                     {"redirections", m.redirections},
+                     {"old_directions", m.old_directions}};
     return j.dump() + "\n";
   }
   std::ostringstream os;
@@ -74,12 +89,22 @@ std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& 
        << ep(p.endpoint[kInitiator]) << " <-> "
        << (p.mode == wire::RelayMode::forward ? ep(p.endpoint[kResponder])
                                                : p.responder.real.addr.to_string())
-       << " forwarded " << p.forwarded << " bytes " << p.bytes << " drops " << p.drops << "\n";
+       << " epoch " << int(p.key_epoch);
+    if (p.previous) os << " (switching from " << int(p.previous->epoch) << ")";
+    os << " seq " << p.update_seq[kInitiator] << "/" << p.update_seq[kResponder] << " moves "
+       << p.moves << " forwarded " << p.forwarded << " bytes " << p.bytes << " drops " << p.drops
+       << "\n";
   });
   os << "drops: malformed " << drops.malformed << ", unknown_path " << drops.unknown_path
      << ", foreign_source " << drops.foreign_source << ", peer_unknown " << drops.peer_unknown
      << ", auth_failed " << drops.auth_failed << ", bad_inner " << drops.bad_inner
-     << ", refused " << drops.refused << ", send_failed " << drops.send_failed << "\n";
+     << ", refused " << drops.refused << ", send_failed " << drops.send_failed
+     << ", wrong_sender " << drops.wrong_sender << ", rate_limited " << drops.rate_limited << "\n";
+  const Mobility& m = paths.mobility();
+  os << "mobility: updates accepted " << m.accepted << ", repeated " << m.repeated << ", stale "
+     << m.stale << ", refused " << m.refused << ", rate_limited " << m.rate_limited << ", roams "
+     << m.roams << ", redirections " << m.redirections << ", old_directions " << m.old_directions
+     << "\n";
   return os.str();
 }
 

@@ -169,10 +169,14 @@ TEST_CASE("relay direction: idempotent, refused when full, when translate is off
   REQUIRE(rs.direct(p2, 0, RelayMode::forward, k) == Status::ok);
   CHECK(rs.dc.install({}, rs.now()) == Status::refused);  // full (and a zero key)
   CHECK(rs.direct(p3, 0, RelayMode::forward, k) == Status::refused);
-  // A new epoch replaces the path (and forgets its endpoints), full or not.
+  // A newer epoch re-keys the path in place (it keeps its endpoints: the
+  // ends are carried on until they speak under the new epoch), full or not.
   CHECK(rs.direct(p1, 1, RelayMode::forward, k) == Status::ok);
   CHECK(rs.paths.find(p1)->key_epoch == 1);
-  CHECK_FALSE(rs.paths.find(p1)->endpoint[relay::kInitiator]);
+  CHECK(rs.paths.find(p1)->endpoint[relay::kInitiator]);
+  // An older one is refused and changes nothing.
+  CHECK(rs.direct(p1, 0, RelayMode::forward, k) == Status::refused);
+  CHECK(rs.paths.find(p1)->key_epoch == 1);
   CHECK(rs.paths.load_permille() == 1000);
   // A key sealed for another relay does not open.
   RelayUnderTest other;
