@@ -218,14 +218,14 @@ t1=$MOB_T_START c1=$MOB_T_CONFIGURED
 echo "move 1: the MN's cable goes from NAT A's switch to the global network; its address is now ${TOPO_IP[$MN]}" | indent
 took=$(wait_route direct)
 expect "the route after move 1" "$(route_of)" "direct up"
-echo "  route to the CN: $(route_of), $took (now direct: the CN behind NAT C sends first to the MN's global address)" | indent
+echo "  route to the CN: $(route_of), $took (expected direct: the CN behind NAT C sends first to the MN's global address)" | indent
 sleep 2
 mob_place "$MN" B
 t2=$MOB_T_START c2=$MOB_T_CONFIGURED
 echo "move 2: the MN goes behind NAT B, address ${TOPO_IP[$MN]} (the same private address it had in network A)" | indent
 took=$(wait_route relay)
 expect "the route after move 2" "$(route_of)" "relay up"
-echo "  route to the CN: $(route_of), $took (two NATs again: through the relay)" | indent
+echo "  route to the CN: $(route_of), $took (expected relay: two NATs again)" | indent
 wait "$cpid"
 crc=$?
 got=$(cat "$W/curl.out")
@@ -235,8 +235,7 @@ kill -TERM "$rpid" 2>/dev/null
 wait "$rpid"
 echo "move 1 (NAT A -> global): $(gap_words "$W/probe.txt" "$t1" "$c1")" | indent
 echo "move 2 (global -> NAT B): $(gap_words "$W/probe.txt" "$t2" "$c2")" | indent
-lost=$(python3 tests/netns/probe.py gap "$W/probe.txt" "$t1" | jq -r .lost)
-echo "probes lost over both moves: $lost of about 9000" | indent
+echo "probes received: $(wc -l <"$W/probe.txt") of the 9000 sent" | indent
 if [ "$crc" -eq 0 ] && [ "$got" = "$size" ]; then
   echo "the download completed unbroken: $got of $size bytes, one TCP connection, no reset" | indent
 else

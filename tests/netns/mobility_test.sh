@@ -286,7 +286,7 @@ run_case() {
   if [ "$fwd" = 1 ]; then
     ip netns exec "$TOPO_P-m" python3 "$PROBE" send "$CN_VIP" 9000 1 "$secs" 2>"$d/fwd.send" &
     spids+=("$!")
-    ip netns exec "$TOPO_P-m" curl -s -o /dev/null --max-time 40 -w '%{size_download}' \
+    ip netns exec "$TOPO_P-m" curl -s -o /dev/null --max-time 20 -w '%{size_download}' \
       "http://$name:9100/$BULK_SIZE?rate=$BULK_RATE" >"$d/curl.out" 2>&1 &
     cpid=$!
   fi
