@@ -63,7 +63,17 @@ void MemoryDataPath::drain_socket() {
   }
 }
 
+void MemoryDataPath::rebind(const wire::Endpoint& listen) {
+  boost::system::error_code ec;
+  watch_.cancel(ec);
+  watch_.close(ec);
+  sock_ = common::UdpSocket(listen);
+  watch_.assign(::dup(sock_.fd()));
+  if (running_) wait_readable();
+}
+
 void MemoryDataPath::send_control(std::span<const std::uint8_t> d, const wire::Endpoint& to) {
+  if (control_tap) control_tap(d, to);
   if (!sock_.send(d, to)) table_.send_errors++;
 }
 

@@ -42,8 +42,12 @@ class MemoryDataPath final : public DataPath {
   std::deque<std::vector<std::uint8_t>>& delivered() { return delivered_; }
   std::uint32_t vip() const { return vip_; }
   // Sees every capsule this data path sends (tests capture them to replay
-  // or tamper with).
-  std::function<void(std::span<const std::uint8_t>, const wire::Endpoint&)> tap;
+  // or tamper with); control_tap every control datagram.
+  std::function<void(std::span<const std::uint8_t>, const wire::Endpoint&)> tap, control_tap;
+  // The node moves: its socket is bound anew to another address (a loopback
+  // address standing for a network).  The agent learns of it as ntmd would
+  // from rtnetlink, through Agent::network_changed.
+  void rebind(const wire::Endpoint& listen);
 
  private:
   void wait_readable();

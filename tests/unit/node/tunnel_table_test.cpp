@@ -183,4 +183,47 @@ TEST_CASE("tunnel table: a newer path to the same VIP replaces the older one") {
   CHECK(t.seal(t.mn, packet(kMnVip, kCnVip)).empty());
 }
 
+TEST_CASE("tunnel table: after a re-direction the previous key epoch still opens, and only it") {
+  Pair t;
+  // A capsule the MN sealed under epoch 3, still in flight.
+  auto late = t.seal(t.mn, packet(kMnVip, kCnVip));
+  // The DC re-directs the path: epoch 4, a new key, the CN installs first.
+  const auto key4 = wire::SecretKey::random();
+  t.cn.install({t.path, 4, wire::Role::responder, key4, kCnVip, kMnVip, ep(0x0a000001, 4520)});
+  CHECK(t.cn.find(t.path)->key_epoch() == 4);
+  std::vector<std::uint8_t> inner;
+  CHECK(t.open(t.cn, late, ep(0x0a000001, 4520), &inner) == Opened::packet);
+  CHECK(inner == packet(kMnVip, kCnVip));
+  // Counted on the path, whichever epoch opened it.
+  CHECK(t.cn.find(t.path)->counters().rx_packets == 1);
+  // An old-epoch capsule from a new source does not move the new tunnel.
+  auto late2 = t.seal(t.mn, packet(kMnVip, kCnVip));
+  bool roamed = true;
+  CHECK(t.open(t.cn, late2, ep(0x0b000001, 999), nullptr, &roamed) == Opened::packet);
+  CHECK_FALSE(roamed);
+  CHECK(t.cn.find(t.path)->peer() == ep(0x0a000001, 4520));
+  // The MN installs epoch 4 too; its capsules open under the new key.
+  t.mn.install({t.path, 4, wire::Role::initiator, key4, kMnVip, kCnVip, ep(0x0a000002, 4520)});
+  auto fresh = t.seal(t.mn, packet(kMnVip, kCnVip));
+  CHECK(t.open(t.cn, fresh, ep(0x0a000001, 4520)) == Opened::packet);
+  // A third epoch retires the first: epoch 3 no longer opens.
+  t.cn.install({t.path, 5, wire::Role::responder, wire::SecretKey::random(), kCnVip, kMnVip,
+                ep(0x0a000001, 4520)});
+  auto old3 = late2;  // sealed under 3; 4 is now the previous epoch
+  const auto drops = t.cn.find(t.path)->counters().drops;
+  CHECK(t.open(t.cn, old3, ep(0x0a000001, 4520)) == Opened::dropped);
+  CHECK(t.cn.find(t.path)->counters().drops == drops + 1);
+  // Removing the path forgets both.
+  t.cn.remove(t.path);
+  CHECK(t.open(t.cn, fresh, ep(0x0a000001, 4520)) == Opened::dropped);
+}
+
+TEST_CASE("tunnel table: a re-installed tunnel of the same epoch replaces it without keeping a copy") {
+  Pair t;
+  auto d = t.seal(t.mn, packet(kMnVip, kCnVip));
+  t.cn.install({t.path, 3, wire::Role::responder, wire::SecretKey::random(), kCnVip, kMnVip,
+                ep(0x0a000001, 4520)});
+  CHECK(t.open(t.cn, d, ep(0x0a000001, 4520)) == Opened::dropped);
+}
+
 }  // namespace ntm::node

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+// Moves, end to end in one process (docs/mobility.md): a node's socket is
+// bound anew to another loopback address (its new network), the agent is
+// told as rtnetlink would tell ntmd, and the path must follow with the same
+// path ID, VIPs and keys; NTM Updates that are forged or replayed move
+// nothing.  Route changes through NATs are the netns tier's (tests/netns).
+#include <doctest/doctest.h>
+
+#include "dc_in_process.hpp"
+#include "e2e_support.hpp"
+#include "ntm/common/udp_socket.hpp"
+#include "ntm/wire/header.hpp"
+#include "pg_test_db.hpp"
+
+namespace ntm::test {
+
+namespace {
+
+constexpr const char* kZone = "e2e.test";
+
+std::uint32_t vip_of(const TestNode& n) { return n.agent.status().vip; }
+
+bool registered(const TestNode& n) { return n.agent.status().registered; }
+
+void exchange(boost::asio::io_context& io, TestNode& a, TestNode& b) {
+  const auto out = udp_packet(vip_of(a), vip_of(b), 40000, 7, "before and after the move");
+  const auto before = b.dp.delivered().size();
+  REQUIRE(a.dp.inject(out));
+  REQUIRE(run_until(io, [&] { return b.dp.delivered().size() > before; }));
+  CHECK(b.dp.delivered().back() == out);
+  const auto back = udp_packet(vip_of(b), vip_of(a), 7, 40000, "the answer");
+  const auto before_a = a.dp.delivered().size();
+  REQUIRE(b.dp.inject(back));
+  REQUIRE(run_until(io, [&] { return a.dp.delivered().size() > before_a; }));
+  CHECK(a.dp.delivered().back() == back);
+}
+
+// Two global nodes with a direct path, up at both ends.
+struct World {
+  World()
+      : dc(db.url(), kZone),
+        mn_text(dc.enroll_node("mn.e2e.test")),
+        cn_text(dc.enroll_node("cn.e2e.test")) {
+    dc.start();
+  }
+  void connect(TestNode& mn, TestNode& cn) {
+    mn.agent.start();
+    cn.agent.start();
+    REQUIRE(run_until(io, [&] { return registered(mn) && registered(cn); }));
+    const auto r = resolve(io, mn, "cn.e2e.test");
+    REQUIRE(r);
+    REQUIRE(r->kind == node::Resolution::Kind::address);
+    REQUIRE(run_until(io, [&] {
+      auto cp = path_to(cn, "mn.e2e.test");
+      return cp && cp->state == node::PathState::up;
+    }));
+  }
+  TestDatabase db;
+  InProcessDc dc;
+  std::string mn_text, cn_text;
+  boost::asio::io_context io{1};
+};
+
+bool is_update(std::span<const std::uint8_t> d) {
+  wire::ControlHeader h;
+  return wire::peek_control_header(d, h) == wire::Error::ok &&
+         h.common.type == wire::MsgType::update_request;
+}
+
+}  // namespace
+
+TEST_CASE("e2e: a node that moves keeps its path: NTM Update, same path ID, VIPs and keys") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w;
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0"), cn(w.io, w.cn_text, "127.0.0.3:0");
+  w.connect(mn, cn);
+  exchange(w.io, mn, cn);
+  const auto before = *path_to(mn, "cn.e2e.test");
+  const auto vip = vip_of(mn);
+
+  mn.dp.rebind(endpoint("127.0.0.4:0"));
+  const auto moved_to = mn.dp.local();
+  mn.agent.network_changed("test: new network");
+  // The CN sends to the new address, having been told (not having guessed
+  // from a capsule: nothing was sent since the move).
+  REQUIRE(run_until(w.io, [&] {
+    const auto cp = path_to(cn, "mn.e2e.test");
+    return cp && cn.dp.counters(cp->id)->peer == moved_to;
+  }));
+  REQUIRE(run_until(w.io, [&] { return path_to(mn, "cn.e2e.test")->moves.updates_answered == 1; }));
+  const auto after = *path_to(mn, "cn.e2e.test");
+  CHECK(after.id == before.id);
+  CHECK(after.key_epoch == before.key_epoch);  // both global: no re-direction, same keys
+  CHECK(after.moves.update_seq == 1);
+  CHECK(path_to(cn, "mn.e2e.test")->moves.updates_accepted == 1);
+  // Registered again, from the new address, with the same VIP.
+  REQUIRE(run_until(w.io, [&] { return registered(mn) && mn.agent.status().observed == moved_to; }));
+  CHECK(vip_of(mn) == vip);
+  CHECK(mn.agent.status().moves == 1);
+  exchange(w.io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  w.dc.stop();
+}
+
+TEST_CASE("e2e: forged and replayed NTM Updates never redirect a path") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w;
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0"), cn(w.io, w.cn_text, "127.0.0.3:0");
+  w.connect(mn, cn);
+  std::vector<std::vector<std::uint8_t>> updates;
+  mn.dp.control_tap = [&](std::span<const std::uint8_t> d, const wire::Endpoint&) {
+    if (is_update(d)) updates.emplace_back(d.begin(), d.end());
+  };
+  mn.dp.rebind(endpoint("127.0.0.4:0"));
+  const auto moved_to = mn.dp.local();
+  mn.agent.network_changed("test: new network");
+  REQUIRE(run_until(w.io, [&] { return path_to(mn, "cn.e2e.test")->moves.updates_answered == 1; }));
+  REQUIRE_FALSE(updates.empty());
+  const auto id = path_to(cn, "mn.e2e.test")->id;
+  REQUIRE(cn.dp.counters(id)->peer == moved_to);
+  const auto dropped0 = cn.agent.status().dropped_control;
+
+  common::UdpSocket attacker(endpoint("127.0.0.9:0"));
+  // The genuine update again, from elsewhere: a replay.
+  attacker.send(updates.front(), cn.dp.local());
+  REQUIRE(run_until(w.io, [&] { return cn.agent.status().dropped_control == dropped0 + 1; }, 2000));
+  // One bit flipped in the sealed body (a new endpoint would need the key).
+  auto forged = updates.front();
+  forged[forged.size() - 20] ^= 0x01;
+  attacker.send(forged, cn.dp.local());
+  REQUIRE(run_until(w.io, [&] { return cn.agent.status().dropped_control == dropped0 + 2; }, 2000));
+  // The same with a higher-looking header (txid) and the tag intact: the
+  // header is authenticated too.
+  auto retagged = updates.front();
+  retagged[41] ^= 0x80;  // in the txid (bytes 40..43)
+  attacker.send(retagged, cn.dp.local());
+  REQUIRE(run_until(w.io, [&] { return cn.agent.status().dropped_control == dropped0 + 3; }, 2000));
+  CHECK(cn.dp.counters(id)->peer == moved_to);
+  CHECK(path_to(cn, "mn.e2e.test")->moves.updates_accepted == 1);
+  exchange(w.io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  w.dc.stop();
+}
+
+TEST_CASE("e2e: a node flapping between networks: updates are rate-limited and it converges") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w;
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0"), cn(w.io, w.cn_text, "127.0.0.3:0");
+  w.connect(mn, cn);
+  const char* places[] = {"127.0.0.4:0", "127.0.0.5:0"};
+  for (int i = 0; i < 30; ++i) {
+    mn.dp.rebind(endpoint(places[i % 2]));
+    mn.agent.network_changed("test: flapping");
+    w.io.restart();
+    w.io.run_for(std::chrono::milliseconds(4));  // past the settle timer: one round each
+  }
+  const auto last = mn.dp.local();
+  const auto id = path_to(mn, "cn.e2e.test")->id;
+  // The peer's token bucket refused some of the storm ...
+  REQUIRE(run_until(w.io, [&] { return path_to(cn, "mn.e2e.test")->moves.updates_refused > 0; }, 3000));
+  // ... yet ends where the node is now, and the last round is confirmed.
+  REQUIRE(run_until(w.io, [&] {
+    return cn.dp.counters(id)->peer == last && path_to(mn, "cn.e2e.test")->moves.updates_answered > 0 &&
+           registered(mn);
+  }, 5000));
+  CHECK(mn.agent.status().moves == 30);
+  CHECK(path_to(mn, "cn.e2e.test")->moves.update_seq == 30);
+  exchange(w.io, mn, cn);
+  CHECK(cn.dp.counters(id)->peer == last);
+  mn.agent.stop();
+  cn.agent.stop();
+  w.dc.stop();
+}
+
+}  // namespace ntm::test
