@@ -465,3 +465,101 @@ TEST_CASE("route decision: Table 1's relayed rows fail cleanly without a relay")
   CHECK(route::decide(mn_g(), cn_pa(), no_relay()).outcome == Outcome::ok);
   CHECK(route::decide(mn_pa(), cn_pa(), no_relay()).outcome == Outcome::ok);
 }
+
+// ---- re-decision after a move (docs/route-decision.md "Re-decision") -------
+
+namespace {
+
+// Decides for the placements after the move and asks whether the DC must
+// direct the path again, the initiator being the one that moved unless
+// said otherwise.
+bool redirect(RouteType current, const Placement& mn, const Placement& cn, bool mn_moved = true,
+              bool cn_moved = false, const Policy& policy = {}) {
+  return route::redirect_after_move(current, route::decide(mn, cn, policy), mn, cn, mn_moved,
+                                    cn_moved);
+}
+
+}  // namespace
+
+TEST_CASE("re-decision: the route type changes -> re-directed") {
+  // Table 1 row 13: G -> P(B) with the CN behind NAT A.
+  CHECK(redirect(RouteType::direct, nat("192.168.1.30", kNatB), nat("192.168.1.20", kNatA)));
+  // Row 14: P(B) -> G, relay -> direct (route optimisation).
+  CHECK(redirect(RouteType::relay, global("203.0.113.5"), nat("192.168.1.20", kNatA)));
+  // Row 12: the MN enters the CN's private network.
+  CHECK(redirect(RouteType::direct, nat("192.168.1.30", kNatA), nat("192.168.1.20", kNatA)));
+  // direct_private -> out of the network to a global address: direct.
+  CHECK(redirect(RouteType::direct_private, global("203.0.113.5"), nat("192.168.1.20", kNatA)));
+}
+
+TEST_CASE("re-decision: direct stays direct -> only when the peer is behind NAT") {
+  // Row 11: G -> G with the CN behind NAT A: the CN must send first again.
+  CHECK(redirect(RouteType::direct, global("203.0.113.6"), nat("192.168.1.20", kNatA)));
+  // A symmetric NAT is a NAT.
+  Placement sym = symmetric(global("198.51.100.9"));
+  CHECK(redirect(RouteType::direct, global("203.0.113.6"), sym));
+  // Row 1: G -> G, CN global: the MN's NTM Update reaches it.
+  CHECK_FALSE(redirect(RouteType::direct, global("203.0.113.6"), global("203.0.113.20")));
+  // Rows 3, 7, 9: the MN behind (another) NAT, CN global: its update reaches the CN.
+  CHECK_FALSE(redirect(RouteType::direct, nat("192.168.1.30", kNatB), global("203.0.113.20")));
+  // The CN moved (G -> G) and the MN, which did not, is behind NAT: the MN must be told.
+  CHECK(redirect(RouteType::direct, nat("192.168.1.30", kNatB), global("203.0.113.21"), false,
+                 true));
+  // The CN moved and the MN is global: the CN's update reaches it.
+  CHECK_FALSE(redirect(RouteType::direct, global("203.0.113.6"), global("203.0.113.21"), false,
+                       true));
+  // Both moved: each one's update goes to the other's old address.
+  CHECK(redirect(RouteType::direct, global("203.0.113.6"), global("203.0.113.21"), true, true));
+  // A peer global in IPv4 but unmeasured in the family the route uses.
+  const Placement mn6 = registered({ep("2001:db8::6", 4500)}, ep("2001:db8::6", 4500));
+  const Placement cn46 = also(global("203.0.113.20"), "2001:db8::20");
+  const Decision d = route::decide(mn6, cn46);
+  REQUIRE(d.outcome == Outcome::ok);
+  REQUIRE(d.family == Family::v6);
+  CHECK(route::redirect_after_move(RouteType::direct, d, mn6, cn46, true, false));
+}
+
+TEST_CASE("re-decision: relayed and private routes that stay -> the nodes update them") {
+  // Rows 16, 17: P(A) -> P(B) / P(B) -> P(C) with the CN behind NAT A: relay -> relay.
+  CHECK_FALSE(redirect(RouteType::relay, nat("192.168.1.30", kNatC), nat("192.168.1.20", kNatA)));
+  // Within one private network: direct_private -> direct_private.
+  CHECK_FALSE(redirect(RouteType::direct_private, nat("192.168.1.31", kNatA),
+                       nat("192.168.1.20", kNatA)));
+  CHECK(redirect(RouteType::direct_private, nat("192.168.1.31", kNatA), nat("192.168.1.21", kNatA),
+                 true, true));
+  // A general host: never.
+  CHECK_FALSE(redirect(RouteType::relay_general, nat("192.168.1.30", kNatB), general("192.0.2.80")));
+  // Nobody moved: nothing to do.
+  CHECK_FALSE(redirect(RouteType::direct, global("203.0.113.6"), nat("192.168.1.20", kNatA), false,
+                       false));
+  // No route any more (the CN went offline, or no relay): the path stays.
+  CHECK_FALSE(redirect(RouteType::direct, global("203.0.113.6"),
+                       offline(nat("192.168.1.20", kNatA))));
+  CHECK_FALSE(redirect(RouteType::direct, nat("192.168.1.30", kNatB), nat("192.168.1.20", kNatA),
+                       true, false, no_relay()));
+}
+
+TEST_CASE("re-decision: a redirect without a move puts a failed direct route on the relay") {
+  const Decision direct = route::decide(global("203.0.113.6"), nat("192.168.1.20", kNatA));
+  REQUIRE(direct.route == RouteType::direct);
+  const Decision d = route::after_route_failed(RouteType::direct, direct, Policy{});
+  check_route(d, RouteType::relay, FirstSender::both);
+  CHECK(d.reason == route::reason::route_failed);
+  CHECK(d.family == Family::none);
+  // direct_private: the same.
+  const Decision priv = route::decide(nat("192.168.1.30", kNatA), nat("192.168.1.20", kNatA));
+  REQUIRE(priv.route == RouteType::direct_private);
+  check_route(route::after_route_failed(RouteType::direct_private, priv, Policy{}), RouteType::relay,
+              FirstSender::both);
+  // No relay: the same route again.
+  check_route(route::after_route_failed(RouteType::direct, direct, no_relay()), RouteType::direct,
+              FirstSender::responder);
+  // The decision differs from the current route: taken as it is.
+  check_route(route::after_route_failed(RouteType::relay, direct, Policy{}), RouteType::direct,
+              FirstSender::responder);
+  // Already relayed: relayed again.
+  const Decision relay = route::decide(nat("192.168.1.30", kNatB), nat("192.168.1.20", kNatA));
+  check_route(route::after_route_failed(RouteType::relay, relay, Policy{}), RouteType::relay,
+              FirstSender::both);
+  CHECK(route::after_route_failed(RouteType::relay, relay, Policy{}).reason == route::reason::two_nats);
+}
