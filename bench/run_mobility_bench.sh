@@ -109,6 +109,17 @@ for line in "${PATTERN_ROWS[@]}"; do
   read -r n f t c r pp <<<"$line"
   PFROM[$n]=$f PTO[$n]=$t PCN[$n]=$c PROUTE[$n]=$r PPAPER[$n]=$pp
 done
+# the route the DC gives after a move depends on the placement after it only
+# (docs/route-decision.md): expected_route LOC CN
+expected_route() {
+  case $2:$1 in
+    gh:*) echo relay_general ;;
+    g1:*) echo direct ;;
+    a1:G | a1:G2) echo direct ;;
+    a1:A | a1:A2) echo direct_private ;;
+    *) echo relay ;;
+  esac
+}
 sel=()
 for n in $patterns; do
   [[ -n ${PFROM[$n]:-} ]] || die "PATTERNS: no pattern '$n' (1-17)"
@@ -450,8 +461,12 @@ for ((j = 0; j < ${#mv[@]}; j++)); do
   fi
   awk -v a="$lo" -v b="$hi" '$3 + 0 >= a + 0 && $3 + 0 < b + 0' "$file" >"$W/slice" 2>/dev/null || : >"$W/slice"
   js=$(python3 "$probe" gap "$W/slice" "$ts" "$tc" 2>/dev/null || echo '{}')
+  # no probe sent after the configured moment arrived: the stream did not
+  # come back, whatever short interval the in-flight probes show
+  js=$(jq -c 'if .from_configured_ms == null then .gap_ms = null else . end' <<<"$js")
   jq -r --arg s "$sys" --arg l "$label" --arg i "$idx" --arg f "$from" --arg t "$to" --arg c "$cn" --arg r "$route" \
-    '"\($s) \($l) \($i) \($f) \($t) \($c) \(.gap_ms // "null") \(.from_configured_ms // "null") \(.lost // "null") \(.reordered // "null") \(.baseline_gap_ms // "null") \($r)"' \
+    --arg m "$(awk -v a="$ts" -v b="$tc" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')" \
+    '"\($s) \($l) \($i) \($f) \($t) \($c) \(.gap_ms // "null") \(.from_configured_ms // "null") \(.lost // "null") \(.reordered // "null") \(.baseline_gap_ms // "null") \($r) \($m)"' \
     <<<"$js" >>"$res/gaps.txt"
 done
 
@@ -473,6 +488,11 @@ ms() { awk -v x="$1" 'BEGIN { if (x == "-" || x == "") print "—"; else if (x =
 routes_of() {  # routes_of SYS LABEL: the routes seen after the moves, with counts
   awk -v s="$1" -v l="$2" '$1 == s && $2 == l { sub(/\/up$/, "", $12); c[$12]++ } END { for (r in c) printf "%s%s×%d", (n++ ? ", " : ""), r, c[r] }' "$res/gaps.txt"
 }
+lt() {  # lt NTM NEB: "yes" if ntmd's median is below Nebula's
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-") { print "—"; exit }
+    if (a == "inf") r = 0; else if (b == "inf") r = 1; else r = (a + 0 < b + 0)
+    print r ? "yes" : "**no**" }'
+}
 le() { awk -v x="$1" -v t="$2" 'BEGIN { exit !(x != "-" && x != "inf" && x + 0 <= t + 0) }'; }
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -490,9 +510,11 @@ t_total=$(($(date +%s) - t_start))
   echo
   echo "Per pattern: median / worst over the FROM → TO moves (n = moves; ∞ = a move whose stream did not come back within MAX_WAIT_S)."
   echo "\"gap\": last probe delivered before the outage → first after it. \"cfg\": new address and route configured → first probe sent after it delivered."
+  echo "\"move took\": MOB_T_START → MOB_T_CONFIGURED, the cable and address change itself (part of every gap, the same for both)."
+  echo "\"beats\": ntmd's median below Nebula's, for the gap and for cfg."
   echo
-  echo "| # | move | CN | route (expected; seen after the moves) | ntmd gap, ms | ntmd cfg, ms | lost (median) | target (cfg) | Nebula gap, ms | Nebula cfg, ms | Nebula route | ntmd beats Nebula (gap median)? |"
-  echo "|---|---|---|---|---:|---:|---:|---|---:|---:|---|---|"
+  echo "| # | move | CN | ntmd route: expected; seen | ntmd gap, ms | ntmd cfg, ms | target (cfg ≤) | Nebula gap, ms | Nebula cfg, ms | Nebula route | lost ntmd / Nebula (median) | move took, ms (median) | ntmd beats Nebula? gap; cfg |"
+  echo "|---|---|---|---|---:|---:|---|---:|---:|---|---:|---:|---|"
   for n in "${sel[@]}" $(for s in "${seqs[@]}"; do read -r a b <<<"$s"; [[ $b == - ]] && echo "$a~"; done); do
     pn=${n%\~}
     if [[ $n == *\~ ]]; then mvtxt="${PTO[$pn]} → ${PFROM[$pn]} (reverse of $pn)"; else mvtxt="${PFROM[$pn]} → ${PTO[$pn]}"; fi
@@ -501,8 +523,12 @@ t_total=$(($(date +%s) - t_start))
     read -r lm _ _ _ < <(stats ntm "$n" 9)
     read -r nm nw nn nnr < <(stats neb "$n" 7)
     read -r ncm ncw _ _ < <(stats neb "$n" 8)
+    if [[ $n == *\~ ]]; then xr=$(expected_route "${PFROM[$pn]}" "${PCN[$pn]}"); else xr=${PROUTE[$pn]}; fi
+    read -r lnm _ _ _ < <(stats neb "$n" 9)
+    read -r mvm _ _ _ < <(stats ntm "$n" 13)
+    [[ $mvm == - ]] && read -r mvm _ _ _ < <(stats neb "$n" 13)
     tgt=50
-    [[ ${PROUTE[$pn]} == relay* ]] && tgt=100
+    [[ $xr == relay* ]] && tgt=100
     if [[ $do_ntm != 1 ]]; then verdict="not run"
     elif ((gn == 0)); then verdict="**no figure**"
     elif le "$cw" "$tgt"; then verdict="met (≤ $tgt)"
@@ -513,13 +539,12 @@ t_total=$(($(date +%s) - t_start))
     else
       nebtxt="$(ms "$nm") / $(ms "$nw")"; nebc="$(ms "$ncm") / $(ms "$ncw")"; nebr=$(routes_of neb "$n")
       if ((gn == 0 || nn == 0)); then beat="—"
-      elif awk -v a="$gm" -v b="$nm" 'BEGIN { if (a == "inf") exit 1; if (b == "inf") exit 0; exit !(a + 0 < b + 0) }'; then beat="yes"
-      else beat="**no**"; fi
+      else beat="$(lt "$gm" "$nm"); $(lt "$cm" "$ncm")"; fi
     fi
-    echo "| $n | $mvtxt | ${PCN[$pn]} | ${PROUTE[$pn]}; $(routes_of ntm "$n") | $(ms "$gm") / $(ms "$gw") (n=$gn) | $(ms "$cm") / $(ms "$cw") | ${lm} | $verdict | $nebtxt (n=$nn) | $nebc | $nebr | $beat |"
+    echo "| $n | $mvtxt | ${PCN[$pn]} | $xr; $(routes_of ntm "$n") | $(ms "$gm") / $(ms "$gw") (n=$gn) | $(ms "$cm") / $(ms "$cw") | $verdict | $nebtxt (n=$nn) | $nebc | $nebr | ${lm} / ${lnm} | $(ms "$mvm") | $beat |"
   done
   echo
-  echo "Every move (sys label round from to CN gap_ms cfg_ms lost reordered baseline_gap_ms route):"
+  echo "Every move (sys label round from to CN gap_ms cfg_ms lost reordered baseline_gap_ms route move_took_ms):"
   sed 's/^/    /' "$res/gaps.txt"
 } >"$res/report.md"
 cat "$res/report.md"
