@@ -48,12 +48,13 @@
 #   NEBULA (1; 0 skips Nebula), NTM (1; 0 skips ntmd), INTERVAL_MS (1),
 #   PRE_S (1: stream before the first move), HOLD_MS (300),
 #   NTM_SPACING_S (1), NEB_SPACING_S (2.5), NTM_MAX_WAIT_S (5),
-#   NEB_MAX_WAIT_S (20), NEB_LH_INTERVAL (10: lighthouse.interval),
+#   NEB_MAX_WAIT_S (30), NEB_LH_INTERVAL (10: lighthouse.interval),
 #   SNAPSHOT (0; 1: build the committed HEAD plus the working tree's bench/
 #   and write docs/bench-runs/mobility-<date>.txt), KEEP (1 keeps the work
 #   directory), NS_PREFIX, BUILD_DIR (<repo>/build/bench),
 #   NTMD_BIN, NTMRS_BIN, DC_BIN, SIM_BIN (use these instead of building;
-#   CODE_DESC says what they are), NTMD_LOG_LEVEL (info).
+#   CODE_DESC says what they are), NTMD_LOG_LEVEL (info), BUILD_ONLY (1:
+#   build, then stop).
 set -euo pipefail
 # shellcheck source=bench/summary.sh
 . "$(dirname "$0")/summary.sh"
@@ -74,7 +75,7 @@ keep=${KEEP:-0}
 ntmd_log_level=${NTMD_LOG_LEVEL:-info}
 P=${NS_PREFIX:-mob$$}
 declare -A spacing_s=([ntm]=${NTM_SPACING_S:-1} [neb]=${NEB_SPACING_S:-2.5})
-declare -A max_wait_s=([ntm]=${NTM_MAX_WAIT_S:-5} [neb]=${NEB_MAX_WAIT_S:-20})
+declare -A max_wait_s=([ntm]=${NTM_MAX_WAIT_S:-5} [neb]=${NEB_MAX_WAIT_S:-30})
 port=9000
 
 die() { echo "run_mobility_bench.sh: $*" >&2; exit 1; }
@@ -171,6 +172,7 @@ if [[ $do_ntm == 1 && -z ${NTMD_BIN:-} ]]; then
     die "build failed (log $log)"
   fi
 fi
+if [[ ${BUILD_ONLY:-0} == 1 ]]; then echo "built in $build ($code_desc)" >&2; exit 0; fi
 dc_bin=${DC_BIN:-$build/dc/ntm-dc}
 ntmd_bin=${NTMD_BIN:-$build/node/ntmd}
 rs_bin=${NTMRS_BIN:-$build/relay/ntm-rs}
@@ -262,7 +264,7 @@ wait_flow() {
   local sys=$1 cn=$2 dev c0 c1 t deadline need
   dev=$(cn_dev "$sys" "$cn")
   need=$(awk -v iv="$iv_ms" 'BEGIN { n = int(50 / iv / 3); print n < 2 ? 2 : n }')
-  deadline=$(($3 + $(awk -v s="${max_wait_s[$sys]}" 'BEGIN { printf "%d", s * 1e9 }')))
+  deadline=$(($3 + $(awk -v s="${max_wait_s[$sys]}" 'BEGIN { printf "%.0f", s * 1e9 }')))
   c0=$(rx_packets "$cn" "$dev")
   while :; do
     sleep 0.05
@@ -394,7 +396,7 @@ run_sequence() {
       if [[ $tf == 0 ]]; then route="$route(not-recovered)"; fails=$((fails + 1)); else fails=0; fi
       echo "$sys $label $i $f0 $goto $cn $ts $tc $tf $route" >>"$res/moves.txt"
       say "$sys $label #$i $f0→$goto ($cn): $( ((tf > 0)) && awk -v a="$tc" -v b="$tf" 'BEGIN { printf "flowing %.0f ms after configured", (b - a) / 1e6 }' || echo "NOT recovered in ${max_wait_s[$sys]} s"), route $route"
-      t_next=$((ts + $(awk -v s="${spacing_s[$sys]}" 'BEGIN { printf "%d", s * 1e9 }')))
+      t_next=$((ts + $(awk -v s="${spacing_s[$sys]}" 'BEGIN { printf "%.0f", s * 1e9 }')))
       sleep_until "$t_next"
     done
   done
