@@ -113,7 +113,12 @@ void Agent::on_path_message(std::span<const std::uint8_t> d, const wire::Endpoin
   wire::PathId id;
   std::copy(h.common.id.begin(), h.common.id.end(), id.bytes.begin());
   auto it = paths_.find(id);
-  if (it == paths_.end()) {
+  // A path message under a newer key epoch than ours: the DC re-directed
+  // the path and told the peer first; ours is on its way.  Kept like one
+  // for an unknown path.
+  const bool newer = it != paths_.end() &&
+                     static_cast<std::int8_t>(h.common.key_epoch - it->second->info.key_epoch) > 0;
+  if (it == paths_.end() || newer) {
     // No key for it yet: it may be the peer's first Tunnel Request racing
     // our own Route Direction (the DC directs the responder first).  Keep a
     // few for a second, unopened; a Route Direction for the path replays

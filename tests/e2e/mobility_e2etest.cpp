@@ -37,10 +37,11 @@ void exchange(boost::asio::io_context& io, TestNode& a, TestNode& b) {
 
 // Two global nodes with a direct path, up at both ends.
 struct World {
-  World()
+  explicit World(bool relay = false)
       : dc(db.url(), kZone),
         mn_text(dc.enroll_node("mn.e2e.test")),
-        cn_text(dc.enroll_node("cn.e2e.test")) {
+        cn_text(dc.enroll_node("cn.e2e.test")),
+        rs_text(relay ? dc.enroll_relay("rs1") : std::string()) {
     dc.start();
   }
   void connect(TestNode& mn, TestNode& cn) {
@@ -57,7 +58,7 @@ struct World {
   }
   TestDatabase db;
   InProcessDc dc;
-  std::string mn_text, cn_text;
+  std::string mn_text, cn_text, rs_text;
   boost::asio::io_context io{1};
 };
 
@@ -171,6 +172,76 @@ TEST_CASE("e2e: a node flapping between networks: updates are rate-limited and i
   CHECK(cn.dp.counters(id)->peer == last);
   mn.agent.stop();
   cn.agent.stop();
+  w.dc.stop();
+}
+
+TEST_CASE("e2e: a global node moves while its CN sits behind NAT: the DC re-directs the same path") {
+  // The mover cannot count on reaching a NATed peer from a new address (the
+  // NAT filters it): the DC directs the path again, key epoch + 1, and the
+  // CN sends first to the new address.  VIPs and path ID stay.
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w;
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0"),
+      cn(w.io, w.cn_text, "127.0.0.3:0", {endpoint("10.2.0.2:4520")});
+  w.connect(mn, cn);
+  const auto before = *path_to(mn, "cn.e2e.test");
+  REQUIRE(before.route == wire::RouteType::direct);
+  REQUIRE(cn.agent.status().behind_nat);
+  exchange(w.io, mn, cn);
+
+  mn.dp.rebind(endpoint("127.0.0.4:0"));
+  mn.agent.network_changed("test: new network");
+  REQUIRE(run_until(w.io, [&] {
+    const auto m = path_to(mn, "cn.e2e.test");
+    const auto c = path_to(cn, "mn.e2e.test");
+    return m && c && m->key_epoch == before.key_epoch + 1 && c->key_epoch == before.key_epoch + 1 &&
+           m->state == node::PathState::up && c->state == node::PathState::up;
+  }));
+  const auto after = *path_to(mn, "cn.e2e.test");
+  CHECK(after.id == before.id);
+  CHECK(after.route == wire::RouteType::direct);
+  CHECK(after.moves.redirects == 1);
+  CHECK(after.peer_view == before.peer_view);
+  CHECK(cn.dp.counters(after.id)->peer == mn.dp.local());
+  exchange(w.io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  w.dc.stop();
+}
+
+}  // namespace ntm::test
+
+#include "relay_in_process.hpp"
+
+namespace ntm::test {
+
+TEST_CASE("e2e: a node behind NAT moves behind another NAT: its update moves its end at the relay") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w(true);
+  InProcessRelay rs(w.rs_text, "127.0.0.6");
+  rs.start();
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0", {endpoint("10.1.0.2:4520")}),
+      cn(w.io, w.cn_text, "127.0.0.3:0", {endpoint("10.2.0.2:4520")});
+  REQUIRE(run_until(w.io, [&] { return rs.registered(); }));
+  w.connect(mn, cn);
+  const auto before = *path_to(mn, "cn.e2e.test");
+  REQUIRE(before.route == wire::RouteType::relay);
+  exchange(w.io, mn, cn);
+
+  // A new NAT: the same private address, a new public mapping.
+  mn.dp.rebind(endpoint("127.0.0.4:0"));
+  mn.agent.network_changed("test: new network");
+  REQUIRE(run_until(w.io, [&] { return path_to(mn, "cn.e2e.test")->moves.updates_answered == 1; }));
+  const auto after = *path_to(mn, "cn.e2e.test");
+  CHECK(after.id == before.id);
+  CHECK(after.key_epoch == before.key_epoch);  // relay to relay: no re-direction
+  CHECK(after.route == wire::RouteType::relay);
+  exchange(w.io, mn, cn);
+  // The CN noticed nothing: it still sends to the relay.
+  CHECK(cn.dp.counters(after.id)->peer == rs.endpoint());
+  mn.agent.stop();
+  cn.agent.stop();
+  rs.stop();
   w.dc.stop();
 }
 
