@@ -173,7 +173,15 @@ void Agent::on_update_request(Path& p, const wire::UpdateRequest& u, std::uint32
     answer(wire::Status::refused);
     return;
   }
-  if (u.update_seq < p.peer_update_seq) {  // an older move than the one in force
+  // Higher: a newer move.  Equal, from where the peer is now: our answer
+  // was lost and it sealed the same update again.  Anything else is an
+  // older move arriving late: refused, so that a node flapping between
+  // networks ends where its last update says (the RS decides alike).
+  if (u.update_seq == p.peer_update_seq && from == p.target && !p.info.via_relay) {
+    answer(wire::Status::ok);
+    return;
+  }
+  if (u.update_seq <= p.peer_update_seq) {
     ++p.info.moves.updates_refused;
     answer(wire::Status::stale_update);
     return;
