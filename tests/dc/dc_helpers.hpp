@@ -47,6 +47,24 @@ inline std::optional<wire::RelayDirection> accept_relay(NodeClient& r, std::uint
   return rd;
 }
 
+// Sends a Direction Request and retransmits it (same txid, as a node does)
+// every 400 ms until `watch` receives a message of type T, for at most
+// timeout_ms; returns that message, unanswered, its header and the txid asked with.  A redirect
+// asked for right after the path's last direction is held off by the DC
+// until a retransmission (docs/dc.md "Moves").
+template <class T>
+std::optional<T> ask_until(NodeClient& asker, const wire::DirectionRequest& req, NodeClient& watch,
+                           wire::ControlHeader* header = nullptr, std::uint32_t* txid_out = nullptr,
+                           int timeout_ms = 4000) {
+  const std::uint32_t txid = asker.send(req);
+  if (txid_out) *txid_out = txid;
+  for (int waited = 0; waited < timeout_ms; waited += 400) {
+    if (auto m = watch.wait_for<T>(400, header)) return m;
+    asker.send(req, txid);
+  }
+  return std::nullopt;
+}
+
 // The first column of the first row, "" for none or NULL.
 inline std::string query1(const std::string& url, const std::string& sql) {
   pqxx::connection c(url);

@@ -200,8 +200,9 @@ TEST_CASE("direction errors: offline peer and unknown name and no relay and path
   CHECK(code_of(x.request(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, true})) ==
         wire::ErrorCode::not_authorized);
   // Its owner may re-direct it: a new key epoch.
-  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, true});
-  auto again = accept_direction(cn);
+  wire::ControlHeader h;
+  auto again = ask_until<wire::RouteDirection>(
+      mn, wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, true}, cn, &h);
   REQUIRE(again);
   CHECK(again->key_epoch == 1);
 }
