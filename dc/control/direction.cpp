@@ -223,6 +223,11 @@ void Server::reconsider(const wire::PathId& id, bool initiator_moved, bool respo
   state::Party* ini = view_.find(p->initiator);
   state::Party* resp = view_.find(*p->responder);
   if (!ini || !resp) return;
+  // A direction begun after the move (a redirect request that came first)
+  // already used the new placement.
+  initiator_moved = initiator_moved && ini->moved_seq > p->directed_seq;
+  responder_moved = responder_moved && resp->moved_seq > p->directed_seq;
+  if (!initiator_moved && !responder_moved) return;
   if (!ini->online || !resp->online) {
     spdlog::debug("direction: path {} not re-decided after a move: an end is offline",
                   id.to_hex());
