@@ -336,7 +336,7 @@ run_case() {
     done
   fi
   local upd red
-  upd=$(jq -r '"\(.updates_accepted // 0)/\(.updates_sent // 0)"' <<<"$ma" 2>/dev/null)
+  upd=$(jq -r '"\(.updates_answered // 0)/\(.updates_sent // 0)"' <<<"$ma" 2>/dev/null)
   red=$(jq -r '.redirects // 0' <<<"$ma" 2>/dev/null)
   local res=PASS
   [ "$rc" -ne 0 ] && res=FAIL
@@ -345,7 +345,7 @@ run_case() {
   local detail="m $mv, CN $cn: route ${rb:-none} -> ${ra:-none} ${sa:-} (expected $want, up after ${t_up} s), download ${transfer}"
   detail+=", m->CN gap ${gf[0]} ms from-configured ${gf[1]} ms lost ${gf[2]}"
   [ "$back" = 1 ] && detail+=", CN->m gap ${gb[0]} ms from-configured ${gb[1]} ms lost ${gb[2]}"
-  detail+=", updates accepted/sent $upd, redirects $red"
+  detail+=", on the path so far: updates answered/sent $upd, re-directions $red"
   [ -n "$PREP_NOTE" ] && detail+=" [$PREP_NOTE]"
   [ "${#why[@]}" -gt 0 ] && detail+=" -- ${why[*]}"
   check "case $id" "$rc" "$detail"
