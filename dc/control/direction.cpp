@@ -135,15 +135,13 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
     }
     if (orphan) {
       // Half-directed: directed afresh, with nothing to put back on failure.
-      state::Path copy = *existing;
-      copy.state = state::PathState::directing;
       auto d = std::make_unique<Directing>(io_);
-      d->path.id = copy.id;
-      d->path.initiator = copy.initiator;
-      d->path.responder = copy.responder;
-      d->path.responder_fqdn = copy.responder_fqdn;
-      d->path.key_epoch = static_cast<std::uint8_t>(copy.key_epoch + 1);
-      d->mn_id = copy.initiator;
+      d->path.id = existing->id;
+      d->path.initiator = existing->initiator;
+      d->path.responder = existing->responder;
+      d->path.responder_fqdn = existing->responder_fqdn;
+      d->path.key_epoch = static_cast<std::uint8_t>(existing->key_epoch + 1);
+      d->mn_id = existing->initiator;
       d->requester = mn.id;
       d->req_txid = h.txid;
       d->req_from = from;
