@@ -25,7 +25,7 @@ std::string_view to_string(LinkEvent e) {
 }
 
 LinkWatch::LinkWatch(boost::asio::io_context& io, std::string ignore_device, Handler on_change)
-    : io_(io), ignore_device_(std::move(ignore_device)), on_change_(std::move(on_change)), watch_(io) {}
+    : ignore_device_(std::move(ignore_device)), on_change_(std::move(on_change)), watch_(io) {}
 
 LinkWatch::~LinkWatch() { stop(); }
 
@@ -99,12 +99,15 @@ bool LinkWatch::ignored_interface(int ifindex) const {
 void LinkWatch::parse(std::span<const std::uint8_t> buf) {
   // The kernel aligns every message; a copy keeps the macros' reads aligned
   // whatever the caller's buffer.
+  if (buf.empty()) return;
   alignas(nlmsghdr) std::array<std::uint8_t, 16384> local;
   const std::size_t len = std::min(buf.size(), local.size());
   std::memcpy(local.data(), buf.data(), len);
-  int left = static_cast<int>(len);
-  for (auto* h = reinterpret_cast<const nlmsghdr*>(local.data()); NLMSG_OK(h, left);
-       h = NLMSG_NEXT(h, left)) {
+  // NLMSG_OK/NLMSG_NEXT spelled out: the macros mix signed and unsigned.
+  for (std::size_t off = 0; len - off >= sizeof(nlmsghdr);) {
+    const auto* h = reinterpret_cast<const nlmsghdr*>(local.data() + off);
+    if (h->nlmsg_len < sizeof(nlmsghdr) || h->nlmsg_len > len - off) break;
+    off += std::min<std::size_t>(NLMSG_ALIGN(h->nlmsg_len), len - off);
     switch (h->nlmsg_type) {
       case RTM_NEWADDR:
       case RTM_DELADDR: {

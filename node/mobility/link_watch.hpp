@@ -44,7 +44,6 @@ class LinkWatch {
   void drain();
   bool ignored_interface(int ifindex) const;
 
-  boost::asio::io_context& io_;
   std::string ignore_device_;
   Handler on_change_;
   int fd_ = -1;
