@@ -20,8 +20,8 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
   }
   stats_.registrations++;
   const bool behind = route::behind_nat(req.local, from);
-  // Its placement changed: the paths it is an end of are reconsidered once
-  // the registration is committed and answered (docs/dc.md "Moves").
+  // Its placement changed: the paths it is an end of are reconsidered
+  // (docs/dc.md "Moves").
   const bool placed = req.local != party.local || from != party.observed;
   const bool moved = placed || !party.online;
   if (moved) party.symmetric_nat = false;  // a new NAT: probe again
@@ -52,6 +52,15 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
     published(party);
   }
 
+  // The paths it is on are re-decided now, from the view, not after the
+  // commit: a Route Direction is no acknowledgement of the registration,
+  // and the commit (tens of ms under load) would otherwise be most of the
+  // handover gap of every re-directed path.  Acted on once per move.
+  if (party.move_pending) {
+    party.move_pending = false;
+    reconsider_paths_of(party);
+  }
+
   store::RegistrationWrite w{is_relay, party.id, req.local, from, behind, party.symmetric_nat};
   // The answer leaves only after the commit: an acknowledged registration
   // survives any crash of the DC.
@@ -76,12 +85,6 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
       resp.keepalive_s = static_cast<std::uint16_t>(cfg_.keepalive_s);
       resp.lifetime_s = static_cast<std::uint16_t>(cfg_.lifetime_s);
       send(*p, from, resp, txid);
-      // A move is acted on once, after the first registration that carried
-      // it was committed (a refused one is retried by the node).
-      if (p->move_pending) {
-        p->move_pending = false;
-        reconsider_paths_of(*p);
-      }
     });
   });
 }
