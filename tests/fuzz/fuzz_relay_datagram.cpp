@@ -6,7 +6,8 @@
 // translation and the DC link.  Input byte 0 picks the source (bits 0-1:
 // the initiator's endpoint, the responder's, a stranger's) or, with bit 7,
 // feeds the rest to the TUN side instead.  Nothing may crash, a forwarded
-// datagram must leave unchanged, and only to a known end.
+// datagram must leave unchanged, and only to a known end; the RS's own
+// answers go to a known end, the DC, or the datagram's source.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -34,7 +35,11 @@ class CheckingSink final : public relay::Sink {
   std::span<std::uint8_t> buffer() override { return buf_; }
   void send(std::span<const std::uint8_t> d, const wire::Endpoint& to) override {
     NTM_FUZZ_CHECK(!d.empty() && d.size() <= relay::kReplyBufferSize);
-    NTM_FUZZ_CHECK(to == known[0] || to == known[1] || to == dc);
+    // Forwarded datagrams go only to a known end (or the DC); an answer the
+    // RS sealed itself (in buf_) may also go back to the datagram's source:
+    // an authenticated Update Request from a new address is answered there.
+    const bool reply = d.data() == buf_.data();
+    NTM_FUZZ_CHECK(to == known[0] || to == known[1] || to == dc || (reply && to == source));
     if (forwarded_from) {  // a forward path's datagram goes out as it came
       NTM_FUZZ_CHECK(d.data() != buf_.data() ? std::memcmp(d.data(), forwarded_from, d.size()) == 0
                                              : true);
@@ -45,6 +50,7 @@ class CheckingSink final : public relay::Sink {
   }
   wire::Endpoint known[2];
   wire::Endpoint dc;
+  wire::Endpoint source;  // where the fuzzed datagram came from
   const std::uint8_t* forwarded_from = nullptr;
 
  private:
@@ -106,6 +112,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::vector<std::uint8_t> original = dg;
   sink.forwarded_from = original.data();
   const wire::Endpoint from = (sel & 3) == 0 ? a : (sel & 3) == 1 ? b : c;
+  sink.source = from;
   fwd.on_datagram(dg, from, sink, now);
   return 0;
 }
