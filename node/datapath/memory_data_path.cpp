@@ -44,6 +44,7 @@ void MemoryDataPath::drain_socket() {
     wire::Endpoint from;
     const long n = sock_.receive(buf, from);
     if (n < 0) return;
+    if (lose_from && lose_from(from)) continue;
     if (static_cast<std::size_t>(n) > buf.size()) {
       table_.bad_packet++;
       continue;

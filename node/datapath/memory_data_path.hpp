@@ -44,6 +44,9 @@ class MemoryDataPath final : public DataPath {
   // Sees every capsule this data path sends (tests capture them to replay
   // or tamper with); control_tap every control datagram.
   std::function<void(std::span<const std::uint8_t>, const wire::Endpoint&)> tap, control_tap;
+  // A broken route: datagrams from a source for which this returns true
+  // are lost on the way (tests of the dead-path fallback).
+  std::function<bool(const wire::Endpoint&)> lose_from;
   // The node moves: its socket is bound anew to another address (a loopback
   // address standing for a network).  The agent learns of it as ntmd would
   // from rtnetlink, through Agent::network_changed.

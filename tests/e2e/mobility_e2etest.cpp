@@ -245,4 +245,40 @@ TEST_CASE("e2e: a node behind NAT moves behind another NAT: its update moves its
   w.dc.stop();
 }
 
+TEST_CASE("e2e: a direct route that stops answering moves to the relay, same path and VIPs") {
+  // Nobody moved: the MN keeps sending, hears nothing back for 3 s, probes
+  // with an NTM Update, gets no answer either and asks the DC to re-direct;
+  // the DC, seeing no move since the path was directed, puts it on the relay.
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w(true);
+  InProcessRelay rs(w.rs_text, "127.0.0.6");
+  rs.start();
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0"), cn(w.io, w.cn_text, "127.0.0.3:0");
+  REQUIRE(run_until(w.io, [&] { return rs.registered(); }));
+  w.connect(mn, cn);
+  const auto before = *path_to(mn, "cn.e2e.test");
+  REQUIRE(before.route == wire::RouteType::direct);
+  // From now on nothing from the MN reaches the CN directly.
+  const auto mn_at = mn.dp.local();
+  cn.dp.lose_from = [mn_at](const wire::Endpoint& from) { return from == mn_at; };
+  const auto pkt = udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "into the void");
+  REQUIRE(run_until(w.io, [&] {
+    mn.dp.inject(pkt);  // an application that keeps sending
+    const auto m = path_to(mn, "cn.e2e.test");
+    const auto c = path_to(cn, "mn.e2e.test");
+    return m && c && m->route == wire::RouteType::relay && c->route == wire::RouteType::relay &&
+           m->state == node::PathState::up && c->state == node::PathState::up;
+  }, 8000));
+  const auto after = *path_to(mn, "cn.e2e.test");
+  CHECK(after.id == before.id);
+  CHECK(after.key_epoch == before.key_epoch + 1);
+  CHECK(after.peer_view == before.peer_view);
+  CHECK(after.via_relay);
+  exchange(w.io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  rs.stop();
+  w.dc.stop();
+}
+
 }  // namespace ntm::test
