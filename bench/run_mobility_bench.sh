@@ -423,6 +423,10 @@ if [[ $do_ntm == 1 ]]; then
     say "ntmd half FAILED: $ntm_failed"
     for f in "$W"/m/ntmd.log "$W"/dc.log "$W"/rs/rs.log; do [[ -f $f ]] && { echo "--- $f" >&2; tail -15 "$f" >&2; }; done
   fi
+  if [[ -z $ntm_failed ]] && ! svc_status m >/dev/null; then
+    ntm_failed="ntmd on m no longer answers its status socket at the end (crashed during the run? see dmesg); moves after that have no figure"
+    say "$ntm_failed"
+  fi
   svc_stop_all  # ntmd's TUNs go with it: Nebula never runs beside ntmd
   cp "$W"/m/ntmd.log "$res/ntmd-m.log" 2>/dev/null || true
   cp "$W"/dc.log "$res/dc.log" 2>/dev/null || true
@@ -506,7 +510,8 @@ t_total=$(($(date +%s) - t_start))
   echo
   echo "Machine: $(nproc) CPUs, \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')\", kernel $(uname -r)," \
     "load average $load_before before and $load_after after; the run took ${t_total} s."
-  echo "Code: $code_desc, Release. Nebula: $(nebula -version 2>/dev/null | head -1 | sed 's/^Version: //') (Debian $(dpkg-query -W -f='${Version}' nebula 2>/dev/null || echo '?'))," \
+  [[ $do_neb == 1 ]] || echo "Code: $code_desc, Release. Nebula not run (NEBULA=0)."
+  [[ $do_neb == 1 ]] && echo "Code: $code_desc, Release. Nebula: $(nebula -version 2>/dev/null | head -1 | sed 's/^Version: //') (Debian $(dpkg-query -W -f='${Version}' nebula 2>/dev/null || echo '?'))," \
     "lighthouse + relay in G, lighthouse.interval ${NEB_LH_INTERVAL:-10} s, punchy on."
   [[ -n $ntm_failed ]] && echo "**The ntmd half failed: $ntm_failed.** (logs in the work directory)"
   echo "Settings: ROUNDS=$rounds PATTERNS=\"${sel[*]}\" INTERVAL_MS=$iv_ms HOLD_MS=$hold_ms" \
