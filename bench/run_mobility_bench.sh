@@ -53,8 +53,7 @@
 #   and write docs/bench-runs/mobility-<date>.txt), KEEP (1 keeps the work
 #   directory), NS_PREFIX, BUILD_DIR (<repo>/build/bench),
 #   NTMD_BIN, NTMRS_BIN, DC_BIN, SIM_BIN (use these instead of building;
-#   CODE_DESC says what they are), NTMD_LOG_LEVEL (info), BUILD_ONLY (1:
-#   build, then stop).
+#   CODE_DESC says what they are), BUILD_ONLY (1: build, then stop).
 set -euo pipefail
 # shellcheck source=bench/summary.sh
 . "$(dirname "$0")/summary.sh"
@@ -72,7 +71,6 @@ iv_ms=${INTERVAL_MS:-1}
 pre_s=${PRE_S:-1}
 hold_ms=${HOLD_MS:-300}
 keep=${KEEP:-0}
-ntmd_log_level=${NTMD_LOG_LEVEL:-info}
 P=${NS_PREFIX:-mob$$}
 declare -A spacing_s=([ntm]=${NTM_SPACING_S:-1} [neb]=${NEB_SPACING_S:-2.5})
 declare -A max_wait_s=([ntm]=${NTM_MAX_WAIT_S:-5} [neb]=${NEB_MAX_WAIT_S:-30})
@@ -105,10 +103,10 @@ PATTERN_ROWS=(
   "16 A  B  a1 relay          relay"
   "17 B  C  a1 relay          relay"
 )
-declare -A PFROM=() PTO=() PCN=() PROUTE=() PPAPER=()
+declare -A PFROM=() PTO=() PCN=() PROUTE=()  # the paper's route is for reading only
 for line in "${PATTERN_ROWS[@]}"; do
-  read -r n f t c r pp <<<"$line"
-  PFROM[$n]=$f PTO[$n]=$t PCN[$n]=$c PROUTE[$n]=$r PPAPER[$n]=$pp
+  read -r n f t c r _ <<<"$line"
+  PFROM[$n]=$f PTO[$n]=$t PCN[$n]=$c PROUTE[$n]=$r
 done
 # the route the DC gives after a move depends on the placement after it only
 # (docs/route-decision.md): expected_route LOC CN
@@ -161,7 +159,7 @@ for tool in ip jq dig python3 awk; do command -v "$tool" >/dev/null || die "$too
 if [[ $do_ntm == 1 ]]; then
   command -v pdns_server >/dev/null || die "pdns_server not installed (scripts/setup.sh)"
 fi
-[[ $do_neb == 1 ]] && { command -v nebula >/dev/null && command -v nebula-cert >/dev/null || die "nebula not found"; }
+if [[ $do_neb == 1 ]] && ! { command -v nebula >/dev/null && command -v nebula-cert >/dev/null; }; then die "nebula not found"; fi
 
 # (with SNAPSHOT=1 its `cp bench/*` skips bench/mobility/, a directory, and
 # fails: harmless, the Nebula helper is taken from the working tree's bench/)
@@ -378,8 +376,6 @@ run_sequence() {
       mob_place m "$goto"
       local ts=$MOB_T_START tc=$MOB_T_CONFIGURED
       tf=$(wait_flow "$sys" "$cn" "$ts")
-      local th
-      th=$(now_ns)
       if [[ $sys == neb ]]; then
         local l0 l1 o0 o1
         l0=$(rx_packets lh eth0)
@@ -527,10 +523,10 @@ t_total=$(($(date +%s) - t_start))
   for n in "${sel[@]}" $(for s in "${seqs[@]}"; do read -r a b <<<"$s"; [[ $b == - ]] && echo "$a~"; done); do
     pn=${n%\~}
     if [[ $n == *\~ ]]; then mvtxt="${PTO[$pn]} → ${PFROM[$pn]} (reverse of $pn)"; else mvtxt="${PFROM[$pn]} → ${PTO[$pn]}"; fi
-    read -r gm gw gn gnr < <(stats ntm "$n" 7)
+    read -r gm gw gn _ < <(stats ntm "$n" 7)
     read -r cm cw _ _ < <(stats ntm "$n" 8)
     read -r lm _ _ _ < <(stats ntm "$n" 9)
-    read -r nm nw nn nnr < <(stats neb "$n" 7)
+    read -r nm nw nn _ < <(stats neb "$n" 7)
     read -r ncm ncw _ _ < <(stats neb "$n" 8)
     if [[ $n == *\~ ]]; then xr=$(expected_route "${PFROM[$pn]}" "${PCN[$pn]}"); else xr=${PROUTE[$pn]}; fi
     read -r lnm _ _ _ < <(stats neb "$n" 9)
