@@ -59,14 +59,17 @@ void Agent::start_move_round(std::string_view why) {
   std::size_t live = 0;
   for (auto& [id, p] : paths_)
     if (p->info.state == PathState::up) ++live;
+  // Read once: the host's addresses can change between two reads (a move
+  // in progress), and an empty list must not be indexed.
   const auto before = reported_;
+  const auto now_local = local_endpoints();
   spdlog::info("network changed ({}): local {} -> {}; registering again, updating {} path(s)", why,
                before.empty() ? std::string("-") : before.front().to_string(),
-               local_endpoints().empty() ? std::string("-") : local_endpoints().front().to_string(),
-               live);
-  // Registration answers quickly or is lost: retry sooner than at start.
+               now_local.empty() ? std::string("-") : now_local.front().to_string(), live);
+  // Registration answers quickly or was lost in the move (sent before the
+  // route existed): retry as soon as an update would, not as at start.
   registered_ = false;
-  reg_backoff_ms_ = 200;
+  reg_backoff_ms_ = kUpdateRetryFirstMs;
   register_now(wire::RegistrationReason::move);
   for (auto& [id, p] : paths_) {
     if (p->info.state != PathState::up) continue;
