@@ -206,6 +206,24 @@ void Server::reconsider_paths_of(const state::Party& mover) {
   for (const auto& [id, is_ini] : mine) reconsider(id, is_ini, !is_ini);
 }
 
+void Server::resend_to_moved(const state::Party& mover) {
+  for (auto& [id, d] : directing_) {
+    Directing& dd = *d;
+    if (dd.to != mover.id || dd.step == Directing::Step::relay) continue;
+    state::Party* to = view_.find(dd.to);
+    if (!to) continue;
+    dd.body = route_direction_for(dd, *to, dd.step == Directing::Step::initiator
+                                               ? wire::PathEnd::initiator
+                                               : wire::PathEnd::responder);
+    stats_.retransmissions++;
+    send(*to, to->observed, dd.body, dd.txid);
+    spdlog::debug("direction: path {}: Route Direction sent again to {} at its new address {}",
+                  id.to_hex(), to->name, to->observed.to_string());
+    dd.backoff_ms = cfg_.retransmit_initial_ms;
+    arm_retransmit(dd);
+  }
+}
+
 void Server::reconsider(const wire::PathId& id, bool initiator_moved, bool responder_moved) {
   if (stopped_ || draining_) return;
   if (auto it = directing_.find(id); it != directing_.end()) {

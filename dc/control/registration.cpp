@@ -58,6 +58,7 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
   // handover gap of every re-directed path.  Acted on once per move.
   if (party.move_pending) {
     party.move_pending = false;
+    resend_to_moved(party);
     reconsider_paths_of(party);
   }
 

@@ -145,8 +145,12 @@ class Server {
   // epoch, the roles kept.  requester null: started by the DC.
   void redirect_path(const state::Path& existing, state::Party* requester, std::uint32_t txid,
                      const wire::Endpoint& from, bool route_failed);
-  // A node's move was committed: reconsider every path it is an end of.
+  // A node moved: reconsider every path it is an end of.
   void reconsider_paths_of(const state::Party& mover);
+  // A node moved while a Route Direction to it is in flight: the copy went
+  // to its old address.  Sent again at once to where it is now, rather
+  // than after the retransmission timer (docs/dc.md §8.4).
+  void resend_to_moved(const state::Party& mover);
   // Re-decides one path after a move and re-directs it when the nodes'
   // own NTM Updates cannot carry the move (route::redirect_after_move).
   void reconsider(const wire::PathId& id, bool initiator_moved, bool responder_moved);

@@ -447,3 +447,40 @@ TEST_CASE("two moves in quick succession: the path ends directed for the last pl
   CHECK_FALSE(relay.wait_for<wire::RelayDirection>(100));
   CHECK(stored_epoch_becomes(db.url(), "2"));
 }
+
+TEST_CASE("a node that moves while its Route Direction is in flight gets it at the new address at once") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  dc.start();
+  NodeClient cn = at(cc, dc, "127.0.0.1");
+  NodeClient mn = at(mc, dc, "127.0.0.2");
+  REQUIRE(cn.register_at({ep("192.168.1.20", 4512)}));  // behind NAT A
+  REQUIRE(mn.register_at());
+  const auto path = random_path();
+  establish(dc, mn, cn, path);
+
+  // A move G -> G: re-directed (the CN must send first).  The responder
+  // acks; the initiator's Route Direction goes to .3 ...
+  NodeClient mn2 = at(mc, dc, "127.0.0.3");
+  REQUIRE(mn2.register_at());
+  wire::ControlHeader h;
+  auto to_cn = direction_of(cn, 1, 3000, &h);
+  REQUIRE(to_cn);
+  ack(cn, *to_cn, h);
+  REQUIRE(direction_of(mn2, 1, 3000));
+  // ... which moved on before acknowledging it: the copy is resent to .4 at
+  // the registration, not when the retransmission timer would fire.
+  const std::size_t from = dc.log().size();
+  NodeClient mn3 = at(mc, dc, "127.0.0.4");
+  REQUIRE(mn3.register_at());
+  CHECK(dc.wait_log("sent again to mn.test.example at its new address " + mn3.local().to_string(),
+                    3000, from));
+  auto again = direction_of(mn3, 1, 3000, &h);
+  REQUIRE(again);
+  CHECK(again->you_are == wire::PathEnd::initiator);
+  ack(mn3, *again, h);
+  REQUIRE(dc.wait_log("key epoch 1, established", 3000, from));
+}
