@@ -72,6 +72,16 @@ _topo_attach() {
 _topo_bridge() {  # NS BRIDGE
   ip -n "$TOPO_P-$1" link add "$2" type bridge stp_state 0 forward_delay 0
   ip -n "$TOPO_P-$1" link set "$2" up
+  # A switch is not a firewall: when the host has br_netfilter loaded (a
+  # container runtime does that), bridged frames would pass the switch
+  # namespace's conntrack and iptables.  In a NAT router's namespace that
+  # let a frame bridged between two LAN hosts create a conntrack entry
+  # without NAT for a flow that later left through the WAN: a1's
+  # registration then reached the DC from its private address (seen in the
+  # mobility bench while m moved in and out of network A).  Off, per
+  # namespace, where the sysctl exists.
+  ip netns exec "$TOPO_P-$1" sh -c \
+    'for f in /proc/sys/net/bridge/bridge-nf-call-*; do [ -w "$f" ] && echo 0 >"$f"; done; true'
 }
 
 _topo_netns_etc() {  # HOST RESOLVER [HOSTS-LINE]
