@@ -31,6 +31,23 @@ std::vector<std::uint8_t> udp_packet(std::uint32_t src, std::uint32_t dst, std::
   return p;
 }
 
+std::uint32_t vip_of(const TestNode& n) { return n.agent.status().vip; }
+
+bool registered(const TestNode& n) { return n.agent.status().registered; }
+
+void exchange(boost::asio::io_context& io, TestNode& a, TestNode& b) {
+  const auto out = udp_packet(vip_of(a), vip_of(b), 40000, 7, "ping over the tunnel");
+  const auto before = b.dp.delivered().size();
+  REQUIRE(a.dp.inject(out));
+  REQUIRE(run_until(io, [&] { return b.dp.delivered().size() > before; }));
+  CHECK(b.dp.delivered().back() == out);
+  const auto back = udp_packet(vip_of(b), vip_of(a), 7, 40000, "and the answer");
+  const auto before_a = a.dp.delivered().size();
+  REQUIRE(b.dp.inject(back));
+  REQUIRE(run_until(io, [&] { return a.dp.delivered().size() > before_a; }));
+  CHECK(a.dp.delivered().back() == back);
+}
+
 std::optional<node::Resolution> resolve(boost::asio::io_context& io, TestNode& n,
                                         const std::string& name, int timeout_ms) {
   std::optional<node::Resolution> out;

@@ -71,6 +71,13 @@ std::vector<std::uint8_t> udp_packet(std::uint32_t src, std::uint32_t dst, std::
 std::optional<node::Resolution> resolve(boost::asio::io_context& io, TestNode& n,
                                         const std::string& name, int timeout_ms = 6000);
 
+std::uint32_t vip_of(const TestNode& n);
+bool registered(const TestNode& n);
+
+// Sends one packet each way between a and b over their path and checks
+// that each arrives unchanged.
+void exchange(boost::asio::io_context& io, TestNode& a, TestNode& b);
+
 // The path to peer in n's status, if any.
 std::optional<node::PathInfo> path_to(const TestNode& n, const std::string& peer);
 

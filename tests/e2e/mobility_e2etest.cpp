@@ -18,23 +18,6 @@ namespace {
 
 constexpr const char* kZone = "e2e.test";
 
-std::uint32_t vip_of(const TestNode& n) { return n.agent.status().vip; }
-
-bool registered(const TestNode& n) { return n.agent.status().registered; }
-
-void exchange(boost::asio::io_context& io, TestNode& a, TestNode& b) {
-  const auto out = udp_packet(vip_of(a), vip_of(b), 40000, 7, "before and after the move");
-  const auto before = b.dp.delivered().size();
-  REQUIRE(a.dp.inject(out));
-  REQUIRE(run_until(io, [&] { return b.dp.delivered().size() > before; }));
-  CHECK(b.dp.delivered().back() == out);
-  const auto back = udp_packet(vip_of(b), vip_of(a), 7, 40000, "the answer");
-  const auto before_a = a.dp.delivered().size();
-  REQUIRE(b.dp.inject(back));
-  REQUIRE(run_until(io, [&] { return a.dp.delivered().size() > before_a; }));
-  CHECK(a.dp.delivered().back() == back);
-}
-
 // Two global nodes with a direct path, up at both ends.
 struct World {
   explicit World(bool relay = false)

@@ -15,25 +15,6 @@ namespace {
 
 constexpr const char* kZone = "e2e.test";
 
-std::uint32_t vip_of(const TestNode& n) { return n.agent.status().vip; }
-
-bool registered(const TestNode& n) { return n.agent.status().registered; }
-
-// Sends one packet each way over the path and checks that it arrives
-// unchanged.
-void exchange(boost::asio::io_context& io, TestNode& a, TestNode& b) {
-  const auto out = udp_packet(vip_of(a), vip_of(b), 40000, 7, "ping over the tunnel");
-  const auto before = b.dp.delivered().size();
-  REQUIRE(a.dp.inject(out));
-  REQUIRE(run_until(io, [&] { return b.dp.delivered().size() > before; }));
-  CHECK(b.dp.delivered().back() == out);
-  const auto back = udp_packet(vip_of(b), vip_of(a), 7, 40000, "and the answer");
-  const auto before_a = a.dp.delivered().size();
-  REQUIRE(b.dp.inject(back));
-  REQUIRE(run_until(io, [&] { return a.dp.delivered().size() > before_a; }));
-  CHECK(a.dp.delivered().back() == back);
-}
-
 }  // namespace
 
 TEST_CASE("e2e: two global nodes: registration, a direct path, data both ways") {
