@@ -22,23 +22,6 @@ using namespace ntm::test;
 
 namespace {
 
-std::optional<std::vector<std::uint8_t>> receive_within(common::UdpSocket& s, int timeout_ms) {
-  std::vector<std::uint8_t> buf(4096);
-  const auto deadline = common::mono_ms() + static_cast<std::uint64_t>(timeout_ms);
-  for (;;) {
-    wire::Endpoint from;
-    const long n = s.receive(buf, from);
-    if (n >= 0) {
-      buf.resize(static_cast<std::size_t>(n));
-      return buf;
-    }
-    const auto now = common::mono_ms();
-    if (now >= deadline) return std::nullopt;
-    pollfd p{s.fd(), POLLIN, 0};
-    ::poll(&p, 1, static_cast<int>(deadline - now));
-  }
-}
-
 // Everything that arrives on s within timeout_ms.
 std::vector<std::vector<std::uint8_t>> drain(common::UdpSocket& s, int timeout_ms) {
   std::vector<std::vector<std::uint8_t>> all;

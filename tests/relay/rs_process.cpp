@@ -2,6 +2,7 @@
 #include "rs_process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -11,6 +12,8 @@
 #include <fstream>
 #include <stdexcept>
 #include <vector>
+
+#include "ntm/common/clock.hpp"
 
 #include "pg_test_db.hpp"
 
@@ -106,6 +109,23 @@ std::string RsProcess::status(bool json, int* exit_status) {
   std::string out = run_capture(argv, &st);
   if (exit_status) *exit_status = st;
   return out;
+}
+
+std::optional<std::vector<std::uint8_t>> receive_within(common::UdpSocket& s, int timeout_ms) {
+  std::vector<std::uint8_t> buf(4096);
+  const auto deadline = common::mono_ms() + static_cast<std::uint64_t>(timeout_ms);
+  for (;;) {
+    wire::Endpoint from;
+    const long n = s.receive(buf, from);
+    if (n >= 0) {
+      buf.resize(static_cast<std::size_t>(n));
+      return buf;
+    }
+    const auto now = common::mono_ms();
+    if (now >= deadline) return std::nullopt;
+    pollfd p{s.fd(), POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(deadline - now));
+  }
 }
 
 }  // namespace ntm::test

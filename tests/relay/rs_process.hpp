@@ -9,8 +9,12 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include "ntm/common/udp_socket.hpp"
 
 namespace ntm::test {
 
@@ -37,5 +41,9 @@ class RsProcess {
   mutable std::condition_variable cv_;
   std::string log_;
 };
+
+// The next datagram on s within timeout_ms, or nothing: the tests' side of
+// talking to an ntm-rs process.
+std::optional<std::vector<std::uint8_t>> receive_within(common::UdpSocket& s, int timeout_ms);
 
 }  // namespace ntm::test

@@ -30,6 +30,7 @@
 #include "rs_process.hpp"
 
 using namespace ntm;
+using ntm::test::receive_within;
 
 namespace {
 
@@ -57,23 +58,6 @@ wire::Endpoint ep(const char* a, std::uint16_t port) {
   need(wire::IpAddr::parse(a, e.addr), "bad address");
   e.port = port;
   return e;
-}
-
-std::optional<std::vector<std::uint8_t>> receive_within(common::UdpSocket& s, int timeout_ms) {
-  std::vector<std::uint8_t> buf(4096);
-  const auto deadline = common::mono_ms() + static_cast<std::uint64_t>(timeout_ms);
-  for (;;) {
-    wire::Endpoint from;
-    const long n = s.receive(buf, from);
-    if (n >= 0) {
-      buf.resize(static_cast<std::size_t>(n));
-      return buf;
-    }
-    const auto now = common::mono_ms();
-    if (now >= deadline) return std::nullopt;
-    pollfd p{s.fd(), POLLIN, 0};
-    ::poll(&p, 1, static_cast<int>(deadline - now));
-  }
 }
 
 // An IPv4/TCP segment (no options), checksums from scratch.
