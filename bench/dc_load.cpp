@@ -17,6 +17,16 @@
 //       file registers.  The DC's RSS (--dc-pid) is read between phases,
 //       and --hook runs after each phase (the script snapshots database
 //       counters there).
+//       --dc may list several endpoints (A,B,C: the processes of one DC
+//       cluster): node i registers and asks at endpoint i mod count.
+//   ntm_bench_dc xzone --dc ADDR:PORT --nodes FILE --cn-dc ADDR:PORT
+//                      --cn-nodes FILE [--pairs N]
+//       cross-zone directions (issue 7): the --nodes nodes register at
+//       DC_A, the --cn-nodes nodes at DC_B; then, one at a time, node i of
+//       A asks for node i of B (cold: DC_A has not resolved that name yet),
+//       again with a new path ID (warm: its DNS answers are cached), and,
+//       as a reference in the same run, for node i+1 of its own zone.
+//       Latency is from the Direction Request to the MN's Route Direction.
 //   ntm_bench_dc probe --dc ADDR:PORT --credentials FILE
 //       registers one node (a config written by `ntm-dc node add`) every
 //       few milliseconds until the first answer, and prints when that
@@ -131,6 +141,7 @@ struct SimNode {
   std::uint64_t counter = 0;
   unsigned worker = 0;
   unsigned sock = 0;  // which of its worker's sockets it sends from (1 after a move)
+  unsigned dc = 0;    // its DC (process): an index into Shared::dcs
 };
 
 struct IdHash {
@@ -251,7 +262,7 @@ sockaddr_in to_sockaddr(const wire::Endpoint& e) {
 struct Shared {
   std::vector<SimNode> nodes;
   std::unordered_map<wire::NodeId, std::uint32_t, IdHash> index;
-  sockaddr_in dc{};
+  std::vector<sockaddr_in> dcs;  // a node sends to dcs[node.dc]
 };
 
 // Counters a worker keeps across phases.
@@ -273,8 +284,19 @@ class Worker {
   const wire::Endpoint& local(unsigned sock) const noexcept { return socks_[sock].local(); }
   WireStats stats;
 
-  // Seals body as node n and sends it to the DC.
+  // Seals body as node n and sends it to its DC.
   void send(std::uint32_t n, const wire::Body& body, std::uint32_t txid) {
+    send_to(n, body, txid, &s_.dcs[s_.nodes[n].dc]);
+  }
+  // Answers the message being handled (inside pump's fn) where it came
+  // from: in a DC cluster or across zones, a Route Direction may come from
+  // a DC process other than the node's own.
+  void reply(std::uint32_t n, const wire::Body& body, std::uint32_t txid) {
+    const sockaddr_in to = from_;
+    send_to(n, body, txid, &to);
+  }
+
+  void send_to(std::uint32_t n, const wire::Body& body, std::uint32_t txid, const sockaddr_in* to) {
     SimNode& node = s_.nodes[n];
     wire::ControlHeader h;
     h.common.type = wire::type_of(body);
@@ -294,8 +316,8 @@ class Worker {
     // then wait for room rather than count a loss the DC never saw.
     const int fd = socks_[node.sock].fd();
     for (int tries = 0; tries < 1000; ++tries) {
-      if (::sendto(fd, tx_buf_.data(), len, 0, reinterpret_cast<const sockaddr*>(&s_.dc),
-                   sizeof s_.dc) == static_cast<ssize_t>(len)) {
+      if (::sendto(fd, tx_buf_.data(), len, 0, reinterpret_cast<const sockaddr*>(to),
+                   sizeof *to) == static_cast<ssize_t>(len)) {
         ++stats.sent;
         return;
       }
@@ -329,10 +351,13 @@ class Worker {
     for (;;) {
       std::array<mmsghdr, kBatch> msgs{};
       std::array<iovec, kBatch> iov{};
+      std::array<sockaddr_in, kBatch> names{};
       for (unsigned i = 0; i < kBatch; ++i) {
         iov[i] = {rx_buf_[i].data(), rx_buf_[i].size()};
         msgs[i].msg_hdr.msg_iov = &iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &names[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof names[i];
       }
       const int n = ::recvmmsg(fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
       if (n < 0) {
@@ -343,6 +368,7 @@ class Worker {
         ++stats.received;
         const std::size_t size =
             std::min<std::size_t>(msgs[static_cast<unsigned>(i)].msg_len, NTM_MAX_CONTROL);
+        from_ = names[static_cast<unsigned>(i)];
         handle({rx_buf_[static_cast<unsigned>(i)].data(), size}, fn);
       }
       if (n < static_cast<int>(kBatch)) return;
@@ -378,6 +404,7 @@ class Worker {
   std::array<Socket, kSockets> socks_;
   wire::Aead aead_;
   std::uint32_t next_txid_ = 1;
+  sockaddr_in from_{};  // source of the datagram being handled
   std::array<std::uint8_t, NTM_MAX_CONTROL> tx_buf_{};
   std::array<std::array<std::uint8_t, NTM_MAX_CONTROL + 1>, 64> rx_buf_{};
 };
@@ -552,7 +579,7 @@ DirResult direct_pairs(Worker& w, Shared& s,
     w.pump(wait, [&](std::uint32_t n, const wire::ControlHeader& h, wire::Body& b) {
       if (auto* rd = std::get_if<wire::RouteDirection>(&b)) {
         if (rd->route != wire::RouteType::direct) ++r.not_direct;
-        w.send(n,
+        w.reply(n,
                wire::RouteDirectionAck{rd->path_id, rd->key_epoch, wire::Status::ok,
                                        w.local(s.nodes[n].sock)},
                h.txid);
@@ -675,16 +702,29 @@ double drain_barrier(Worker& w, Shared& s, std::uint32_t node) {
   return r.acked ? ms_between(t0, Clock::now()) : -1;
 }
 
+// "A,B,...": IPv4 loopback endpoints (load only ever goes to this
+// machine's loopback).
+std::vector<sockaddr_in> parse_dcs(const std::string& text, const char* option) {
+  std::vector<sockaddr_in> out;
+  std::size_t start = 0;
+  for (;;) {
+    const auto comma = text.find(',', start);
+    wire::Endpoint e;
+    if (!common::parse_endpoint(text.substr(start, comma - start), e) ||
+        e.addr.family != wire::Family::v4 || e.addr.bytes[0] != 127)
+      die(std::string(option) + " must list IPv4 loopback ADDR:PORT endpoints");
+    out.push_back(to_sockaddr(e));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
 int cmd_run(const RunOptions& o) {
-  wire::Endpoint dc;
-  if (!common::parse_endpoint(o.dc, dc) || dc.addr.family != wire::Family::v4)
-    die("--dc must be an IPv4 ADDR:PORT");
-  // Load only ever goes to this machine's loopback.
-  if (dc.addr.bytes[0] != 127) die("--dc must be a loopback address");
   if (o.threads == 0 || o.window == 0) die("--threads and --window must be positive");
 
   Shared s;
-  s.dc = to_sockaddr(dc);
+  s.dcs = parse_dcs(o.dc, "--dc");
+  out("dc_processes", static_cast<double>(s.dcs.size()));
   const auto t_load = Clock::now();
   s.nodes = load_nodes(o.nodes_file, o.limit);
   const std::size_t n = s.nodes.size();
@@ -694,6 +734,10 @@ int cmd_run(const RunOptions& o) {
   for (std::uint32_t i = 0; i < n; ++i) {
     s.index.emplace(s.nodes[i].id, i);
     s.nodes[i].worker = i % o.threads;
+    // Spread over the cluster's processes: the two ends of a direction
+    // pair (nodes 2p and 2p+1) sit on different processes when there are
+    // several, so directions also cross processes.
+    s.nodes[i].dc = i % static_cast<unsigned>(s.dcs.size());
   }
   note("loaded and derived keys of " + std::to_string(n) + " nodes in " +
        std::to_string(static_cast<long>(ms_between(t_load, Clock::now()))) + " ms");
@@ -827,6 +871,126 @@ int cmd_run(const RunOptions& o) {
   return 0;
 }
 
+// ---- cross-zone directions ------------------------------------------------
+
+struct XzoneOptions {
+  std::string dc, nodes, cn_dc, cn_nodes;
+  std::size_t pairs = 200;
+  double timeout_s = 5;
+};
+
+struct SerialDirs {
+  Samples latency;
+  std::uint64_t errors = 0, lost = 0, not_direct = 0;
+};
+
+// Directs mn to cn and waits for the MN's Route Direction (every Route
+// Direction on the way is acknowledged to where it came from).  One at a
+// time: this measures the round trip, not throughput.  The request is sent
+// again after 1 s unanswered, as ntmd does.
+void direct_serial(Worker& w, Shared& s, std::uint32_t mn, std::uint32_t cn, double timeout_s,
+                   SerialDirs& r) {
+  wire::DirectionRequest req;
+  wire::random_bytes(req.path_id.bytes);
+  req.peer = wire::Fqdn{s.nodes[cn].fqdn};
+  const std::uint32_t txid = w.next_txid();
+  const auto t0 = Clock::now();
+  auto last = t0;
+  w.send(mn, req, txid);
+  const auto deadline = t0 + duration_cast<Clock::duration>(duration<double>(timeout_s));
+  bool done = false;
+  while (!done && Clock::now() < deadline) {
+    w.pump(milliseconds(2), [&](std::uint32_t n, const wire::ControlHeader& h, wire::Body& b) {
+      if (auto* rd = std::get_if<wire::RouteDirection>(&b)) {
+        w.reply(n,
+                wire::RouteDirectionAck{rd->path_id, rd->key_epoch, wire::Status::ok,
+                                        w.local(s.nodes[n].sock)},
+                h.txid);
+        if (n != mn || rd->you_are != wire::PathEnd::initiator || rd->path_id != req.path_id)
+          return;
+        if (done) return;  // a retransmission
+        r.latency.add(Clock::now() - t0);
+        if (rd->route != wire::RouteType::direct) ++r.not_direct;
+        done = true;
+      } else if (auto* e = std::get_if<wire::ErrorReply>(&b)) {
+        if (n != mn || h.txid != txid || done) return void(++w.stats.stray);
+        ++r.errors;
+        if (r.errors <= 3) note("direction error: " + e->reason.value);
+        done = true;
+      } else if (!std::holds_alternative<wire::Keepalive>(b)) {
+        ++w.stats.stray;
+      }
+    });
+    if (!done && Clock::now() - last > std::chrono::seconds(1)) {
+      last = Clock::now();
+      w.send(mn, req, txid);
+    }
+  }
+  if (!done) ++r.lost;
+  // Let late retransmissions of this direction's messages be acknowledged
+  // before the next one starts timing.
+  w.pump(milliseconds(1), [&](std::uint32_t n, const wire::ControlHeader& h, wire::Body& b) {
+    if (auto* rd = std::get_if<wire::RouteDirection>(&b))
+      w.reply(n,
+              wire::RouteDirectionAck{rd->path_id, rd->key_epoch, wire::Status::ok,
+                                      w.local(s.nodes[n].sock)},
+              h.txid);
+  });
+}
+
+void report_serial(const char* prefix, SerialDirs& r) {
+  const std::string p(prefix);
+  out((p + "_p50_ms").c_str(), r.latency.pct_ms(50));
+  out((p + "_p99_ms").c_str(), r.latency.pct_ms(99));
+  out((p + "_max_ms").c_str(), r.latency.pct_ms(100));
+  out((p + "_completed").c_str(), static_cast<double>(r.latency.us.size()));
+  out((p + "_errors").c_str(), static_cast<double>(r.errors));
+  out((p + "_lost").c_str(), static_cast<double>(r.lost));
+  out((p + "_not_direct").c_str(), static_cast<double>(r.not_direct));
+}
+
+int cmd_xzone(const XzoneOptions& o) {
+  if (o.pairs == 0) die("--pairs must be positive");
+  Shared s;
+  s.dcs = parse_dcs(o.dc, "--dc");
+  const auto cn_dcs = parse_dcs(o.cn_dc, "--cn-dc");
+  if (s.dcs.size() != 1 || cn_dcs.size() != 1) die("xzone takes one endpoint per zone");
+  s.dcs.push_back(cn_dcs[0]);
+  s.nodes = load_nodes(o.nodes, o.pairs + 1);
+  const auto a_count = static_cast<std::uint32_t>(s.nodes.size());
+  if (a_count < o.pairs + 1) die("--nodes needs at least pairs + 1 nodes");
+  for (auto& n : load_nodes(o.cn_nodes, o.pairs)) {
+    n.dc = 1;
+    s.nodes.push_back(std::move(n));
+  }
+  if (s.nodes.size() < a_count + o.pairs) die("--cn-nodes needs at least pairs nodes");
+  for (std::uint32_t i = 0; i < s.nodes.size(); ++i) s.index.emplace(s.nodes[i].id, i);
+
+  Worker w(s, 0);
+  std::vector<std::uint32_t> all(s.nodes.size());
+  for (std::uint32_t i = 0; i < all.size(); ++i) all[i] = i;
+  auto reg = register_nodes(w, s, all, 50, std::chrono::seconds(1),
+                            Clock::now() + std::chrono::seconds(60));
+  if (reg.acked != all.size())
+    die("only " + std::to_string(reg.acked) + " of " + std::to_string(all.size()) +
+        " nodes registered");
+  out("xz_pairs", static_cast<double>(o.pairs));
+
+  // Cold: DC_A resolves each B name for the first time.  Warm: the same
+  // names again.  Local: the same DC_A, a name in its own zone (no DNS, no
+  // DC_B): the reference the cross-zone cost is measured against.
+  SerialDirs cold, warm, local;
+  for (std::uint32_t i = 0; i < o.pairs; ++i) direct_serial(w, s, i, a_count + i, o.timeout_s, cold);
+  for (std::uint32_t i = 0; i < o.pairs; ++i) direct_serial(w, s, i, a_count + i, o.timeout_s, warm);
+  for (std::uint32_t i = 0; i < o.pairs; ++i) direct_serial(w, s, i, i + 1, o.timeout_s, local);
+  report_serial("xz_cold", cold);
+  report_serial("xz_warm", warm);
+  report_serial("local", local);
+  out("gen_stray", static_cast<double>(w.stats.stray));
+  out("gen_undecodable", static_cast<double>(w.stats.undecodable));
+  return 0;
+}
+
 // ---- restart probe -----------------------------------------------------
 
 int cmd_probe(const std::string& dc_text, const std::string& creds_file, int interval_ms,
@@ -879,9 +1043,10 @@ int cmd_free_port() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) die("usage: ntm_bench_dc gen|run|probe|free-port [options]");
+  if (argc < 2) die("usage: ntm_bench_dc gen|run|xzone|probe|free-port [options]");
   const std::string_view cmd = argv[1];
   RunOptions o;
+  XzoneOptions xo;
   std::size_t count = 0;
   std::string zone, out_file, creds;
   int interval_ms = 5;
@@ -931,6 +1096,12 @@ int main(int argc, char** argv) {
       interval_ms = static_cast<int>(number());
     else if (a == "--timeout-s")
       timeout_s = number();
+    else if (a == "--cn-dc")
+      xo.cn_dc = value();
+    else if (a == "--cn-nodes")
+      xo.cn_nodes = value();
+    else if (a == "--pairs")
+      xo.pairs = static_cast<std::size_t>(number());
     else
       die("unknown option " + std::string(a));
   }
@@ -939,6 +1110,13 @@ int main(int argc, char** argv) {
     if (cmd == "run") {
       if (o.dc.empty() || o.nodes_file.empty()) die("run needs --dc and --nodes");
       return cmd_run(o);
+    }
+    if (cmd == "xzone") {
+      xo.dc = o.dc;
+      xo.nodes = o.nodes_file;
+      if (xo.dc.empty() || xo.nodes.empty() || xo.cn_dc.empty() || xo.cn_nodes.empty())
+        die("xzone needs --dc, --nodes, --cn-dc and --cn-nodes");
+      return cmd_xzone(xo);
     }
     if (cmd == "probe") {
       if (o.dc.empty() || creds.empty()) die("probe needs --dc and --credentials");
