@@ -13,7 +13,7 @@ PACKAGES=(
   libboost1.81-dev libldns-dev
   # runtime pieces used by the tests and the demo
   postgresql postgresql-contrib python3 python3-cryptography iproute2 procps
-  pdns-server pdns-backend-remote dnsutils
+  pdns-server pdns-backend-remote pdns-backend-bind pdns-recursor dnsutils
   # the network-namespace testbed (tests/netns) and the demo
   iptables nftables conntrack iputils-ping curl socat iperf3 jq
   # the tunnel benchmark (bench/run_tunnel_bench.sh): the wireguard-go reference

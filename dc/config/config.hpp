@@ -49,6 +49,10 @@ struct Config {
 
   // [timers]
   unsigned keepalive_s = 15;            // keepalive_s
+  Ipv4Prefix substitute_pool;           // substitute_pool = 100.126.0.0/16 (addresses an end uses for a
+                                        //   peer whose VIP clashes in its view; inside the routed range,
+                                        //   disjoint from pool and general_pool)
+  bool vip_force_substitute = false;    // not a file key: a test hook, every path gets a substitute
   unsigned lifetime_s = 60;             // lifetime_s: silent longer -> offline
   unsigned direction_timeout_ms = 3000; // direction_timeout_ms: total time to direct a path
   unsigned retransmit_initial_ms = 200; // retransmit_initial_ms: first retransmission, then doubled

@@ -7,6 +7,7 @@
 #include "control/directing.hpp"
 #include "ntm/common/clock.hpp"
 #include "ntm/wire/sealed_key.hpp"
+#include "state/end_view.hpp"
 
 namespace ntm::dc::control {
 
@@ -418,6 +419,12 @@ wire::RouteDirection Server::route_direction_for(Directing& d, state::Party& rec
   wire::RouteDirection rd;
   rd.path_id = d.path.id;
   rd.key_epoch = d.path.key_epoch;
+  // Each end's address for the other: the peer's VIP, or a substitute where
+  // it clashes in that end's view (docs/dc.md "Virtual address clashes").
+  if (const std::string why = state::assign_peer_views(
+          view_, d->path, cn ? cn->vip.addr : d->general.vip.addr, cfg_);
+      !why.empty())
+    return fail(wire::ErrorCode::no_route, why);
   rd.you_are = end;
   rd.route = d.path.route;
   rd.first = d.path.first;
@@ -454,6 +461,8 @@ void Server::advance(Directing& d) {
       if (!mn) return finish_direction(d.path.id);
       d.to = mn->id;
       d.body = route_direction_for(d, *mn, wire::PathEnd::initiator);
+  if (const auto v = d.path.peer_view[end == wire::PathEnd::initiator ? 0 : 1])
+    rd.peer_view.addr = v;
       break;
     }
   }

@@ -185,7 +185,8 @@ void Agent::on_route_direction(const wire::RouteDirection& rd, const wire::Contr
   t.our_role = ours;
   t.capsule_key = path_key;
   t.our_vip = reg_.vip.addr;
-  t.peer_vip = p->info.peer_view;
+  t.peer_vip = peer.vip.addr;
+  t.peer_view = p->info.peer_view;
   t.peer = p->target;
   dp_.install(t);
   // The resolver's queries for this name now wait on the path.

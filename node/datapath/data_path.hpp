@@ -26,8 +26,12 @@ struct TunnelConfig {
   wire::Role our_role = wire::Role::initiator;  // initiator or responder (PATH domain)
   wire::SecretKey capsule_key;                  // K_path, or the general-path key
   std::uint32_t our_vip = 0;                    // host order: the inner source we send from
-  std::uint32_t peer_vip = 0;                   // host order: the address applications use for the peer
+  std::uint32_t peer_vip = 0;                   // host order: the peer's VIP (its inner source)
   wire::Endpoint peer;                          // where capsules go; empty until known
+  // Host order: the address applications use for the peer (Route Direction
+  // peer_view); 0 or peer_vip: the VIP itself.  A substitute is translated
+  // to peer_vip and back (datapath/view_translation.hpp).
+  std::uint32_t peer_view = 0;
 };
 
 struct TunnelCounters {

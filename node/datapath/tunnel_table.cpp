@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "datapath/tunnel_table.hpp"
 
+#include "datapath/view_translation.hpp"
 #include "ntm/common/clock.hpp"
 #include "ntm/wire/header.hpp"
 
@@ -35,6 +36,7 @@ Tunnel::Tunnel(const TunnelConfig& c)
       key_epoch_(c.key_epoch),
       our_vip_(c.our_vip),
       peer_vip_(c.peer_vip),
+      peer_view_(c.peer_view ? c.peer_view : c.peer_vip),
       sealer_(c.capsule_key, c.our_role, c.path, c.key_epoch),
       peer_(c.peer),
       opener_(c.capsule_key, peer_of(c.our_role), c.path, c.key_epoch) {}
@@ -88,12 +90,13 @@ void TunnelTable::install(const TunnelConfig& c) {
   previous_.erase(c.path);
   if (auto it = by_path_.find(c.path); it != by_path_.end()) {
     if (it->second->key_epoch() != c.key_epoch) previous_[c.path] = it->second;
-    by_vip_.erase(it->second->peer_vip());
+    by_vip_.erase(it->second->peer_view());
     by_path_.erase(it);
   }
-  // One tunnel per peer address: a newer path to the same VIP takes over.
-  if (auto it = by_vip_.find(c.peer_vip); it != by_vip_.end()) by_path_.erase(it->second->path());
-  by_vip_[c.peer_vip] = t;
+  // One tunnel per peer address: a newer path to the same address takes over.
+  if (auto it = by_vip_.find(t->peer_view()); it != by_vip_.end())
+    by_path_.erase(it->second->path());
+  by_vip_[t->peer_view()] = t;
   by_path_[c.path] = std::move(t);
 }
 
@@ -102,7 +105,7 @@ void TunnelTable::remove(const wire::PathId& p) {
   previous_.erase(p);
   auto it = by_path_.find(p);
   if (it == by_path_.end()) return;
-  if (auto v = by_vip_.find(it->second->peer_vip()); v != by_vip_.end() && v->second == it->second)
+  if (auto v = by_vip_.find(it->second->peer_view()); v != by_vip_.end() && v->second == it->second)
     by_vip_.erase(v);
   by_path_.erase(it);
 }
@@ -141,6 +144,12 @@ std::size_t TunnelTable::Reader::seal_outgoing(std::span<std::uint8_t> frame, st
   Tunnel& tun = *it->second;
   // Only the node's own VIP may be the source of what enters a tunnel.
   if (src != tun.our_vip()) {
+    t_.bad_packet.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  // The peer's substitute in our view becomes its VIP on the wire.
+  if (tun.translates() &&
+      !translate_address(frame.subspan(NTM_HDR_LEN, len), false, tun.peer_vip())) {
     t_.bad_packet.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
@@ -187,6 +196,11 @@ Opened TunnelTable::Reader::open_incoming(std::span<std::uint8_t> datagram,
     // The peer may only send from its own VIP, to ours.
     std::uint32_t src = 0, dst = 0;
     if (!ipv4_addresses(payload, src, dst) || src != cur.peer_vip() || dst != cur.our_vip()) {
+      cur.drops.fetch_add(1, std::memory_order_relaxed);
+      return Opened::dropped;
+    }
+    // Checked above on the real VIP; our applications see the substitute.
+    if (cur.translates() && !translate_address(payload, true, cur.peer_view())) {
       cur.drops.fetch_add(1, std::memory_order_relaxed);
       return Opened::dropped;
     }

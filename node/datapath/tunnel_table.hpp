@@ -39,6 +39,10 @@ class Tunnel {
   const wire::PathId& path() const noexcept { return path_; }
   std::uint8_t key_epoch() const noexcept { return key_epoch_; }
   std::uint32_t peer_vip() const noexcept { return peer_vip_; }
+  // The peer's address in this node's view: peer_vip, or the substitute the
+  // DC gave when that VIP clashes here (translated both ways).
+  std::uint32_t peer_view() const noexcept { return peer_view_; }
+  bool translates() const noexcept { return peer_view_ != peer_vip_; }
   std::uint32_t our_vip() const noexcept { return our_vip_; }
 
   // Seals frame[NTM_HDR_LEN, +len) in place; returns the datagram size and
@@ -56,7 +60,7 @@ class Tunnel {
  private:
   wire::PathId path_;
   std::uint8_t key_epoch_;
-  std::uint32_t our_vip_, peer_vip_;
+  std::uint32_t our_vip_, peer_vip_, peer_view_;
   mutable std::mutex tx_mu_;  // sealer_, peer_, tx counters
   wire::CapsuleSealer sealer_;
   wire::Endpoint peer_;
@@ -113,7 +117,7 @@ class TunnelTable {
   mutable std::shared_mutex mu_;
   std::unordered_map<wire::PathId, std::shared_ptr<Tunnel>, IdHash> by_path_;
   std::unordered_map<wire::PathId, std::shared_ptr<Tunnel>, IdHash> previous_;  // receive only
-  std::unordered_map<std::uint32_t, std::shared_ptr<Tunnel>> by_vip_;
+  std::unordered_map<std::uint32_t, std::shared_ptr<Tunnel>> by_vip_;  // by peer_view()
   std::atomic<std::uint32_t> our_vip_{0};
 };
 

@@ -32,6 +32,10 @@ class InProcessDc {
   std::string enroll_node(const std::string& fqdn);
   std::string enroll_relay(const std::string& name);
 
+  // Test hook: every path gets substitute addresses in both ends' views,
+  // as a clash between two DCs' pools would (docs/dc.md).  Before start().
+  void force_substitutes() { cfg_.vip_force_substitute = true; }
+
   void start();
   void stop();
   wire::Endpoint endpoint() const { return endpoint_; }

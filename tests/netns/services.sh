@@ -33,7 +33,7 @@ svc_wait_for() {
 
 # svc_dc_conf: the DC's configuration, $W/dc.conf (SVC_DC_LOG_LEVEL, default debug).
 svc_dc_conf() {
-  mkdir -p "$W/run" "$W/pdns" "$W/dc"
+  mkdir -p "$W/run" "$W/dc"
   cat >"$W/dc.conf" <<EOF
 [dc]
 id = $(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
@@ -88,54 +88,64 @@ svc_enrol_node() {
   dcx node add "$2" -o "$W/$1/node.conf" >/dev/null
 }
 
-# svc_enrol_relay NAME: $W/rs/relay.conf
+# svc_enrol_relay NAME [HOST]: $W/HOST/relay.conf (HOST default rs)
 svc_enrol_relay() {
-  mkdir -p "$W/rs"
-  dcx relay add "$1" -o "$W/rs/relay.conf" >/dev/null
+  local h=${2:-rs}
+  mkdir -p "$W/$h"
+  dcx relay add "$1" -o "$W/$h/relay.conf" >/dev/null
 }
 
-# svc_start_pdns: pdns_server on the DC host at TOPO_PDNS_IP:53, in front of
-# the DC's DNS socket (caches off, as in tests/dns/dc_dns_test.sh).
-svc_start_pdns() {
-  ip netns exec "$TOPO_P-dc" pdns_server --no-config --guardian=no --daemon=no --disable-syslog --write-pid=no \
-    --socket-dir="$W/pdns" --launch=remote \
-    --remote-connection-string="unix:path=$W/run/pdns.sock,timeout=2000" --remote-dnssec=no \
-    --local-address="$TOPO_PDNS_IP" --local-port=53 \
+# svc_pdns_remote HOST ADDR SOCKET LOG ZONE: pdns_server in HOST's namespace
+# on ADDR:53 in front of a DC's DNS socket SOCKET (caches off, as in
+# tests/dns/dc_dns_test.sh); ready once it answers ZONE's SOA.
+svc_pdns_remote() {
+  local h=$1 addr=$2 sock=$3 log=$4 zone=$5 pid i
+  mkdir -p "$W/pdns-$h"
+  ip netns exec "$TOPO_P-$h" pdns_server --no-config --guardian=no --daemon=no --disable-syslog --write-pid=no \
+    --socket-dir="$W/pdns-$h" --launch=remote \
+    --remote-connection-string="unix:path=$sock,timeout=2000" --remote-dnssec=no \
+    --local-address="$addr" --local-port=53 \
     --cache-ttl=0 --query-cache-ttl=0 --negquery-cache-ttl=0 \
     --receiver-threads=1 --distributor-threads=1 \
-    --security-poll-suffix= --webserver=no --api=no --loglevel=4 >"$W/pdns.log" 2>&1 &
-  local pid=$! i
+    --security-poll-suffix= --webserver=no --api=no --loglevel=4 >"$log" 2>&1 &
+  pid=$!
   SVC_PIDS+=("$pid")
   for i in $(seq 100); do
-    tx gh dig +time=1 +tries=1 @"$TOPO_PDNS_IP" "$ZONE" SOA >/dev/null 2>&1 && return 0
+    tx "$h" dig +time=1 +tries=1 @"$addr" "$zone" SOA >/dev/null 2>&1 && return 0
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  echo "pdns_server does not answer (log $W/pdns.log)" >&2
+  echo "pdns_server on $h does not answer (log $log)" >&2
   return 1
 }
 
-# svc_start_rs: ntm-rs on the RS host, relay endpoint TOPO_IP[rs]:4530.
+# svc_start_pdns: pdns_server on the DC host at TOPO_PDNS_IP:53, in front of
+# the DC's DNS socket.
+svc_start_pdns() { svc_pdns_remote dc "$TOPO_PDNS_IP" "$W/run/pdns.sock" "$W/pdns.log" "$ZONE"; }
+
+# svc_start_rs [HOST]: ntm-rs on HOST (default rs), relay endpoint
+# TOPO_IP[HOST]:4530, its files in $W/HOST.
 svc_start_rs() {
-  cat >>"$W/rs/relay.conf" <<EOF
+  local h=${1:-rs} pid
+  cat >>"$W/$h/relay.conf" <<EOF
 
 [rs]
 listen = 0.0.0.0:4530
-advertise = ${TOPO_IP[rs]}:4530
-status_socket = $W/rs/rs.sock
+advertise = ${TOPO_IP[$h]}:4530
+status_socket = $W/$h/rs.sock
 EOF
-  ip netns exec "$TOPO_P-rs" "$NTMRS" -c "$W/rs/relay.conf" run >"$W/rs/rs.log" 2>&1 &
-  local pid=$!
+  ip netns exec "$TOPO_P-$h" "$NTMRS" -c "$W/$h/relay.conf" run >"$W/$h/rs.log" 2>&1 &
+  pid=$!
   SVC_PIDS+=("$pid")
-  svc_wait_for "$W/rs/rs.log" 'ntm-rs ready' "$pid" 20 || {
-    echo "ntm-rs did not get ready (log $W/rs/rs.log)" >&2
+  svc_wait_for "$W/$h/rs.log" 'ntm-rs ready' "$pid" 20 || {
+    echo "ntm-rs on $h did not get ready (log $W/$h/rs.log)" >&2
     return 1
   }
 }
 
 # svc_start_ntmd HOST...: ntmd on each host (its resolver on 127.0.0.53, the
-# host's resolv.conf points there; passthrough queries go to pdns), then
-# waits for every ready line.
+# host's resolv.conf points there; passthrough queries go to pdns, or to
+# SVC_DNS_UPSTREAM if set), then waits for every ready line.
 svc_start_ntmd() {
   local h pid
   declare -A pids
@@ -146,7 +156,7 @@ svc_start_ntmd() {
 listen = 0.0.0.0:4520
 tun = ntm0
 dns_listen = 127.0.0.53:53
-dns_upstream = $TOPO_PDNS_IP:53
+dns_upstream = ${SVC_DNS_UPSTREAM:-$TOPO_PDNS_IP}:53
 tunnel_wait_ms = ${SVC_TUNNEL_WAIT_MS:-4000}
 status_socket = $W/$h/ntmd.sock
 EOF
@@ -178,9 +188,9 @@ svc_start_srv() {
   return 1
 }
 
-# svc_status HOST: ntmd's status --json;  svc_rs_status: ntm-rs's.
+# svc_status HOST: ntmd's status --json;  svc_rs_status [HOST]: ntm-rs's.
 svc_status() { "$NTMD" -c "$W/$1/node.conf" status --json 2>/dev/null; }
-svc_rs_status() { "$NTMRS" -c "$W/rs/relay.conf" status --json 2>/dev/null; }
+svc_rs_status() { "$NTMRS" -c "$W/${1:-rs}/relay.conf" status --json 2>/dev/null; }
 
 svc_stop_all() {
   local p

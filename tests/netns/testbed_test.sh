@@ -184,56 +184,8 @@ for h in "${TOPO_NODES_G[@]}" "${TOPO_NODES_NAT[@]}"; do
     "registered/vip/behind_nat '$got' (expected 'true ${VIP[$h]} $want_nat'), observed $(jq -r .observed <<<"$js" 2>/dev/null)"
 done
 
-# A case: MN reaches CN by name with unmodified programs, and ntmd reports
-# the route docs/route-decision.md prescribes for the placement.
-#   tcase MN CN ROUTE TABLE1-ROWS
-tcase() {
-  local mn=$1 cn=$2 want=$3 rows=$4 name t label client body rc=0 notes=() js path route state rsjs fwd
-  name=$(fqdn "$cn")
-  label="MN $mn@${TOPO_NET[$mn]} -> $cn@${TOPO_NET[$cn]}"
-  if [ "$cn" = gh ]; then client=${TOPO_IP[rs]}; else client=${VIP[$mn]}; fi
-  t=$(now)
-  body=$(tx "$mn" curl -s --max-time 10 "http://$name:8080/" 2>&1)
-  if [ "$body" = "hello from $name, you are $client" ]; then
-    notes+=("curl ok (CN sees $client)")
-  else
-    notes+=("curl FAILED ('$body', expected the CN to see $client)"); rc=1
-  fi
-  if tx "$mn" ping -n -c 2 -i 0.2 -W 2 "$name" >"$W/ping.out" 2>&1; then
-    notes+=("ping ok ($(grep -o 'time=[0-9.]* ms' "$W/ping.out" | tail -1 | cut -d= -f2))")
-  else
-    notes+=("ping FAILED ($(tail -2 "$W/ping.out" | head -1))"); rc=1
-  fi
-  body=$(echo "udp-$mn" | tx "$mn" socat -T 3 - "UDP4:$name:7007" 2>&1)
-  if [ "$body" = "$name sees $client: udp-$mn" ]; then
-    notes+=("udp ok")
-  else
-    notes+=("udp FAILED ('$body')"); rc=1
-  fi
-  js=$(svc_status "$mn")
-  read -r path route state < <(jq -r --arg p "$name" \
-    '[.paths[] | select(.peer == $p)] | last | "\(.path_id) \(.route) \(.state)"' <<<"$js" 2>/dev/null)
-  [ "$route" = "$want" ] && [ "$state" = up ] || rc=1
-  if [ "$want" = relay ] || [ "$want" = relay_general ]; then
-    rsjs=$(svc_rs_status)
-    fwd=$(jq -r --arg id "$path" '[.paths[] | select(.path_id == $id)] | first | "\(.mode) \(.forwarded)"' \
-      <<<"$rsjs" 2>/dev/null)
-    notes+=("rs: ${fwd:-no path}")
-    case $fwd in
-      forward\ [1-9]* | translate\ [1-9]*) ;;
-      *) rc=1 ;;
-    esac
-  fi
-  local line
-  line="$label ($name): route ${route:-none} ${state:-} (expected $want; Table 1 $rows), ${notes[*]}, $(since "$t") s"
-  check "$label" "$rc" "$line"
-  if [ "$rc" -ne 0 ]; then
-    echo "    --- $mn ntmd status: $(jq -c . <<<"$js" 2>/dev/null || echo "$js")"
-    echo "    --- $mn/ntmd.log"; tail -8 "$W/$mn/ntmd.log" | sed 's/^/    /'
-    [ "$cn" != gh ] && { echo "    --- $cn/ntmd.log"; tail -8 "$W/$cn/ntmd.log" | sed 's/^/    /'; }
-    echo "    --- dc.log directions"; grep 'direction' "$W/dc.log" | tail -3 | sed 's/^/    /'
-  fi
-}
+# shellcheck source-path=SCRIPTDIR source=table1_cases.sh
+. "$HERE/table1_cases.sh"
 
 echo
 log "Table 1 placements (CN does not move; a move is a new registration, docs/route-decision.md)"

@@ -25,6 +25,12 @@
 #   topo_down PREFIX    stop what still runs inside, delete namespaces and
 #                       /etc/netns/PREFIX-*; safe to call twice
 #   tx HOST CMD...      run CMD in HOST's namespace (TOPO_P set by topo_up)
+#   topo_add_g HOST ADDR [RESOLVER]
+#                       after topo_up: one more host on G (ADDR/24 on eth0,
+#                       /etc/netns resolv.conf = RESOLVER if given); sets
+#                       TOPO_IP[HOST] and TOPO_NET[HOST]=G
+#   topo_add_lo HOST    after topo_up: a namespace with only lo (a service
+#                       reached through unix sockets, e.g. a PostgreSQL)
 #   topo_ns HOST        the namespace's name
 #   TOPO_IP[HOST], TOPO_WAN[a..d], TOPO_NET[HOST] (G, A, B, C or D)
 
@@ -144,6 +150,16 @@ topo_up() {
   _topo_netns_etc rs "$TOPO_PDNS_IP"
   _topo_netns_etc gh "$TOPO_PDNS_IP"
 }
+
+topo_add_g() {
+  _topo_ns_add "$1" || return 1
+  _topo_attach "$1" g br0 "$2/24" || return 1
+  TOPO_IP[$1]=$2
+  TOPO_NET[$1]=G
+  if [ -n "${3:-}" ]; then _topo_netns_etc "$1" "$3"; fi
+}
+
+topo_add_lo() { _topo_ns_add "$1"; }
 
 # Stops whatever still runs in the namespaces (by PID: only this run's
 # processes can be inside them), then deletes them and their /etc/netns dirs.

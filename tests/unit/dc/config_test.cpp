@@ -71,6 +71,8 @@ TEST_CASE("config: the example file parses and matches the documented defaults")
   CHECK(c.group_commit_max == d.group_commit_max);
   CHECK(c.vip_pool.to_string() == d.vip_pool.to_string());
   CHECK(c.vip_prefix_len == d.vip_prefix_len);
+  CHECK(c.substitute_pool.to_string() == d.substitute_pool.to_string());
+  CHECK(d.substitute_pool.to_string() == "100.126.0.0/16");
   CHECK(c.keepalive_s == d.keepalive_s);
   CHECK(c.lifetime_s == d.lifetime_s);
   CHECK(c.direction_timeout_ms == d.direction_timeout_ms);
@@ -124,6 +126,7 @@ TEST_CASE("config: values are read and canonicalised") {
       "pool = 10.20.0.0/16\n"
       "route_prefix_len = 8\n"
       "general_pool = 10.127.0.0/16\n"
+      "substitute_pool = 10.126.0.0/16\n"
       "[log]\n"
       "level = debug\n");
   REQUIRE(c.zones.size() == 2);
@@ -136,6 +139,7 @@ TEST_CASE("config: values are read and canonicalised") {
   CHECK(c.vip_pool.to_string() == "10.20.0.0/16");
   CHECK(c.vip_prefix_len == 8);
   CHECK(c.general_pool.to_string() == "10.127.0.0/16");
+  CHECK(c.substitute_pool.to_string() == "10.126.0.0/16");
   CHECK(c.log_level == "debug");
   // Both comment markers that ini_parser accepts, and CRLF line ends.
   CHECK(error_of("# hash comment\r\n; semicolon comment\r\n" + kMinimal) == "");
@@ -309,6 +313,20 @@ TEST_CASE("config: each validation rule names its key") {
               "[vip] general_pool: 10.0.0.0/16 must lie inside the routed range 100.64.0.0/10"));
   CHECK(names(error_of(with("[vip]\ngeneral_pool = 100.64.0.0/17\n")),
               "[vip] general_pool: 100.64.0.0/17 overlaps pool 100.64.0.0/16"));
+  CHECK(names(error_of(with("[vip]\nsubstitute_pool = 100.126.0.0\n")),
+              "[vip] substitute_pool: must be an IPv4 prefix"));
+  CHECK(names(error_of(with("[vip]\nsubstitute_pool = 100.126.0.1/16\n")),
+              "[vip] substitute_pool: host bits must be zero"));
+  CHECK(names(error_of(with("[vip]\nsubstitute_pool = 10.0.0.0/16\n")),
+              "[vip] substitute_pool: 10.0.0.0/16 must lie inside the routed range 100.64.0.0/10"));
+  CHECK(names(error_of(with("[vip]\nsubstitute_pool = 100.64.128.0/17\n")),
+              "[vip] substitute_pool: 100.64.128.0/17 overlaps pool 100.64.0.0/16"));
+  CHECK(names(error_of(with("[vip]\nsubstitute_pool = 100.127.0.0/24\n")),
+              "[vip] substitute_pool: 100.127.0.0/24 overlaps general_pool 100.127.0.0/16"));
+  // The default is checked too when another key moves the routed range.
+  CHECK(names(error_of(with("[vip]\npool = 10.20.0.0/16\nroute_prefix_len = 8\n"
+                            "general_pool = 10.127.0.0/16\n")),
+              "[vip] substitute_pool: 100.126.0.0/16 (default) must lie inside the routed range"));
 
   // [timers]
   CHECK(names(error_of(with("[timers]\nkeepalive_s = 0\n")),
