@@ -395,6 +395,39 @@ Config parse(std::string_view ini_text) {
       fail("vip", "general_pool", c.general_pool.to_string() + " overlaps pool " +
                                       c.vip_pool.to_string());
   }
+  // Substitutes stand for foreign peers whose VIP clashes in a node's view
+  // (docs/dc.md "Virtual address clashes"): routed into the tunnel, and never
+  // a VIP this DC hands out, so a substitute cannot clash with a later one.
+  {
+    const bool set = get(root, "vip", "substitute_pool").has_value();
+    if (const auto sp = get(root, "vip", "substitute_pool")) {
+      if (!Ipv4Prefix::parse(*sp, c.substitute_pool))
+        fail("vip", "substitute_pool",
+             "must be an IPv4 prefix such as 100.126.0.0/16, got '" + *sp + "'");
+      const Ipv4Prefix masked{c.substitute_pool.network & prefix_mask(c.substitute_pool.length),
+                              c.substitute_pool.length};
+      if (masked.network != c.substitute_pool.network)
+        fail("vip", "substitute_pool",
+             "host bits must be zero (did you mean " + masked.to_string() + "?)");
+      if (c.substitute_pool.length < 8 || c.substitute_pool.length > 30)
+        fail("vip", "substitute_pool", "prefix length must be between 8 and 30, got " +
+                                           std::to_string(c.substitute_pool.length));
+    } else {
+      c.substitute_pool = Ipv4Prefix{0x647e0000u, 16};  // 100.126.0.0/16
+    }
+    const std::string what = c.substitute_pool.to_string() + (set ? "" : " (default)");
+    const Ipv4Prefix routed{c.vip_pool.network & prefix_mask(c.vip_prefix_len), c.vip_prefix_len};
+    if (!routed.contains(c.substitute_pool.network) ||
+        !routed.contains(c.substitute_pool.network + (c.substitute_pool.size() - 1)))
+      fail("vip", "substitute_pool", what + " must lie inside the routed range " + routed.to_string());
+    auto overlap = [](const Ipv4Prefix& a, const Ipv4Prefix& b) {
+      return a.contains(b.network) || b.contains(a.network);
+    };
+    if (overlap(c.substitute_pool, c.vip_pool))
+      fail("vip", "substitute_pool", what + " overlaps pool " + c.vip_pool.to_string());
+    if (overlap(c.substitute_pool, c.general_pool))
+      fail("vip", "substitute_pool", what + " overlaps general_pool " + c.general_pool.to_string());
+  }
 
   // [timers]
   c.keepalive_s = number(root, "timers", "keepalive_s", c.keepalive_s, 1, 3600);
@@ -485,36 +518,3 @@ Config load(const std::filesystem::path& file) {
 }
 
 }  // namespace ntm::dc::config
-  // Substitutes stand for foreign peers whose VIP clashes in a node's view
-  // (docs/dc.md "Virtual address clashes"): routed into the tunnel, and never
-  // a VIP this DC hands out, so a substitute cannot clash with a later one.
-  {
-    const bool set = get(root, "vip", "substitute_pool").has_value();
-    if (const auto sp = get(root, "vip", "substitute_pool")) {
-      if (!Ipv4Prefix::parse(*sp, c.substitute_pool))
-        fail("vip", "substitute_pool",
-             "must be an IPv4 prefix such as 100.126.0.0/16, got '" + *sp + "'");
-      const Ipv4Prefix masked{c.substitute_pool.network & prefix_mask(c.substitute_pool.length),
-                              c.substitute_pool.length};
-      if (masked.network != c.substitute_pool.network)
-        fail("vip", "substitute_pool",
-             "host bits must be zero (did you mean " + masked.to_string() + "?)");
-      if (c.substitute_pool.length < 8 || c.substitute_pool.length > 30)
-        fail("vip", "substitute_pool", "prefix length must be between 8 and 30, got " +
-                                           std::to_string(c.substitute_pool.length));
-    } else {
-      c.substitute_pool = Ipv4Prefix{0x647e0000u, 16};  // 100.126.0.0/16
-    }
-    const std::string what = c.substitute_pool.to_string() + (set ? "" : " (default)");
-    const Ipv4Prefix routed{c.vip_pool.network & prefix_mask(c.vip_prefix_len), c.vip_prefix_len};
-    if (!routed.contains(c.substitute_pool.network) ||
-        !routed.contains(c.substitute_pool.network + (c.substitute_pool.size() - 1)))
-      fail("vip", "substitute_pool", what + " must lie inside the routed range " + routed.to_string());
-    auto overlap = [](const Ipv4Prefix& a, const Ipv4Prefix& b) {
-      return a.contains(b.network) || b.contains(a.network);
-    };
-    if (overlap(c.substitute_pool, c.vip_pool))
-      fail("vip", "substitute_pool", what + " overlaps pool " + c.vip_pool.to_string());
-    if (overlap(c.substitute_pool, c.general_pool))
-      fail("vip", "substitute_pool", what + " overlaps general_pool " + c.general_pool.to_string());
-  }

@@ -46,13 +46,13 @@ struct Config {
   unsigned vip_prefix_len = 10;         // route_prefix_len = 10 (range nodes route into the tunnel)
   Ipv4Prefix general_pool;              // general_pool = 100.127.0.0/16 (VIPs standing for general hosts;
                                         //   inside the routed range, disjoint from pool)
-
-  // [timers]
-  unsigned keepalive_s = 15;            // keepalive_s
   Ipv4Prefix substitute_pool;           // substitute_pool = 100.126.0.0/16 (addresses an end uses for a
                                         //   peer whose VIP clashes in its view; inside the routed range,
                                         //   disjoint from pool and general_pool)
   bool vip_force_substitute = false;    // not a file key: a test hook, every path gets a substitute
+
+  // [timers]
+  unsigned keepalive_s = 15;            // keepalive_s
   unsigned lifetime_s = 60;             // lifetime_s: silent longer -> offline
   unsigned direction_timeout_ms = 3000; // direction_timeout_ms: total time to direct a path
   unsigned retransmit_initial_ms = 200; // retransmit_initial_ms: first retransmission, then doubled

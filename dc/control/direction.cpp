@@ -389,6 +389,12 @@ void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
     if (auto v = general_vip(d->path.responder_fqdn)) d->general.vip.addr = *v;
     else return fail(wire::ErrorCode::no_route, "general host address pool exhausted");
   }
+  // Each end's address for the other: the peer's VIP, or a substitute where
+  // it clashes in that end's view (docs/dc.md "Virtual address clashes").
+  if (const std::string why = state::assign_peer_views(
+          view_, d->path, cn ? cn->vip.addr : d->general.vip.addr, cfg_);
+      !why.empty())
+    return fail(wire::ErrorCode::no_route, why);
   spdlog::debug("direction: path {} {} -> {}: {} ({}), first sender {}, key epoch {}",
                 d->path.id.to_hex(), mn->name, d->path.responder_fqdn, wire::to_string(dec.route),
                 dec.reason, static_cast<int>(dec.first), static_cast<int>(d->path.key_epoch));
@@ -419,18 +425,14 @@ wire::RouteDirection Server::route_direction_for(Directing& d, state::Party& rec
   wire::RouteDirection rd;
   rd.path_id = d.path.id;
   rd.key_epoch = d.path.key_epoch;
-  // Each end's address for the other: the peer's VIP, or a substitute where
-  // it clashes in that end's view (docs/dc.md "Virtual address clashes").
-  if (const std::string why = state::assign_peer_views(
-          view_, d->path, cn ? cn->vip.addr : d->general.vip.addr, cfg_);
-      !why.empty())
-    return fail(wire::ErrorCode::no_route, why);
   rd.you_are = end;
   rd.route = d.path.route;
   rd.first = d.path.first;
   if (mn) rd.initiator = mn->info(cfg_.advertise);
   rd.responder = cn ? cn->info(cfg_.advertise) : d.general;
   rd.peer_view = end == wire::PathEnd::initiator ? rd.responder.vip : rd.initiator.vip;
+  if (const auto v = d.path.peer_view[end == wire::PathEnd::initiator ? 0 : 1])
+    rd.peer_view.addr = v;
   rd.relay = d.path.relay_endpoint;
   wire::KeyWrapper wrap(recipient.key, wire::KeyDomain::node_dc, recipient.key_epoch,
                         recipient.id.bytes);
@@ -461,8 +463,6 @@ void Server::advance(Directing& d) {
       if (!mn) return finish_direction(d.path.id);
       d.to = mn->id;
       d.body = route_direction_for(d, *mn, wire::PathEnd::initiator);
-  if (const auto v = d.path.peer_view[end == wire::PathEnd::initiator ? 0 : 1])
-    rd.peer_view.addr = v;
       break;
     }
   }

@@ -43,12 +43,12 @@ struct Path {
     std::uint64_t mono_ms = 0;  // 0: none
   };
   Asked asked[2];
-};
-
-}  // namespace ntm::dc::state
   // The address each end uses for the other (its Route Direction's
   // peer_view): 0 the initiator's for the responder, 1 the responder's for
   // the initiator; the peer's VIP or a clash substitute
   // (state/end_view.hpp).  Kept across re-directions so that applications
   // keep their address; 0: not chosen yet (or loaded at start).
   std::uint32_t peer_view[2] = {0, 0};
+};
+
+}  // namespace ntm::dc::state
