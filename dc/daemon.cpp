@@ -9,12 +9,14 @@
 #include <memory>
 #include <thread>
 
+#include "cluster/change_listener.hpp"
 #include "control/server.hpp"
 #include "database.hpp"
 #include "dns/publisher.hpp"
 #include "identity/dc_key.hpp"
 #include "ntm/common/clock.hpp"
 #include "ntm/common/service_notify.hpp"
+#include "store/change_note.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
 
@@ -46,43 +48,6 @@ Loaded load_view(store::Store& store, state::View& view, const config::Config& c
   return out;
 }
 
-// Follows PostgreSQL notifications from enrollment commands and other DC
-// processes, and hands each changed party to the I/O thread.  After a lost
-// connection it cannot know what it missed, so it reloads every party.
-void listen_changes(const std::string& url, asio::io_context& io, control::Server& server,
-                    std::atomic<bool>& stop) {
-  store::Store store(url);
-  // Resync once LISTEN is in place: that covers whatever changed between
-  // loading the view and listening, and after a reconnect whatever changed
-  // while the connection was down (removals included).
-  bool resync = true;
-  while (!stop) {
-    try {
-      store.listen();
-      if (resync) {
-        auto rows = store.load_parties();
-        asio::post(io, [&server, rows = std::move(rows)] { server.sync_parties(rows); });
-        resync = false;
-      }
-      for (const auto& note : store.wait_notifications(500)) {
-        const auto space = note.find(' ');
-        wire::NodeId id;
-        if (space == std::string::npos || !wire::NodeId::from_hex(note.substr(space + 1), id))
-          continue;
-        auto row = store.load_party(id);
-        asio::post(io, [&server, id, row] { server.on_party_changed(id, row); });
-      }
-    } catch (const store::Unavailable& e) {
-      spdlog::warn("listener: {}; retrying", e.what());
-      resync = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    } catch (const std::exception& e) {
-      spdlog::error("listener: {}", e.what());
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
-  }
-}
-
 }  // namespace
 
 int serve(const config::Config& cfg) {
@@ -102,7 +67,10 @@ int serve(const config::Config& cfg) {
   spdlog::info("dc key: sha256:{}", dc_key.fingerprint_hex());
 
   asio::io_context io(1);
-  store::Writer writer(db.url(), cfg.group_commit_max);
+  // The token this process's writes carry in their notifications, so that
+  // its own listener skips them (docs/operations.md "DC cluster").
+  const std::string sender = store::new_sender_token();
+  store::Writer writer(db.url(), cfg.group_commit_max, sender);
   control::Server server(io, cfg, view, writer);
   server.start();
 
@@ -117,8 +85,8 @@ int serve(const config::Config& cfg) {
     server.set_node_observer(publisher.get());
   }
 
-  std::atomic<bool> stop{false};
-  std::thread listener([&] { listen_changes(db.url(), io, server, stop); });
+  cluster::ChangeListener listener(db.url(), sender, io, server);
+  listener.start();
 
   // SIGTERM drains: no new datagrams are taken, every queued write is
   // committed and its answer sent, then the DC stops (bounded: 5 s).
@@ -157,11 +125,11 @@ int serve(const config::Config& cfg) {
   common::service_notify("READY=1");
   io.run();
 
-  stop = true;
-  listener.join();
+  listener.stop();
   // Drain: every queued write is applied before the database goes away.
   writer.stop();
   server.log_stats();
+  listener.log_stats();
   if (publisher) publisher->log_stats();
   const auto& ws = writer.stats();
   spdlog::info("store: {} operations in {} transactions, {} failed", ws.ops.load(),

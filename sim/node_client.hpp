@@ -35,6 +35,8 @@ class NodeClient {
   NodeClient(const Credentials& creds, const wire::Endpoint& dc, const wire::Endpoint& bind = {});
 
   wire::Endpoint local() const { return sock_.local(); }
+  // Where send() goes from now on: another member of a DC cluster.
+  void set_dc(const wire::Endpoint& dc) { dc_ = dc; }
   const Credentials& credentials() const noexcept { return creds_; }
 
   // Seals and sends; returns the txid used.  The datagram stays available

@@ -10,6 +10,7 @@
 #include <boost/property_tree/ini_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
 #include <cerrno>
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <span>
@@ -31,8 +32,8 @@ std::uint32_t prefix_mask(unsigned length) noexcept {
 
 // Every section and key the daemon reads.  Anything else is rejected: a
 // misspelt key would otherwise be ignored and its default silently used.
-constexpr std::string_view kDcKeys[] = {"id",           "zones",     "listen",         "advertise",
-                                        "probe_listen", "state_dir", "node_config_dir"};
+constexpr std::string_view kDcKeys[] = {"id",           "zones",     "listen",          "advertise",
+                                        "probe_listen", "state_dir", "node_config_dir", "cluster"};
 constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_port", "group_commit_max"};
 constexpr std::string_view kVipKeys[] = {"pool", "route_prefix_len", "general_pool",
                                          "substitute_pool"};
@@ -325,6 +326,26 @@ Config parse(std::string_view ini_text) {
     // would also fail to bind.
     if (c.probe_listen.port != 0 && c.probe_listen == c.listen)
       fail("dc", "probe_listen", "must differ from listen");
+  }
+
+  // The cluster (docs/operations.md "DC cluster"): every member's advertise
+  // endpoint, written into node files so that a node can fail over.  This
+  // member must be in it, or its own nodes would not know it.
+  if (const auto cluster = get(root, "dc", "cluster")) {
+    for (const auto& item : split_list("dc", "cluster", *cluster)) {
+      const wire::Endpoint e = endpoint("dc", "cluster", item);
+      if (is_wildcard(e.addr) || e.port == 0)
+        fail("dc", "cluster", "'" + item + "' must be an address:port nodes can reach");
+      if (std::find(c.cluster.begin(), c.cluster.end(), e) != c.cluster.end())
+        fail("dc", "cluster", "'" + item + "' listed twice");
+      c.cluster.push_back(e);
+    }
+    if (std::find(c.cluster.begin(), c.cluster.end(), c.advertise) == c.cluster.end())
+      fail("dc", "cluster",
+           "must include this member's advertise endpoint (" + c.advertise.to_string() + ")");
+    if (c.cluster.size() > 8) fail("dc", "cluster", "at most 8 members");
+  } else {
+    c.cluster.push_back(c.advertise);
   }
 
   const auto state_dir = get(root, "dc", "state_dir");

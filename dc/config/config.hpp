@@ -33,6 +33,8 @@ struct Config {
   wire::Endpoint listen;                // listen = 0.0.0.0:4510
   wire::Endpoint advertise;             // advertise = endpoint nodes reach this DC at (default: listen)
   wire::Endpoint probe_listen;          // probe_listen = second port for NAT-mapping probes (optional)
+  std::vector<wire::Endpoint> cluster;  // cluster = advertise endpoints of every member of this DC's
+                                        //   cluster, this one included (default: advertise)
   std::filesystem::path state_dir;      // state_dir = /var/lib/ntm-dc
   std::filesystem::path node_config_dir;  // node_config_dir = where `node add` writes configs (default state_dir/nodes)
 

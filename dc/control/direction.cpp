@@ -217,9 +217,9 @@ void Server::resend_to_moved(const state::Party& mover) {
                                                ? wire::PathEnd::initiator
                                                : wire::PathEnd::responder);
     stats_.retransmissions++;
-    send(*to, to->observed, dd.body, dd.txid);
+    send(*to, to->reach(), dd.body, dd.txid);
     spdlog::debug("direction: path {}: Route Direction sent again to {} at its new address {}",
-                  id.to_hex(), to->name, to->observed.to_string());
+                  id.to_hex(), to->name, to->reach().to_string());
     dd.backoff_ms = cfg_.retransmit_initial_ms;
     arm_retransmit(dd);
   }
@@ -467,7 +467,7 @@ void Server::advance(Directing& d) {
     }
   }
   state::Party* to = view_.find(d.to);
-  send(*to, to->observed, d.body, d.txid);
+  send(*to, to->reach(), d.body, d.txid);
   arm_retransmit(d);
 }
 
@@ -507,7 +507,7 @@ void Server::arm_retransmit(Directing& d) {
       }
     }
     stats_.retransmissions++;
-    send(*to, to->observed, dd.body, dd.txid);
+    send(*to, to->reach(), dd.body, dd.txid);
     dd.backoff_ms = std::min<unsigned>(dd.backoff_ms * 2, cfg_.direction_timeout_ms);
     arm_retransmit(dd);
   });

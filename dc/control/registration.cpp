@@ -31,6 +31,10 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
   }
   party.local = req.local;
   party.observed = from;
+  // This member is its home now; the others learn it from the writer's
+  // notification (docs/operations.md "DC cluster").
+  party.home_here = true;
+  party.binding = {};
   party.behind_nat = behind;
   party.online = true;
   party.missed_directions = 0;  // a relay that registers again is worth trying again
@@ -100,7 +104,10 @@ void Server::on_keepalive(state::Party& party, const wire::Keepalive& ka,
     // The same socket seen through the NAT on a second DC port: a
     // different mapping means the NAT maps per destination (symmetric).
     party.probe_observed = from;
-    if (party.behind_nat && party.observed.addr == from.addr && party.observed.port != from.port &&
+    // Only the home compares: another member's view of `observed` is the
+    // home's, and its probe port is not the home's second port.
+    if (party.home_here && party.behind_nat && party.observed.addr == from.addr &&
+        party.observed.port != from.port &&
         !party.symmetric_nat) {
       party.symmetric_nat = true;
       spdlog::info("registration: {} is behind a symmetric NAT", party.name);
@@ -109,6 +116,16 @@ void Server::on_keepalive(state::Party& party, const wire::Keepalive& ka,
                      nullptr);
     }
     send(party, from, ack, h.txid, true);
+    return;
+  }
+  if (!party.home_here) {
+    // Its home is another member of the cluster: this Keepalive keeps the
+    // node's NAT binding towards this member, to be sent to from here.  The
+    // home alone judges its registration and writes its liveness.
+    party.binding = from;
+    if (party.online) party.last_seen_ms = now;
+    ack.reregister = !party.online;
+    send(party, from, ack, h.txid);
     return;
   }
   // Not registered (never, expired, or the DC lost it): ask for a
@@ -151,8 +168,9 @@ void Server::sweep() {
     stats_.expired++;
     spdlog::info("registration: {} silent for {} s: offline", p->name, cfg_.lifetime_s);
     published(*p);
-    writer_.submit(store::OfflineWrite{p->kind == state::PartyKind::relay, p->id},
-                   nullptr);
+    // Another member's party: offline in this view only; its home writes it.
+    if (p->home_here)
+      writer_.submit(store::OfflineWrite{p->kind == state::PartyKind::relay, p->id}, nullptr);
   }
   sweep_timer_.expires_after(std::chrono::milliseconds(1000 / kSlices));
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -182,7 +200,7 @@ void Server::prompt(const std::string& fqdn) {
   p->last_prompt_ms = now;
   p->prompt_unanswered = true;
   stats_.prompts++;
-  send(*p, p->observed, wire::Keepalive{}, next_txid());
+  send(*p, p->reach(), wire::Keepalive{}, next_txid());
 }
 
 }  // namespace ntm::dc::control

@@ -56,7 +56,7 @@ void Server::send_relay_direction(Directing& d) {
   rd.idle_timeout_s = static_cast<std::uint16_t>(cfg_.relay_idle_timeout_s);
   d.to = relay->id;
   d.body = rd;
-  send(*relay, relay->observed, d.body, d.txid);
+  send(*relay, relay->reach(), d.body, d.txid);
   arm_retransmit(d);
 }
 

@@ -76,6 +76,14 @@ class Server {
   void on_party_changed(const wire::NodeId& id, std::optional<store::PartyRow> row);
   // The database's complete list of parties: adds, updates and removes.
   void sync_parties(const std::vector<store::PartyRow>& rows);
+  // DC cluster (cluster.cpp): rows another DC process changed and committed.
+  // seen_only: a liveness write (last_seen, relay load), not a registration.
+  void on_cluster_parties(const std::vector<store::PartyRow>& rows, bool seen_only);
+  // Paths another process wrote (rows) or deleted (ids without a row).
+  // resync: every row after (re)connecting, taken only where it is newer
+  // than the view's (this process's own writes may not have committed yet).
+  void on_cluster_paths(const std::vector<wire::PathId>& ids, const std::vector<state::Path>& rows,
+                        bool resync = false);
 
   // Told of every change to what a node publishes (the DNS publisher).
   void set_node_observer(state::NodeObserver* o) noexcept { observer_ = o; }

@@ -59,6 +59,20 @@ struct Party {
   std::uint64_t moved_seq = 0;
   bool move_pending = false;
 
+  // DC cluster (docs/operations.md "DC cluster").  home_here: this process
+  // took the party's last registration (or nobody else has since it loaded
+  // the party), so it alone answers for its location: it asks for
+  // re-registration, writes liveness and expiry.  binding: where this
+  // process last heard the party from when its home is another member: a
+  // node keeps a NAT binding towards every member, and this is the one to
+  // send to from here.  Memory only.
+  bool home_here = true;
+  wire::Endpoint binding;
+  // Where this process sends to reach the party.
+  const wire::Endpoint& reach() const noexcept {
+    return !home_here && !binding.empty() ? binding : observed;
+  }
+
   // Relays only.
   std::uint32_t active_paths = 0;
   std::uint16_t load_permille = 0;

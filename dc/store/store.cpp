@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "state/party.hpp"  // std::hash of IDs
+#include "store/change_note.hpp"
 
 namespace ntm::dc::store {
 
@@ -122,6 +123,28 @@ constexpr Statement kStatements[] = {
      "(extract(epoch FROM created_at) * 1000)::bigint, "
      "(extract(epoch FROM updated_at) * 1000)::bigint FROM paths WHERE state <> 3"},
     {"notify", "SELECT pg_notify('ntm_changes', $1)"},
+    // Another DC process changed these rows (docs/operations.md "DC
+    // cluster"): reloaded in one round trip per table.
+    {"node_get_many",
+     "SELECT encode(node_id, 'hex'), fqdn, zone_id, encode(node_key, 'hex'), key_epoch, "
+     "host(vip), local_endpoints::text, coalesce(host(observed_addr), ''), "
+     "coalesce(observed_port, 0), behind_nat, symmetric_nat, online, "
+     "coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0) FROM nodes "
+     "WHERE node_id = ANY (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)"},
+    {"relay_get_many",
+     "SELECT encode(relay_id, 'hex'), name, encode(relay_key, 'hex'), key_epoch, "
+     "local_endpoints::text, coalesce(host(observed_addr), ''), coalesce(observed_port, 0), "
+     "online, coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0), active_paths, "
+     "load_permille FROM relays "
+     "WHERE relay_id = ANY (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)"},
+    {"path_get_many",
+     "SELECT encode(path_id, 'hex'), encode(initiator, 'hex'), coalesce(encode(responder, 'hex'), ''), "
+     "responder_fqdn, coalesce(host(general_addr), ''), route_type, first_sender, "
+     "coalesce(encode(relay_id, 'hex'), ''), coalesce(host(relay_addr), ''), "
+     "coalesce(relay_port, 0), key_epoch, state, "
+     "(extract(epoch FROM created_at) * 1000)::bigint, "
+     "(extract(epoch FROM updated_at) * 1000)::bigint FROM paths WHERE state <> 3 "
+     "AND path_id = ANY (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)"},
 };
 
 template <class Tag>
@@ -205,6 +228,35 @@ PartyRow relay_row(const pqxx::row& r) {
   return p;
 }
 
+state::Path path_row(const pqxx::row& r) {
+  state::Path p;
+  p.id = id_from<wire::PathTag>(r[0]);
+  p.initiator = id_from<wire::NodeTag>(r[1]);
+  if (std::strlen(r[2].c_str())) p.responder = id_from<wire::NodeTag>(r[2]);
+  p.responder_fqdn = r[3].c_str();
+  if (std::strlen(r[4].c_str())) wire::IpAddr::parse(r[4].c_str(), p.general_addr);
+  p.route = static_cast<wire::RouteType>(r[5].as<int>());
+  p.first = static_cast<wire::FirstSender>(r[6].as<int>());
+  if (std::strlen(r[7].c_str())) p.relay = id_from<wire::NodeTag>(r[7]);
+  p.relay_endpoint = endpoint_from(r[8], r[9]);
+  p.key_epoch = static_cast<std::uint8_t>(r[10].as<int>());
+  p.state = static_cast<state::PathState>(r[11].as<int>());
+  p.created_ms = r[12].as<std::uint64_t>();
+  p.updated_ms = r[13].as<std::uint64_t>();
+  return p;
+}
+
+// A PostgreSQL array literal of quoted elements (IDs, addresses and
+// endpoint lists: none contains a quote or a backslash).
+std::string text_array(const std::vector<std::string>& items) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) s += ',';
+    s += '"' + items[i] + '"';
+  }
+  return s + "}";
+}
+
 std::string vip_text(std::uint32_t vip) { return wire::Vip{vip}.to_string(); }
 
 class Receiver final : public pqxx::notification_receiver {
@@ -225,6 +277,7 @@ struct Store::Impl {
   std::deque<std::string> notes;
   std::unique_ptr<Receiver> receiver;
   bool listening = false;
+  std::string sender;  // non-empty: apply() notifies what it changed
 
   pqxx::connection& c() {
     if (!conn || !conn->is_open()) {
@@ -312,6 +365,29 @@ std::optional<PartyRow> Store::load_party(const wire::NodeId& id) {
   });
 }
 
+std::vector<PartyRow> Store::load_parties(const std::vector<wire::NodeId>& ids) {
+  std::vector<std::string> hexes;
+  for (const auto& id : ids) hexes.push_back(hex(id));
+  const std::string arg = text_array(hexes);
+  return impl_->run<pqxx::work>([&](pqxx::work& tx) {
+    std::vector<PartyRow> out;
+    for (const auto& r : tx.exec_prepared("node_get_many", arg)) out.push_back(node_row(r));
+    for (const auto& r : tx.exec_prepared("relay_get_many", arg)) out.push_back(relay_row(r));
+    return out;
+  });
+}
+
+std::vector<state::Path> Store::load_paths(const std::vector<wire::PathId>& ids) {
+  std::vector<std::string> hexes;
+  for (const auto& id : ids) hexes.push_back(hex(id));
+  const std::string arg = text_array(hexes);
+  return impl_->run<pqxx::work>([&](pqxx::work& tx) {
+    std::vector<state::Path> out;
+    for (const auto& r : tx.exec_prepared("path_get_many", arg)) out.push_back(path_row(r));
+    return out;
+  });
+}
+
 std::optional<PartyRow> Store::load_party_by_name(const std::string& name, bool relay) {
   auto id = impl_->run<pqxx::work>([&](pqxx::work& tx) -> std::optional<wire::NodeId> {
     auto r = tx.exec_prepared(relay ? "relay_by_name" : "node_by_fqdn", name);
@@ -325,26 +401,11 @@ std::optional<PartyRow> Store::load_party_by_name(const std::string& name, bool 
 std::vector<state::Path> Store::load_paths() {
   return impl_->run<pqxx::work>([](pqxx::work& tx) {
     std::vector<state::Path> out;
-    for (const auto& r : tx.exec_prepared("path_list")) {
-      state::Path p;
-      p.id = id_from<wire::PathTag>(r[0]);
-      p.initiator = id_from<wire::NodeTag>(r[1]);
-      if (std::strlen(r[2].c_str())) p.responder = id_from<wire::NodeTag>(r[2]);
-      p.responder_fqdn = r[3].c_str();
-      if (std::strlen(r[4].c_str())) wire::IpAddr::parse(r[4].c_str(), p.general_addr);
-      p.route = static_cast<wire::RouteType>(r[5].as<int>());
-      p.first = static_cast<wire::FirstSender>(r[6].as<int>());
-      if (std::strlen(r[7].c_str())) p.relay = id_from<wire::NodeTag>(r[7]);
-      p.relay_endpoint = endpoint_from(r[8], r[9]);
-      p.key_epoch = static_cast<std::uint8_t>(r[10].as<int>());
-      p.state = static_cast<state::PathState>(r[11].as<int>());
-      p.created_ms = r[12].as<std::uint64_t>();
-      p.updated_ms = r[13].as<std::uint64_t>();
-      out.push_back(std::move(p));
-    }
+    for (const auto& r : tx.exec_prepared("path_list")) out.push_back(path_row(r));
     return out;
   });
 }
+
 
 std::vector<std::uint32_t> Store::used_vips() {
   return impl_->run<pqxx::work>([](pqxx::work& tx) {
@@ -436,17 +497,6 @@ struct Apply {
 
 namespace {
 
-// A PostgreSQL array literal of quoted elements (IDs, addresses and
-// endpoint lists: none contains a quote or a backslash).
-std::string text_array(const std::vector<std::string>& items) {
-  std::string s = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) s += ',';
-    s += '"' + items[i] + '"';
-  }
-  return s + "}";
-}
-
 template <class T>
 std::string plain_array(const std::vector<T>& items) {
   std::string s = "{";
@@ -457,6 +507,29 @@ std::string plain_array(const std::vector<T>& items) {
   }
   return s + "}";
 }
+
+// The IDs a batch changes, each once, by the kind of note that tells of it.
+struct ChangedIds {
+  std::vector<wire::NodeId> parties, seen;
+  std::vector<wire::PathId> paths;
+  std::set<wire::NodeId> p_set, s_set;
+  std::set<wire::PathId> path_set;
+  void party(const wire::NodeId& id) {
+    if (p_set.insert(id).second) parties.push_back(id);
+  }
+  void operator()(const RegistrationWrite& w) { party(w.id); }
+  void operator()(const OfflineWrite& w) { party(w.id); }
+  void operator()(const SeenWrite& w) {
+    if (s_set.insert(w.id).second) seen.push_back(w.id);
+  }
+  void operator()(const PathWrite& w) {
+    if (path_set.insert(w.path.id).second) paths.push_back(w.path.id);
+  }
+  void operator()(const PathDelete& w) {
+    if (path_set.insert(w.id).second) paths.push_back(w.id);
+  }
+  void operator()(const ZoneSerialWrite&) {}
+};
 
 // Node registrations of one batch, collapsed to the last one per node.
 class RegistrationBulk {
@@ -537,10 +610,15 @@ class PathBulk {
 
 }  // namespace
 
+void Store::set_notify_sender(std::string token) { impl_->sender = std::move(token); }
+
 void Store::apply(const std::vector<const WriteOp*>& ops) {
   impl_->run<pqxx::work>([&](pqxx::work& tx) {
     RegistrationBulk bulk;
     PathBulk paths;
+    ChangedIds changed;
+    if (!impl_->sender.empty())
+      for (const WriteOp* op : ops) std::visit(changed, *op);
     for (const WriteOp* op : ops) {
       if (const auto* r = std::get_if<RegistrationWrite>(op); r && !r->relay) {
         bulk.add(*r);
@@ -564,6 +642,12 @@ void Store::apply(const std::vector<const WriteOp*>& ops) {
     }
     bulk.flush(tx);
     paths.flush(tx);
+    // Delivered only if this transaction commits (PostgreSQL queues them
+    // until COMMIT), so no process hears of a change that did not happen.
+    for (const auto& n : party_notes(impl_->sender, changed.parties))
+      tx.exec_prepared("notify", n);
+    for (const auto& n : seen_notes(impl_->sender, changed.seen)) tx.exec_prepared("notify", n);
+    for (const auto& n : path_notes(impl_->sender, changed.paths)) tx.exec_prepared("notify", n);
   });
 }
 

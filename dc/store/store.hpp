@@ -27,7 +27,7 @@ class Conflict : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Notification channel: "node <hex>", "relay <hex>", "path <hex>" payloads.
+// Notification channel; its payloads are store::ChangeNote (change_note.hpp).
 inline constexpr const char* kChangeChannel = "ntm_changes";
 
 class Store {
@@ -47,6 +47,10 @@ class Store {
   std::vector<PartyRow> load_parties();  // nodes and relays
   std::vector<state::Path> load_paths();
   std::optional<PartyRow> load_party(const wire::NodeId& id);
+  // The rows of these parties (nodes and relays) and paths that exist (and
+  // are not closed): what another DC process changed.
+  std::vector<PartyRow> load_parties(const std::vector<wire::NodeId>& ids);
+  std::vector<state::Path> load_paths(const std::vector<wire::PathId>& ids);
   std::optional<PartyRow> load_party_by_name(const std::string& name, bool relay);
   std::vector<std::uint32_t> used_vips();
 
@@ -60,7 +64,11 @@ class Store {
 
   // Applies a batch in one transaction (group commit).  Throws on failure;
   // the caller then retries the operations one by one to isolate a bad one.
+  // With a sender token set, the same transaction notifies the IDs of the
+  // rows it changed (ChangeNote), so other DC processes hear of exactly
+  // what committed, and only once it has.
   void apply(const std::vector<const WriteOp*>& ops);
+  void set_notify_sender(std::string token);
 
   // Waits up to timeout_ms for change notifications; returns their payloads.
   std::vector<std::string> wait_notifications(int timeout_ms);

@@ -9,8 +9,11 @@
 
 namespace ntm::dc::store {
 
-Writer::Writer(std::string url, unsigned max_batch)
-    : url_(std::move(url)), max_batch_(max_batch ? max_batch : 1), thread_([this] { run(); }) {}
+Writer::Writer(std::string url, unsigned max_batch, std::string notify_sender)
+    : url_(std::move(url)),
+      max_batch_(max_batch ? max_batch : 1),
+      notify_sender_(std::move(notify_sender)),
+      thread_([this] { run(); }) {}
 
 Writer::~Writer() { stop(); }
 
@@ -74,6 +77,7 @@ void Writer::apply_batch(Store& store, std::vector<Item>& batch) {
 
 void Writer::run() {
   Store store(url_);
+  store.set_notify_sender(notify_sender_);
   std::vector<Item> batch;
   for (;;) {
     {

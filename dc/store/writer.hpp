@@ -34,7 +34,9 @@ class Writer {
   // operation failed; the callee posts to its own thread.
   using Done = std::function<void(bool ok)>;
 
-  Writer(std::string url, unsigned max_batch);
+  // notify_sender: this process's token (change_note.hpp); non-empty makes
+  // every transaction notify the rows it changed to the other DC processes.
+  Writer(std::string url, unsigned max_batch, std::string notify_sender = {});
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -58,6 +60,7 @@ class Writer {
 
   std::string url_;
   unsigned max_batch_;
+  std::string notify_sender_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Item> queue_;  // guarded by mu_

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -38,9 +39,14 @@ Agent::Agent(boost::asio::io_context& io, const NodeConfig& cfg, DataPath& dp)
       cfg_(cfg),
       dp_(dp),
       dc_chan_(cfg.key, dc_channel_config(cfg)),
+      member_heard_ms_(std::max<std::size_t>(1, cfg.dc_members.size()), 0),
       reg_timer_(io),
       tick_(io),
-      move_timer_(io) {}
+      dc_watch_(io),
+      move_timer_(io) {
+  // A config built in code (tests) may name only `dc`.
+  if (cfg_.dc_members.empty()) cfg_.dc_members.push_back(cfg_.dc);
+}
 
 Agent::~Agent() { *alive_ = false; }
 
@@ -49,11 +55,13 @@ void Agent::start() {
             [this](const wire::PathId& p, const wire::Endpoint& from) { on_roam(p, from); });
   register_now(wire::RegistrationReason::start);
   housekeeping();
+  if (cfg_.dc_members.size() > 1) watch_dc();
 }
 
 void Agent::stop() {
   reg_timer_.cancel();
   tick_.cancel();
+  dc_watch_.cancel();
   move_timer_.cancel();
   for (auto& [id, p] : paths_) {
     p->retry.cancel();
@@ -73,7 +81,11 @@ std::uint32_t Agent::send_dc(const wire::Body& body, std::uint32_t txid, const w
                   wire::to_string(err));
     return txid;
   }
-  dp_.send_control(std::span(buf.data(), n), to ? *to : cfg_.dc);
+  // An ack goes back to the member whose Route Direction it answers: in a
+  // DC cluster any member may direct us (docs/node.md "DC cluster").
+  if (!to && std::holds_alternative<wire::RouteDirectionAck>(body) && !dc_from_.empty())
+    to = &dc_from_;
+  dp_.send_control(std::span(buf.data(), n), to ? *to : home_dc());
   return txid;
 }
 
@@ -87,8 +99,9 @@ void Agent::on_datagram(std::span<const std::uint8_t> d, const wire::Endpoint& f
     on_path_message(d, from, h);
     return;
   }
-  // Only the DC (and its probe port) speak NODE_DC to us.
-  if (from != cfg_.dc && from != cfg_.probe) {
+  // Only the DC's members (and its probe port) speak NODE_DC to us.
+  const auto member = std::find(cfg_.dc_members.begin(), cfg_.dc_members.end(), from);
+  if (member == cfg_.dc_members.end() && from != cfg_.probe) {
     ++dropped_control_;
     return;
   }
@@ -98,13 +111,25 @@ void Agent::on_datagram(std::span<const std::uint8_t> d, const wire::Endpoint& f
     spdlog::debug("dc: dropped a datagram: {}", wire::to_string(e));
     return;
   }
-  last_dc_heard_ms_ = common::mono_ms();
-  if (!dc_reachable_) {
-    dc_reachable_ = true;
-    if (registered_) spdlog::info("dc: reachable again");
-  }
+  const std::uint64_t now = common::mono_ms();
+  if (member != cfg_.dc_members.end())
+    member_heard_ms_[static_cast<std::size_t>(member - cfg_.dc_members.begin())] = now;
   // The probe port's ack is the DC's measurement, not ours to act on.
-  if (from == cfg_.probe && from != cfg_.dc) return;
+  if (member == cfg_.dc_members.end()) return;
+  dc_from_ = from;
+  if (from != home_dc()) {
+    // Another member: it answers our Keepalive (liveness only), or sends
+    // what only a DC sends (a Route Direction, a prompt): taken, answered
+    // back to it.  Its Keepalive Ack's verdict is not about our home.
+    if (std::holds_alternative<wire::KeepaliveAck>(rx.body)) return;
+  } else {
+    last_dc_heard_ms_ = now;
+    home_waiting_since_ms_ = 0;
+    if (!dc_reachable_) {
+      dc_reachable_ = true;
+      if (registered_) spdlog::info("dc: reachable again");
+    }
+  }
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
@@ -113,7 +138,9 @@ void Agent::on_datagram(std::span<const std::uint8_t> d, const wire::Endpoint& f
         else if constexpr (std::is_same_v<T, wire::KeepaliveAck>)
           on_keepalive_ack(m);
         else if constexpr (std::is_same_v<T, wire::Keepalive>)
-          send_keepalive();  // the DC's prompt: answer with our own (protocol.md §7.12)
+          // The DC's prompt: answer with our own (protocol.md §7.12), to
+          // the member that prompted (its binding is the one to refresh).
+          from == home_dc() ? send_keepalive() : void(send_dc(wire::Keepalive{}, 0, &from));
         else if constexpr (std::is_same_v<T, wire::RouteDirection>)
           on_route_direction(m, rx.header);
         else if constexpr (std::is_same_v<T, wire::ErrorReply>)
@@ -142,12 +169,16 @@ void Agent::housekeeping() {
   const auto now = common::mono_ms();
   // The DC: keepalives at its interval; silence longer than its lifetime
   // means it lost us or is gone: register again.
+  check_dc_failover(now);
   if (registered_) {
     const std::uint64_t interval = std::max<std::uint64_t>(1, reg_.keepalive_s) * 1000;
-    if (now - last_keepalive_ms_ >= interval) send_keepalive();
+    if (now - last_keepalive_ms_ >= interval) {
+      send_keepalive();
+      keepalive_members();
+    }
     const std::uint64_t lifetime = std::max<std::uint64_t>(2, reg_.lifetime_s) * 1000;
     if (now - last_dc_heard_ms_ > lifetime) {
-      if (dc_reachable_) spdlog::warn("dc: {} silent for {} s; registering again", cfg_.dc.to_string(),
+      if (dc_reachable_) spdlog::warn("dc: {} silent for {} s; registering again", home_dc().to_string(),
                                       (now - last_dc_heard_ms_) / 1000);
       dc_reachable_ = false;
       registered_ = false;
@@ -191,10 +222,29 @@ void Agent::housekeeping() {
   });
 }
 
+// DC cluster: the failover check at a finer grain than housekeeping's
+// second, and a Keepalive to a quiet home while a Direction Request waits:
+// the Keepalive is answered at once, so it tells a dead member from a slow
+// direction (which the DC answers within its own timeout), which the
+// request alone cannot.
+void Agent::watch_dc() {
+  const auto now = common::mono_ms();
+  check_dc_failover(now);
+  if (registered_ && !lookups_.empty() && home_waiting_since_ms_ == 0 &&
+      now - last_dc_heard_ms_ > 500 && now - last_keepalive_ms_ > 500)
+    send_keepalive();
+  dc_watch_.expires_after(std::chrono::milliseconds(250));
+  dc_watch_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
+    if (!ec && !alive.expired()) watch_dc();
+  });
+}
+
 AgentStatus Agent::status() const {
   AgentStatus s;
   s.registered = registered_;
   s.dc_reachable = dc_reachable_;
+  s.dc = home_dc();
+  s.dc_failovers = failovers_;
   s.vip = reg_.vip.addr;
   s.prefix_len = reg_.vip_prefix_len;
   s.behind_nat = reg_.behind_nat;

@@ -65,6 +65,8 @@ struct PathInfo {
 struct AgentStatus {
   bool registered = false;
   bool dc_reachable = false;
+  wire::Endpoint dc;               // the DC cluster member we register with
+  std::uint64_t dc_failovers = 0;  // times we moved to another member
   std::uint32_t vip = 0;
   std::uint8_t prefix_len = 0;
   bool behind_nat = false;
@@ -116,6 +118,15 @@ class Agent {
   void on_registration_response(const wire::RegistrationResponse& r, const wire::ControlHeader& h);
   void send_keepalive();
   void on_keepalive_ack(const wire::KeepaliveAck& a);
+  // DC cluster (docs/node.md "DC cluster"): the member we are registered
+  // with (home), Keepalives to every other member (a NAT binding towards
+  // each, so that any can reach us), and failover to the next member when
+  // the home leaves a message unanswered for kDcFailoverMs.
+  const wire::Endpoint& home_dc() const { return cfg_.dc_members[home_]; }
+  void keepalive_members();
+  void check_dc_failover(std::uint64_t now);
+  void note_sent_home(std::uint64_t now);
+  void watch_dc();
   std::vector<wire::Endpoint> local_endpoints() const;
 
   // direction.cpp
@@ -155,7 +166,17 @@ class Agent {
   std::vector<wire::Endpoint> reported_;
   wire::RegistrationResponse reg_;
   std::uint64_t last_dc_heard_ms_ = 0, last_keepalive_ms_ = 0;
+  // DC cluster: index of the home in cfg_.dc_members; when each member
+  // last answered (monotonic ms, 0: never); since when a message to the
+  // home is unanswered (0: none); the member the message being handled
+  // came from (acks and prompt answers go back there).
+  std::size_t home_ = 0;
+  std::vector<std::uint64_t> member_heard_ms_;
+  std::uint64_t home_waiting_since_ms_ = 0;
+  std::uint64_t failovers_ = 0;
+  wire::Endpoint dc_from_;
   boost::asio::steady_timer reg_timer_, tick_;
+  boost::asio::steady_timer dc_watch_;  // DC cluster: failover checks, every 250 ms
 
   // moves
   boost::asio::steady_timer move_timer_;

@@ -16,6 +16,9 @@ inline constexpr std::uint64_t kDirectionRetryMs = 1000;   // Direction Request 
 inline constexpr std::uint64_t kPathKeepaliveMs = 15000;   // zero-length capsule on an idle path
 inline constexpr std::uint64_t kPathIdleMs = 600000;       // nothing heard: the path is gone
 inline constexpr std::uint32_t kAnswerTtl = 60;
+// DC cluster: a member that leaves a registration, keepalive or Direction
+// Request unanswered this long is taken for dead (docs/node.md "DC cluster").
+inline constexpr std::uint64_t kDcFailoverMs = 3000;
 
 // Timers of a move (docs/mobility.md §4).
 inline constexpr std::uint32_t kMoveSettleMs = 2;          // events of one change, handled once

@@ -44,7 +44,46 @@ void Agent::register_now(wire::RegistrationReason why) {
   r.fqdn = cfg_.fqdn;
   r.local = reported_;
   reg_txid_ = send_dc(r);
+  note_sent_home(common::mono_ms());
   schedule_registration_retry();
+}
+
+void Agent::note_sent_home(std::uint64_t now) {
+  if (home_waiting_since_ms_ == 0) home_waiting_since_ms_ = now;
+}
+
+// Keepalives to the members we are not registered with: each keeps a NAT
+// binding towards that member, so that it can send us a Route Direction
+// from its own socket, and each ack says the member is alive.
+void Agent::keepalive_members() {
+  for (std::size_t i = 0; i < cfg_.dc_members.size(); ++i)
+    if (i != home_) send_dc(wire::Keepalive{}, 0, &cfg_.dc_members[i]);
+}
+
+// The home left a message unanswered for kDcFailoverMs: register with the
+// next member, preferring one that answered within the last lifetime.
+void Agent::check_dc_failover(std::uint64_t now) {
+  const std::size_t n = cfg_.dc_members.size();
+  if (n < 2 || home_waiting_since_ms_ == 0 || now - home_waiting_since_ms_ < kDcFailoverMs) return;
+  const std::uint64_t lifetime = std::max<std::uint64_t>(2, reg_.lifetime_s ? reg_.lifetime_s : 60) * 1000;
+  std::size_t next = (home_ + 1) % n;
+  for (std::size_t k = 1; k < n; ++k) {
+    const std::size_t i = (home_ + k) % n;
+    if (member_heard_ms_[i] != 0 && now - member_heard_ms_[i] < lifetime) {
+      next = i;
+      break;
+    }
+  }
+  spdlog::warn("dc: {} left a message unanswered for {} ms; registering with {}",
+               home_dc().to_string(), now - home_waiting_since_ms_,
+               cfg_.dc_members[next].to_string());
+  home_ = next;
+  ++failovers_;
+  home_waiting_since_ms_ = 0;
+  dc_reachable_ = false;
+  registered_ = false;
+  reg_backoff_ms_ = 500;
+  register_now(wire::RegistrationReason::refresh);
 }
 
 // Retransmits the registration until it is answered, backing off to 8 s so
@@ -53,8 +92,11 @@ void Agent::schedule_registration_retry() {
   reg_timer_.expires_after(std::chrono::milliseconds(reg_backoff_ms_));
   reg_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
     if (ec || alive.expired() || registered_) return;
+    const std::uint64_t home_before = home_;
+    check_dc_failover(common::mono_ms());
+    if (home_ != home_before) return;  // registered with the next member already
     if (reg_backoff_ms_ >= 2000 && dc_reachable_ == false)
-      spdlog::warn("dc: no answer from {}; retrying every {} ms", cfg_.dc.to_string(),
+      spdlog::warn("dc: no answer from {}; retrying every {} ms", home_dc().to_string(),
                    reg_backoff_ms_);
     reg_backoff_ms_ = std::min<std::uint32_t>(reg_backoff_ms_ * 2, 8000);
     register_now(registered_ ? wire::RegistrationReason::refresh : wire::RegistrationReason::start);
@@ -78,6 +120,11 @@ void Agent::on_registration_response(const wire::RegistrationResponse& r,
   dp_.set_address(r.vip.addr, r.vip_prefix_len);
   // The DC's probe port tells it whether our NAT maps per destination.
   if (r.behind_nat && !cfg_.probe.empty()) send_dc(wire::Keepalive{}, 0, &cfg_.probe);
+  // A binding towards every other member at once (after a start, a move
+  // or a failover), not only at the next keepalive interval.
+  keepalive_members();
+  // Directions asked of a member that died are asked again here now.
+  for (auto& [name, l] : lookups_) send_direction_request(*l);
   if (first) {
     ready_sent_ = true;
     if (on_ready) on_ready(r.vip.addr);
@@ -87,6 +134,7 @@ void Agent::on_registration_response(const wire::RegistrationResponse& r,
 void Agent::send_keepalive() {
   last_keepalive_ms_ = common::mono_ms();
   send_dc(wire::Keepalive{});
+  note_sent_home(last_keepalive_ms_);
 }
 
 void Agent::on_keepalive_ack(const wire::KeepaliveAck& a) {

@@ -3,6 +3,7 @@
 
 #include <boost/property_tree/ini_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <span>
@@ -17,7 +18,7 @@ namespace {
 using boost::property_tree::ptree;
 
 constexpr std::string_view kNodeKeys[] = {"id", "fqdn", "key", "key_epoch"};
-constexpr std::string_view kDcKeys[] = {"id", "endpoint", "probe"};
+constexpr std::string_view kDcKeys[] = {"id", "endpoint", "endpoints", "probe"};
 constexpr std::string_view kNtmdKeys[] = {"listen",       "tun",         "mtu",  "offload",
                                           "dns_listen",   "dns_upstream", "passthrough",
                                           "tunnel_wait_ms", "status_socket"};
@@ -80,6 +81,31 @@ std::uint64_t number(const ptree& root, const char* section, const char* key, st
   return n;
 }
 
+// The cluster's members in failover order: `home` first, then the members
+// listed after it, then those before it (each node of a cluster starts at
+// the member that enrolled it, and they do not all fail over to one).
+std::vector<wire::Endpoint> dc_members(const std::string& list, const wire::Endpoint& home) {
+  if (list.empty()) return {home};
+  std::vector<wire::Endpoint> listed;
+  std::istringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    wire::Endpoint e;
+    if (!common::parse_endpoint(item, e) || e.port == 0)
+      fail("dc", "endpoints", "not ADDRESS:PORT: '" + item + "'");
+    if (std::find(listed.begin(), listed.end(), e) != listed.end())
+      fail("dc", "endpoints", "'" + item + "' listed twice");
+    listed.push_back(e);
+  }
+  if (listed.size() > 8) fail("dc", "endpoints", "at most 8 members");
+  const auto at = std::find(listed.begin(), listed.end(), home);
+  if (at == listed.end())
+    fail("dc", "endpoints", "must include [dc] endpoint (" + home.to_string() + ")");
+  std::rotate(listed.begin(), at, listed.end());
+  return listed;
+}
+
 }  // namespace
 
 NodeConfig parse_node_config(const std::string& text) {
@@ -103,6 +129,7 @@ NodeConfig parse_node_config(const std::string& text) {
   c.dc = endpoint(root, "dc", "endpoint", "");
   if (c.dc.empty()) fail("dc", "endpoint", "required");
   c.probe = endpoint(root, "dc", "probe", "");
+  c.dc_members = dc_members(get(root, "dc", "endpoints"), c.dc);
   c.listen = endpoint(root, "ntmd", "listen", "0.0.0.0:4520");
   if (auto t = get(root, "ntmd", "tun"); !t.empty()) {
     if (t.size() > 15) fail("ntmd", "tun", "longer than 15 characters");

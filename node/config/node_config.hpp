@@ -27,6 +27,11 @@ struct NodeConfig {
   // [dc]
   wire::Endpoint dc;
   wire::Endpoint probe;  // empty: the DC runs no probe port
+  // [dc] endpoints: every member of the DC's cluster (docs/node.md "DC
+  // cluster"), starting with `endpoint`, then the others in the file's
+  // order after it: the order in which ntmd fails over.  Just `endpoint`
+  // when the file has no list.
+  std::vector<wire::Endpoint> dc_members;
   // [ntmd]
   wire::Endpoint listen;           // 0.0.0.0:4520
   std::string tun = "ntm0";

@@ -19,6 +19,8 @@ std::string status_json(const AgentStatus& s, const std::string& fqdn) {
   j["fqdn"] = fqdn;
   j["registered"] = s.registered;
   j["dc_reachable"] = s.dc_reachable;
+  j["dc"] = s.dc.empty() ? "" : s.dc.to_string();
+  j["dc_failovers"] = s.dc_failovers;
   j["vip"] = s.vip ? vip_text(s.vip) : "";
   j["prefix_len"] = s.prefix_len;
   j["behind_nat"] = s.behind_nat;
@@ -60,7 +62,9 @@ std::string status_json(const AgentStatus& s, const std::string& fqdn) {
 std::string status_text(const AgentStatus& s, const std::string& fqdn) {
   std::ostringstream o;
   o << fqdn << ": " << (s.registered ? "registered" : "not registered") << ", DC "
-    << (s.dc_reachable ? "reachable" : "unreachable") << "\n";
+    << (s.dc_reachable ? "reachable" : "unreachable") << " (" << endpoint_text(s.dc)
+    << (s.dc_failovers ? ", failed over " + std::to_string(s.dc_failovers) + "x" : std::string())
+    << ")\n";
   if (s.vip)
     o << "  vip " << vip_text(s.vip) << "/" << int(s.prefix_len) << ", "
       << (s.behind_nat ? "behind NAT" : "global address") << ", seen by the DC at "

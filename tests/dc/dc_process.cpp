@@ -47,14 +47,24 @@ DcProcess::~DcProcess() {
   std::filesystem::remove_all(state_, ec);
 }
 
+void DcProcess::set_cluster(const std::vector<wire::Endpoint>& members) {
+  cluster_.clear();
+  for (const auto& m : members) cluster_ += (cluster_.empty() ? "" : ", ") + m.to_string();
+  write_config();
+}
+
 void DcProcess::write_config() {
-  wire::DcId id;
-  wire::random_bytes(id.bytes);
+  if (opt_.dc_id.empty()) {
+    wire::DcId id;
+    wire::random_bytes(id.bytes);
+    opt_.dc_id = id.to_hex();
+  }
   std::ofstream f(config_);
   f << "[dc]\n"
-    << "id = " << id.to_hex() << "\n"
+    << "id = " << opt_.dc_id << "\n"
     << "zones = " << opt_.zones << "\n"
     << "listen = " << endpoint_.to_string() << "\n"
+    << (cluster_.empty() ? "" : "cluster = " + cluster_ + "\n")
     << "state_dir = " << state_.string() << "\n"
     << "[database]\n"
     << "url = " << opt_.database_url << "\n"

@@ -34,6 +34,7 @@ class DcProcess {
     unsigned lifetime_s = 60;
     unsigned direction_timeout_ms = 3000;
     std::string extra;  // more INI lines, appended
+    std::string dc_id;  // 32 hex digits; empty: a random one (cluster members share one)
   };
 
   explicit DcProcess(Options o);
@@ -45,6 +46,9 @@ class DcProcess {
   bool running() const noexcept { return pid_ > 0; }
 
   wire::Endpoint endpoint() const { return endpoint_; }
+  // Members of this DC's cluster ([dc] cluster), this one included;
+  // rewrites the configuration (before start()).
+  void set_cluster(const std::vector<wire::Endpoint>& members);
   const std::filesystem::path& config_path() const noexcept { return config_; }
   const std::filesystem::path& state_dir() const noexcept { return state_; }
 
@@ -60,6 +64,7 @@ class DcProcess {
  private:
   void write_config();
   Options opt_;
+  std::string cluster_;
   std::filesystem::path state_;
   std::filesystem::path config_;
   wire::Endpoint endpoint_;

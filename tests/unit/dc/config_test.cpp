@@ -419,3 +419,24 @@ TEST_CASE("config: load reports unreadable files and prefixes errors with the pa
   std::filesystem::remove(bad);
   CHECK(msg == bad.string() + ": [dc] id: must be exactly 32 hex digits");
 }
+
+TEST_CASE("config: [dc] cluster lists every member, this one included") {
+  // Default: this member alone.
+  const Config d = parse(kMinimal);
+  REQUIRE(d.cluster.size() == 1);
+  CHECK(d.cluster[0].to_string() == "192.0.2.10:4510");
+  const Config c = parse(with_dc(kIdZones + "cluster = 192.0.2.11:4510, 192.0.2.10:4510\n"));
+  REQUIRE(c.cluster.size() == 2);
+  CHECK(c.cluster[0].to_string() == "192.0.2.11:4510");
+  CHECK(c.cluster[1].to_string() == "192.0.2.10:4510");
+  CHECK(names(error_of(with_dc(kIdZones + "cluster = 192.0.2.11:4510\n")),
+              "[dc] cluster: must include this member's advertise endpoint (192.0.2.10:4510)"));
+  CHECK(names(error_of(with_dc(kIdZones + "cluster = 192.0.2.10:4510, 192.0.2.10:4510\n")),
+              "[dc] cluster: '192.0.2.10:4510' listed twice"));
+  CHECK(names(error_of(with_dc(kIdZones + "cluster = 192.0.2.10:4510, 0.0.0.0:4510\n")),
+              "[dc] cluster: '0.0.0.0:4510' must be an address:port"));
+  CHECK(names(error_of(with_dc(kIdZones + "cluster = 192.0.2.10:4510, dc2\n")),
+              "[dc] cluster: must be address:port"));
+  CHECK(names(error_of(with_dc(kIdZones + "cluster = 192.0.2.10:4510,,\n")),
+              "[dc] cluster: empty entry"));
+}

@@ -62,6 +62,32 @@ TEST_CASE("node config: bad files name the section and key") {
   fails_with(kEnrolled + "[ntmd]\ntun = a-name-much-too-long\n", "[ntmd] tun");
 }
 
+TEST_CASE("node config: [dc] endpoints, the cluster in failover order from endpoint") {
+  CHECK(parse_node_config(kEnrolled).dc_members ==
+        std::vector<wire::Endpoint>{parse_node_config(kEnrolled).dc});
+  const auto c = parse_node_config(
+      kEnrolled + "endpoints = 192.0.2.9:4510, 192.0.2.10:4510, 192.0.2.11:4510\n");
+  REQUIRE(c.dc_members.size() == 3);
+  CHECK(c.dc_members[0].to_string() == "192.0.2.10:4510");
+  CHECK(c.dc_members[1].to_string() == "192.0.2.11:4510");
+  CHECK(c.dc_members[2].to_string() == "192.0.2.9:4510");
+  auto fails_with = [](const std::string& text, const std::string& what) {
+    try {
+      parse_node_config(text);
+    } catch (const ConfigError& e) {
+      CHECK_MESSAGE(std::string(e.what()).find(what) != std::string::npos, e.what());
+      return;
+    }
+    FAIL("accepted: " << text);
+  };
+  fails_with(kEnrolled + "endpoints = 192.0.2.9:4510\n",
+             "[dc] endpoints: must include [dc] endpoint (192.0.2.10:4510)");
+  fails_with(kEnrolled + "endpoints = 192.0.2.10:4510, nowhere\n",
+             "[dc] endpoints: not ADDRESS:PORT: 'nowhere'");
+  fails_with(kEnrolled + "endpoints = 192.0.2.10:4510, 192.0.2.10:4510\n",
+             "[dc] endpoints: '192.0.2.10:4510' listed twice");
+}
+
 TEST_CASE("node config: the upstream resolver from resolv.conf skips our own address") {
   wire::Endpoint self;
   REQUIRE(wire::IpAddr::parse("127.0.0.53", self.addr));

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+#include "cluster/change_listener.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <chrono>
+
+#include "control/server.hpp"
+#include "store/change_note.hpp"
+#include "store/store.hpp"
+
+namespace ntm::dc::cluster {
+
+namespace asio = boost::asio;
+
+ChangeListener::ChangeListener(std::string url, std::string sender, asio::io_context& io,
+                               control::Server& server)
+    : url_(std::move(url)), sender_(std::move(sender)), io_(io), server_(server) {}
+
+ChangeListener::~ChangeListener() { stop(); }
+
+void ChangeListener::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void ChangeListener::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void ChangeListener::log_stats() const {
+  spdlog::info("cluster: notes={} own={} garbage={} parties_reloaded={} paths_reloaded={} "
+               "resyncs={}",
+               stats_.notes.load(), stats_.own.load(), stats_.garbage.load(),
+               stats_.parties.load(), stats_.paths.load(), stats_.resyncs.load());
+}
+
+void ChangeListener::run() {
+  store::Store store(url_);
+  auto& server = server_;
+  // Resync once LISTEN is in place: that covers whatever changed between
+  // loading the view and listening, and after a reconnect whatever changed
+  // while the connection was down (removals included).
+  bool resync = true;
+  while (!stop_) {
+    try {
+      store.listen();
+      if (resync) {
+        auto rows = store.load_parties();
+        auto paths = store.load_paths();
+        stats_.resyncs++;
+        asio::post(io_, [&server, rows = std::move(rows), paths = std::move(paths)] {
+          server.sync_parties(rows);
+          // Paths the database holds now, where newer than the view's;
+          // one deleted meanwhile stays until its ends direct it again (a
+          // deletion while disconnected is rare).
+          server.on_cluster_paths({}, paths, true);
+        });
+        resync = false;
+      }
+      for (const auto& payload : store.wait_notifications(500)) {
+        stats_.notes++;
+        const auto note = store::parse_change_note(payload);
+        if (!note) {
+          // Only a database user can send on the channel: a bug or an
+          // operator's mistake, never worth a crash; counted, logged once.
+          if (stats_.garbage++ == 0)
+            spdlog::warn("listener: ignored a malformed notification ({} bytes)", payload.size());
+          continue;
+        }
+        if (!note->sender.empty() && note->sender == sender_) {
+          stats_.own++;  // already in this view
+          continue;
+        }
+        switch (note->kind) {
+          case store::ChangeNote::Kind::party: {
+            const wire::NodeId id = note->parties.front();
+            auto row = store.load_party(id);
+            stats_.parties++;
+            asio::post(io_, [&server, id, row] { server.on_party_changed(id, row); });
+            break;
+          }
+          case store::ChangeNote::Kind::parties:
+          case store::ChangeNote::Kind::seen: {
+            auto rows = store.load_parties(note->parties);
+            stats_.parties += rows.size();
+            const bool seen = note->kind == store::ChangeNote::Kind::seen;
+            asio::post(io_, [&server, rows = std::move(rows), seen] {
+              server.on_cluster_parties(rows, seen);
+            });
+            break;
+          }
+          case store::ChangeNote::Kind::paths: {
+            auto rows = store.load_paths(note->paths);
+            stats_.paths += note->paths.size();
+            asio::post(io_, [&server, ids = note->paths, rows = std::move(rows)] {
+              server.on_cluster_paths(ids, rows);
+            });
+            break;
+          }
+        }
+      }
+    } catch (const store::Unavailable& e) {
+      spdlog::warn("listener: {}; retrying", e.what());
+      resync = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    } catch (const std::exception& e) {
+      spdlog::error("listener: {}", e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+}
+
+}  // namespace ntm::dc::cluster

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+// The listener thread: follows PostgreSQL notifications on ntm_changes
+// (store/change_note.hpp) from enrollment commands and from the other DC
+// processes of the cluster, reloads the rows they name (one round trip per
+// note) and hands them to the I/O thread.  After a lost connection it
+// cannot know what it missed, so it reloads every party and path.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <string>
+#include <thread>
+
+namespace ntm::dc::control {
+class Server;
+}
+
+namespace ntm::dc::cluster {
+
+struct ListenerStats {
+  std::atomic<std::uint64_t> notes{0};    // received, own included
+  std::atomic<std::uint64_t> own{0};      // this process's own writes: ignored
+  std::atomic<std::uint64_t> garbage{0};  // not a ChangeNote: ignored
+  std::atomic<std::uint64_t> parties{0};  // party rows reloaded
+  std::atomic<std::uint64_t> paths{0};    // path IDs reloaded
+  std::atomic<std::uint64_t> resyncs{0};  // full reloads (start, reconnect)
+};
+
+class ChangeListener {
+ public:
+  // sender: this process's token, the one its Writer notifies with.
+  ChangeListener(std::string url, std::string sender, boost::asio::io_context& io,
+                 control::Server& server);
+  ~ChangeListener();
+  ChangeListener(const ChangeListener&) = delete;
+  ChangeListener& operator=(const ChangeListener&) = delete;
+
+  void start();
+  void stop();  // joins the thread
+  const ListenerStats& stats() const noexcept { return stats_; }
+  void log_stats() const;
+
+ private:
+  void run();
+  std::string url_;
+  std::string sender_;
+  boost::asio::io_context& io_;
+  control::Server& server_;
+  std::atomic<bool> stop_{false};
+  ListenerStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace ntm::dc::cluster

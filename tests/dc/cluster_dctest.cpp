@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+// The DC cluster (docs/operations.md "DC cluster"): two real ntm-dc
+// processes on one database.  A registration at one reaches the other's
+// view through LISTEN/NOTIFY within a bound (measured); a node homed at one
+// member is directed by the other through its own NAT binding, and the ack
+// reaches the directing member; garbage on the channel is counted, never
+// acted on.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <regex>
+#include <thread>
+
+#include "dc_helpers.hpp"
+#include "pg_test_db.hpp"
+
+using namespace ntm;
+using namespace ntm::test;
+
+namespace {
+
+// Two members of one cluster (same DC ID and zone) on one database.
+struct Cluster {
+  explicit Cluster(const std::string& url) : a(options(url)), b(options(url)) {
+    a.set_cluster({a.endpoint(), b.endpoint()});
+    b.set_cluster({a.endpoint(), b.endpoint()});
+  }
+  static DcProcess::Options options(const std::string& url) {
+    DcProcess::Options o(url);
+    o.dc_id = "0123456789abcdef0123456789abcdef";
+    return o;
+  }
+  DcProcess a, b;
+};
+
+// A counter from the "cluster: ..." line a DC logs when it stops.
+std::uint64_t cluster_counter(const std::string& log, const std::string& name) {
+  std::smatch m;
+  const std::regex re("cluster: .*\\b" + name + "=([0-9]+)");
+  if (!std::regex_search(log, m, re)) return ~0ull;
+  return std::stoull(m[1].str());
+}
+
+std::size_t log_size(const DcProcess& dc) { return dc.log().size(); }
+
+}  // namespace
+
+TEST_CASE("cluster: a registration at A is in B's view within the bound (measured)") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  Cluster c(db.url());
+  c.a.start();
+  c.b.start();
+  // Enrolled through A's CLI: the file names every member, A first.
+  int st = 0;
+  const std::string file = c.a.cli({"node", "add", "n1.test.example", "-o", "-"}, &st);
+  REQUIRE(st == 0);
+  CHECK(file.find("endpoints = " + c.a.endpoint().to_string() + ", " +
+                  c.b.endpoint().to_string()) != std::string::npos);
+  const auto creds = parse_credentials(file);
+  NodeClient n1(creds, c.a.endpoint());
+  // B learns of the enrollment (the CLI's note) before the node registers.
+  REQUIRE(c.b.wait_log("n1.test.example", 3000));
+
+  std::vector<double> ms;
+  for (int i = 0; i < 20; ++i) {
+    const auto from = log_size(c.b);
+    // A new reported address each time: a move, so that the row changes.
+    auto r = n1.register_at({ep("10.1.0.1", static_cast<std::uint16_t>(5000 + i))});
+    REQUIRE(r);
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(c.b.wait_log("cluster: n1.test.example registered at " + n1.local().to_string(),
+                         2000, from));
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  MESSAGE("commit at A (answer received) to B's view: median " << ms[ms.size() / 2]
+                                                               << " ms, max " << ms.back()
+                                                               << " ms over " << ms.size());
+  CHECK(ms.back() < 1000.0);  // the documented bound
+
+  // B answers for the node: a Keepalive there keeps a binding, and B does
+  // not ask it to register again (A is its home).
+  n1.set_dc(c.b.endpoint());
+  auto ack = n1.request(wire::Keepalive{});
+  REQUIRE(ack);
+  REQUIRE(std::holds_alternative<wire::KeepaliveAck>(ack->body));
+  CHECK_FALSE(std::get<wire::KeepaliveAck>(ack->body).reregister);
+  CHECK(std::get<wire::KeepaliveAck>(ack->body).observed == n1.local());
+
+  REQUIRE(c.a.stop() == 0);
+  REQUIRE(c.b.stop() == 0);
+  // Each process skipped its own notes and reloaded the other's rows.
+  CHECK(cluster_counter(c.a.log(), "own") >= 20);
+  CHECK(cluster_counter(c.b.log(), "parties_reloaded") >= 20);
+  CHECK(cluster_counter(c.b.log(), "garbage") == 0);
+  // B never wrote the node: no registration or keepalive of its own.
+  CHECK(cluster_counter(c.b.log(), "own") == 0);
+}
+
+TEST_CASE("cluster: B directs a node homed at A through the node's binding towards B") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  Cluster c(db.url());
+  c.a.start();
+  c.b.start();
+  const auto cn_creds = c.a.enroll("cn.test.example");
+  const auto mn_creds = c.b.enroll("mn.test.example");
+  // CN behind a NAT that maps per destination: its socket towards A and
+  // its socket towards B differ (two sockets, one identity).
+  NodeClient cn_a(cn_creds, c.a.endpoint(), ep("127.0.0.2", 0));
+  NodeClient cn_b(cn_creds, c.b.endpoint(), ep("127.0.0.2", 0));
+  NodeClient mn(mn_creds, c.b.endpoint());
+  const auto from = log_size(c.b);
+  REQUIRE(cn_a.register_at({ep("192.168.7.2", 4512)}));
+  REQUIRE(c.b.wait_log("cluster: cn.test.example registered at " + cn_a.local().to_string(), 2000,
+                       from));
+  // The node's Keepalive to B: B keeps that source as its binding.
+  auto ka = cn_b.request(wire::Keepalive{});
+  REQUIRE(ka);
+  CHECK_FALSE(std::get<wire::KeepaliveAck>(ka->body).reregister);
+  REQUIRE(mn.register_at());
+
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  // B's Route Direction reaches the CN on its binding towards B, not on A's.
+  wire::ControlHeader h;
+  auto to_cn = cn_b.wait_for<wire::RouteDirection>(3000, &h);
+  REQUIRE(to_cn);
+  CHECK_FALSE(cn_a.wait_for<wire::RouteDirection>(100));
+  CHECK(to_cn->you_are == wire::PathEnd::responder);
+  CHECK(to_cn->responder.node_id == cn_creds.id);
+  // The ack goes back to B, where the direction waits for it.
+  cn_b.send(wire::RouteDirectionAck{path, to_cn->key_epoch, wire::Status::ok, cn_a.local()},
+            h.txid);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->path_id == path);
+  CHECK(mn.open_key(to_mn->path_key, path, to_mn->key_epoch, wire::SealedKind::path_key)
+            .equals(cn_b.open_key(to_cn->path_key, path, to_cn->key_epoch,
+                                  wire::SealedKind::path_key)));
+  REQUIRE(c.b.wait_log("established", 3000));
+  // A learns of the path B made.
+  for (int i = 0; i < 100; ++i) {
+    if (query1(db.url(), "SELECT state FROM paths") == "2") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(c.a.stop() == 0);
+  REQUIRE(c.b.stop() == 0);
+  CHECK(cluster_counter(c.a.log(), "paths_reloaded") >= 1);
+}
+
+TEST_CASE("cluster: garbage on the notification channel is ignored and counted") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  Cluster c(db.url());
+  c.b.start();
+  const auto creds = c.b.enroll("n1.test.example");
+  const std::vector<std::string> garbage = {
+      "garbage",
+      "parties",
+      "parties 0123456789abcdef",                                      // no ID
+      "parties 0123456789abcdef 0123",                                 // short ID
+      "parties xyz3456789abcdef " + creds.id.to_hex(),                 // bad sender
+      "paths 0123456789abcdef  " + creds.id.to_hex(),                  // two spaces
+      "node " + creds.id.to_hex() + " extra",
+      "nodes " + creds.id.to_hex(),  // an unknown word
+  };
+  {
+    pqxx::connection conn(db.url());
+    pqxx::work tx(conn);
+    for (const auto& g : garbage) tx.exec("SELECT pg_notify('ntm_changes', " + tx.quote(g) + ")");
+    // A well-formed note about a party that does not exist: reloaded, nothing found.
+    tx.exec("SELECT pg_notify('ntm_changes', 'parties 0123456789abcdef " +
+            std::string(32, 'e') + "')");
+    tx.commit();
+  }
+  REQUIRE(c.b.wait_log("listener: ignored a malformed notification", 3000));
+  // Still serving.
+  NodeClient n1(creds, c.b.endpoint());
+  REQUIRE(n1.register_at());
+  REQUIRE(c.b.stop() == 0);
+  CHECK(cluster_counter(c.b.log(), "garbage") == garbage.size());
+  CHECK(cluster_counter(c.b.log(), "notes") >= garbage.size() + 1);
+}

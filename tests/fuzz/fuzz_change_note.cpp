@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+// The DC cluster's notification payloads (dc/store/change_note): whatever
+// arrives on ntm_changes.  An accepted payload must re-encode to itself
+// (the writer's notes are the only other form), stay under PostgreSQL's
+// 8000-byte limit, and name at most kMaxIdsPerNote IDs.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fuzz_fixture.hpp"
+#include "store/change_note.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using ntm::dc::store::ChangeNote;
+  const std::string_view in(reinterpret_cast<const char*>(data), size);
+  const auto note = ntm::dc::store::parse_change_note(in);
+  if (!note) return 0;
+  NTM_FUZZ_CHECK(size < 8000);
+  switch (note->kind) {
+    case ChangeNote::Kind::party:
+      NTM_FUZZ_CHECK(note->parties.size() == 1 && note->sender.empty() && note->paths.empty());
+      break;
+    case ChangeNote::Kind::parties:
+    case ChangeNote::Kind::seen: {
+      NTM_FUZZ_CHECK(!note->parties.empty() && note->paths.empty());
+      NTM_FUZZ_CHECK(note->parties.size() <= ntm::dc::store::kMaxIdsPerNote);
+      const auto again = note->kind == ChangeNote::Kind::seen
+                             ? ntm::dc::store::seen_notes(note->sender, note->parties)
+                             : ntm::dc::store::party_notes(note->sender, note->parties);
+      NTM_FUZZ_CHECK(again.size() == 1);
+      // Hex digits may come in either case; the writer writes lower case.
+      const auto reparsed = ntm::dc::store::parse_change_note(again[0]);
+      NTM_FUZZ_CHECK(reparsed && reparsed->parties == note->parties &&
+                     reparsed->sender == note->sender && reparsed->kind == note->kind);
+      break;
+    }
+    case ChangeNote::Kind::paths: {
+      NTM_FUZZ_CHECK(!note->paths.empty() && note->parties.empty());
+      NTM_FUZZ_CHECK(note->paths.size() <= ntm::dc::store::kMaxIdsPerNote);
+      const auto again = ntm::dc::store::path_notes(note->sender, note->paths);
+      NTM_FUZZ_CHECK(again.size() == 1);
+      const auto reparsed = ntm::dc::store::parse_change_note(again[0]);
+      NTM_FUZZ_CHECK(reparsed && reparsed->paths == note->paths &&
+                     reparsed->sender == note->sender);
+      break;
+    }
+  }
+  return 0;
+}
