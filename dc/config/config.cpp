@@ -10,6 +10,8 @@
 #include <boost/property_tree/ini_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
 #include <cerrno>
+#include <fstream>
+#include <iterator>
 #include <algorithm>
 #include <charconv>
 #include <optional>
@@ -47,6 +49,14 @@ constexpr std::string_view kDnsKeys[] = {"socket",           "socket_mode",     
                                          "prompt_interval_ms", "max_connections", "request_timeout_ms",
                                          "node_ttl_s"};
 
+constexpr std::string_view kFederationKeys[] = {"resolver",        "dns_timeout_ms",
+                                                "dns_tries",       "dns_cache_size",
+                                                "peer_timeout_ms", "peer_retransmit_ms"};
+// One [peer.NAME] section per federated DC.
+constexpr std::string_view kPeerPrefix = "peer.";
+constexpr std::string_view kPeerKeys[] = {"dc_id", "key", "key_file", "key_epoch", "zones",
+                                          "endpoints"};
+
 struct KnownSection {
   std::string_view name;
   std::span<const std::string_view> keys;
@@ -54,8 +64,9 @@ struct KnownSection {
 constexpr KnownSection kSections[] = {
     {"dc", kDcKeys},         {"database", kDatabaseKeys}, {"vip", kVipKeys},
     {"timers", kTimersKeys}, {"route", kRouteKeys},       {"log", kLogKeys},
-    {"limits", kLimitsKeys}, {"dns", kDnsKeys},
+    {"limits", kLimitsKeys}, {"dns", kDnsKeys},           {"federation", kFederationKeys},
 };
+constexpr KnownSection kPeerSection{"peer.NAME", kPeerKeys};
 
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 
@@ -79,6 +90,7 @@ void reject_unknown(const ptree& root) {
     const KnownSection* known = nullptr;
     for (const auto& s : kSections)
       if (s.name == name) known = &s;
+    if (name.starts_with(kPeerPrefix)) known = &kPeerSection;
     if (!known) throw ConfigError("[" + name + "]: unknown section");
     for (const auto& kv : section)
       if (!known_key(*known, kv.first)) fail(name, kv.first, "unknown key");
@@ -222,6 +234,89 @@ void parse_dns(const ptree& root, Config& c) {
   // Serving DNS needs NS records: pdns cannot answer for a zone without them.
   if (!d.socket.empty() && d.nameservers.empty())
     fail("dns", "nameservers", "required when socket is set (the zones' NS records)");
+}
+
+// 64 hex digits from a key file (surrounding whitespace allowed); the key
+// itself never goes into an error message.
+wire::SecretKey read_key_file(const std::string& section, const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) fail(section, "key_file", "cannot read " + path.string());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto b = text.find_first_not_of(" \t\r\n");
+  const auto e = text.find_last_not_of(" \t\r\n");
+  wire::SecretKey k;
+  if (b == std::string::npos || !wire::SecretKey::from_hex(text.substr(b, e - b + 1), k))
+    fail(section, "key_file", path.string() + " must hold exactly 64 hex digits");
+  return k;
+}
+
+bool zones_overlap(const std::string& a, const std::string& b) {
+  auto under = [](const std::string& n, const std::string& z) {
+    return n == z || (n.size() > z.size() && n.ends_with(z) && n[n.size() - z.size() - 1] == '.');
+  };
+  return under(a, b) || under(b, a);
+}
+
+void parse_federation(const ptree& root, Config& c) {
+  auto& f = c.federation;
+  f.enabled = root.find("federation") != root.not_found();
+  if (const auto r = get(root, "federation", "resolver")) {
+    f.resolver = endpoint("federation", "resolver", *r);
+    if (is_wildcard(f.resolver.addr) || f.resolver.port == 0)
+      fail("federation", "resolver", "must be the address:port of a DNS resolver");
+  }
+  f.dns_timeout_ms = number(root, "federation", "dns_timeout_ms", f.dns_timeout_ms, 10, 10000);
+  f.dns_tries = number(root, "federation", "dns_tries", f.dns_tries, 1, 10);
+  f.dns_cache_size = number(root, "federation", "dns_cache_size", f.dns_cache_size, 0, 1000000);
+  f.peer_timeout_ms = number(root, "federation", "peer_timeout_ms", f.peer_timeout_ms, 50, 60000);
+  f.peer_retransmit_ms =
+      number(root, "federation", "peer_retransmit_ms", f.peer_retransmit_ms, 10, 60000);
+  if (f.peer_retransmit_ms > f.peer_timeout_ms)
+    fail("federation", "peer_retransmit_ms", "must not exceed peer_timeout_ms");
+  for (const auto& [section, body] : root) {
+    if (!section.starts_with(kPeerPrefix)) continue;
+    f.enabled = true;
+    Config::Peer p;
+    p.name = section.substr(kPeerPrefix.size());
+    if (p.name.empty()) throw ConfigError("[" + section + "]: the peer needs a name ([peer.NAME])");
+    const auto id = get(root, section, "dc_id");
+    if (!id) fail(section, "dc_id", "required (the peer DC's [dc] id, 32 hex digits)");
+    if (!wire::DcId::from_hex(*id, p.dc_id) || p.dc_id.is_zero())
+      fail(section, "dc_id", "must be exactly 32 hex digits, not all zero");
+    // The two directions of a DC_PEER channel differ only by the sender's id.
+    if (p.dc_id == c.dc_id) fail(section, "dc_id", "must differ from this DC's own [dc] id");
+    for (const auto& o : c.peers)
+      if (o.dc_id == p.dc_id) fail(section, "dc_id", "same as [peer." + o.name + "]");
+    const auto key = get(root, section, "key");
+    const auto key_file = get(root, section, "key_file");
+    if (key && key_file) fail(section, "key", "give key or key_file, not both");
+    if (key) {
+      if (!wire::SecretKey::from_hex(*key, p.key)) fail(section, "key", "must be exactly 64 hex digits");
+    } else if (key_file) {
+      p.key = read_key_file(section, absolute_path(section, "key_file", *key_file));
+    } else {
+      fail(section, "key", "required (the shared DC-to-DC key, 64 hex digits), or key_file");
+    }
+    p.key_epoch = static_cast<std::uint8_t>(number(root, section, "key_epoch", 0, 0, 255));
+    const auto zones = get(root, section, "zones");
+    if (!zones) fail(section, "zones", "required (the zones this peer may answer for)");
+    p.zones = parse_names(section, "zones", *zones, "zone");
+    for (const auto& z : p.zones) {
+      for (const auto& mine : c.zones)
+        if (zones_overlap(z, mine)) fail(section, "zones", "'" + z + "' overlaps our zone '" + mine + "'");
+      for (const auto& o : c.peers)
+        for (const auto& oz : o.zones)
+          if (zones_overlap(z, oz))
+            fail(section, "zones", "'" + z + "' overlaps '" + oz + "' of [peer." + o.name + "]");
+    }
+    if (const auto eps = get(root, section, "endpoints"))
+      for (const auto& e : split_list(section, "endpoints", *eps)) {
+        p.endpoints.push_back(endpoint(section, "endpoints", e));
+        if (is_wildcard(p.endpoints.back().addr) || p.endpoints.back().port == 0)
+          fail(section, "endpoints", "'" + e + "' is not an address a DC can be reached at");
+      }
+    c.peers.push_back(std::move(p));
+  }
 }
 
 // True if `key` appears as a conninfo keyword ("key=" or "key =") at the
@@ -498,6 +593,9 @@ Config parse(std::string_view ini_text) {
 
   // [dns]
   parse_dns(root, c);
+
+  // [federation], [peer.NAME]
+  parse_federation(root, c);
   return c;
 }
 

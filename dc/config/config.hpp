@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "ntm/wire/secret_key.hpp"
 #include "ntm/wire/types.hpp"
 
 namespace ntm::dc::config {
@@ -83,6 +84,26 @@ struct Config {
     unsigned request_timeout_ms = 10000;  // request_timeout_ms = a started request must complete in
     unsigned node_ttl_s = 0;            // node_ttl_s = TTL of node records
   } dns;
+
+  // [federation] and [peer.NAME]: DC-to-DC federation (docs/federation.md).
+  struct Peer {
+    std::string name;                   // NAME in [peer.NAME], for logs
+    wire::DcId dc_id;                   // dc_id = the peer DC's [dc] id (required)
+    wire::SecretKey key;                // key = 64 hex digits, or key_file = file holding them
+    std::uint8_t key_epoch = 0;         // key_epoch = generation of that key (0)
+    std::vector<std::string> zones;     // zones = the zones this peer may answer for (required)
+    std::vector<wire::Endpoint> endpoints;  // endpoints = its control endpoints (empty: from DNS)
+  };
+  struct Federation {
+    bool enabled = false;               // a [federation] or [peer.*] section is present
+    wire::Endpoint resolver;            // resolver = ip:port (empty: /etc/resolv.conf)
+    unsigned dns_timeout_ms = 400;      // dns_timeout_ms = wait per DNS try
+    unsigned dns_tries = 3;             // dns_tries = DNS tries before giving up
+    unsigned dns_cache_size = 4096;     // dns_cache_size = names kept (by their TTL)
+    unsigned peer_timeout_ms = 1500;    // peer_timeout_ms = bound on a Node Info exchange
+    unsigned peer_retransmit_ms = 100;  // peer_retransmit_ms = first retransmission, then doubled
+  } federation;
+  std::vector<Peer> peers;
 };
 
 class ConfigError : public std::runtime_error {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "control/server.hpp"
+#include "federation/peer.hpp"
 
 namespace ntm::dc::control {
 
@@ -46,10 +47,50 @@ struct Server::Directing {
   std::uint64_t deadline_ms = 0;  // monotonic
   std::vector<wire::NodeId> tried_relays;
 
+  // A federated path (docs/federation.md).  At DC_MN (forwarded false) the
+  // responder is the peer's node: its step is a Route Forward to the peer,
+  // and `general` holds the CN as the peer described it.  At DC_CN
+  // (forwarded true) the direction came in a Route Forward: only the
+  // responder step runs, with `direction` re-sealed to CN, and its outcome
+  // goes back to the peer.
+  struct Remote {
+    federation::Peer* peer = nullptr;
+    bool forwarded = false;
+    wire::RouteDirection direction;  // DC_CN: the forwarded Route Direction
+    std::uint32_t peer_txid = 0;     // DC_CN: the Route Forward's txid
+    wire::Endpoint peer_from;        // DC_CN: where it came from
+  };
+  std::optional<Remote> remote;
+
+  bool forwarding_to_peer() const { return remote && !remote->forwarded && step == Step::responder; }
+
   bool involves(const wire::NodeId& id) const {
     return mn_id == id || (path.responder && *path.responder == id) ||
            (path.relay && *path.relay == id);
   }
+};
+
+// Federation, DC_MN (federation.cpp): a direction to another DC's node
+// before its route: waiting for DNS or for the peer's Node Info Response.
+struct Server::Asking {
+  explicit Asking(asio::io_context& io) : timer(io) {}
+  wire::PathId path_id;
+  wire::NodeId mn_id;
+  std::string target;
+  // The MN that asked, to be sent the Error; none: a re-direction the DC
+  // started after MN moved.
+  std::optional<wire::NodeId> requester;
+  std::uint32_t req_txid = 0;
+  wire::Endpoint req_from;
+  std::optional<state::Path> previous;  // the federated path this re-directs
+  bool after_move = false;
+  bool resolving = true;  // in DNS; else asking the peer
+  federation::Peer* peer = nullptr;
+  wire::NodeInfoRequest request;
+  std::uint32_t txid = 0;
+  asio::steady_timer timer;
+  unsigned backoff_ms = 0;
+  std::uint64_t deadline_ms = 0;
 };
 
 }  // namespace ntm::dc::control

@@ -91,6 +91,8 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
     }
     return error(wire::ErrorCode::not_authorized, "path ID in use");
   }
+  // Being looked up or asked of a peer DC (federation.cpp): a retransmission.
+  if (asking_.count(req.path_id)) return;
   if (state::Path* existing = view_.find_path(req.path_id)) {
     // Only an end of a path may re-direct it (no path hijacking), and only
     // its initiator may ask for it without `redirect`.
@@ -115,6 +117,16 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
         stats_.redirects_requested++;
       }
       return direct_general(mn, req, h, from);
+    }
+    if (existing->remote) {
+      // A federated path: asked of the peer DC again (federation.cpp).
+      if (!initiator) return error(wire::ErrorCode::not_authorized, "not the path's initiator");
+      if (!orphan) {
+        if (was_asked(*existing, mn.id, h.txid)) return;
+        note_asked(*existing, mn.id, h.txid);
+        stats_.redirects_requested++;
+      }
+      return direct_remote(mn, req, h, from, existing);
     }
     state::Party* resp = view_.find(*existing->responder);
     if (!ini || !resp) return;  // being removed
@@ -157,6 +169,8 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
   if (!cn) {
     if (in_zones(req.peer.name, cfg_.zones))
       return error(wire::ErrorCode::no_such_name, "no NTMobile node of that name");
+    // Another DC's node or a general host: DNS tells (federation.cpp).
+    if (peers_) return direct_remote(mn, req, h, from, nullptr);
     return direct_general(mn, req, h, from);
   }
   const route::Placement cn_pl = placement(*cn);
@@ -213,9 +227,10 @@ void Server::resend_to_moved(const state::Party& mover) {
     if (dd.to != mover.id || dd.step == Directing::Step::relay) continue;
     state::Party* to = view_.find(dd.to);
     if (!to) continue;
-    dd.body = route_direction_for(dd, *to, dd.step == Directing::Step::initiator
-                                               ? wire::PathEnd::initiator
-                                               : wire::PathEnd::responder);
+    dd.body = dd.remote ? forwarded_direction(dd, *to)
+                        : route_direction_for(dd, *to, dd.step == Directing::Step::initiator
+                                                           ? wire::PathEnd::initiator
+                                                           : wire::PathEnd::responder);
     stats_.retransmissions++;
     send(*to, to->reach(), dd.body, dd.txid);
     spdlog::debug("direction: path {}: Route Direction sent again to {} at its new address {}",
@@ -237,6 +252,14 @@ void Server::reconsider(const wire::PathId& id, bool initiator_moved, bool respo
   // Half-directed paths wait for their initiator; general hosts' paths run
   // through the relay, which the mover updates itself.
   if (!p || p->state != state::PathState::established || !p->responder) return;
+  if (p->remote) {
+    // Federated: our node is the initiator (DC_MN) and is asked about
+    // again; at DC_CN, CN's moves are carried by the nodes' NTM Updates.
+    const state::Party* mn = view_.find(p->initiator);
+    if (initiator_moved && mn && mn->online && mn->moved_seq > p->directed_seq)
+      reask_after_move(*p);
+    return;
+  }
   state::Party* ini = view_.find(p->initiator);
   state::Party* resp = view_.find(*p->responder);
   if (!ini || !resp) return;
@@ -283,6 +306,13 @@ void Server::follow_up(const Directing& d) {
 }
 
 void Server::report_failure(const Directing& d, wire::ErrorCode code, std::string_view reason) {
+  if (d.remote && d.remote->forwarded) {
+    // DC_CN: the peer that forwarded the direction hears why it failed.
+    send_to_peer(*d.remote->peer, d.remote->peer_from,
+                 wire::ErrorReply{code, wire::MsgType::route_forward, wire::Text{std::string(reason)}},
+                 d.remote->peer_txid);
+    return;
+  }
   if (d.requester) {
     if (state::Party* r = view_.find(*d.requester))
       send_error(*r, d.req_from, d.req_txid, code, wire::MsgType::direction_request, reason);
@@ -414,7 +444,7 @@ void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
   Directing& ref = *d;
   directing_[d->path.id] = std::move(d);
   view_.put_path(ref.path);
-  writer_.submit(store::PathWrite{ref.path}, nullptr);
+  if (!ref.path.remote) writer_.submit(store::PathWrite{ref.path}, nullptr);
   advance(ref);
 }
 
@@ -452,10 +482,12 @@ void Server::advance(Directing& d) {
       send_relay_direction(d);
       return;
     case Directing::Step::responder: {
+      if (d.forwarding_to_peer()) return forward_to_peer(d);
       state::Party* cn = view_.find(*d.path.responder);
       if (!cn) return fail_direction(d.path.id, wire::ErrorCode::peer_unreachable, "peer removed");
       d.to = cn->id;
-      d.body = route_direction_for(d, *cn, wire::PathEnd::responder);
+      d.body = d.remote ? forwarded_direction(d, *cn)
+                        : route_direction_for(d, *cn, wire::PathEnd::responder);
       break;
     }
     case Directing::Step::initiator: {
@@ -479,6 +511,17 @@ void Server::arm_retransmit(Directing& d) {
     auto it = directing_.find(id);
     if (it == directing_.end()) return;
     Directing& dd = *it->second;
+    if (dd.forwarding_to_peer()) {
+      // The Route Forward to the peer DC (federation.cpp).
+      if (common::mono_ms() >= dd.deadline_ms) {
+        dd.remote->peer->stats.timeouts++;
+        return fail_direction(id, wire::ErrorCode::peer_dc_failed, "peer DC did not answer");
+      }
+      stats_.retransmissions++;
+      send_to_peer(*dd.remote->peer, dd.remote->peer->endpoint(), dd.body, dd.txid);
+      dd.backoff_ms = std::min<unsigned>(dd.backoff_ms * 2, cfg_.direction_timeout_ms);
+      return arm_retransmit(dd);
+    }
     state::Party* to = view_.find(dd.to);
     if (common::mono_ms() >= dd.deadline_ms || !to) {
       switch (dd.step) {
@@ -522,6 +565,12 @@ void Server::on_route_direction_ack(state::Party& party, const wire::RouteDirect
     if (ack.status != wire::Status::ok)
       return fail_direction(d.path.id, wire::ErrorCode::peer_unreachable, "peer refused the path");
     d.timer.cancel();
+    if (d.remote) {
+      // DC_CN: CN has its keys; the peer that forwarded the direction
+      // directs MN itself.
+      answer_forward(d, wire::Status::ok, ack.local);
+      return finish_direction(d.path.id);
+    }
     d.step = Directing::Step::initiator;
     advance(d);
   } else if (d.step == Directing::Step::initiator) {
@@ -589,12 +638,12 @@ void Server::fail_direction(const wire::PathId& id, wire::ErrorCode code, std::s
   if (d->previous) {
     // A failed re-direction leaves the path as it was.
     view_.put_path(*d->previous);
-    writer_.submit(store::PathWrite{*d->previous}, nullptr);
+    if (!d->previous->remote) writer_.submit(store::PathWrite{*d->previous}, nullptr);
     follow_up(*d);
     return;
   }
   view_.erase_path(id);
-  writer_.submit(store::PathDelete{id}, nullptr);
+  if (!d->path.remote) writer_.submit(store::PathDelete{id}, nullptr);
 }
 
 void Server::finish_direction(const wire::PathId& id) {
@@ -611,7 +660,7 @@ void Server::finish_direction(const wire::PathId& id) {
   if (d->previous && d->previous->relay && !d->previous->relay_endpoint.empty())
     if (state::Party* r = view_.find(*d->previous->relay); r && r->active_paths) r->active_paths--;
   view_.put_path(d->path);
-  writer_.submit(store::PathWrite{d->path}, nullptr);
+  if (!d->path.remote) writer_.submit(store::PathWrite{d->path}, nullptr);
   if (d->previous)
     spdlog::info("direction: path {} re-directed: {} -> {}, key epoch {}, established",
                  id.to_hex(), wire::to_string(d->previous->route), wire::to_string(d->path.route),

@@ -60,6 +60,7 @@ wire::Error bump(ServerStats& s, wire::Error e) {
 }  // namespace
 
 bool Server::ViewKeys::has_key(const wire::Header& h) const {
+  if (h.domain == wire::KeyDomain::dc_peer) return peers_ && peers_->by_header(h);
   wire::NodeId id;
   id.bytes = h.id;
   const state::Party* p = view_.find(id);
@@ -79,7 +80,9 @@ Server::Server(asio::io_context& io, const config::Config& cfg, state::View& vie
       receiver_(keys_),
       crypto_(wire::SecretKey::random()),
       instance_(wire::new_instance()),
-      counter_(wire::initial_counter(common::wall_ns())) {}
+      counter_(wire::initial_counter(common::wall_ns())) {
+  start_federation();
+}
 
 Server::~Server() {
   *alive_ = false;
@@ -131,6 +134,7 @@ void Server::stop() {
   probe_socket_.close(ec);
   sweep_timer_.cancel();
   directing_.clear();
+  stop_federation();
 }
 
 wire::Endpoint Server::local_endpoint() const { return to_wire(socket_.local_endpoint()); }
@@ -164,6 +168,11 @@ void Server::on_datagram(std::span<const std::uint8_t> data, std::size_t size,
   if (receiver_.classify(data, size) != wire::Error::ok) return;
   wire::ControlHeader h;
   (void)wire::peek_control_header(data, h);  // validated by classify
+  // Another DC (federation.cpp); never on the probe port.
+  if (h.common.domain == wire::KeyDomain::dc_peer) {
+    if (!probe) on_peer_datagram(data, h, from);
+    return;
+  }
   wire::NodeId id;
   id.bytes = h.common.id;
   state::Party* party = view_.find(id);
@@ -286,6 +295,7 @@ void Server::send_error(state::Party& party, const wire::Endpoint& to, std::uint
 }
 
 void Server::log_stats() const {
+  log_federation_stats();
   const auto& r = receiver_.stats();
   spdlog::info(
       "control: received={} dropped_unauthenticated={} oversized={} auth_failed={} stale={} "

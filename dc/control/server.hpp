@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "federation/peer.hpp"
+#include "federation/resolver.hpp"
 #include "control/receiver.hpp"
 #include "ntm/wire/aead.hpp"
 #include "ntm/wire/control_channel.hpp"
@@ -97,13 +99,16 @@ class Server {
 
  private:
   struct Directing;
+  struct Asking;  // directing.hpp
   class ViewKeys final : public KeyDirectory {
    public:
     explicit ViewKeys(state::View& v) : view_(v) {}
     bool has_key(const wire::Header& h) const override;
+    void set_peers(federation::PeerTable* p) noexcept { peers_ = p; }
 
    private:
     state::View& view_;
+    federation::PeerTable* peers_ = nullptr;  // DC_PEER headers
   };
 
   // ---- receive path (server.cpp) ----
@@ -178,6 +183,41 @@ class Server {
   // The VIP that stands for a general host in its initiators' view.
   std::optional<std::uint32_t> general_vip(const std::string& fqdn);
 
+  // ---- federation.cpp: DC-to-DC (docs/federation.md) ----
+  // A name outside our zones: its TXT decides between a peer's node and a
+  // general host.  existing: a federated path being re-directed.
+  void direct_remote(state::Party& mn, const wire::DirectionRequest& req,
+                     const wire::ControlHeader& h, const wire::Endpoint& from,
+                     const state::Path* existing);
+  void ask_peer(std::unique_ptr<Asking> a);
+  void arm_asking(Asking& a);
+  void fail_asking(const wire::PathId& id, wire::ErrorCode code, std::string_view reason);
+  void on_peer_datagram(std::span<const std::uint8_t> data, const wire::ControlHeader& h,
+                        const wire::Endpoint& from);
+  void on_node_info_request(federation::Peer& peer, const wire::NodeInfoRequest& req,
+                            std::uint32_t txid, const wire::Endpoint& from);
+  void on_node_info_response(federation::Peer& peer, const wire::NodeInfoResponse& resp,
+                             std::uint32_t txid);
+  void on_route_forward(federation::Peer& peer, const wire::RouteForward& fwd, std::uint32_t txid,
+                        const wire::Endpoint& from);
+  void on_route_forward_ack(federation::Peer& peer, const wire::RouteForwardAck& ack);
+  void on_peer_error(federation::Peer& peer, const wire::ErrorReply& err, std::uint32_t txid);
+  void send_to_peer(federation::Peer& peer, const wire::Endpoint& to, const wire::Body& body,
+                    std::uint32_t txid);
+  void refuse_peer(federation::Peer& peer, const wire::Endpoint& to, std::uint32_t txid,
+                   wire::MsgType ref, std::string_view why);
+  // DC_MN: the Route Forward of d, keys sealed to the peer.
+  void forward_to_peer(Directing& d);
+  // DC_CN: a forwarded direction ended (CN acknowledged, or it failed).
+  void answer_forward(const Directing& d, wire::Status status, const wire::Endpoint& local);
+  // DC_MN: MN moved; its federated path p is asked of the peer again.
+  void reask_after_move(const state::Path& p);
+  // DC_CN: the forwarded Route Direction with the keys sealed to CN.
+  wire::RouteDirection forwarded_direction(Directing& d, state::Party& cn);
+  void start_federation();  // from the constructor: peers, resolver
+  void stop_federation();
+  void log_federation_stats() const;
+
   asio::io_context& io_;
   const config::Config& cfg_;
   state::View& view_;
@@ -208,6 +248,18 @@ class Server {
   std::size_t sweep_pos_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   state::NodeObserver* observer_ = nullptr;
+  // Federation: null unless configured ([federation] or [peer.*]).
+  std::unique_ptr<federation::PeerTable> peers_;
+  std::unique_ptr<federation::TxtResolver> txt_resolver_;
+  std::unordered_map<wire::PathId, std::unique_ptr<Asking>> asking_;  // DC_MN: before the route
+  // DC_CN: Route Forwards answered lately (path -> epoch, ack), so that a
+  // retransmitted Route Forward whose ack was lost is answered again.
+  struct Forwarded {
+    std::uint8_t key_epoch = 0;
+    wire::RouteForwardAck ack;
+    std::uint64_t mono_ms = 0;
+  };
+  std::unordered_map<wire::PathId, Forwarded> forwarded_;
   bool stopped_ = false;
   bool draining_ = false;
 };

@@ -26,6 +26,9 @@ struct Path {
   wire::Endpoint relay_endpoint;
   std::uint8_t key_epoch = 0;
   PathState state = PathState::directing;
+  // One end is another DC's node (docs/federation.md): kept in memory only,
+  // since the database's paths.initiator and responder refer to our nodes.
+  bool remote = false;
   std::uint64_t created_ms = 0;
   std::uint64_t updated_ms = 0;
 

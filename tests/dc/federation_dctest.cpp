@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: MIT
+// Federation between two real ntm-dc processes (docs/federation.md): DC_A
+// serves a.test, DC_B serves b.test, each on its own throwaway database,
+// peers of each other with one shared key.  DC_A's resolver is a small DNS
+// server in this test that publishes the NTMobile marker the way DC_B's
+// PowerDNS would ("v=ntm1 dc=<DC_B>").  Protocol-level nodes: MN at DC_A,
+// CN at DC_B.  Then the bad inputs: forged, replayed and unknown-DC
+// messages, a peer speaking outside its zones, slow and garbage peers.
+#include <doctest/doctest.h>
+#include <poll.h>
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "../unit/dc/dns_bytes.hpp"
+#include "dc_helpers.hpp"
+#include "federation/peer.hpp"
+#include "ntm/common/clock.hpp"
+#include "ntm/common/udp_socket.hpp"
+#include "pg_test_db.hpp"
+
+using namespace ntm;
+using namespace ntm::test;
+namespace federation = ntm::dc::federation;
+namespace config = ntm::dc::config;
+namespace asio = boost::asio;
+namespace tdns = ntm::test::dns;
+
+namespace {
+
+std::string random_key_hex() { return wire::SecretKey::random().to_hex(); }
+
+// The [dc] id the DcProcess wrote into its configuration.
+std::string dc_id_of(const DcProcess& dc) {
+  std::ifstream in(dc.config_path());
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with("id = ")) return line.substr(5);
+  FAIL("no id in the configuration");
+  return {};
+}
+
+void append(const DcProcess& dc, const std::string& text) {
+  std::ofstream(dc.config_path(), std::ios::app) << text;
+}
+
+// A UDP server on loopback, on its own thread, that hands every datagram to
+// a handler returning what to send back (DNS answers, fake peer DCs).
+class UdpServer {
+ public:
+  using Handler = std::function<std::vector<std::vector<std::uint8_t>>(
+      const std::vector<std::uint8_t>&)>;
+  UdpServer() : sock_(io_, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    receive();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~UdpServer() {
+    io_.stop();
+    thread_.join();
+  }
+  void set_handler(Handler h) {
+    std::lock_guard lock(mu_);
+    handler_ = std::move(h);
+  }
+  wire::Endpoint endpoint() const {
+    wire::Endpoint e;
+    (void)wire::IpAddr::parse("127.0.0.1", e.addr);
+    e.port = sock_.local_endpoint().port();
+    return e;
+  }
+  std::size_t received() const {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+
+ private:
+  void receive() {
+    sock_.async_receive_from(asio::buffer(buf_), from_,
+                             [this](const boost::system::error_code& ec, std::size_t n) {
+                               if (ec) return;
+                               std::vector<std::uint8_t> in(buf_.begin(), buf_.begin() + static_cast<long>(n));
+                               Handler h;
+                               {
+                                 std::lock_guard lock(mu_);
+                                 received_++;
+                                 h = handler_;
+                               }
+                               if (h)
+                                 for (const auto& d : h(in)) {
+                                   boost::system::error_code e2;
+                                   sock_.send_to(asio::buffer(d), from_, 0, e2);
+                                 }
+                               receive();
+                             });
+  }
+  asio::io_context io_;
+  asio::ip::udp::socket sock_;
+  std::array<std::uint8_t, 4096> buf_{};
+  asio::ip::udp::endpoint from_;
+  mutable std::mutex mu_;
+  Handler handler_;
+  std::size_t received_ = 0;
+  std::thread thread_;
+};
+
+// DNS for the test: names under b.test and c.test carry a marker for the
+// DC given per zone; everything else is NXDOMAIN.
+UdpServer::Handler zone_dns(std::map<std::string, wire::Endpoint> markers) {
+  return [markers](const std::vector<std::uint8_t>& q) {
+    const std::string name = tdns::query_name(q);
+    for (const auto& [zone, dc] : markers)
+      if (name.ends_with("." + zone))
+        return std::vector<std::vector<std::uint8_t>>{tdns::response(
+            tdns::query_id(q), name, 0, {tdns::txt(name, {"v=ntm1 dc=" + dc.to_string()}, 0)})};
+    return std::vector<std::vector<std::uint8_t>>{
+        tdns::response(tdns::query_id(q), name, 3, {}, {tdns::soa("test", 0, 0)})};
+  };
+}
+
+// Both DCs, peered, and the DNS DC_A asks.
+struct Federation {
+  TestDatabase db_a, db_b;
+  DcProcess a, b;
+  UdpServer dns;
+  std::string key = random_key_hex();
+  std::string id_a, id_b;
+
+  explicit Federation(const std::string& extra_a = {})
+      : a(opts(db_a.url(), "a.test")), b(opts(db_b.url(), "b.test")) {
+    id_a = dc_id_of(a);
+    id_b = dc_id_of(b);
+    append(a, "[federation]\nresolver = " + dns.endpoint().to_string() +
+                  "\ndns_timeout_ms = 200\npeer_timeout_ms = 600\n"
+                  "[peer.b]\ndc_id = " + id_b + "\nkey = " + key + "\nzones = b.test\n" + extra_a);
+    // DC_B finds DC_A by configuration alone (it only answers).
+    append(b, "[peer.a]\ndc_id = " + id_a + "\nkey = " + key + "\nzones = a.test\nendpoints = " +
+                  a.endpoint().to_string() + "\n");
+    dns.set_handler(zone_dns({{"b.test", b.endpoint()}}));
+  }
+  static DcProcess::Options opts(const std::string& url, const std::string& zone) {
+    DcProcess::Options o(url);
+    o.zones = zone;
+    o.direction_timeout_ms = 1500;
+    return o;
+  }
+};
+
+// The test speaking as a DC over the DC_PEER channel.
+federation::Peer fake_dc(const std::string& self_hex, const std::string& peer_hex,
+                         const std::string& key_hex, const std::string& zone) {
+  config::Config::Peer p;
+  p.name = "test";
+  REQUIRE(wire::DcId::from_hex(peer_hex, p.dc_id));
+  REQUIRE(wire::SecretKey::from_hex(key_hex, p.key));
+  p.zones = {zone};
+  wire::DcId self;
+  REQUIRE(wire::DcId::from_hex(self_hex, self));
+  return federation::Peer(p, self, wire::new_instance(), 60'000);
+}
+
+// One datagram exchange on a fresh socket: send, and the answer (if any).
+std::optional<std::vector<std::uint8_t>> exchange(const wire::Endpoint& to,
+                                                  const std::vector<std::uint8_t>& d,
+                                                  int timeout_ms = 700) {
+  common::UdpSocket s(wire::Endpoint{wire::IpAddr::v4(0x7f000001), 0});
+  REQUIRE(s.send(d, to));
+  pollfd p{s.fd(), POLLIN, 0};
+  if (::poll(&p, 1, timeout_ms) != 1) return std::nullopt;
+  std::array<std::uint8_t, 2048> buf{};
+  wire::Endpoint from;
+  const long n = s.receive(buf, from);
+  if (n <= 0) return std::nullopt;
+  return std::vector<std::uint8_t>(buf.begin(), buf.begin() + n);
+}
+
+std::optional<wire::ErrorReply> error_for(NodeClient& mn, const wire::DirectionRequest& req,
+                                          int timeout_ms) {
+  mn.send(req);
+  return mn.wait_for<wire::ErrorReply>(timeout_ms);
+}
+
+}  // namespace
+
+TEST_CASE("federation: MN at DC_A reaches CN at DC_B and both hold the K_path DC_B re-sealed") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient mn(mc, f.a.endpoint()), cn(cc, f.b.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+
+  const wire::PathId path = random_path();
+  const auto t0 = common::mono_ms();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
+  // CN hears from its own DC, never from DC_A.
+  wire::ControlHeader h;
+  auto to_cn = cn.wait_for<wire::RouteDirection>(3000, &h);
+  REQUIRE(to_cn);
+  CHECK(to_cn->you_are == wire::PathEnd::responder);
+  CHECK(to_cn->path_id == path);
+  CHECK(to_cn->initiator.fqdn.name == "mn.a.test");
+  CHECK(to_cn->initiator.node_id == mc.id);
+  CHECK(to_cn->initiator.dc == f.a.endpoint());
+  CHECK(to_cn->responder.node_id == cc.id);
+  CHECK(to_cn->responder.dc == f.b.endpoint());
+  CHECK(to_cn->route == wire::RouteType::direct);
+  CHECK_FALSE(mn.wait_for<wire::RouteDirection>(200));  // MN waits for CN's ack
+  cn.send(wire::RouteDirectionAck{path, to_cn->key_epoch, wire::Status::ok, cn.local()}, h.txid);
+
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  const auto rtt = common::mono_ms() - t0;
+  MESSAGE("cross-zone direction (cold DNS, incl. the test's CN ack): " << rtt << " ms");
+  CHECK(to_mn->you_are == wire::PathEnd::initiator);
+  CHECK(to_mn->responder.fqdn.name == "cn.b.test");
+  CHECK(to_mn->responder.node_id == cc.id);
+  CHECK(to_mn->peer_view == to_cn->responder.vip);
+  // One K_path, sealed by DC_A to MN and by DC_B (after opening DC_A's
+  // copy) to CN.
+  const auto k_mn = mn.open_key(to_mn->path_key, path, 0, wire::SealedKind::path_key);
+  const auto k_cn = cn.open_key(to_cn->path_key, path, 0, wire::SealedKind::path_key);
+  CHECK(k_mn.equals(k_cn));
+  CHECK_THROWS(mn.open_key(to_cn->path_key, path, 0, wire::SealedKind::path_key));
+
+  // The two ends talk under it: a Tunnel Request from MN opens at CN, and
+  // CN's Tunnel Response at MN.
+  wire::ChannelConfig ci;
+  ci.domain = wire::KeyDomain::path;
+  ci.tx_role = wire::Role::initiator;
+  ci.rx_role = wire::Role::responder;
+  ci.tx_id = ci.rx_id = path.bytes;
+  ci.instance = 1;
+  wire::ChannelConfig cr = ci;
+  cr.tx_role = wire::Role::responder;
+  cr.rx_role = wire::Role::initiator;
+  cr.instance = 2;
+  wire::ControlChannel at_mn(k_mn, ci), at_cn(k_cn, cr);
+  std::vector<std::uint8_t> buf(NTM_MAX_CONTROL);
+  wire::Error err = wire::Error::ok;
+  wire::TunnelRequest treq;
+  treq.sender = mc.id;
+  treq.receiver = cc.id;
+  treq.sender_vip = to_cn->initiator.vip;
+  treq.receiver_vip = to_mn->peer_view;
+  std::size_t n = at_mn.seal(treq, 5, common::wall_ms(), buf, err);
+  REQUIRE(n > 0);
+  wire::Received got;
+  REQUIRE(at_cn.open({buf.data(), n}, common::wall_ms(), got) == wire::Error::ok);
+  REQUIRE(std::holds_alternative<wire::TunnelRequest>(got.body));
+  CHECK(std::get<wire::TunnelRequest>(got.body).sender == mc.id);
+  wire::TunnelResponse tresp;
+  tresp.sender = cc.id;
+  n = at_cn.seal(tresp, 5, common::wall_ms(), buf, err);
+  REQUIRE(n > 0);
+  CHECK(at_mn.open({buf.data(), n}, common::wall_ms(), got) == wire::Error::ok);
+
+  REQUIRE(f.a.wait_log("established", 3000));
+  REQUIRE(f.b.wait_log("established", 3000));
+  // Federated paths live in memory: DC_A's database has no row to a node
+  // it does not hold.
+  CHECK(query1(f.db_a.url(), "SELECT count(*) FROM paths") == "0");
+
+  // Warm: the marker is cached only for its TTL (0 here), so this asks
+  // DNS again; a second path follows the same way.
+  const wire::PathId path2 = random_path();
+  mn.send(wire::DirectionRequest{path2, wire::Fqdn{"cn.b.test"}, false});
+  // (Copies of the first path's Route Direction, retransmitted while the
+  // test held CN's ack back, may still wait in CN's socket.)
+  auto accept_path = [](NodeClient& n, const wire::PathId& p) {
+    for (int i = 0; i < 10; ++i)
+      if (auto rd = accept_direction(n); !rd || rd->path_id == p) return rd.has_value();
+    return false;
+  };
+  CHECK(accept_path(cn, path2));
+  CHECK(accept_path(mn, path2));
+
+  // A name in DC_B's zone without a node: DC_B says so, MN hears it.
+  auto e = error_for(mn, {random_path(), wire::Fqdn{"nobody.b.test"}, false}, 3000);
+  REQUIRE(e);
+  CHECK(e->code == wire::ErrorCode::no_such_name);
+}
+
+TEST_CASE("federation: a name without a marker is a general host and a marker without trust is refused") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  f.a.start();
+  f.b.start();
+  f.dns.set_handler(zone_dns({{"b.test", f.b.endpoint()}, {"c.test", f.b.endpoint()}}));
+  NodeClient mn(mc, f.a.endpoint());
+  REQUIRE(mn.register_at());
+
+  // NXDOMAIN for the TXT: the general-host path (which needs a relay here).
+  auto e = error_for(mn, {random_path(), wire::Fqdn{"localhost"}, false}, 3000);
+  REQUIRE(e);
+  CHECK(e->code == wire::ErrorCode::no_route);
+  // A marker in a zone no peer is configured for.
+  e = error_for(mn, {random_path(), wire::Fqdn{"cn.c.test"}, false}, 3000);
+  REQUIRE(e);
+  CHECK(e->code == wire::ErrorCode::peer_dc_failed);
+  CHECK(e->reason.value == "no trust configured for c.test");
+  // DNS answering garbage, then nothing: the lookup ends (as no marker).
+  f.dns.set_handler([](const std::vector<std::uint8_t>&) {
+    return std::vector<std::vector<std::uint8_t>>{std::vector<std::uint8_t>(50, 0x5a)};
+  });
+  const auto t0 = common::mono_ms();
+  e = error_for(mn, {random_path(), wire::Fqdn{"localhost"}, false}, 4000);
+  REQUIRE(e);
+  CHECK(e->code == wire::ErrorCode::no_route);  // general host, after 3 x 200 ms
+  CHECK(common::mono_ms() - t0 >= 550);
+  CHECK(common::mono_ms() - t0 < 2000);
+}
+
+TEST_CASE("federation: a slow or garbage or out-of-zone peer ends in an Error within the bound") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  UdpServer peer_c;  // answers as the test decides
+  const std::string key_c = random_key_hex();
+  const std::string id_c = "000000000000000000000000000000cc";
+  Federation f("[peer.c]\ndc_id = " + id_c + "\nkey = " + key_c +
+               "\nzones = c.test\nendpoints = " + peer_c.endpoint().to_string() + "\n");
+  const auto mc = f.a.enroll("mn.a.test");
+  f.a.start();
+  f.dns.set_handler(zone_dns({{"c.test", peer_c.endpoint()}}));
+  NodeClient mn(mc, f.a.endpoint());
+  REQUIRE(mn.register_at());
+  auto ask = [&](const std::string& name) {
+    const auto t0 = common::mono_ms();
+    auto e = error_for(mn, {random_path(), wire::Fqdn{name}, false}, 4000);
+    return std::make_pair(e, common::mono_ms() - t0);
+  };
+
+  // Silent: peer_timeout_ms (600) plus the DNS lookup.
+  auto [e, ms] = ask("cn.c.test");
+  REQUIRE(e);
+  CHECK(e->code == wire::ErrorCode::peer_dc_failed);
+  CHECK(ms >= 550);
+  CHECK(ms < 1500);
+  CHECK(peer_c.received() >= 2);  // retransmitted
+
+  // Garbage answers, and answers sealed under a wrong key: dropped, the
+  // exchange times out the same way.
+  peer_c.set_handler([](const std::vector<std::uint8_t>& in) {
+    auto junk = in;
+    for (auto& b : junk) b ^= 0x33;
+    return std::vector<std::vector<std::uint8_t>>{junk, std::vector<std::uint8_t>(3, 1)};
+  });
+  std::tie(e, ms) = ask("cn.c.test");
+  REQUIRE(e);
+  CHECK(e->code == wire::ErrorCode::peer_dc_failed);
+  CHECK(ms < 1500);
+
+  // An authentic peer C that answers for another name, or with a node
+  // outside its zones: refused at once.
+  auto c = std::make_shared<federation::Peer>(fake_dc(id_c, f.id_a, key_c, "a.test"));
+  std::string answer_as;
+  std::mutex mu;
+  peer_c.set_handler([&, c](const std::vector<std::uint8_t>& in) {
+    std::lock_guard lock(mu);
+    wire::Received r;
+    if (c->open(in, r) != wire::Error::ok) return std::vector<std::vector<std::uint8_t>>{};
+    const auto* qp = std::get_if<wire::NodeInfoRequest>(&r.body);
+    if (!qp) return std::vector<std::vector<std::uint8_t>>{};
+    const auto& q = *qp;
+    wire::NodeInfoResponse resp;
+    resp.target = wire::Fqdn{answer_as.empty() ? q.target.name : "other.c.test"};
+    wire::PeerNode n;
+    n.info.node_id.bytes[0] = 1;
+    n.info.fqdn = answer_as.empty() ? wire::Fqdn{"evil.example"} : q.target;
+    n.info.vip.addr = 0x64400009;
+    n.online = true;
+    resp.node = n;
+    std::vector<std::vector<std::uint8_t>> out;
+    out.push_back(c->seal(resp, r.header.txid));
+    return out;
+  });
+  {
+    std::lock_guard lock(mu);
+    answer_as = "";  // node fqdn outside c.test
+  }
+  std::tie(e, ms) = ask("cn.c.test");
+  REQUIRE(e);
+  CHECK(e->code == wire::ErrorCode::peer_dc_failed);
+  CHECK(e->reason.value == "peer DC gave an unusable answer");
+  CHECK(ms < 500);
+  {
+    std::lock_guard lock(mu);
+    answer_as = "other";  // the response names another target
+  }
+  std::tie(e, ms) = ask("cn.c.test");
+  REQUIRE(e);
+  CHECK(e->code == wire::ErrorCode::peer_dc_failed);
+  CHECK(e->reason.value == "peer DC answered for another name");
+
+  REQUIRE(f.a.stop() == 0);
+  CHECK(f.a.wait_log("federation: peer c received=", 1000));
+  const std::string log = f.a.log();
+  CHECK(log.find("timeouts=2") != std::string::npos);
+  CHECK(log.find("refused=2") != std::string::npos);
+}
+
+TEST_CASE("federation: DC_B drops forged and replayed and unknown-DC messages and refuses outside its zones") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  Federation f;
+  const auto cc = f.b.enroll("cn.b.test");
+  f.b.start();
+  NodeClient cn(cc, f.b.endpoint());
+  REQUIRE(cn.register_at());
+  // The test as DC_A: it holds A's id and the shared key.
+  auto as_a = fake_dc(f.id_a, f.id_b, f.key, "b.test");
+  const auto ask = as_a.seal(wire::NodeInfoRequest{{"cn.b.test"}, {"mn.a.test"}}, 41);
+  auto reply = exchange(f.b.endpoint(), ask);
+  REQUIRE(reply);
+  wire::Received r;
+  REQUIRE(as_a.open(*reply, r) == wire::Error::ok);
+  const auto& info = std::get<wire::NodeInfoResponse>(r.body);
+  REQUIRE(info.node);
+  CHECK(info.node->info.node_id == cc.id);
+  CHECK(info.node->online);
+  CHECK(r.header.txid == 41);
+
+  // Replayed: nothing.
+  CHECK_FALSE(exchange(f.b.endpoint(), ask, 400));
+  // Forged (one bit): nothing.
+  auto forged = as_a.seal(wire::NodeInfoRequest{{"cn.b.test"}, {"mn.a.test"}}, 42);
+  forged[60] ^= 0x01;
+  CHECK_FALSE(exchange(f.b.endpoint(), forged, 400));
+  // An unknown DC, even with the right key: nothing.
+  auto stranger = fake_dc("0000000000000000000000000000dead", f.id_b, f.key, "b.test");
+  CHECK_FALSE(exchange(f.b.endpoint(),
+                       stranger.seal(wire::NodeInfoRequest{{"cn.b.test"}, {"x.dead.test"}}, 43),
+                       400));
+  // Authentic, but for a requester outside A's zones, or a name outside B's.
+  for (const auto& [target, requester] :
+       std::vector<std::pair<std::string, std::string>>{{"cn.b.test", "mn.evil.test"},
+                                                        {"mn.a.test", "mn.a.test"}}) {
+    reply = exchange(f.b.endpoint(),
+                     as_a.seal(wire::NodeInfoRequest{{target}, {requester}}, 44));
+    REQUIRE(reply);
+    REQUIRE(as_a.open(*reply, r) == wire::Error::ok);
+    REQUIRE(std::holds_alternative<wire::ErrorReply>(r.body));
+    CHECK(std::get<wire::ErrorReply>(r.body).code == wire::ErrorCode::not_authorized);
+  }
+  // A Route Forward whose key was not sealed to B: refused, CN never hears.
+  wire::RouteForward fwd;
+  fwd.target = cc.id;
+  fwd.direction.path_id = random_path();
+  fwd.direction.you_are = wire::PathEnd::responder;
+  fwd.direction.initiator.fqdn = wire::Fqdn{"mn.a.test"};
+  fwd.direction.initiator.node_id.bytes[0] = 7;
+  fwd.direction.initiator.vip.addr = 0x64400001;
+  fwd.direction.responder = info.node->info;
+  fwd.direction.peer_view = fwd.direction.initiator.vip;
+  reply = exchange(f.b.endpoint(), as_a.seal(fwd, 45));
+  REQUIRE(reply);
+  REQUIRE(as_a.open(*reply, r) == wire::Error::ok);
+  REQUIRE(std::holds_alternative<wire::ErrorReply>(r.body));
+  CHECK(std::get<wire::ErrorReply>(r.body).reason.value == "a sealed key does not open");
+  CHECK_FALSE(cn.wait_for<wire::RouteDirection>(300));
+
+  REQUIRE(f.b.stop() == 0);
+  const std::string log = f.b.log();
+  CHECK(log.find("auth_failed=1 replayed=1") != std::string::npos);
+  CHECK(log.find("refused=3") != std::string::npos);
+  CHECK(log.find("dropped 1 x unknown_key") != std::string::npos);
+}
