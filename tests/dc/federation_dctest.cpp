@@ -7,10 +7,16 @@
 // CN at DC_B.  Then the bad inputs: forged, replayed and unknown-DC
 // messages, a peer speaking outside its zones, slow and garbage peers.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -20,6 +26,7 @@
 #include "../unit/dc/dns_bytes.hpp"
 #include "dc_helpers.hpp"
 #include "federation/peer.hpp"
+#include "federation/txt_message.hpp"
 #include "ntm/common/clock.hpp"
 #include "ntm/common/udp_socket.hpp"
 #include "pg_test_db.hpp"
@@ -122,6 +129,58 @@ UdpServer::Handler zone_dns(std::map<std::string, wire::Endpoint> markers) {
   };
 }
 
+// A pdns_server in front of a DC's DNS socket (as tests/dns starts it: the
+// remote backend, no caches), on a free loopback port.
+class Pdns {
+ public:
+  static bool available() {
+    return ::access("/usr/sbin/pdns_server", X_OK) == 0 &&
+           std::filesystem::exists("/usr/lib/x86_64-linux-gnu/pdns/libremotebackend.so");
+  }
+  Pdns(const std::filesystem::path& socket, const std::filesystem::path& dir)
+      : dir_(dir), port_(free_udp_port()) {
+    std::filesystem::create_directories(dir_);
+    std::vector<std::string> args{
+        "/usr/sbin/pdns_server", "--no-config", "--guardian=no", "--daemon=no",
+        "--disable-syslog", "--write-pid=no", "--socket-dir=" + dir_.string(), "--launch=remote",
+        "--remote-connection-string=unix:path=" + socket.string() + ",timeout=2000",
+        "--remote-dnssec=no", "--local-address=127.0.0.1", "--local-port=" + std::to_string(port_),
+        "--cache-ttl=0", "--query-cache-ttl=0", "--negquery-cache-ttl=0",
+        "--consistent-backends=yes", "--receiver-threads=1", "--distributor-threads=1",
+        "--security-poll-suffix=", "--webserver=no", "--api=no", "--loglevel=3"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, (dir_ / "pdns.log").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+    REQUIRE(::posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&fa);
+  }
+  ~Pdns() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int st = 0;
+      ::waitpid(pid_, &st, 0);
+    }
+  }
+  wire::Endpoint endpoint() const {
+    wire::Endpoint e;
+    (void)wire::IpAddr::parse("127.0.0.1", e.addr);
+    e.port = static_cast<std::uint16_t>(port_);
+    return e;
+  }
+  // Waits until it answers name's TXT with anything but an error.
+  bool wait_ready(const std::string& name, int timeout_ms = 10000);
+
+ private:
+  std::filesystem::path dir_;
+  unsigned port_;
+  pid_t pid_ = -1;
+};
+
 // Both DCs, peered, and the DNS DC_A asks.
 struct Federation {
   TestDatabase db_a, db_b;
@@ -176,6 +235,17 @@ std::optional<std::vector<std::uint8_t>> exchange(const wire::Endpoint& to,
   const long n = s.receive(buf, from);
   if (n <= 0) return std::nullopt;
   return std::vector<std::uint8_t>(buf.begin(), buf.begin() + n);
+}
+
+bool Pdns::wait_ready(const std::string& name, int timeout_ms) {
+  for (int waited = 0; waited < timeout_ms; waited += 100) {
+    if (auto r = exchange(endpoint(), federation::build_txt_query(name, 7), 100)) {
+      const auto a = federation::parse_txt_response(*r, name, 7);
+      if (a.status == federation::TxtStatus::ok) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 std::optional<wire::ErrorReply> error_for(NodeClient& mn, const wire::DirectionRequest& req,
@@ -267,6 +337,21 @@ TEST_CASE("federation: MN at DC_A reaches CN at DC_B and both hold the K_path DC
   // Federated paths live in memory: DC_A's database has no row to a node
   // it does not hold.
   CHECK(query1(f.db_a.url(), "SELECT count(*) FROM paths") == "0");
+
+  // MN asks for a re-direction of the federated path: DC_A asks DC_B
+  // again and forwards the next key epoch; CN and MN get epoch 1.
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, true});
+  std::optional<wire::RouteDirection> again;
+  for (int i = 0; i < 10 && !(again && again->key_epoch == 1); ++i) again = accept_direction(cn);
+  REQUIRE(again);
+  CHECK(again->key_epoch == 1);
+  std::optional<wire::RouteDirection> again_mn;
+  for (int i = 0; i < 10 && !(again_mn && again_mn->key_epoch == 1); ++i)
+    again_mn = accept_direction(mn);
+  REQUIRE(again_mn);
+  CHECK(again_mn->key_epoch == 1);
+  CHECK(mn.open_key(again_mn->path_key, path, 1, wire::SealedKind::path_key)
+            .equals(cn.open_key(again->path_key, path, 1, wire::SealedKind::path_key)));
 
   // Warm: the marker is cached only for its TTL (0 here), so this asks
   // DNS again; a second path follows the same way.
@@ -470,4 +555,48 @@ TEST_CASE("federation: DC_B drops forged and replayed and unknown-DC messages an
   CHECK(log.find("auth_failed=1 replayed=1") != std::string::npos);
   CHECK(log.find("refused=3") != std::string::npos);
   CHECK(log.find("dropped 1 x unknown_key") != std::string::npos);
+}
+
+TEST_CASE("federation: DC_A finds DC_B through DC_B's PowerDNS") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  if (!Pdns::available()) {
+    MESSAGE("SKIP: pdns_server with the remote backend is not installed");
+    return;
+  }
+  Federation f;
+  const auto sock = f.b.state_dir() / "pdns.sock";
+  append(f.b, "[dns]\nsocket = " + sock.string() + "\nnameservers = ns1.b.test\n");
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  f.b.start();
+  NodeClient mn(mc, f.a.endpoint()), cn(cc, f.b.endpoint());
+  REQUIRE(cn.register_at());
+  Pdns pdns(sock, f.b.state_dir() / "pdns");
+  REQUIRE(pdns.wait_ready("cn.b.test"));
+  // DC_A asks DC_B's authoritative server directly (no recursion here; the
+  // netns testbed has the recursive set-up).
+  {
+    std::string text;
+    std::ifstream in(f.a.config_path());
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    const auto at = text.find("resolver = ");
+    REQUIRE(at != std::string::npos);
+    const auto eol = text.find('\n', at);
+    text.replace(at, eol - at, "resolver = " + pdns.endpoint().to_string());
+    std::ofstream(f.a.config_path(), std::ios::trunc) << text;
+  }
+  f.a.start();
+  REQUIRE(mn.register_at());
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
+  auto to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  CHECK(to_cn->initiator.fqdn.name == "mn.a.test");
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->responder.dc == f.b.endpoint());
+  CHECK(mn.open_key(to_mn->path_key, path, 0, wire::SealedKind::path_key)
+            .equals(cn.open_key(to_cn->path_key, path, 0, wire::SealedKind::path_key)));
+  REQUIRE(f.a.stop() == 0);
+  CHECK(f.a.log().find("federation: dns queries=1") != std::string::npos);
 }
