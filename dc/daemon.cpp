@@ -37,8 +37,13 @@ Loaded load_view(store::Store& store, state::View& view, const config::Config& c
   out.zones = store.ensure_zones(cfg.zones);
   std::size_t& parties = out.parties;
   std::size_t& paths = out.paths;
+  // In a cluster, which parties registered here last is not in the
+  // database: none is taken for this member's own until it registers here
+  // (docs/operations.md "DC cluster": a restarted member never writes or
+  // judges another member's node).  A DC of one is every party's home.
+  const bool home_of_all = cfg.cluster.size() <= 1;
   for (const auto& row : store.load_parties()) {
-    view.upsert(row);
+    view.upsert(row).home_here = home_of_all;
     ++parties;
   }
   for (const auto& p : store.load_paths()) {

@@ -36,7 +36,8 @@ bool DcLink::take_first_registration() noexcept {
   return r;
 }
 
-void DcLink::send(const wire::Body& body, std::uint32_t txid, Sink& sink, Now now) {
+void DcLink::send(const wire::Body& body, std::uint32_t txid, Sink& sink, Now now,
+                  const wire::Endpoint* to) {
   auto buf = sink.buffer();
   wire::Error err = wire::Error::ok;
   const std::size_t n = channel_.seal(body, txid, now.wall_ms, buf, err);
@@ -45,7 +46,7 @@ void DcLink::send(const wire::Body& body, std::uint32_t txid, Sink& sink, Now no
                   wire::to_string(err));
     return;
   }
-  sink.send(buf.first(n), cfg_.dc);
+  sink.send(buf.first(n), to ? *to : cfg_.dc);
 }
 
 void DcLink::register_now(Sink& sink, Now now) {
@@ -138,7 +139,8 @@ wire::Status DcLink::install(const wire::RelayDirection& d, Now now) {
   return wire::Status::ok;
 }
 
-void DcLink::on_datagram(std::span<const std::uint8_t> datagram, Sink& sink, Now now) {
+void DcLink::on_datagram(std::span<const std::uint8_t> datagram, const wire::Endpoint& from,
+                         Sink& sink, Now now) {
   wire::Received r;
   const wire::Error err = channel_.open(datagram, now.wall_ms, r);
   if (err != wire::Error::ok) {
@@ -172,9 +174,10 @@ void DcLink::on_datagram(std::span<const std::uint8_t> datagram, Sink& sink, Now
   } else if (auto* d = std::get_if<wire::RelayDirection>(&r.body)) {
     const wire::Status st = install(*d, now);
     if (st != wire::Status::ok) ++drops_.refused;
+    // To the member that directed us: in a DC cluster it need not be ours.
     send(wire::RelayResponse{d->path_id, d->key_epoch, st,
                              st == wire::Status::ok ? cfg_.advertise : wire::Endpoint{}},
-         txid, sink, now);
+         txid, sink, now, &from);
   } else {
     spdlog::debug("dc: ignored {}", wire::to_string(r.header.common.type));
   }

@@ -21,8 +21,11 @@ class DcLink {
  public:
   DcLink(const Config& cfg, PathTable& paths, Drops& drops);
 
-  // A datagram whose header (peeked) is NODE_DC, role dc, id = our id.
-  void on_datagram(std::span<const std::uint8_t> datagram, Sink& sink, Now now);
+  // A datagram whose header (peeked) is NODE_DC, role dc, id = our id,
+  // from `from`: any member of the DC's cluster may direct us, and its
+  // Relay Response goes back there (docs/operations.md "DC cluster").
+  void on_datagram(std::span<const std::uint8_t> datagram, const wire::Endpoint& from, Sink& sink,
+                   Now now);
   // Registration retries and keepalives; call at least every next_due_ms().
   void on_timer(Sink& sink, Now now);
   std::uint64_t next_due_ms() const noexcept { return next_send_ms_; }
@@ -38,7 +41,8 @@ class DcLink {
   wire::Status install(const wire::RelayDirection& d, Now now);
 
  private:
-  void send(const wire::Body& body, std::uint32_t txid, Sink& sink, Now now);
+  void send(const wire::Body& body, std::uint32_t txid, Sink& sink, Now now,
+            const wire::Endpoint* to = nullptr);
   void register_now(Sink& sink, Now now);
   void lost(const char* why, Now now);
 

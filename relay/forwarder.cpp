@@ -14,9 +14,10 @@ void Forwarder::on_datagram(std::span<std::uint8_t> datagram, const wire::Endpoi
   try {
     switch (h.domain) {
       case wire::KeyDomain::node_dc:
-        // Only our DC talks to us in NODE_DC, and only as the DC.
+        // Only our DC (any member of its cluster) talks to us in NODE_DC,
+        // and only as the DC.
         if (h.role != wire::Role::dc || h.id != cfg_.id.bytes) return void(++drops_.malformed);
-        return dc_.on_datagram(datagram, sink, now);
+        return dc_.on_datagram(datagram, from, sink, now);
       case wire::KeyDomain::relay_path:
         // The ends send requests; the rs_to_* roles are the RS's own.
         if (h.role != wire::Role::initiator && h.role != wire::Role::responder)

@@ -152,6 +152,52 @@ TEST_CASE("cluster: B directs a node homed at A through the node's binding towar
   CHECK(cluster_counter(c.a.log(), "paths_reloaded") >= 1);
 }
 
+TEST_CASE("cluster: a relay homed at A carries a path B directs; B never writes A's relay") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  Cluster c(db.url());
+  c.a.start();
+  c.b.start();
+  const auto rc = c.a.enroll("relay.test.example", true);
+  const auto cn_creds = c.a.enroll("cn.test.example");
+  const auto mn_creds = c.b.enroll("mn.test.example");
+  NodeClient relay(rc, c.a.endpoint()), cn(cn_creds, c.a.endpoint()), mn(mn_creds, c.b.endpoint());
+  auto from = log_size(c.b);
+  REQUIRE(relay.register_at());
+  REQUIRE(c.b.wait_log("cluster: relay.test.example registered", 2000, from));
+  from = log_size(c.b);
+  REQUIRE(cn.register_at({ep("10.0.0.2", 4512)}));
+  REQUIRE(c.b.wait_log("cluster: cn.test.example registered", 2000, from));
+  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
+  // Both behind NAT: B needs the relay A registered.
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  // ntm-rs answers the member that sent the Relay Direction (relay/dc_link).
+  relay.set_dc(c.b.endpoint());
+  auto rd = accept_relay(relay, 50011);
+  REQUIRE(rd);
+  CHECK(rd->responder.node_id == cn_creds.id);
+  // The CN has no binding at B yet (no Keepalive there): B sends to the
+  // endpoint A observed, which on loopback is the same socket.
+  cn.set_dc(c.b.endpoint());
+  auto to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->route == wire::RouteType::relay);
+  CHECK(to_mn->relay == ep("127.0.0.1", 50011));
+  REQUIRE(to_mn->relay_key);
+  CHECK(mn.open_key(*to_mn->relay_key, path, to_mn->key_epoch, wire::SealedKind::relay_key)
+            .equals(relay.open_key(rd->relay_key, path, rd->key_epoch,
+                                   wire::SealedKind::relay_key)));
+  REQUIRE(c.b.wait_log("established", 3000));
+  REQUIRE(c.a.stop() == 0);
+  REQUIRE(c.b.stop() == 0);
+  // The relay and the CN stayed A's: B wrote registrations only for MN.
+  CHECK(cluster_counter(c.a.log(), "parties_reloaded") >= 1);
+  CHECK(c.b.log().find("relay.test.example silent") == std::string::npos);
+}
+
 TEST_CASE("cluster: garbage on the notification channel is ignored and counted") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;

@@ -191,6 +191,46 @@ TEST_CASE("relay direction: idempotent, refused when full, when translate is off
   CHECK(other.dc.install(d, other.now()) == Status::refused);
 }
 
+TEST_CASE("relay direction: answered to the DC cluster member that sent it") {
+  RelayUnderTest rs;
+  // The DC's side of K_rs, as any member of its cluster holds it.
+  wire::ChannelConfig dcc;
+  dcc.domain = wire::KeyDomain::node_dc;
+  dcc.tx_role = wire::Role::dc;
+  dcc.rx_role = wire::Role::node;
+  dcc.tx_id = dcc.rx_id = rs.cfg.id.bytes;
+  dcc.instance = wire::new_instance();
+  dcc.first_counter = wire::initial_counter(common::wall_ns());
+  wire::ControlChannel member(rs.cfg.key, dcc);
+  const auto path = random_path();
+  const auto k = wire::SecretKey::random();
+  wire::KeyWrapper w(rs.cfg.key, wire::KeyDomain::node_dc, rs.cfg.key_epoch, rs.cfg.id.bytes);
+  wire::RelayDirection d;
+  d.path_id = path;
+  wire::random_bytes(d.initiator.node_id.bytes);
+  wire::random_bytes(d.responder.node_id.bytes);
+  d.initiator.fqdn.name = "mn.test.example";
+  d.responder.fqdn.name = "cn.test.example";
+  d.relay_key = w.seal(k, path, 0, wire::SealedKind::relay_key);
+  d.idle_timeout_s = 30;
+  std::vector<std::uint8_t> dg(NTM_MAX_CONTROL);
+  wire::Error err = wire::Error::ok;
+  dg.resize(member.seal(d, 9, common::wall_ms(), dg, err));
+  REQUIRE_MESSAGE(!dg.empty(), wire::to_string(err));
+  // Not the member in the relay's file (cfg.dc): another one.
+  const auto other_member = endpoint("127.0.0.1", 4599);
+  REQUIRE(other_member != rs.cfg.dc);
+  rs.receive(dg, other_member);
+  REQUIRE(rs.sink.out.size() == 1);
+  CHECK(rs.sink.out[0].to == other_member);
+  wire::Received r;
+  REQUIRE(member.open(rs.sink.out[0].data, common::wall_ms(), r) == wire::Error::ok);
+  REQUIRE(std::holds_alternative<wire::RelayResponse>(r.body));
+  CHECK(std::get<wire::RelayResponse>(r.body).status == Status::ok);
+  CHECK(r.header.txid == 9);
+  CHECK(rs.paths.find(path));
+}
+
 TEST_CASE("paths expire after their idle timeout, traffic keeps them") {
   RelayUnderTest rs;
   const auto p1 = random_path(), p2 = random_path();
