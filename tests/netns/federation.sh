@@ -20,13 +20,17 @@
 #     za2  203.0.113.112  member 2 = ns2.za.ntm.test
 #     zb1  203.0.113.121  zone zb.ntm.test, member 1 = ns1.zb.ntm.test
 #     zb2  203.0.113.122  member 2 = ns2.zb.ntm.test
-#     rs2  203.0.113.21   ntm-rs enrolled in zone zb (rs is zone za's)
+#     rs2  203.0.113.21   ntm-rs enrolled at zb1 (rs, §1's relay, at za1)
+#     rs3  203.0.113.22   ntm-rs enrolled at za2 (with two members per zone:
+#     rs4  203.0.113.23   ntm-rs enrolled at zb2  ntm-rs answers only the
+#                         member it was enrolled at: one relay per member,
+#                         as docs/operations.md asks)
 #   pga, pgb              namespaces with only lo: each zone's PostgreSQL
 #                         (tests/pg/pg_cluster.sh), reached by the members
 #                         through its unix socket under $W/pg-za, $W/pg-zb
 #
 #   fed_up               hosts, PostgreSQL, parent, recursor (no DC yet);
-#                        resolv.conf of rs, rs2, gh and the DC hosts point at
+#                        resolv.conf of the relays, gh and the DC hosts point at
 #                        the recursor
 #   fed_dc_conf Z I      $W/ZI.conf for member I (1, 2) of zone Z (za, zb),
 #                        with the [dc] cluster, [federation] and [peer.*]
@@ -37,6 +41,9 @@
 #   fed_stop_dc Z I      SIGKILL of that member's ntm-dc (its pdns stays up,
 #                        as on a host whose DC process died)
 #   fed_dcx Z ARGS       the ntm-dc CLI beside member 1 of zone Z
+#   fed_dcx_at M ARGS    the same beside member M (za1, za2, zb1, zb2)
+#   fed_relays [Z]       the relay hosts of zone Z (default both zones),
+#                        one per running member: FED_RELAY_AT[member]
 #   fed_enrol_node HOST  node add HOST's FQDN (fed_fqdn) in its zone
 #   fed_fqdn HOST        HOST.za.ntm.test / HOST.zb.ntm.test (FED_ZONE_OF),
 #                        gh.example.net for gh
@@ -53,7 +60,8 @@ FED_REC_IP=203.0.113.60
 FED_PAR_IP=203.0.113.100
 declare -gA FED_DOMAIN=([za]=za.ntm.test [zb]=zb.ntm.test)
 declare -gA FED_MEMBER_IP=([za1]=203.0.113.111 [za2]=203.0.113.112 [zb1]=203.0.113.121 [zb2]=203.0.113.122)
-declare -gA FED_RELAY=([za]=rs [zb]=rs2)
+declare -gA FED_RELAY_AT=([za1]=rs [za2]=rs3 [zb1]=rs2 [zb2]=rs4)
+declare -gA FED_RELAY_IP=([rs2]=203.0.113.21 [rs3]=203.0.113.22 [rs4]=203.0.113.23)
 # Which zone a node host is enrolled in: MNs under za, CNs under zb
 # (docs/testbed.md §6.2).
 declare -gA FED_ZONE_OF=([g1]=za [a2]=za [b1]=za [c1]=za [d1]=za [m]=za [g2]=zb [a1]=zb [m2]=zb)
@@ -186,7 +194,9 @@ fed_up() {
   for h in za1 za2 zb1 zb2; do topo_add_g "$h" "${FED_MEMBER_IP[$h]}" "$FED_REC_IP" || return 1; done
   topo_add_g par "$FED_PAR_IP" "$FED_REC_IP" || return 1
   topo_add_g rec "$FED_REC_IP" 127.0.0.1 || return 1
-  topo_add_g rs2 203.0.113.21 "$FED_REC_IP" || return 1
+  for h in $(fed_relays "za zb"); do
+    [ "$h" = rs ] || topo_add_g "$h" "${FED_RELAY_IP[$h]}" "$FED_REC_IP" || return 1
+  done
   for h in rs gh; do _topo_netns_etc "$h" "$FED_REC_IP"; done
   for z in za zb; do
     topo_add_lo "pg${z:1}" || return 1
@@ -257,7 +267,15 @@ EOF
   } >"$W/$m.conf"
 }
 
-fed_dcx() { tx "${1}1" "$DC_BIN" -c "$W/${1}1.conf" --log-level warn "${@:2}"; }
+fed_dcx() { fed_dcx_at "${1}1" "${@:2}"; }
+fed_dcx_at() { tx "$1" "$DC_BIN" -c "$W/$1.conf" --log-level warn "${@:2}"; }
+
+fed_relays() {
+  local z i
+  for z in ${1:-za zb}; do
+    for ((i = 1; i <= FED_MEMBERS; i++)); do printf '%s ' "${FED_RELAY_AT[$z$i]}"; done
+  done
+}
 
 fed_start_dc() {
   local z=$1 i=$2 m=$1$2 pid n

@@ -18,11 +18,11 @@
 . "$HERE/mobility_cases.sh"
 
 fqdn() { fed_fqdn "$1"; }
-# A path's relay is one of the two zones' relays (docs/federation.md says
+# A path's relay is one of the zones' relays (docs/federation.md says
 # whose); the MN's zone's first.
 case_relay() {
   local z=${FED_ZONE_OF[$1]:-za}
-  echo "${FED_RELAY[$z]} ${FED_RELAY[$(_fed_other "$z")]}"
+  echo "$(fed_relays "$z")$(fed_relays "$(_fed_other "$z")")"
 }
 CASE_DC_LOGS="$W/za1.log $W/zb1.log"
 [ "$FED_MEMBERS" = 2 ] && CASE_DC_LOGS+=" $W/za2.log $W/zb2.log"
@@ -50,8 +50,7 @@ for h in gh g2 a1; do
   ip netns exec "$TOPO_P-$h" python3 "$HERE/bulk.py" 9100 >"$W/bulk-$h.log" 2>&1 &
   SVC_PIDS+=("$!")
 done
-svc_start_rs rs || die "ntm-rs (za)"
-svc_start_rs rs2 || die "ntm-rs (zb)"
+for r in $(fed_relays "za zb"); do svc_start_rs "$r" || die "ntm-rs on $r"; done
 SVC_DNS_UPSTREAM=$FED_REC_IP svc_start_ntmd "${MN_NODES[@]}" "${CN_NODES[@]}" m || die "ntmd"
 for h in "${MN_NODES[@]}" "${CN_NODES[@]}" m; do
   VIP[$h]=$(svc_status "$h" | jq -r .vip)
@@ -60,7 +59,7 @@ done
 for h in gh g2 a1; do
   for _ in $(seq 50); do tx "$h" ss -Hltn 'sport = :9100' | grep -q . && break; sleep 0.1; done
 done
-log "ntm-rs on rs (za) and rs2 (zb), ntmd on ${MN_NODES[*]} m (za) and ${CN_NODES[*]} (zb)"
+log "ntm-rs on $(fed_relays za)(za) and $(fed_relays zb)(zb), ntmd on ${MN_NODES[*]} m (za) and ${CN_NODES[*]} (zb)"
 
 # ---- Table 1 across the zones ------------------------------------------------------
 if want_phase table1; then

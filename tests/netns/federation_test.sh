@@ -127,10 +127,14 @@ MN_NODES=(g1 a2 b1 c1 d1)
 CN_NODES=(g2 a1)
 for h in "${MN_NODES[@]}" "${CN_NODES[@]}"; do fed_enrol_node "$h" || die "node add $h"; done
 fed_dcx zb node add "off.${FED_DOMAIN[zb]}" -o "$W/off.conf" >/dev/null || die "node add off"
-mkdir -p "$W/rs" "$W/rs2"
-fed_dcx za relay add "rs.${FED_DOMAIN[za]}" -o "$W/rs/relay.conf" >/dev/null || die "relay add rs"
-fed_dcx zb relay add "rs2.${FED_DOMAIN[zb]}" -o "$W/rs2/relay.conf" >/dev/null || die "relay add rs2"
-log "enrolled: za $(fed_dcx za node list | grep -c "${FED_DOMAIN[za]}") nodes, zb $(fed_dcx zb node list | grep -c "${FED_DOMAIN[zb]}") nodes, a relay each"
+for z in za zb; do
+  for ((i = 1; i <= FED_MEMBERS; i++)); do
+    r=${FED_RELAY_AT[$z$i]}
+    mkdir -p "$W/$r"
+    fed_dcx_at "$z$i" relay add "$r.${FED_DOMAIN[$z]}" -o "$W/$r/relay.conf" >/dev/null || die "relay add $r"
+  done
+done
+log "enrolled: za $(fed_dcx za node list | grep -c "${FED_DOMAIN[za]}") nodes, zb $(fed_dcx zb node list | grep -c "${FED_DOMAIN[zb]}") nodes; relays $(fed_relays za)(za) $(fed_relays zb)(zb), one per member"
 
 # ---- DNS through the recursor --------------------------------------------------
 echo
@@ -248,6 +252,15 @@ fi
 if [ "$DATA" = 1 ] && [ -f "$HERE/federation_cases.sh" ]; then
   # shellcheck source-path=SCRIPTDIR source=federation_cases.sh
   . "$HERE/federation_cases.sh"
+fi
+
+# Not asserted (a killed member's peers may log the loss): the DCs' error
+# lines, the first place to look when a case failed.
+errs=$(grep -h ' error: ' "$W"/z[ab][12].log 2>/dev/null | sed -E 's/^[0-9T:.-]+ //' | sort | uniq -c | sort -rn)
+if [ -n "$errs" ]; then
+  echo
+  echo "-- DC error lines (count, message):"
+  head -8 <<<"$errs"
 fi
 
 echo
