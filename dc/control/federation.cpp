@@ -291,18 +291,21 @@ void Server::on_route_forward_ack(federation::Peer& peer, const wire::RouteForwa
 void Server::on_peer_error(federation::Peer& peer, const wire::ErrorReply& err,
                            std::uint32_t txid) {
   const std::string why = reason_text("peer DC " + peer.name() + ": " + err.reason.value);
+  // The ids are copied out of the maps: failing erases the entry.
+  std::optional<wire::PathId> hit;
   if (err.ref_type == wire::MsgType::node_info_request) {
-    for (auto& [id, a] : asking_)
-      if (!a->resolving && a->txid == txid && a->peer == &peer)
-        return fail_asking(id, wire::ErrorCode::peer_dc_failed, why);
+    for (const auto& [id, a] : asking_)
+      if (!a->resolving && a->txid == txid && a->peer == &peer) hit = id;
+    if (hit) return fail_asking(*hit, wire::ErrorCode::peer_dc_failed, why);
   } else if (err.ref_type == wire::MsgType::route_forward) {
-    for (auto& [id, d] : directing_)
-      if (d->forwarding_to_peer() && d->txid == txid && d->remote->peer == &peer)
-        return fail_direction(id,
-                              err.code == wire::ErrorCode::peer_unreachable
-                                  ? wire::ErrorCode::peer_unreachable
-                                  : wire::ErrorCode::peer_dc_failed,
-                              why);
+    for (const auto& [id, d] : directing_)
+      if (d->forwarding_to_peer() && d->txid == txid && d->remote->peer == &peer) hit = id;
+    if (hit)
+      return fail_direction(*hit,
+                            err.code == wire::ErrorCode::peer_unreachable
+                                ? wire::ErrorCode::peer_unreachable
+                                : wire::ErrorCode::peer_dc_failed,
+                            why);
   }
   peer.stats.unexpected++;
 }

@@ -359,9 +359,9 @@ TEST_CASE("federation: MN at DC_A reaches CN at DC_B and both hold the K_path DC
   mn.send(wire::DirectionRequest{path2, wire::Fqdn{"cn.b.test"}, false});
   // (Copies of the first path's Route Direction, retransmitted while the
   // test held CN's ack back, may still wait in CN's socket.)
-  auto accept_path = [](NodeClient& n, const wire::PathId& p) {
+  auto accept_path = [](NodeClient& node, const wire::PathId& p) {
     for (int i = 0; i < 10; ++i)
-      if (auto rd = accept_direction(n); !rd || rd->path_id == p) return rd.has_value();
+      if (auto rd = accept_direction(node); !rd || rd->path_id == p) return rd.has_value();
     return false;
   };
   CHECK(accept_path(cn, path2));
@@ -599,4 +599,41 @@ TEST_CASE("federation: DC_A finds DC_B through DC_B's PowerDNS") {
             .equals(cn.open_key(to_cn->path_key, path, 0, wire::SealedKind::path_key)));
   REQUIRE(f.a.stop() == 0);
   CHECK(f.a.log().find("federation: dns queries=1") != std::string::npos);
+}
+
+TEST_CASE("federation: MN moves and DC_A asks DC_B again and forwards the next key epoch") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient cn(cc, f.b.endpoint(), ep("127.0.0.1", 0));
+  NodeClient mn(mc, f.a.endpoint(), ep("127.0.0.2", 0));
+  REQUIRE(cn.register_at({ep("192.168.1.20", 4512)}));  // CN behind NAT
+  REQUIRE(mn.register_at());
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
+  auto first = accept_direction(cn);
+  REQUIRE(first);
+  CHECK(first->first == wire::FirstSender::responder);
+  REQUIRE(accept_direction(mn));
+  REQUIRE(f.a.wait_log("established", 3000));
+
+  // MN moves G -> G: the CN behind NAT must send first to MN's new
+  // address, which only a new direction tells it (as for a local path).
+  const std::size_t from = f.a.log().size();
+  NodeClient mn2(mc, f.a.endpoint(), ep("127.0.0.3", 0));
+  REQUIRE(mn2.register_at());
+  std::optional<wire::RouteDirection> to_cn;
+  for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i) to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  CHECK(to_cn->key_epoch == 1);
+  CHECK(to_cn->initiator.real == mn2.local());
+  auto to_mn = accept_direction(mn2);
+  REQUIRE(to_mn);
+  CHECK(to_mn->key_epoch == 1);
+  CHECK(mn2.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
+            .equals(cn.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
+  CHECK(f.a.wait_log("asking peer b", 1000, from));
 }
