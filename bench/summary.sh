@@ -36,10 +36,22 @@ snapshot_source() {
   if [[ ${SNAPSHOT:-0} == 1 ]]; then
     src=$2/snapshot-src
     build=$2/snapshot
-    rm -rf "$src"
+    # Only files whose content changed are rewritten (and so get a new
+    # mtime): git archive stamps every file with the commit's time, which
+    # can be older than objects of an earlier snapshot build, and ninja
+    # would then keep stale objects of changed headers.
+    local tmp f
+    tmp=$(mktemp -d)
+    git -C "$1" archive HEAD | tar -x -C "$tmp"
+    cp -r "$1"/bench/. "$tmp/bench/"
     mkdir -p "$src"
-    git -C "$1" archive HEAD | tar -x -C "$src"
-    cp -p "$1"/bench/* "$src/bench/"
+    while IFS= read -r f; do
+      cmp -s "$tmp/$f" "$src/$f" || { mkdir -p "$(dirname "$src/$f")"; cp "$tmp/$f" "$src/$f"; }
+    done < <(cd "$tmp" && find . -type f)
+    while IFS= read -r f; do
+      [[ -e $tmp/$f ]] || rm -f "$src/$f"
+    done < <(cd "$src" && find . -type f)
+    rm -rf "$tmp"
     code_desc="$(git -C "$1" rev-parse --short HEAD) (git archive of HEAD) + bench/ from the working tree"
   fi
   mkdir -p "$build"
