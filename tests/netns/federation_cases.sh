@@ -92,6 +92,20 @@ if want_phase moves; then
     rows+=("$r")
   done
   mob_table1_rows "${rows[@]}"
+  # Two moves FED_TWICE_MS apart (G -> A -> G, CN a1 behind NAT A): the
+  # second comes while the re-direction the first caused is still on its
+  # way through both DCs, so DC_MN must send its Route Direction to m's
+  # newest address (resend_to_moved on a federated path).
+  if want_case twice && prepare a1 G; then
+    act_twice_fed() {
+      mob_place m "$1"
+      T_MOVE=$MOB_T_START
+      sleep "$(awk -v ms="${FED_TWICE_MS:-20}" 'BEGIN{print ms / 1000}')"
+      mob_place m "$2"
+      T_CONF=$MOB_T_CONFIGURED
+    }
+    CASE_HORIZON=0.5 run_case twice "G->${FED_TWICE_VIA:-A}->G (${FED_TWICE_MS:-20} ms)" a1 direct act_twice_fed "${FED_TWICE_VIA:-A}" G
+  fi
   echo "-- moves across zones (gaps in ms, '-' = no data; $TSV)"
   column -t -s $'\t' "$TSV"
 fi
