@@ -26,12 +26,16 @@ std::uint32_t get32(const std::uint8_t* p) {
          p[3];
 }
 
+// The UDP pseudo-header's sum, seeded into checksum_add's wide accumulator.
+std::uint32_t pseudo_sum(const std::vector<std::uint8_t>& p) {
+  return node::checksum_add({p.data() + 12, 8}, 17 + static_cast<std::uint32_t>(p.size() - 20));
+}
+
 // A UDP datagram with its UDP checksum set (e2e_support's has none).
 std::vector<std::uint8_t> checked_udp(std::uint32_t src, std::uint32_t dst,
                                       const std::string& text) {
   auto p = udp_packet(src, dst, 40000, 7, text);
-  const std::uint32_t s =
-      node::checksum_add({p.data() + 12, 8}, 0) + 17 + static_cast<std::uint32_t>(p.size() - 20);
+  const std::uint32_t s = pseudo_sum(p);
   auto c = static_cast<std::uint16_t>(
       ~node::checksum_fold(node::checksum_add({p.data() + 20, p.size() - 20}, s)));
   if (c == 0) c = 0xffff;
@@ -44,8 +48,7 @@ std::vector<std::uint8_t> checked_udp(std::uint32_t src, std::uint32_t dst,
 bool checksums_ok(const std::vector<std::uint8_t>& p) {
   if (p.size() < 28) return false;
   const bool ip = node::checksum_fold(node::checksum_add({p.data(), 20}, 0)) == 0xffff;
-  const std::uint32_t s =
-      node::checksum_add({p.data() + 12, 8}, 0) + 17 + static_cast<std::uint32_t>(p.size() - 20);
+  const std::uint32_t s = pseudo_sum(p);
   const bool udp =
       node::checksum_fold(node::checksum_add({p.data() + 20, p.size() - 20}, s)) == 0xffff;
   return ip && udp;

@@ -48,14 +48,15 @@ bool ip_ok(const Bytes& p, std::size_t at = 0) {
   const std::size_t ihl = (p[at] & 0x0f) * 4u;
   return checksum_fold(checksum_add({p.data() + at, ihl}, 0)) == 0xffff;
 }
-// Transport checksum over the pseudo-header (addresses from the IPv4 header
-// at ip) and l4[0, len).
+// The pseudo-header's sum (addresses from the IPv4 header at ip, protocol,
+// length), seeded into checksum_add's wide accumulator: a 32-bit "+" after
+// it could wrap and lose a carry.
+std::uint32_t pseudo_sum(const std::uint8_t* ip, std::size_t len) {
+  return checksum_add({ip + 12, 8}, ip[9] + static_cast<std::uint32_t>(len));
+}
+// Transport checksum over the pseudo-header and l4[0, len).
 bool l4_ok(const std::uint8_t* ip, const std::uint8_t* l4, std::size_t len) {
-  std::uint32_t s = checksum_add({ip + 12, 8}, 0);
-  s += ip[9];
-  s += static_cast<std::uint32_t>(len);
-  s = checksum_add({l4, len}, s);
-  return checksum_fold(s) == 0xffff;
+  return checksum_fold(checksum_add({l4, len}, pseudo_sum(ip, len))) == 0xffff;
 }
 bool icmp_ok(const std::uint8_t* l4, std::size_t len) {
   return checksum_fold(checksum_add({l4, len}, 0)) == 0xffff;
@@ -69,10 +70,8 @@ void set_ip_checksum(Bytes& p, std::size_t at = 0) {
 }
 void set_l4_checksum(std::uint8_t* ip, std::uint8_t* l4, std::size_t len, std::size_t off) {
   put16(l4 + off, 0);
-  std::uint32_t s = checksum_add({ip + 12, 8}, 0);
-  s += ip[9];
-  s += static_cast<std::uint32_t>(len);
-  std::uint16_t c = static_cast<std::uint16_t>(~checksum_fold(checksum_add({l4, len}, s)));
+  std::uint16_t c =
+      static_cast<std::uint16_t>(~checksum_fold(checksum_add({l4, len}, pseudo_sum(ip, len))));
   if (c == 0 && ip[9] == kUdp) c = 0xffff;
   put16(l4 + off, c);
 }
@@ -90,7 +89,7 @@ Bytes ipv4(std::uint32_t src, std::uint32_t dst, std::uint8_t proto, const Bytes
   put32(&p[12], src);
   put32(&p[16], dst);
   if (option) p[20] = 1, p[21] = 1, p[22] = 1, p[23] = 0;  // NOPs, end of list
-  std::memcpy(p.data() + ihl, l4.data(), l4.size());
+  if (!l4.empty()) std::memcpy(p.data() + ihl, l4.data(), l4.size());
   set_ip_checksum(p);
   return p;
 }
@@ -111,7 +110,7 @@ Bytes tcp(std::uint32_t src, std::uint32_t dst, std::size_t n, bool option = fal
   l4[13] = 0x18;
   put16(&l4[14], 65535);
   const Bytes d = payload(n, 7);
-  std::memcpy(l4.data() + 20, d.data(), n);
+  if (n) std::memcpy(l4.data() + 20, d.data(), n);
   Bytes p = ipv4(src, dst, kTcp, l4, option);
   const std::size_t ihl = option ? 24 : 20;
   set_l4_checksum(p.data(), p.data() + ihl, l4.size(), 16);
@@ -123,7 +122,7 @@ Bytes udp(std::uint32_t src, std::uint32_t dst, const Bytes& data, bool with_che
   put16(&l4[0], 5353);
   put16(&l4[2], 53);
   put16(&l4[4], static_cast<std::uint16_t>(l4.size()));
-  std::memcpy(l4.data() + 8, data.data(), data.size());
+  if (!data.empty()) std::memcpy(l4.data() + 8, data.data(), data.size());
   Bytes p = ipv4(src, dst, kUdp, l4);
   if (with_checksum) set_l4_checksum(p.data(), p.data() + 20, l4.size(), 6);
   return p;
@@ -191,8 +190,7 @@ TEST_CASE("view translation: UDP, with and without a checksum; a zero result is 
   Bytes data = payload(10, 13);
   data[0] = data[1] = 0;
   Bytes after = udp(kMe, kPeer, data, false);  // as it must look after translation
-  const std::uint32_t s = checksum_add({after.data() + 12, 8}, 0) + kUdp +
-                          static_cast<std::uint32_t>(after.size() - 20);
+  const std::uint32_t s = pseudo_sum(after.data(), after.size() - 20);
   const std::uint16_t f = checksum_fold(checksum_add({after.data() + 20, after.size() - 20}, s));
   put16(&data[0], static_cast<std::uint16_t>(0xffff - f));
   Bytes q = udp(kMe, kView, data);
