@@ -18,12 +18,9 @@
 . "$HERE/mobility_cases.sh"
 
 fqdn() { fed_fqdn "$1"; }
-# A path's relay is one of the zones' relays (docs/federation.md says
-# whose); the MN's zone's first.
-case_relay() {
-  local z=${FED_ZONE_OF[$1]:-za}
-  echo "$(fed_relays "$z")$(fed_relays "$(_fed_other "$z")")"
-}
+# A federated path is relayed by DC_MN's relays (docs/federation.md, "Whose
+# relay"): the MN's zone's, never the other zone's.
+case_relay() { fed_relays "${FED_ZONE_OF[$1]:-za}"; }
 CASE_DC_LOGS="$W/za1.log $W/zb1.log"
 [ "$FED_MEMBERS" = 2 ] && CASE_DC_LOGS+=" $W/za2.log $W/zb2.log"
 PROBE=$HERE/probe.py
@@ -45,21 +42,26 @@ want_case() { [[ " $FED_MOB_ROWS " == *" $1 "* ]]; }
 mob_add m || die "mob_add m"
 mob_place m G || die "mob_place m G"
 fed_enrol_node m || die "node add m"
-for h in gh "${MN_NODES[@]}" "${CN_NODES[@]}"; do svc_start_srv "$h" "$(fqdn "$h")" || die "servers"; done
+# m2 (zb, behind NAT B at 192.168.1.22) is used only after the kill, so
+# that its relayed paths there are new directions, not ones a node reuses.
+mob_add m2 || die "mob_add m2"
+mob_place m2 B || die "mob_place m2 B"
+fed_enrol_node m2 || die "node add m2"
+for h in gh "${MN_NODES[@]}" "${CN_NODES[@]}" m2; do svc_start_srv "$h" "$(fqdn "$h")" || die "servers"; done
 for h in gh g2 a1; do
   ip netns exec "$TOPO_P-$h" python3 "$HERE/bulk.py" 9100 >"$W/bulk-$h.log" 2>&1 &
   SVC_PIDS+=("$!")
 done
 for r in $(fed_relays "za zb"); do svc_start_rs "$r" || die "ntm-rs on $r"; done
-SVC_DNS_UPSTREAM=$FED_REC_IP svc_start_ntmd "${MN_NODES[@]}" "${CN_NODES[@]}" m || die "ntmd"
-for h in "${MN_NODES[@]}" "${CN_NODES[@]}" m; do
+SVC_DNS_UPSTREAM=$FED_REC_IP svc_start_ntmd "${MN_NODES[@]}" "${CN_NODES[@]}" m m2 || die "ntmd"
+for h in "${MN_NODES[@]}" "${CN_NODES[@]}" m m2; do
   VIP[$h]=$(svc_status "$h" | jq -r .vip)
   if [ -z "${VIP[$h]}" ] || [ "${VIP[$h]}" = null ]; then die "no VIP for $h"; fi
 done
 for h in gh g2 a1; do
   for _ in $(seq 50); do tx "$h" ss -Hltn 'sport = :9100' | grep -q . && break; sleep 0.1; done
 done
-log "ntm-rs on $(fed_relays za)(za) and $(fed_relays zb)(zb), ntmd on ${MN_NODES[*]} m (za) and ${CN_NODES[*]} (zb)"
+log "ntm-rs on $(fed_relays za)(za) and $(fed_relays zb)(zb), ntmd on ${MN_NODES[*]} m (za) and ${CN_NODES[*]} m2 (zb)"
 
 # ---- Table 1 across the zones ------------------------------------------------------
 if want_phase table1; then
@@ -149,7 +151,7 @@ else
   # resolver (ntmd) until the name gives a VIP; ntmd must have failed over
   # to the zone's other member, which must reach the peer zone's survivor.
   declare -A T_NEW=()
-  for pair in "c1 g2" "a1 g1" "a1 c1"; do
+  for pair in "c1 g2" "a1 g1" "c1 m2" "m2 d1"; do
     read -r mn cn <<<"$pair"
     T_NEW[$pair]=-
     while awk -v a="$t_kill" -v b="$(now)" 'BEGIN{exit !(b - a < 30)}'; do
@@ -175,9 +177,11 @@ else
   got=$(qr gh "g2.zb.ntm.test" A)
   [ "$got" = "NOERROR|${TOPO_IP[g2]}" ]
   check "dns after the kill zb" $? "g2.zb.ntm.test A via the recursor with zb1's backend gone: '$got'"
-  log "new directions after the kill: first answer after ${T_NEW[c1 g2]} s (c1 -> g2), ${T_NEW[a1 g1]} s (a1 -> g1), ${T_NEW[a1 c1]} s (a1 -> c1)"
+  log "new directions after the kill: first answer after ${T_NEW[c1 g2]} s (c1 -> g2), ${T_NEW[a1 g1]} s (a1 -> g1)," \
+    "${T_NEW[c1 m2]} s (c1 -> m2), ${T_NEW[m2 d1]} s (m2 -> d1)"
   tcase c1 g2 direct "new direction after the kill (za MN behind NAT C, zb CN global)"
   tcase a1 g1 direct "new direction after the kill (zb MN behind NAT A, za CN global)"
-  tcase a1 c1 relay "new direction after the kill (zb MN and za CN behind two NATs)"
+  tcase c1 m2 relay "new direction after the kill (za MN at NAT C, zb CN at NAT B: a za relay)"
+  tcase m2 d1 relay "new direction after the kill (zb MN at NAT B, za CN at symmetric NAT D: a zb relay)"
   tcase g1 g2 direct "the established path after the kill, by name again"
 fi
