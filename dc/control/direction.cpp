@@ -227,7 +227,9 @@ void Server::resend_to_moved(const state::Party& mover) {
     if (dd.to != mover.id || dd.step == Directing::Step::relay) continue;
     state::Party* to = view_.find(dd.to);
     if (!to) continue;
-    dd.body = dd.remote ? forwarded_direction(dd, *to)
+    // Only DC_CN re-sends a forwarded Route Direction; at DC_MN the mover
+    // is the initiator of a federated path and gets its own.
+    dd.body = dd.remote && dd.remote->forwarded ? forwarded_direction(dd, *to)
                         : route_direction_for(dd, *to, dd.step == Directing::Step::initiator
                                                            ? wire::PathEnd::initiator
                                                            : wire::PathEnd::responder);
