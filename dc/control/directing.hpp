@@ -54,6 +54,9 @@ struct Server::Directing {
   // responder step runs, with `direction` re-sealed to CN, and its outcome
   // goes back to the peer.
   struct Remote {
+    // User-provided: clang does not see the defaults of a nested class
+    // as constructible while the enclosing one is being defined.
+    Remote() noexcept {}  // NOLINT(modernize-use-equals-default)
     federation::Peer* peer = nullptr;
     bool forwarded = false;
     wire::RouteDirection direction;  // DC_CN: the forwarded Route Direction

@@ -417,7 +417,12 @@ void Server::on_route_forward(federation::Peer& peer, const wire::RouteForward& 
   d->path.directed_seq = placement_seq_;
   d->previous = previous;
   d->mn_id = rd.initiator.node_id;
-  d->remote = Directing::Remote{&peer, true, rd, txid, from};
+  d->remote.emplace();
+  d->remote->peer = &peer;
+  d->remote->forwarded = true;
+  d->remote->direction = rd;
+  d->remote->peer_txid = txid;
+  d->remote->peer_from = from;
   d->step = Directing::Step::responder;
   d->deadline_ms = common::mono_ms() + cfg_.direction_timeout_ms;
   spdlog::debug("federation: path {} {} -> {}: forwarded by peer {}, {}", rd.path_id.to_hex(),

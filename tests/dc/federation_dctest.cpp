@@ -637,3 +637,40 @@ TEST_CASE("federation: MN moves and DC_A asks DC_B again and forwards the next k
             .equals(cn.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
   CHECK(f.a.wait_log("asking peer b", 1000, from));
 }
+
+TEST_CASE("federation: both ends behind NAT go through DC_A's relay with K_rp re-sealed to CN") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto rc = f.a.enroll("relay.a.test", true);
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient mn(mc, f.a.endpoint()), relay(rc, f.a.endpoint()), cn(cc, f.b.endpoint());
+  REQUIRE(relay.register_at());
+  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
+  REQUIRE(cn.register_at({ep("10.0.0.2", 4512)}));
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
+  // DC_A directs its own relay first, with CN as DC_B described it.
+  auto rd = accept_relay(relay, 50001);
+  REQUIRE(rd);
+  CHECK(rd->mode == wire::RelayMode::forward);
+  CHECK(rd->responder.node_id == cc.id);
+  CHECK(rd->responder.fqdn.name == "cn.b.test");
+  const auto k_rp = relay.open_key(rd->relay_key, path, 0, wire::SealedKind::relay_key);
+  auto to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  for (const auto* d : {&*to_cn, &*to_mn}) {
+    CHECK(d->route == wire::RouteType::relay);
+    CHECK(d->relay == ep("127.0.0.1", 50001));
+    REQUIRE(d->relay_key);
+  }
+  CHECK(cn.open_key(*to_cn->relay_key, path, 0, wire::SealedKind::relay_key).equals(k_rp));
+  CHECK(mn.open_key(*to_mn->relay_key, path, 0, wire::SealedKind::relay_key).equals(k_rp));
+  const auto k_path = cn.open_key(to_cn->path_key, path, 0, wire::SealedKind::path_key);
+  CHECK(k_path.equals(mn.open_key(to_mn->path_key, path, 0, wire::SealedKind::path_key)));
+  CHECK_FALSE(k_path.equals(k_rp));  // the relay never holds K_path
+}
