@@ -50,6 +50,9 @@ TEST_CASE("cluster: SIGKILL of a member: its node fails over within the bound, d
   CHECK(mn.agent.status().dc == a.endpoint());
   CHECK(cn.agent.status().dc == b.endpoint());
   const std::uint32_t mn_vip = vip_of(mn);
+  // A directs CN once B's commit has reached A's view (the propagation
+  // bound; before it, A would answer that CN is offline).
+  REQUIRE(a.wait_log("cluster: cn.e2e.test registered", 3000));
 
   // Across members: MN asks A, A directs CN (homed at B) through CN's
   // binding towards A, and CN's ack goes back to A.
