@@ -488,8 +488,9 @@ void Server::advance(Directing& d) {
       state::Party* cn = view_.find(*d.path.responder);
       if (!cn) return fail_direction(d.path.id, wire::ErrorCode::peer_unreachable, "peer removed");
       d.to = cn->id;
-      d.body = d.remote ? forwarded_direction(d, *cn)
-                        : route_direction_for(d, *cn, wire::PathEnd::responder);
+      d.body = d.remote && d.remote->forwarded
+                   ? forwarded_direction(d, *cn)
+                   : route_direction_for(d, *cn, wire::PathEnd::responder);
       break;
     }
     case Directing::Step::initiator: {
