@@ -32,17 +32,6 @@ constexpr std::uint8_t kIcmpEchoRequest = 8;
 
 }  // namespace
 
-std::uint16_t checksum_adjust(std::uint16_t hc, std::uint16_t old_word,
-                              std::uint16_t new_word) noexcept {
-  // HC' = ~(~HC + ~m + m'), in one's complement arithmetic.
-  std::uint32_t sum = static_cast<std::uint16_t>(~hc);
-  sum += static_cast<std::uint16_t>(~old_word);
-  sum += new_word;
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<std::uint16_t>(~sum);
-}
-
 std::uint16_t internet_checksum(std::span<const std::uint8_t> data, std::uint32_t sum) noexcept {
   std::size_t i = 0;
   for (; i + 1 < data.size(); i += 2) sum += get16(data.data() + i);

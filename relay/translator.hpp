@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <span>
 
+#include "ntm/common/inet_checksum.hpp"
+
 namespace ntm::relay {
 
 inline constexpr std::uint8_t kProtoIcmp = 1;
@@ -37,10 +39,7 @@ bool parse_ipv4(std::span<const std::uint8_t> pkt, bool from_node, Ipv4Packet& o
 void rewrite_address(std::span<std::uint8_t> pkt, const Ipv4Packet& info, bool source,
                      std::uint32_t new_addr) noexcept;
 
-// RFC 1624: the checksum hc after a 16-bit word of the covered data
-// changed from old_word to new_word.
-std::uint16_t checksum_adjust(std::uint16_t hc, std::uint16_t old_word,
-                              std::uint16_t new_word) noexcept;
+using common::checksum_adjust;  // RFC 1624, shared with ntmd's view translation
 
 // The Internet checksum (RFC 1071) of data, seeded with sum (for tests and
 // for pseudo-headers).

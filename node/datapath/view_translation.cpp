@@ -93,16 +93,6 @@ void translate_quoted(std::uint8_t* icmp, std::size_t len, bool quoted_source, s
 
 }  // namespace
 
-std::uint16_t checksum_adjust(std::uint16_t hc, std::uint16_t old_word,
-                              std::uint16_t new_word) noexcept {
-  // HC' = ~(~HC + ~m + m'), in one's complement arithmetic.
-  std::uint32_t s = static_cast<std::uint16_t>(~hc);
-  s += static_cast<std::uint16_t>(~old_word);
-  s += new_word;
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return static_cast<std::uint16_t>(~s);
-}
-
 bool translate_address(std::span<std::uint8_t> pkt, bool source, std::uint32_t to) noexcept {
   if (pkt.size() < 20 || (pkt[0] >> 4) != 4) return false;
   const std::size_t ihl = (pkt[0] & 0x0f) * 4u;

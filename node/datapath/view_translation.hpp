@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <span>
 
+#include "ntm/common/inet_checksum.hpp"
+
 namespace ntm::node {
 
 // Replaces the source (source = true) or destination address of the IPv4
@@ -29,9 +31,6 @@ namespace ntm::node {
 // and counts it).
 bool translate_address(std::span<std::uint8_t> pkt, bool source, std::uint32_t to) noexcept;
 
-// RFC 1624 eqn. 3: the Internet checksum hc after a covered 16-bit word
-// changed from old_word to new_word.
-std::uint16_t checksum_adjust(std::uint16_t hc, std::uint16_t old_word,
-                              std::uint16_t new_word) noexcept;
+using common::checksum_adjust;  // RFC 1624, shared with ntm-rs's NAPT
 
 }  // namespace ntm::node
