@@ -502,6 +502,9 @@ struct DirResult {
   std::uint64_t not_direct = 0;  // routes other than direct (not expected here)
   Samples latency;               // Direction Request sent -> initiator's Route Direction
   Samples lag;                   // how late the generator sent against its schedule
+  // Directions slower than kSlowMs: (send time, round trip), to tell one
+  // pause (a cluster of them) from a slow path (spread over the phase).
+  std::vector<std::pair<Clock::time_point, double>> slow;
   Clock::time_point first{Clock::time_point::max()}, last_send{Clock::time_point::min()},
       last_done{Clock::time_point::min()};
   void merge(const DirResult& o) {
@@ -514,6 +517,7 @@ struct DirResult {
     not_direct += o.not_direct;
     latency.merge(o.latency);
     lag.merge(o.lag);
+    slow.insert(slow.end(), o.slow.begin(), o.slow.end());
     first = std::min(first, o.first);
     last_send = std::max(last_send, o.last_send);
     last_done = std::max(last_done, o.last_done);
@@ -530,6 +534,34 @@ struct DirResult {
 // the workers still sending: a worker whose own requests are all answered
 // keeps serving until both are zero, because its nodes may still be the
 // responders of others' directions.
+constexpr double kSlowMs = 5.0;
+
+// Notes when the slow directions were sent, grouped into episodes (sends
+// less than 50 ms apart): "12 at +3,412 ms for 71 ms, worst 77 ms".
+void note_slow(std::vector<std::pair<Clock::time_point, double>> slow, Clock::time_point t0) {
+  std::sort(slow.begin(), slow.end());
+  char start[96];
+  std::snprintf(start, sizeof start, "the phase began at %.6f s of CLOCK_MONOTONIC",
+                std::chrono::duration<double>(t0.time_since_epoch()).count());
+  note(start);
+  note(std::to_string(slow.size()) + " directions slower than " + std::to_string(int(kSlowMs)) +
+       " ms; episodes (start after the phase began, length, count, worst):");
+  int shown = 0;
+  for (std::size_t i = 0; i < slow.size() && shown < 12;) {
+    std::size_t j = i;
+    double worst = slow[i].second;
+    while (j + 1 < slow.size() && ms_between(slow[j].first, slow[j + 1].first) < 50.0)
+      worst = std::max(worst, slow[++j].second);
+    char line[160];
+    std::snprintf(line, sizeof line, "  +%.0f ms, %.0f ms long, %zu directions, worst %.1f ms",
+                  ms_between(t0, slow[i].first), ms_between(slow[i].first, slow[j].first), j - i + 1,
+                  worst);
+    note(line);
+    ++shown;
+    i = j + 1;
+  }
+}
+
 DirResult direct_pairs(Worker& w, Shared& s,
                        const std::vector<std::pair<std::uint32_t, std::uint32_t>>& pairs,
                        double rate, unsigned workers, Clock::time_point t0, Clock::time_point t_end,
@@ -594,6 +626,8 @@ DirResult direct_pairs(Worker& w, Shared& s,
         }
         const auto t = Clock::now();
         r.latency.add(t - it->second.sent);
+        if (const double ms = ms_between(it->second.sent, t); ms > kSlowMs && r.slow.size() < 100'000)
+          r.slow.emplace_back(it->second.sent, ms);
         r.last_done = std::max(r.last_done, t);
         ++r.completed;
         pending.erase(it);
@@ -815,6 +849,7 @@ int cmd_run(const RunOptions& o) {
     out("dir_not_direct", static_cast<double>(all.not_direct));
     out("dir_send_lag_p99_ms", all.lag.pct_ms(99));
     out("dir_send_lag_max_ms", all.lag.pct_ms(100));
+    note_slow(all.slow, t0);
     out("dir_drain_ms", drain_barrier(*ws[0], s, 0));
     run_hook(o, "after_directions");
     print_rss("after_directions", o.dc_pid);

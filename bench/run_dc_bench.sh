@@ -26,7 +26,9 @@
 # Environment: ROUNDS (3), NODES (100000), STORM (10000), THREADS (2),
 # WINDOW (100 outstanding registrations per thread), DIR_RATE (5000),
 # DIR_SECONDS (10), MOVES (2000), FULL_DIR_RATE (50), FULL_DIR_SECONDS
-# (4), PGBENCH_SECONDS (8), PG_EXTRA_OPTS (more postgres -c options, for experiments), DC_LOG_LEVEL (info, the DC's default), PROFILE
+# (4), PGBENCH_SECONDS (8), PG_EXTRA_OPTS (more postgres -c options, for experiments), PERF_SCHED (empty;
+# N: `perf sched record -a` for N seconds from the first round's direction
+# phase, kept as sched.data in the work directory: see KEEP), DC_LOG_LEVEL (info, the DC's default), PROFILE
 # (0; 1 loads pg_stat_statements and keeps each phase's top statements:
 # that adds overhead, so not for the table), KEEP (0; 1 keeps the temporary
 # directory), BUILD_DIR (<repo>/build/bench), SNAPSHOT (0; 1 builds the
@@ -53,6 +55,7 @@ full_dir_seconds=${FULL_DIR_SECONDS:-4}
 pgbench_seconds=${PGBENCH_SECONDS:-8}
 log_level=${DC_LOG_LEVEL:-info}
 profile=${PROFILE:-0}
+perf_sched=${PERF_SCHED:-}
 keep=${KEEP:-0}
 zone=bench.ntm.example
 
@@ -190,6 +193,10 @@ cat >"$work/hook.sh" <<HOOK
 "$pgbin/psql" -X -q -h "$pgd" -p "$pgport" -U postgres -d postgres -Atc \
   "SELECT '\$1', pg_snapshot_xmax(pg_current_snapshot()), pg_current_wal_lsn() - '0/0'::pg_lsn" \
   >>"\$NTM_BENCH_DBSTATS"
+if [[ -n "$perf_sched" && \$1 == after_storm && ! -e "$work/sched-started" ]]; then
+  touch "$work/sched-started"
+  perf sched record -k CLOCK_MONOTONIC -a -o "$work/sched.data" -- sleep "$perf_sched" >/dev/null 2>&1 &
+fi
 HOOK
 chmod +x "$work/hook.sh"
 

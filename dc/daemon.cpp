@@ -75,7 +75,8 @@ int serve(const config::Config& cfg) {
   // The token this process's writes carry in their notifications, so that
   // its own listener skips them (docs/operations.md "DC cluster").
   const std::string sender = store::new_sender_token();
-  store::Writer writer(db.url(), cfg.group_commit_max, sender);
+  store::Writer writer(db.url(), cfg.group_commit_max, sender,
+                       std::chrono::milliseconds(cfg.group_commit_linger_ms));
   control::Server server(io, cfg, view, writer);
   server.start();
 

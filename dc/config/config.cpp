@@ -36,7 +36,8 @@ std::uint32_t prefix_mask(unsigned length) noexcept {
 // misspelt key would otherwise be ignored and its default silently used.
 constexpr std::string_view kDcKeys[] = {"id",           "zones",     "listen",          "advertise",
                                         "probe_listen", "state_dir", "node_config_dir", "cluster"};
-constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_port", "group_commit_max"};
+constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_port", "group_commit_max",
+                                              "group_commit_linger_ms"};
 constexpr std::string_view kVipKeys[] = {"pool", "route_prefix_len", "general_pool",
                                          "substitute_pool"};
 constexpr std::string_view kTimersKeys[] = {"keepalive_s", "lifetime_s", "direction_timeout_ms",
@@ -461,6 +462,8 @@ Config parse(std::string_view ini_text) {
   }
   c.embedded_port = number(root, "database", "embedded_port", c.embedded_port, 0, 65535);
   c.group_commit_max = number(root, "database", "group_commit_max", c.group_commit_max, 1, 10000);
+  c.group_commit_linger_ms =
+      number(root, "database", "group_commit_linger_ms", c.group_commit_linger_ms, 0, 1000);
 
   // [vip]
   if (const auto pool = get(root, "vip", "pool")) {

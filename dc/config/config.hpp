@@ -43,6 +43,8 @@ struct Config {
   std::string database_url;             // url = (empty: embedded cluster under state_dir/postgres)
   unsigned embedded_port = 0;           // embedded_port = 0 (0: pick a free loopback port)
   unsigned group_commit_max = 256;      // group_commit_max = operations per transaction
+  unsigned group_commit_linger_ms = 10; // group_commit_linger_ms = how long writes nobody waits
+                                        //   for (path state, liveness) gather before a commit
 
   // [vip]
   Ipv4Prefix vip_pool;                  // pool = 100.64.0.0/16

@@ -9,21 +9,29 @@
 
 namespace ntm::dc::store {
 
-Writer::Writer(std::string url, unsigned max_batch, std::string notify_sender)
+Writer::Writer(std::string url, unsigned max_batch, std::string notify_sender,
+               std::chrono::milliseconds linger)
     : url_(std::move(url)),
       max_batch_(max_batch ? max_batch : 1),
       notify_sender_(std::move(notify_sender)),
+      linger_(linger),
       thread_([this] { run(); }) {}
 
 Writer::~Writer() { stop(); }
 
 void Writer::submit(WriteOp op, Done done) {
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
+    // The writer needs waking only for work it must not let linger; a
+    // lingering writer finds the rest when its time is up.
+    wake = queue_.empty() || done || queue_.size() + 1 >= max_batch_;
+    if (queue_.empty()) first_at_ = std::chrono::steady_clock::now();
+    if (done) ++awaited_;
     queue_.push_back({std::move(op), std::move(done)});
     ++pending_;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void Writer::stop() {
@@ -84,10 +92,18 @@ void Writer::run() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
+      if (linger_.count() > 0)
+        cv_.wait_until(lock, first_at_ + linger_, [this] {
+          return stopping_ || awaited_ > 0 || queue_.size() >= max_batch_;
+        });
       const std::size_t n = std::min<std::size_t>(queue_.size(), max_batch_);
       batch.assign(std::make_move_iterator(queue_.begin()),
                    std::make_move_iterator(queue_.begin() + static_cast<long>(n)));
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
+      for (const auto& it : batch)
+        if (it.done) --awaited_;
+      // What is left came later; give it its own (shorter) linger.
+      if (!queue_.empty()) first_at_ = std::chrono::steady_clock::now();
     }
     apply_batch(store, batch);
     pending_ -= batch.size();

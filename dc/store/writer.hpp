@@ -4,9 +4,18 @@
 // to a limit).  Each operation's completion runs only after the commit that
 // contains it, so an acknowledgement never precedes durability; under load
 // one fsync covers many acknowledgements.
+//
+// Writes that nobody waits for (a path's state, liveness, a zone serial)
+// linger up to `linger` before their transaction starts, unless a write
+// that someone waits for arrives or the batch is full: at thousands of
+// directions a second that turns thousands of tiny transactions into tens
+// of larger ones, and a path written twice in quick succession (directing,
+// then established) into one row.  A waited-for write never lingers: it
+// takes the lingering ones along in its own transaction, in queue order.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -36,7 +45,9 @@ class Writer {
 
   // notify_sender: this process's token (change_note.hpp); non-empty makes
   // every transaction notify the rows it changed to the other DC processes.
-  Writer(std::string url, unsigned max_batch, std::string notify_sender = {});
+  // linger: how long writes without a Done may wait for company (0: none).
+  Writer(std::string url, unsigned max_batch, std::string notify_sender = {},
+         std::chrono::milliseconds linger = std::chrono::milliseconds(0));
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -61,9 +72,12 @@ class Writer {
   std::string url_;
   unsigned max_batch_;
   std::string notify_sender_;
+  std::chrono::milliseconds linger_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Item> queue_;  // guarded by mu_
+  std::size_t awaited_ = 0;  // guarded by mu_: items of queue_ with a Done
+  std::chrono::steady_clock::time_point first_at_;  // guarded by mu_: queue_[0]'s arrival
   bool stopping_ = false;    // guarded by mu_
   std::atomic<bool> healthy_{true};
   std::atomic<std::size_t> pending_{0};

@@ -69,6 +69,8 @@ TEST_CASE("config: the example file parses and matches the documented defaults")
   const Config d = parse(kMinimal);
   CHECK(c.embedded_port == d.embedded_port);
   CHECK(c.group_commit_max == d.group_commit_max);
+  CHECK(c.group_commit_linger_ms == d.group_commit_linger_ms);
+  CHECK(d.group_commit_linger_ms == 10);
   CHECK(c.vip_pool.to_string() == d.vip_pool.to_string());
   CHECK(c.vip_prefix_len == d.vip_prefix_len);
   CHECK(c.substitute_pool.to_string() == d.substitute_pool.to_string());
@@ -290,6 +292,8 @@ TEST_CASE("config: each validation rule names its key") {
               "[database] group_commit_max: must be between 1 and 10000"));
   CHECK(names(error_of(with("[database]\ngroup_commit_max = 10001\n")),
               "[database] group_commit_max: must be between 1 and 10000"));
+  CHECK(names(error_of(with("[database]\ngroup_commit_linger_ms = 1001\n")),
+              "[database] group_commit_linger_ms: must be between 0 and 1000"));
 
   // [vip]
   CHECK(names(error_of(with("[vip]\npool = 100.64.0.0\n")), "[vip] pool: must be an IPv4 prefix"));
