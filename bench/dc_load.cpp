@@ -233,6 +233,10 @@ class Socket {
     const int size = 4 << 20;
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    // The kernel's arrival time of each datagram, to tell how long an
+    // answer waited in this socket for the generator (Worker::arrived).
+    const int on = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
     socklen_t len = sizeof a;
     ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     local_.addr = wire::IpAddr::v4(ntohl(a.sin_addr.s_addr));
@@ -343,6 +347,8 @@ class Worker {
 
   unsigned index() const noexcept { return index_; }
   std::uint32_t next_txid() noexcept { return next_txid_++; }
+  // When the message being handled (inside pump's fn) reached the socket.
+  Clock::time_point arrived() const noexcept { return arrived_; }
 
  private:
   template <class F>
@@ -352,23 +358,38 @@ class Worker {
       std::array<mmsghdr, kBatch> msgs{};
       std::array<iovec, kBatch> iov{};
       std::array<sockaddr_in, kBatch> names{};
+      alignas(cmsghdr) std::array<std::array<char, CMSG_SPACE(sizeof(timespec))>, kBatch> ctl{};
       for (unsigned i = 0; i < kBatch; ++i) {
         iov[i] = {rx_buf_[i].data(), rx_buf_[i].size()};
         msgs[i].msg_hdr.msg_iov = &iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
         msgs[i].msg_hdr.msg_name = &names[i];
         msgs[i].msg_hdr.msg_namelen = sizeof names[i];
+        msgs[i].msg_hdr.msg_control = ctl[i].data();
+        msgs[i].msg_hdr.msg_controllen = ctl[i].size();
       }
       const int n = ::recvmmsg(fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
       if (n < 0) {
         if (errno == ECONNREFUSED || errno == EINTR) continue;  // an ICMP error; try again
         return;
       }
+      // Arrival stamps are CLOCK_REALTIME; map them onto the steady clock.
+      const auto steady_now = Clock::now();
+      const auto real_now = std::chrono::system_clock::now().time_since_epoch();
       for (int i = 0; i < n; ++i) {
         ++stats.received;
         const std::size_t size =
             std::min<std::size_t>(msgs[static_cast<unsigned>(i)].msg_len, NTM_MAX_CONTROL);
         from_ = names[static_cast<unsigned>(i)];
+        arrived_ = steady_now;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msgs[static_cast<unsigned>(i)].msg_hdr); c;
+             c = CMSG_NXTHDR(&msgs[static_cast<unsigned>(i)].msg_hdr, c)) {
+          if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+          timespec ts;
+          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          const auto real = std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+          arrived_ = steady_now - duration_cast<Clock::duration>(real_now - real);
+        }
         handle({rx_buf_[static_cast<unsigned>(i)].data(), size}, fn);
       }
       if (n < static_cast<int>(kBatch)) return;
@@ -405,6 +426,7 @@ class Worker {
   wire::Aead aead_;
   std::uint32_t next_txid_ = 1;
   sockaddr_in from_{};  // source of the datagram being handled
+  Clock::time_point arrived_{};  // and when it reached the socket
   std::array<std::uint8_t, NTM_MAX_CONTROL> tx_buf_{};
   std::array<std::array<std::uint8_t, NTM_MAX_CONTROL + 1>, 64> rx_buf_{};
 };
@@ -504,7 +526,13 @@ struct DirResult {
   Samples lag;                   // how late the generator sent against its schedule
   // Directions slower than kSlowMs: (send time, round trip), to tell one
   // pause (a cluster of them) from a slow path (spread over the phase).
-  std::vector<std::pair<Clock::time_point, double>> slow;
+  struct Slow {
+    Clock::time_point sent;
+    double ms;         // round trip
+    double queued_ms;  // of which the answer waited in the generator's socket
+    bool operator<(const Slow& o) const { return sent < o.sent; }
+  };
+  std::vector<Slow> slow;
   Clock::time_point first{Clock::time_point::max()}, last_send{Clock::time_point::min()},
       last_done{Clock::time_point::min()};
   void merge(const DirResult& o) {
@@ -538,28 +566,37 @@ constexpr double kSlowMs = 5.0;
 
 // Notes when the slow directions were sent, grouped into episodes (sends
 // less than 50 ms apart): "12 at +3,412 ms for 71 ms, worst 77 ms".
-void note_slow(std::vector<std::pair<Clock::time_point, double>> slow, Clock::time_point t0) {
+void note_slow(std::vector<DirResult::Slow> slow, Clock::time_point t0) {
   std::sort(slow.begin(), slow.end());
   char start[96];
   std::snprintf(start, sizeof start, "the phase began at %.6f s of CLOCK_MONOTONIC",
                 std::chrono::duration<double>(t0.time_since_epoch()).count());
   note(start);
   note(std::to_string(slow.size()) + " directions slower than " + std::to_string(int(kSlowMs)) +
-       " ms; episodes (start after the phase began, length, count, worst):");
+       " ms; episodes (start after the phase began, length, count, worst, and the worst's"
+       " waits in the generator's sockets, where one worker plays both ends):");
   int shown = 0;
   for (std::size_t i = 0; i < slow.size() && shown < 12;) {
-    std::size_t j = i;
-    double worst = slow[i].second;
-    while (j + 1 < slow.size() && ms_between(slow[j].first, slow[j + 1].first) < 50.0)
-      worst = std::max(worst, slow[++j].second);
-    char line[160];
-    std::snprintf(line, sizeof line, "  +%.0f ms, %.0f ms long, %zu directions, worst %.1f ms",
-                  ms_between(t0, slow[i].first), ms_between(slow[i].first, slow[j].first), j - i + 1,
-                  worst);
+    std::size_t j = i, worst = i;
+    while (j + 1 < slow.size() && ms_between(slow[j].sent, slow[j + 1].sent) < 50.0)
+      if (slow[++j].ms > slow[worst].ms) worst = j;
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "  +%.0f ms, %.0f ms long, %zu directions, worst %.1f ms (%.1f ms queued)",
+                  ms_between(t0, slow[i].sent), ms_between(slow[i].sent, slow[j].sent), j - i + 1,
+                  slow[worst].ms, slow[worst].queued_ms);
     note(line);
     ++shown;
     i = j + 1;
   }
+  double queued = 0, total = 0;
+  for (const auto& x : slow) {
+    queued += x.queued_ms;
+    total += x.ms;
+  }
+  if (total > 0)
+    note("  of the slow directions' time, " + std::to_string(int(100 * queued / total)) +
+         "% was the Route Directions waiting in the generator's sockets");
 }
 
 DirResult direct_pairs(Worker& w, Shared& s,
@@ -569,10 +606,17 @@ DirResult direct_pairs(Worker& w, Shared& s,
                        std::atomic<int>& senders) {
   struct Pending {
     Clock::time_point sent;
+    std::uint32_t txid;
+    double responder_queued_ms = 0;  // when this worker also plays the responder
   };
   DirResult r;
   std::unordered_map<wire::PathId, Pending, IdHash> pending;
+  // Only what is in flight: a map that kept every request would rehash
+  // (both workers at once, at 10,273 and 21,023 entries) in the middle of
+  // the phase, a pause of the generator that looked like the DC's.
   std::unordered_map<std::uint32_t, wire::PathId> by_txid;
+  pending.reserve(8192);
+  by_txid.reserve(8192);
   const double period_ns = 1e9 * workers / rate;
   const auto offset = nanoseconds(static_cast<long long>(1e9 * w.index() / rate));
   std::uint64_t k = 0;
@@ -591,7 +635,7 @@ DirResult direct_pairs(Worker& w, Shared& s,
       const std::uint32_t txid = w.next_txid();
       const auto t = Clock::now();
       r.lag.add(t - due(k));
-      pending.emplace(req.path_id, Pending{t});
+      pending.emplace(req.path_id, Pending{t, txid});
       by_txid.emplace(txid, req.path_id);
       outstanding.fetch_add(1);
       w.send(mn, req, txid);
@@ -617,6 +661,8 @@ DirResult direct_pairs(Worker& w, Shared& s,
                h.txid);
         if (rd->you_are == wire::PathEnd::responder) {
           ++r.responder_rd;
+          if (auto p = pending.find(rd->path_id); p != pending.end())
+            p->second.responder_queued_ms = ms_between(w.arrived(), Clock::now());
           return;
         }
         auto it = pending.find(rd->path_id);
@@ -627,17 +673,21 @@ DirResult direct_pairs(Worker& w, Shared& s,
         const auto t = Clock::now();
         r.latency.add(t - it->second.sent);
         if (const double ms = ms_between(it->second.sent, t); ms > kSlowMs && r.slow.size() < 100'000)
-          r.slow.emplace_back(it->second.sent, ms);
+          r.slow.push_back({it->second.sent, ms,
+                            ms_between(w.arrived(), t) + it->second.responder_queued_ms});
         r.last_done = std::max(r.last_done, t);
         ++r.completed;
+        by_txid.erase(it->second.txid);
         pending.erase(it);
         outstanding.fetch_sub(1);
       } else if (auto* e = std::get_if<wire::ErrorReply>(&b)) {
         if (e->ref_type != wire::MsgType::direction_request) return void(++w.stats.stray);
         ++r.errors;
         if (r.errors <= 3) note("direction error: " + e->reason.value);
-        if (auto t = by_txid.find(h.txid); t != by_txid.end() && pending.erase(t->second))
-          outstanding.fetch_sub(1);
+        if (auto t = by_txid.find(h.txid); t != by_txid.end()) {
+          if (pending.erase(t->second)) outstanding.fetch_sub(1);
+          by_txid.erase(t);
+        }
       } else {
         ++w.stats.stray;
       }
