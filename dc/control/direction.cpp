@@ -4,6 +4,8 @@
 // initiator, each with retransmission and backoff.
 #include <spdlog/spdlog.h>
 
+#include <stdexcept>
+
 #include "control/directing.hpp"
 #include "ntm/common/clock.hpp"
 #include "ntm/wire/sealed_key.hpp"
@@ -450,6 +452,12 @@ void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
   advance(ref);
 }
 
+wire::KeyWrapper& Server::wrapper_for(state::Party& p) {
+  if (wrapper_.rekey(p.wrap_key()) != wire::Error::ok)
+    throw std::runtime_error("setting a wrap key failed");
+  return wrapper_;
+}
+
 wire::RouteDirection Server::route_direction_for(Directing& d, state::Party& recipient,
                                                  wire::PathEnd end) {
   state::Party* mn = view_.find(d.mn_id);
@@ -466,8 +474,7 @@ wire::RouteDirection Server::route_direction_for(Directing& d, state::Party& rec
   if (const auto v = d.path.peer_view[end == wire::PathEnd::initiator ? 0 : 1])
     rd.peer_view.addr = v;
   rd.relay = d.path.relay_endpoint;
-  wire::KeyWrapper wrap(recipient.key, wire::KeyDomain::node_dc, recipient.key_epoch,
-                        recipient.id.bytes);
+  wire::KeyWrapper& wrap = wrapper_for(recipient);
   const auto kind = d.path.route == wire::RouteType::relay_general ? wire::SealedKind::general_key
                                                                    : wire::SealedKind::path_key;
   rd.path_key = wrap.seal(d.path_key, d.path.id, d.path.key_epoch, kind);

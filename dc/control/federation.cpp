@@ -438,7 +438,7 @@ wire::RouteDirection Server::forwarded_direction(Directing& d, state::Party& cn)
   // the keys sealed to CN.
   wire::RouteDirection rd = d.remote->direction;
   rd.responder = cn.info(cfg_.advertise);
-  wire::KeyWrapper wrap(cn.key, wire::KeyDomain::node_dc, cn.key_epoch, cn.id.bytes);
+  wire::KeyWrapper& wrap = wrapper_for(cn);
   rd.path_key = wrap.seal(d.path_key, d.path.id, d.path.key_epoch, wire::SealedKind::path_key);
   if (rd.relay_key)
     rd.relay_key = wrap.seal(d.relay_key, d.path.id, d.path.key_epoch, wire::SealedKind::relay_key);

@@ -45,7 +45,7 @@ void Server::send_relay_direction(Directing& d) {
   rd.mode = general ? wire::RelayMode::translate : wire::RelayMode::forward;
   rd.initiator = mn->info(cfg_.advertise);
   rd.responder = cn ? cn->info(cfg_.advertise) : d.general;
-  wire::KeyWrapper wrap(relay->key, wire::KeyDomain::node_dc, relay->key_epoch, relay->id.bytes);
+  wire::KeyWrapper& wrap = wrapper_for(*relay);
   // Between two nodes the relay gets K_rp only: it can check their Tunnel
   // and Update messages but never read their traffic.  Towards a general
   // host it terminates the tunnel, so it gets the general-path key.

@@ -79,6 +79,7 @@ Server::Server(asio::io_context& io, const config::Config& cfg, state::View& vie
       keys_(view),
       receiver_(keys_),
       crypto_(wire::SecretKey::random()),
+      wrapper_(wire::KeyWrapper::with_wrap_key(wire::SecretKey::random())),
       instance_(wire::new_instance()),
       counter_(wire::initial_counter(common::wall_ns())) {
   start_federation();

@@ -19,6 +19,7 @@
 #include "control/receiver.hpp"
 #include "ntm/wire/aead.hpp"
 #include "ntm/wire/control_channel.hpp"
+#include "ntm/wire/sealed_key.hpp"
 #include "route/decision.hpp"
 #include "state/node_observer.hpp"
 #include "state/view.hpp"
@@ -214,6 +215,8 @@ class Server {
   void reask_after_move(const state::Path& p);
   // DC_CN: the forwarded Route Direction with the keys sealed to CN.
   wire::RouteDirection forwarded_direction(Directing& d, state::Party& cn);
+  // The shared key wrapper, turned to seal to p.
+  wire::KeyWrapper& wrapper_for(state::Party& p);
   void start_federation();  // from the constructor: peers, resolver
   void stop_federation();
   void log_federation_stats() const;
@@ -229,6 +232,7 @@ class Server {
   Receiver receiver_;
   ServerStats stats_;
   wire::Aead crypto_;  // rekeyed per message: keys live in the View
+  wire::KeyWrapper wrapper_;  // likewise, for sealing path keys
   std::uint32_t instance_;
   std::uint64_t counter_;
   std::uint32_t txid_ = 0;

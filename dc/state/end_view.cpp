@@ -7,11 +7,32 @@ namespace ntm::dc::state {
 
 namespace {
 
-// The FQDN of the end of p that is not `party`.
-const std::string* other_name(View& view, const Path& p, const Party& party) {
-  if (p.initiator == party.id) return &p.responder_fqdn;
-  if (Party* ini = view.find(p.initiator)) return &ini->name;
-  return nullptr;
+// The end of p that is not `party`: its node ID when it is one of our
+// nodes, else only its name (a general host, or a node of another DC).
+struct OtherEnd {
+  const wire::NodeId* id = nullptr;
+  const std::string* name = nullptr;
+};
+
+OtherEnd other_end(const Path& p, const Party& party) {
+  if (p.initiator == party.id)
+    return {p.responder ? &*p.responder : nullptr, &p.responder_fqdn};
+  return {&p.initiator, nullptr};
+}
+
+// Whether two ends are the same peer.  IDs where both have one (no lookup,
+// no string compare: this runs for every path of both ends of every
+// direction), names otherwise.
+bool same_end(View& view, const OtherEnd& a, const OtherEnd& b) {
+  if (a.id && b.id) return *a.id == *b.id;
+  auto name = [&](const OtherEnd& e) -> const std::string* {
+    if (e.name) return e.name;
+    const Party* x = view.find(*e.id);
+    return x ? &x->name : nullptr;
+  };
+  const std::string* x = name(a);
+  const std::string* y = name(b);
+  return x && y && *x == *y;
 }
 
 }  // namespace
@@ -23,7 +44,7 @@ route::EndView end_view(View& view, const Party& party, const Path& path,
   const std::uint32_t mask =
       route_prefix_len == 0 ? 0 : ~std::uint32_t{0} << (32 - std::min(route_prefix_len, 32u));
   ev.routed = config::Ipv4Prefix{ev.own_vip & mask, route_prefix_len};
-  const std::string* peer = other_name(view, path, party);
+  const OtherEnd peer = other_end(path, party);
   for (const Path* p : view.paths_of(party.id)) {
     if (p->id == path.id || p->state == PathState::closed) continue;
     int idx;
@@ -33,8 +54,7 @@ route::EndView end_view(View& view, const Party& party, const Path& path,
       idx = 1;
     else
       continue;  // a path it relays
-    const std::string* other = other_name(view, *p, party);
-    if (peer && other && *other == *peer) continue;  // the same peer: the same address
+    if (same_end(view, peer, other_end(*p, party))) continue;  // the same peer: the same address
     std::uint32_t a = p->peer_view[idx];
     if (a == 0) {
       // Directed before this process started (views are not stored): the

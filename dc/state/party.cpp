@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "ntm/wire/key_schedule.hpp"
+#include "ntm/wire/sealed_key.hpp"
 
 namespace ntm::dc::state {
 
@@ -25,6 +26,13 @@ void Party::derive_keys() {
                             wire::Purpose::control, key_epoch, id.bytes);
   tx_key = wire::derive_key(key, wire::KeyDomain::node_dc, wire::Role::dc,
                             wire::Purpose::control, key_epoch, id.bytes);
+  wrap_key_cache.reset();
+}
+
+const wire::SecretKey& Party::wrap_key() {
+  if (!wrap_key_cache)
+    wrap_key_cache = wire::derive_wrap_key(key, wire::KeyDomain::node_dc, key_epoch, id.bytes);
+  return *wrap_key_cache;
 }
 
 wire::NodeInfo Party::info(const wire::Endpoint& dc_endpoint) const {

@@ -27,10 +27,14 @@ Role wrap_role(KeyDomain d) { return d == KeyDomain::dc_peer ? Role::peer_dc : R
 
 }  // namespace
 
+SecretKey derive_wrap_key(const SecretKey& base, KeyDomain domain, std::uint8_t base_epoch,
+                          const IdBytes& recipient_id) {
+  return derive_key(base, domain, wrap_role(domain), Purpose::key_wrap, base_epoch, recipient_id);
+}
+
 KeyWrapper::KeyWrapper(const SecretKey& base, KeyDomain domain, std::uint8_t base_epoch,
                        const IdBytes& recipient_id)
-    : aead_(derive_key(base, domain, wrap_role(domain), Purpose::key_wrap, base_epoch,
-                       recipient_id)) {}
+    : aead_(derive_wrap_key(base, domain, base_epoch, recipient_id)) {}
 
 SealedKey KeyWrapper::seal(const SecretKey& key, const PathId& path, std::uint8_t path_epoch,
                            SealedKind kind) {

@@ -198,7 +198,8 @@ TEST_CASE("peer views from the DC's view: other peers, the same peer, stability"
   auto tiny = cfg;
   tiny.substitute_pool = Ipv4Prefix{ip(100, 126, 0, 0), 30};
   view.put_path(ad);
-  Path ae = path_between(5, 1, 4, "e.test");
+  add_node(view, 5, "e.test", ip(100, 64, 0, 6));
+  Path ae = path_between(5, 1, 5, "e.test");
   const std::string err = assign_peer_views(view, ae, ip(100, 64, 0, 2), tiny);
   CHECK(err == "a.test: substitute pool exhausted in this end's view (100.64.0.2)");
 }

@@ -39,3 +39,30 @@ TEST_CASE("a sealed path key opens only for its recipient, path, epoch and kind"
   REQUIRE(node_side.open(s2, path, 2, SealedKind::path_key, out) == Error::ok);
   CHECK(out.equals(k_path));
 }
+
+TEST_CASE("one wrapper rekeyed with derived wrap keys seals as a wrapper per recipient does") {
+  const SecretKey k_a = SecretKey::random(), k_b = SecretKey::random();
+  const NodeId a = ntm::test::node_id(1), b = ntm::test::node_id(2);
+  const PathId path = ntm::test::path_id(7);
+  const SecretKey k_path = SecretKey::random();
+  KeyWrapper shared = KeyWrapper::with_wrap_key(SecretKey::random());
+
+  REQUIRE(shared.rekey(derive_wrap_key(k_a, KeyDomain::node_dc, 0, a.bytes)) == Error::ok);
+  const SealedKey to_a = shared.seal(k_path, path, 1, SealedKind::path_key);
+  REQUIRE(shared.rekey(derive_wrap_key(k_b, KeyDomain::node_dc, 3, b.bytes)) == Error::ok);
+  const SealedKey to_b = shared.seal(k_path, path, 1, SealedKind::path_key);
+
+  KeyWrapper at_a(k_a, KeyDomain::node_dc, 0, a.bytes), at_b(k_b, KeyDomain::node_dc, 3, b.bytes);
+  SecretKey out;
+  REQUIRE(at_a.open(to_a, path, 1, SealedKind::path_key, out) == Error::ok);
+  CHECK(out.equals(k_path));
+  REQUIRE(at_b.open(to_b, path, 1, SealedKind::path_key, out) == Error::ok);
+  CHECK(out.equals(k_path));
+  // Each copy is bound to its recipient: the rekey really changed the key.
+  SecretKey none;
+  CHECK(at_b.open(to_a, path, 1, SealedKind::path_key, none) == Error::auth_failed);
+  CHECK(at_a.open(to_b, path, 1, SealedKind::path_key, none) == Error::auth_failed);
+  // The wrap key depends on the base key's epoch.
+  KeyWrapper b_epoch0(k_b, KeyDomain::node_dc, 0, b.bytes);
+  CHECK(b_epoch0.open(to_b, path, 1, SealedKind::path_key, none) == Error::auth_failed);
+}

@@ -20,12 +20,22 @@ enum class SealedKind : std::uint8_t {
   general_key = 3,  // MN <-> RS of a path to a general host
 };
 
+// The wrap key a KeyWrapper seals under for one recipient: a function of
+// the recipient's base key, epoch and ID only, so a sealer that serves many
+// recipients (the DC) may derive it once per recipient and keep it.
+SecretKey derive_wrap_key(const SecretKey& base, KeyDomain domain, std::uint8_t base_epoch,
+                          const IdBytes& recipient_id);
+
 class KeyWrapper {
  public:
   // base: the recipient's base key (K_node, K_rs, or a DC-to-DC key);
   // recipient_id: its node, relay or DC ID.
   KeyWrapper(const SecretKey& base, KeyDomain domain, std::uint8_t base_epoch,
              const IdBytes& recipient_id);
+  // From a key derive_wrap_key made.
+  static KeyWrapper with_wrap_key(const SecretKey& wrap_key) { return KeyWrapper(wrap_key); }
+  // Turns to another recipient's wrap key, reusing the cipher contexts.
+  Error rekey(const SecretKey& wrap_key) noexcept { return aead_.rekey(wrap_key); }
 
   // A fresh random nonce per call; throws only if the DRBG fails.
   SealedKey seal(const SecretKey& key, const PathId& path, std::uint8_t path_epoch,
@@ -34,6 +44,7 @@ class KeyWrapper {
              SealedKind kind, SecretKey& out) noexcept;
 
  private:
+  explicit KeyWrapper(const SecretKey& wrap_key) : aead_(wrap_key) {}
   Aead aead_;
 };
 
