@@ -43,11 +43,42 @@ std::vector<std::uint8_t> tcp_packet(std::size_t payload, std::uint8_t flags) {
   return p;
 }
 
+// RFC 1071 written out plainly, independent of the code under test: the
+// one's complement sum of 16-bit big-endian words, odd byte padded.
+std::uint16_t ones_sum(const std::vector<std::uint8_t>& d) {
+  std::uint64_t s = 0;
+  for (std::size_t i = 0; i < d.size(); i += 2)
+    s += (std::uint32_t{d[i]} << 8) | (i + 1 < d.size() ? d[i + 1] : 0u);
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return static_cast<std::uint16_t>(s);
+}
+
 // True if the IPv4 header checksum and the TCP checksum both verify.
 bool checksums_ok(const std::uint8_t* p, std::size_t len) {
-  if (checksum_fold(checksum_add({p, 20}, 0)) != 0xffff) return false;
-  std::uint32_t sum = checksum_add({p + 12, 8}, 0) + 6 + static_cast<std::uint32_t>(len - 20);
-  return checksum_fold(checksum_add({p + 20, len - 20}, sum)) == 0xffff;
+  if (ones_sum(std::vector<std::uint8_t>(p, p + 20)) != 0xffff) return false;
+  std::vector<std::uint8_t> pseudo(p + 12, p + 20);  // addresses
+  const std::size_t l4 = len - 20;
+  pseudo.insert(pseudo.end(), {0, p[9], static_cast<std::uint8_t>(l4 >> 8),
+                               static_cast<std::uint8_t>(l4)});
+  pseudo.insert(pseudo.end(), p + 20, p + len);
+  return ones_sum(pseudo) == 0xffff;
+}
+
+// The one's complement sum of the TCP pseudo-header (addresses, protocol,
+// length), which a packet handed over for checksum offload carries.
+std::uint16_t pseudo_header_sum(const std::uint8_t* p, std::size_t len) {
+  std::vector<std::uint8_t> pseudo(p + 12, p + 20);
+  const std::size_t l4 = len - 20;
+  pseudo.insert(pseudo.end(), {0, p[9], static_cast<std::uint8_t>(l4 >> 8),
+                               static_cast<std::uint8_t>(l4)});
+  return ones_sum(pseudo);
+}
+
+void set_ip_checksum(std::uint8_t* p) {
+  p[10] = p[11] = 0;
+  const std::uint16_t c = static_cast<std::uint16_t>(~ones_sum(std::vector<std::uint8_t>(p, p + 20)));
+  p[10] = static_cast<std::uint8_t>(c >> 8);
+  p[11] = static_cast<std::uint8_t>(c);
 }
 
 struct Out {
@@ -176,10 +207,25 @@ TEST_CASE("offload: segments split from a super-packet coalesce back into it") {
   CHECK(std::equal(p + 40, p + pkt.size(), pkt.begin() + 40));
   // The kernel completes the TCP checksum from the pseudo-header sum left
   // in it: completing it here must verify.
-  std::vector<std::uint8_t> full(p, p + pkt.size());
-  full[36] = full[37] = 0;
-  std::uint32_t sum = checksum_add({full.data() + 12, 8}, 0) + 6 + static_cast<std::uint32_t>(full.size() - 20);
-  CHECK(checksum_fold(sum) == be16(p + 36));
+  CHECK(pseudo_header_sum(p, pkt.size()) == be16(p + 36));
+}
+
+TEST_CASE("offload: the coalesced pseudo-header sum keeps its carries near 255.255.255.255") {
+  auto pkt = tcp_packet(3 * 1000, 0x10);
+  const std::uint8_t addrs[8] = {255, 255, 255, 255, 255, 255, 255, 254};
+  std::copy(addrs, addrs + 8, pkt.begin() + 12);
+  VnetHdr h;
+  h.gso_type = VnetHdr::kGsoTcpV4;
+  h.gso_size = 1000;
+  Out o;
+  REQUIRE(split_offloaded(h, pkt, o.segs, 1400) == 3);
+  auto gro = std::make_unique<TcpCoalescer>();
+  REQUIRE(gro->start({o.segs[0].data, o.segs[0].len}));
+  REQUIRE(gro->append({o.segs[1].data, o.segs[1].len}));
+  REQUIRE(gro->append({o.segs[2].data, o.segs[2].len}));
+  const auto out = gro->finish();
+  const std::uint8_t* p = out.data() + VnetHdr::kSize;
+  CHECK(pseudo_header_sum(p, pkt.size()) == be16(p + 36));
 }
 
 TEST_CASE("offload: only true continuations join a group") {
@@ -215,6 +261,25 @@ TEST_CASE("offload: only true continuations join a group") {
   CHECK_FALSE(gro->start(udp));
   CHECK_FALSE(gro->start(tcp_packet(100, 0x02)));
   CHECK_FALSE(gro->start(tcp_packet(0, 0x10)));
+}
+
+TEST_CASE("offload: the transport checksum keeps its carries with addresses near 255.255.255.255") {
+  // The folded sum of these two addresses is 0xfffffffe: adding protocol
+  // and length to it in 32 bits would wrap and lose a carry.
+  for (const std::uint8_t last : {0xfe, 0xff}) {
+    auto pkt = tcp_packet(301, 0x18);
+    const std::uint8_t addrs[8] = {255, 255, 255, 255, 255, 255, 255, last};
+    std::copy(addrs, addrs + 8, pkt.begin() + 12);
+    for (std::size_t i = 40; i < pkt.size(); ++i) pkt[i] = 0xff;
+    set_ip_checksum(pkt.data());
+    VnetHdr h;
+    h.flags = VnetHdr::kNeedsCsum;
+    h.csum_start = 20;
+    h.csum_offset = 16;
+    Out o;
+    REQUIRE(split_offloaded(h, pkt, o.segs, 1400) == 1);
+    CHECK(checksums_ok(o.segs[0].data, o.segs[0].len));
+  }
 }
 
 }  // namespace ntm::node
