@@ -21,7 +21,11 @@ inline constexpr std::uint32_t kAnswerTtl = 60;
 inline constexpr std::uint64_t kDcFailoverMs = 3000;
 
 // Timers of a move (docs/mobility.md §4).
-inline constexpr std::uint32_t kMoveSettleMs = 2;          // events of one change, handled once
+// 0: a round starts once the event loop has taken the rtnetlink messages
+// already read (one batch is one round), not after a wait.  A wait of 2 ms
+// added 1.6-2.5 ms to the rows that need the DC (benchmarks.md, issue 6);
+// a round started before the route exists is followed by the route's own.
+inline constexpr std::uint32_t kMoveSettleMs = 0;
 inline constexpr std::uint32_t kUpdateRetryFirstMs = 50;   // a few RTTs of a far peer
 inline constexpr std::uint32_t kUpdateRetryMaxMs = 1000;
 inline constexpr unsigned kUpdateSendsBeforeRedirect = 3;  // ~150 ms unanswered: ask the DC

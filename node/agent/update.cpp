@@ -32,9 +32,11 @@ bool relayed(const PathInfo& i) {
 }  // namespace
 
 void Agent::network_changed(std::string_view why) {
-  // One change is several events (link, address, route, within a few ms
-  // when a tool configures them one by one): handle them together, but
-  // never wait long, since the gap of every path starts now.
+  // One change is several events (link, address, route, a few ms apart
+  // when a tool configures them one by one).  Those already read are
+  // handled together; a later one starts its own round, and the round after
+  // the default route's arrival is the one that gets through.  No waiting:
+  // the gap of every path runs from now.
   if (move_why_.empty()) move_why_ = std::string(why);
   if (move_armed_) return;
   move_armed_ = true;
