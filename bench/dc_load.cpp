@@ -552,16 +552,6 @@ struct DirResult {
   }
 };
 
-// Open loop: Direction Requests leave on a fixed schedule (rate per worker,
-// workers interleaved), whatever the DC's answers do, so a slow DC shows up
-// as latency rather than as a lower offered rate.  Every Route Direction is
-// acknowledged at once from the node it was sealed to: the responder's ack
-// lets the DC move on to the initiator, the initiator's ends the direction.
-//
-// `outstanding` counts directions in flight over all workers and `senders`
-// the workers still sending: a worker whose own requests are all answered
-// keeps serving until both are zero, because its nodes may still be the
-// responders of others' directions.
 constexpr double kSlowMs = 5.0;
 
 // Notes when the slow directions were sent, grouped into episodes (sends
@@ -599,6 +589,16 @@ void note_slow(std::vector<DirResult::Slow> slow, Clock::time_point t0) {
          "% was the Route Directions waiting in the generator's sockets");
 }
 
+// Open loop: Direction Requests leave on a fixed schedule (rate per worker,
+// workers interleaved), whatever the DC's answers do, so a slow DC shows up
+// as latency rather than as a lower offered rate.  Every Route Direction is
+// acknowledged at once from the node it was sealed to: the responder's ack
+// lets the DC move on to the initiator, the initiator's ends the direction.
+//
+// `outstanding` counts directions in flight over all workers and `senders`
+// the workers still sending: a worker whose own requests are all answered
+// keeps serving until both are zero, because its nodes may still be the
+// responders of others' directions.
 DirResult direct_pairs(Worker& w, Shared& s,
                        const std::vector<std::pair<std::uint32_t, std::uint32_t>>& pairs,
                        double rate, unsigned workers, Clock::time_point t0, Clock::time_point t_end,

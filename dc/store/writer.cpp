@@ -102,7 +102,7 @@ void Writer::run() {
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
       for (const auto& it : batch)
         if (it.done) --awaited_;
-      // What is left came later; give it its own (shorter) linger.
+      // What is left (a full batch went) lingers from now.
       if (!queue_.empty()) first_at_ = std::chrono::steady_clock::now();
     }
     apply_batch(store, batch);

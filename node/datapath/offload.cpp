@@ -25,16 +25,19 @@ void ipv4_header_checksum(std::uint8_t* ip, std::size_t ihl) {
   put16(ip + 10, static_cast<std::uint16_t>(~checksum_fold(checksum_add({ip, ihl}, 0))));
 }
 
+// The unfolded sum of the TCP/UDP pseudo-header (addresses, protocol,
+// length).  Protocol and length seed checksum_add, whose wide accumulator
+// keeps every carry: the folded sum of two addresses can come close to
+// 2^32, and adding to it in 32 bits would drop one.
+std::uint32_t pseudo_header_sum(const std::uint8_t* ip, std::size_t l4_len) {
+  return checksum_add({ip + 12, 8}, ip[9] + static_cast<std::uint32_t>(l4_len));
+}
+
 // TCP or UDP checksum over the pseudo-header and the segment at l4.
 void transport_checksum(std::uint8_t* ip, std::uint8_t* l4, std::size_t l4_len,
                         std::size_t csum_offset) {
   l4[csum_offset] = l4[csum_offset + 1] = 0;
-  // Protocol and length first, then the addresses on top inside
-  // checksum_add's wide accumulator: the folded sum of two addresses can
-  // be close to 2^32, and adding to it in 32 bits would drop a carry.
-  const std::uint32_t proto_len = ip[9] + static_cast<std::uint32_t>(l4_len);
-  std::uint32_t sum = checksum_add({ip + 12, 8}, proto_len);  // source and destination
-  sum = checksum_add({l4, l4_len}, sum);
+  const std::uint32_t sum = checksum_add({l4, l4_len}, pseudo_header_sum(ip, l4_len));
   std::uint16_t c = static_cast<std::uint16_t>(~checksum_fold(sum));
   if (c == 0 && ip[9] == 17) c = 0xffff;  // UDP: zero means "no checksum"
   put16(l4 + csum_offset, c);
@@ -195,9 +198,7 @@ std::span<const std::uint8_t> TcpCoalescer::finish() noexcept {
   ipv4_header_checksum(p, ihl_);
   // The kernel finishes the TCP checksum: we leave it the pseudo-header's
   // sum, as a device with checksum offload would receive it.
-  // (Protocol and length go into the wide accumulator, as above.)
-  const std::uint32_t sum = checksum_add({p + 12, 8}, 6 + static_cast<std::uint32_t>(len_ - ihl_));
-  put16(p + ihl_ + 16, checksum_fold(sum));
+  put16(p + ihl_ + 16, checksum_fold(pseudo_header_sum(p, len_ - ihl_)));
   buf_[0] = VnetHdr::kNeedsCsum;
   buf_[1] = VnetHdr::kGsoTcpV4;
   const auto le = [&](std::size_t at, std::size_t v) {
