@@ -266,7 +266,7 @@ TEST_CASE("offload: only true continuations join a group") {
 TEST_CASE("offload: the transport checksum keeps its carries with addresses near 255.255.255.255") {
   // The folded sum of these two addresses is 0xfffffffe: adding protocol
   // and length to it in 32 bits would wrap and lose a carry.
-  for (const std::uint8_t last : {0xfe, 0xff}) {
+  for (const std::uint8_t last : {std::uint8_t{0xfe}, std::uint8_t{0xff}}) {
     auto pkt = tcp_packet(301, 0x18);
     const std::uint8_t addrs[8] = {255, 255, 255, 255, 255, 255, 255, last};
     std::copy(addrs, addrs + 8, pkt.begin() + 12);
