@@ -50,7 +50,9 @@
 # DC_BIN, NTMD_BIN, NTMRS_BIN (binaries to use instead of the ones built;
 # say what they are in CODE_DESC, which replaces the "Code:" line),
 # DC_LOG_LEVEL (debug: the DC's route decisions), DC_MAX_SKEW_S (1: see
-# start_ntmd), NTMD_LOG_LEVEL (info).
+# start_ntmd), NTMD_LOG_LEVEL (info), RS_KERNEL_FORWARD (on: ntm-rs's
+# [rs] kernel_forward, docs/relay.md; off carries every capsule through
+# its socket, as before 2026-11-29).
 set -euo pipefail
 # shellcheck source=bench/summary.sh
 . "$(dirname "$0")/summary.sh"
@@ -73,6 +75,7 @@ keep=${KEEP:-0}
 dc_log_level=${DC_LOG_LEVEL:-debug}
 dc_max_skew=${DC_MAX_SKEW_S:-1}
 ntmd_log_level=${NTMD_LOG_LEVEL:-info}
+rs_kernel_forward=${RS_KERNEL_FORWARD:-on}
 P=${NS_PREFIX:-tnb$$}
 zone=bench.ntm.test
 
@@ -290,6 +293,7 @@ cat >>"$W/rs/relay.conf" <<EOF
 listen = 203.0.113.20:4530
 advertise = 203.0.113.20:4530
 translate = off
+kernel_forward = $rs_kernel_forward
 status_socket = $W/rs/rs.sock
 EOF
 bgx core "$W/rs/rs.log" "$rs_bin" -c "$W/rs/relay.conf" run
@@ -703,7 +707,7 @@ echo
 echo "Machine: $(nproc) CPUs, \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')\", kernel $(uname -r)," \
   "load average $load_before before and $load_after after; the run took ${t_total} s."
 echo "Software: $(iperf3 --version | head -1 | cut -d' ' -f1-2), wireguard-go $wg_version (Debian $(dpkg-query -W -f='${Version}' wireguard-go)), wireguard-tools $(dpkg-query -W -f='${Version}' wireguard-tools), $(ping -V 2>&1 | head -1)."
-echo "Code: $code_desc, RelWithDebInfo. Settings: ROUNDS=$rounds SECONDS_PER_ROUND=$secs OMIT=$omit PINGS=$pings PING_INTERVAL=$ping_iv SETUP_REPS=$setup_reps MTU=$mtu (tunnel interfaces of ntmd and wireguard-go)."
+echo "Code: $code_desc, RelWithDebInfo. Settings: ROUNDS=$rounds SECONDS_PER_ROUND=$secs OMIT=$omit PINGS=$pings PING_INTERVAL=$ping_iv SETUP_REPS=$setup_reps MTU=$mtu (tunnel interfaces of ntmd and wireguard-go) RS_KERNEL_FORWARD=$rs_kernel_forward."
 [[ -n $fails ]] && echo "FAILED measurements: $fails (see $res)."
 echo
 echo "iperf3 TCP MN → CN and ping MN → CN, median over $rounds rounds (min–max):"

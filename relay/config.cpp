@@ -22,7 +22,7 @@ const std::map<std::string, std::set<std::string>>& known() {
       {"relay", {"id", "name", "key", "key_epoch"}},
       {"dc", {"id", "endpoint", "probe"}},
       {"rs", {"listen", "advertise", "tun", "virtual_range", "max_paths", "translate",
-              "status_socket", "log_level"}},
+              "kernel_forward", "status_socket", "log_level"}},
   };
   return k;
 }
@@ -158,6 +158,11 @@ Config parse_config(const std::string& text) {
   }
   if (const auto* v = get(ini, "rs", "max_paths"))
     c.max_paths = number("rs", "max_paths", *v, 1, 1'000'000);
+  if (const auto* v = get(ini, "rs", "kernel_forward")) {
+    if (*v == "on" || *v == "true" || *v == "yes") c.kernel_forward = true;
+    else if (*v == "off" || *v == "false" || *v == "no") c.kernel_forward = false;
+    else fail("rs", "kernel_forward", "must be on or off, got '" + *v + "'");
+  }
   if (const auto* v = get(ini, "rs", "translate")) {
     if (*v == "on" || *v == "true" || *v == "yes") c.translate = true;
     else if (*v == "off" || *v == "false" || *v == "no") c.translate = false;

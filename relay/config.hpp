@@ -38,6 +38,9 @@ struct Config {
   std::uint8_t virtual_prefix_len = 10;
   std::uint32_t max_paths = 10000;
   bool translate = true;
+  // Forward paths' capsules carried by nftables rules once both ends are
+  // known (docs/relay.md, "Kernel forwarding"); off: all through the socket.
+  bool kernel_forward = true;
   std::filesystem::path status_socket = "/run/ntm-rs/ntm-rs.sock";
   std::string log_level = "info";
 };

@@ -70,6 +70,7 @@ void Forwarder::on_path_control(const wire::Header& h, std::span<const std::uint
       spdlog::info("relay: path {} {} at {} (epoch {})", p->id.to_hex(), who, from.to_string(),
                    keys->epoch);
     p->endpoint[end] = from;
+    paths_.touch();  // the end's endpoint, or the previous epoch's retirement
     return reply(ch, wire::TunnelResponse{wire::Status::ok, wire::NodeId{}, from},
                  r.header.txid, from, sink, now);
   }
@@ -89,6 +90,7 @@ void Forwarder::on_path_control(const wire::Header& h, std::span<const std::uint
     if (!keys->heard[end]) {
       keys->heard[end] = true;
       if (keys == &p->keys) p->retire_previous_if_switched();
+      paths_.touch();
     }
     if (!p->update_budget[end].take(now.mono_ms)) {
       ++p->drops;
@@ -101,6 +103,7 @@ void Forwarder::on_path_control(const wire::Header& h, std::span<const std::uint
       spdlog::info("relay: path {} {} moved to {} (update {})", p->id.to_hex(), who,
                    from.to_string(), u->update_seq);
       p->endpoint[end] = from;
+      paths_.touch();
       ++p->moves;
       ++mob.accepted;
       return reply(ch, wire::UpdateResponse{wire::Status::ok, u->update_seq, from},

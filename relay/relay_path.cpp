@@ -104,6 +104,7 @@ std::uint16_t PathTable::load_permille() const noexcept {
 
 RelayPath& PathTable::put(std::unique_ptr<RelayPath> p) {
   erase(p->id);
+  touch();
   RelayPath& ref = *p;
   if (ref.mode == wire::RelayMode::translate)
     translate_[pair_key(ref.initiator.vip.addr, host_address(ref))] = &ref;
@@ -114,6 +115,7 @@ RelayPath& PathTable::put(std::unique_ptr<RelayPath> p) {
 void PathTable::redirect(RelayPath& p, const wire::RelayDirection& d, const wire::SecretKey& key,
                          std::uint64_t now_ms) {
   unindex(p);
+  touch();
   auto old = std::make_unique<PathKeys>(std::move(p.keys));
   p.keys = std::move(*make_keys(d, key));
   p.previous = std::move(old);
@@ -139,6 +141,7 @@ void PathTable::erase(const wire::PathId& id) {
   if (it == paths_.end()) return;
   unindex(*it->second);
   paths_.erase(it);
+  touch();
 }
 
 std::size_t PathTable::expire(std::uint64_t now_ms,
@@ -151,9 +154,13 @@ std::size_t PathTable::expire(std::uint64_t now_ms,
       unindex(p);
       it = paths_.erase(it);
       ++n;
+      touch();
     } else {
       RelayPath& q = *it->second;
-      if (q.previous && now_ms > q.previous_until_ms) q.previous.reset();
+      if (q.previous && now_ms > q.previous_until_ms) {
+        q.previous.reset();
+        touch();
+      }
       ++it;
     }
   }

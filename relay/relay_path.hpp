@@ -106,6 +106,10 @@ struct RelayPath {
 
   std::uint64_t forwarded = 0;  // datagrams (capsules) carried, both ways
   std::uint64_t bytes = 0;
+  // Kernel forwarding (kernel_forward.hpp): the kernel carries this path's
+  // capsules now; how many of `forwarded` it carried (as last read).
+  bool in_kernel = false;
+  std::uint64_t kernel_forwarded = 0;
   std::uint64_t drops = 0;
   std::uint64_t moves = 0;  // accepted Update Requests and translate roams
   std::uint32_t redirections = 0;
@@ -152,6 +156,12 @@ class PathTable {
   void redirect(RelayPath& p, const wire::RelayDirection& d, const wire::SecretKey& key,
                 std::uint64_t now_ms);
 
+  // Bumped by every change the kernel's forwarding rules follow (paths put,
+  // re-directed, erased, expired; ends recorded or moved, epochs retired:
+  // touch()), so KernelForward::sync knows when to look.
+  std::uint64_t generation() const noexcept { return generation_; }
+  void touch() noexcept { ++generation_; }
+
   Mobility& mobility() noexcept { return mobility_; }
   const Mobility& mobility() const noexcept { return mobility_; }
   void erase(const wire::PathId& id);
@@ -173,6 +183,7 @@ class PathTable {
   std::unordered_map<wire::PathId, std::unique_ptr<RelayPath>, PathIdHash> paths_;
   std::unordered_map<std::uint64_t, RelayPath*> translate_;
   Mobility mobility_;
+  std::uint64_t generation_ = 0;
 };
 
 // The host's real IPv4 address of a translate path (responder.real), or 0.

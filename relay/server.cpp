@@ -20,6 +20,7 @@
 
 #include "dc_link.hpp"
 #include "forwarder.hpp"
+#include "kernel_forward.hpp"
 #include "nat_rules.hpp"
 #include "ntm/common/clock.hpp"
 #include "ntm/common/service_notify.hpp"
@@ -148,6 +149,7 @@ int run_server(const Config& cfg) {
   DcLink dc(cfg, paths, drops);
   Forwarder fwd(cfg, paths, dc, drops);
   BatchSink sink(sock.fd(), tun ? tun->fd() : -1, drops);
+  std::unique_ptr<KernelForward> kfwd = start_kernel_forward(cfg);
 
   // Receive batch: buffers allocated once; slot i's datagram stays valid
   // until the sink is flushed after the batch.
@@ -164,15 +166,22 @@ int run_server(const Config& cfg) {
     Now t = now();
     dc.on_timer(sink, t);
     sink.flush();
+    if (kfwd) kfwd->sync(paths);  // directions the DC link took
     if (dc.take_first_registration()) {
       spdlog::info("ntm-rs ready: relay endpoint {}", cfg.advertise.to_string());
       common::service_notify("READY=1");
     }
     if (t.mono_ms >= next_sweep) {
+      // What the kernel carried keeps its paths alive: its counters are
+      // read before a path it carries could expire.
+      if (kfwd && kfwd->counters_due(paths, t.mono_ms, 2000)) kfwd->read_counters(paths, t.mono_ms);
       paths.expire(t.mono_ms, [](const RelayPath& p) {
         spdlog::info("relay: path {} expired (idle {} s)", p.id.to_hex(), p.idle_timeout_ms / 1000);
       });
       next_sweep = t.mono_ms + 1000;
+      // A full pass: the previous epoch's keys also end by time
+      // (kSwitchGraceMs), which no touch() reports.
+      if (kfwd) kfwd->sync(paths, true);
     }
     const std::uint64_t due = std::min(dc.next_due_ms(), next_sweep);
     const int timeout = due > t.mono_ms ? static_cast<int>(std::min<std::uint64_t>(due - t.mono_ms, 1000)) : 0;
@@ -208,6 +217,9 @@ int run_server(const Config& cfg) {
         fwd.on_datagram({rx.data() + i * kSlot, msgs[i].msg_len}, from_sockaddr(from[i]), sink, t);
       }
       sink.flush();
+      // After the answers left: an end just recorded or moved is carried by
+      // the kernel before the next datagram is read.
+      if (kfwd) kfwd->sync(paths);
     }
     if (tun && (pf[3].revents & POLLIN)) {
       t = now();
@@ -219,8 +231,12 @@ int run_server(const Config& cfg) {
       }
       sink.flush();
     }
-    if (pf[2].revents & POLLIN)
-      status.serve_one([&](bool json) { return render_status(cfg, dc, paths, drops, json); });
+    if (pf[2].revents & POLLIN) {
+      if (kfwd) kfwd->read_counters(paths, now().mono_ms);
+      status.serve_one([&](bool json) {
+        return render_status(cfg, dc, paths, drops, json, kfwd && kfwd->active());
+      });
+    }
   }
   common::service_notify("STOPPING=1");
   spdlog::info(

@@ -34,13 +34,14 @@ sockaddr_un address_of(const std::filesystem::path& path) {
 }  // namespace
 
 std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& paths,
-                          const Drops& drops, bool json) {
+                          const Drops& drops, bool json, bool kernel_forward) {
   if (json) {
     nlohmann::json j;
     j["registered"] = dc.registered();
     j["relay_endpoint"] = cfg.advertise.to_string();
     j["dc"] = cfg.dc.to_string();
     j["translate"] = cfg.translate;
+    j["kernel_forward"] = kernel_forward;
     j["max_paths"] = paths.max();
     auto& arr = j["paths"] = nlohmann::json::array();
     paths.for_each([&](const RelayPath& p) {
@@ -56,6 +57,8 @@ std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& 
                                                    : nlohmann::json(nullptr)},
                      {"forwarded", p.forwarded},
                      {"bytes", p.bytes},
+                     {"in_kernel", p.in_kernel},
+                     {"kernel_forwarded", p.kernel_forwarded},
                      {"drops", p.drops}});
     });
     j["drops"] = {{"malformed", drops.malformed},         {"unknown_path", drops.unknown_path},
@@ -79,6 +82,7 @@ std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& 
      << "relay endpoint: " << cfg.advertise.to_string() << "\n"
      << "dc:             " << cfg.dc.to_string() << "\n"
      << "translate:      " << (cfg.translate ? "on" : "off") << "\n"
+     << "kernel forward: " << (kernel_forward ? "on" : "off") << "\n"
      << "paths:          " << paths.size() << " of " << paths.max() << "\n";
   paths.for_each([&](const RelayPath& p) {
     auto ep = [](const std::optional<wire::Endpoint>& e) {
@@ -92,8 +96,9 @@ std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& 
        << " epoch " << int(p.key_epoch);
     if (p.previous) os << " (switching from " << int(p.previous->epoch) << ")";
     os << " seq " << p.update_seq[kInitiator] << "/" << p.update_seq[kResponder] << " moves "
-       << p.moves << " forwarded " << p.forwarded << " bytes " << p.bytes << " drops " << p.drops
-       << "\n";
+       << p.moves << " forwarded " << p.forwarded << " bytes " << p.bytes << " drops " << p.drops;
+    if (p.in_kernel) os << " (kernel: " << p.kernel_forwarded << ")";
+    os << "\n";
   });
   os << "drops: malformed " << drops.malformed << ", unknown_path " << drops.unknown_path
      << ", foreign_source " << drops.foreign_source << ", peer_unknown " << drops.peer_unknown

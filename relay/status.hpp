@@ -14,8 +14,9 @@
 
 namespace ntm::relay {
 
+// kernel_forward: whether kernel forwarding is on (kernel_forward.hpp).
 std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& paths,
-                          const Drops& drops, bool json);
+                          const Drops& drops, bool json, bool kernel_forward = false);
 
 // The daemon's side: a listening socket (the old one, left by a crash,
 // replaced), and one request answered per accepted connection.

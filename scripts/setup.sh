@@ -10,7 +10,7 @@ PACKAGES=(
   g++ clang-14 clang libclang-rt-14-dev cmake ninja-build pkg-config make
   # libraries
   libssl-dev libspdlog-dev libcli11-dev doctest-dev nlohmann-json3-dev libsimdjson-dev libpqxx-dev
-  libboost1.81-dev libldns-dev
+  libboost1.81-dev libldns-dev libnftables-dev
   # runtime pieces used by the tests and the demo
   postgresql postgresql-contrib python3 python3-cryptography iproute2 procps
   pdns-server pdns-backend-remote pdns-backend-bind pdns-recursor dnsutils

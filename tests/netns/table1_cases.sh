@@ -57,13 +57,16 @@ tcase() {
   if [ "$want" = relay ] || [ "$want" = relay_general ]; then
     for rs in "${rss[@]}"; do
       rsjs=$(svc_rs_status "$rs")
-      fwd=$(jq -r --arg id "$path" '[.paths[] | select(.path_id == $id)] | first | "\(.mode) \(.forwarded)"' \
+      # mode, capsules carried, and for a forward path whether the kernel
+      # carries it and how many of them it did (docs/relay.md, "Kernel
+      # forwarding": ntm-rs listens on a concrete address here, so it must)
+      fwd=$(jq -r --arg id "$path" '[.paths[] | select(.path_id == $id)] | first | "\(.mode) \(.forwarded) \(.in_kernel) \(.kernel_forwarded)"' \
         <<<"$rsjs" 2>/dev/null)
-      [ "$fwd" != "null null" ] && [ -n "$fwd" ] && break
+      [ "$fwd" != "null null null null" ] && [ -n "$fwd" ] && break
     done
     notes+=("$rs: ${fwd:-no path}")
     case $fwd in
-      forward\ [1-9]* | translate\ [1-9]*) ;;
+      forward\ [1-9]*\ true\ [1-9]* | translate\ [1-9]*) ;;
       *) rc=1 ;;
     esac
   fi

@@ -43,6 +43,7 @@ TEST_CASE("config: the relay add file with an [rs] section") {
                                 "virtual_range = 100.96.0.0/12\n"
                                 "max_paths = 5\n"
                                 "translate = off\n"
+                                "kernel_forward = off\n"
                                 "status_socket = /tmp/x.sock\n");
   CHECK(c.name == "relay1.test.example");
   CHECK(c.id.to_hex() == "00112233445566778899aabbccddeeff");
@@ -56,6 +57,7 @@ TEST_CASE("config: the relay add file with an [rs] section") {
   CHECK(c.virtual_prefix_len == 12);
   CHECK(c.max_paths == 5);
   CHECK_FALSE(c.translate);
+  CHECK_FALSE(c.kernel_forward);
   CHECK(c.status_socket == "/tmp/x.sock");
 }
 
@@ -70,6 +72,7 @@ TEST_CASE("config: defaults, and advertise required for a wildcard listen") {
   CHECK(c.virtual_prefix_len == 10);
   CHECK(c.max_paths == 10000);
   CHECK(c.translate);
+  CHECK(c.kernel_forward);
   CHECK(c.status_socket == "/run/ntm-rs/ntm-rs.sock");
 }
 
@@ -81,6 +84,8 @@ TEST_CASE("config: bad input names the section and key") {
   CHECK(error_of(rs + "max_paths = lots\n") ==
         "[rs] max_paths: must be a decimal number, got 'lots'");
   CHECK(error_of(rs + "translate = maybe\n") == "[rs] translate: must be on or off, got 'maybe'");
+  CHECK(error_of(rs + "kernel_forward = 2\n") ==
+        "[rs] kernel_forward: must be on or off, got '2'");
   CHECK(error_of(rs + "virtual_range = 100.64.0.1/10\n") ==
         "[rs] virtual_range: host bits set in '100.64.0.1/10'");
   CHECK(error_of(rs + "virtual_range = nope\n").starts_with("[rs] virtual_range: "));
