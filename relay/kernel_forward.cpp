@@ -84,13 +84,16 @@ std::string fwd_table_script(const wire::Endpoint& relay) {
     << "    ip daddr " << addr(relay) << " udp dport " << relay.port << " " << kVersionType << " "
     << kPathId << " vmap @paths\n"
     << "  }\n"
-    // A carried path's capsule leaving this host gets the relay endpoint as
-    // its source: the kernel-forwarded ones need it, and for those ntm-rs
-    // sends itself it is what they already have.
+    // A capsule the prerouting chain sent on leaves with the relay
+    // endpoint as its source.  "ct state untracked" is what tells it from
+    // a capsule of the same path that this host only routes (the relay
+    // host may be the ends' router, and a path the DC moved from relay to
+    // direct keeps its ID): prerouting's notrack marked the one, conntrack
+    // tracks the other.
     << "  chain postrouting {\n"
     << "    type filter hook postrouting priority srcnat; policy accept;\n"
-    << "    meta l4proto udp " << kVersionType << " " << kPathId << " @carried ip saddr set "
-    << addr(relay) << " udp sport set " << relay.port << "\n"
+    << "    meta l4proto udp ct state untracked " << kVersionType << " " << kPathId
+    << " @carried ip saddr set " << addr(relay) << " udp sport set " << relay.port << "\n"
     << "  }\n"
     << "}\n";
   return s.str();

@@ -122,7 +122,8 @@ TEST_CASE("kernel forwarding: the nftables scripts and the counters' parser") {
       table.find("ip daddr 203.0.113.20 udp dport 4530 @th,64,16 0x010b @th,192,128 vmap @paths") !=
       std::string::npos);
   CHECK(table.find("priority raw") != std::string::npos);
-  CHECK(table.find("@carried ip saddr set 203.0.113.20 udp sport set 4530") != std::string::npos);
+  CHECK(table.find("ct state untracked @th,64,16 0x010b @th,192,128 @carried ip saddr set "
+                   "203.0.113.20 udp sport set 4530") != std::string::npos);
 
   const auto id = path_id(0x10);
   KernelRoute r;
@@ -303,6 +304,14 @@ TEST_CASE(
     CHECK(got->data == c2);
     CHECK(got->from == relay);
     CHECK_FALSE(receive(sr, 200));
+    // A capsule of the same path that R only routes, from A to B's own
+    // address (a path the DC moved from relay to direct, through a relay
+    // host that is also the ends' router), keeps its source.
+    send_to(sa1, c1, b);
+    got = receive(sb, 1000);
+    REQUIRE(got);
+    CHECK(got->data == c1);
+    CHECK(got->from == a1);
 
     // What the kernel must leave to ntm-rs: a capsule from another source,
     // of another epoch, in the wrong role for its source, and a control
