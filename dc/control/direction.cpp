@@ -671,6 +671,7 @@ void Server::finish_direction(const wire::PathId& id) {
     if (state::Party* r = view_.find(*d->previous->relay); r && r->active_paths) r->active_paths--;
   view_.put_path(d->path);
   if (!d->path.remote) writer_.submit(store::PathWrite{d->path}, nullptr);
+  if (!d->previous && !d->path.remote && d->path.responder) supersede_paths(d->path);
   if (d->previous)
     spdlog::info("direction: path {} re-directed: {} -> {}, key epoch {}, established",
                  id.to_hex(), wire::to_string(d->previous->route), wire::to_string(d->path.route),
@@ -679,6 +680,35 @@ void Server::finish_direction(const wire::PathId& id) {
     spdlog::debug("direction: path {} established", id.to_hex());
   follow_up(*d);
   // d (and with it K_path) is destroyed here: the DC keeps no path keys.
+}
+
+void Server::supersede_paths(const state::Path& newest) {
+  // A node keeps one path per peer: a Route Direction for a new path to a
+  // peer replaces its older one (node/agent/direction.cpp).  So the DC
+  // keeps one per pair too.  Older paths between the two would otherwise
+  // live on here, and a move would re-direct every one of them.  Each end
+  // would then keep whichever direction it received last, and the two ends
+  // could keep different paths (seen as a tunnel that never came up after
+  // a restarted ntmd moved, bench/run_tunnel_bench.sh).
+  const wire::NodeId a = newest.initiator, b = *newest.responder;
+  std::vector<wire::PathId> older;
+  for (const state::Path* p : view_.paths_of(a)) {
+    if (p->id == newest.id || p->remote || !p->responder) continue;
+    const bool pair = (p->initiator == a && *p->responder == b) ||
+                      (p->initiator == b && *p->responder == a);
+    // One being re-directed right now ends first; the next one supersedes it.
+    if (pair && !directing_.count(p->id)) older.push_back(p->id);
+  }
+  for (const wire::PathId& id : older) {
+    const state::Path* p = view_.find_path(id);
+    if (p->relay && !p->relay_endpoint.empty())
+      if (state::Party* r = view_.find(*p->relay); r && r->active_paths) r->active_paths--;
+    spdlog::debug("direction: path {} superseded by path {} between the same nodes", id.to_hex(),
+                  newest.id.to_hex());
+    view_.erase_path(id);
+    writer_.submit(store::PathDelete{id}, nullptr);
+    stats_.paths_superseded++;
+  }
 }
 
 }  // namespace ntm::dc::control

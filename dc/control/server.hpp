@@ -47,6 +47,7 @@ struct ServerStats {
   std::uint64_t redirects_on_move = 0;     // re-directions the DC started after a move
   std::uint64_t redirects_requested = 0;   // re-directions asked for by an end of the path
   std::uint64_t redirects_via_relay = 0;   // of those: the route failed, moved onto the relay
+  std::uint64_t paths_superseded = 0;      // older paths between two nodes a new one replaced
   std::uint64_t retransmissions = 0;
   std::uint64_t errors_sent = 0;
   std::uint64_t expired = 0;
@@ -152,6 +153,9 @@ class Server {
   // direct route whose relay was only its fallback.
   void relay_unavailable(Directing& d);
   void finish_direction(const wire::PathId& id);
+  // Forgets the other paths between newest's two nodes (one path per pair,
+  // as each node keeps one per peer).
+  void supersede_paths(const state::Path& newest);
   // Tells the requester of a direction that it failed, or logs the failure
   // of a re-direction nobody asked for.
   void report_failure(const Directing& d, wire::ErrorCode code, std::string_view reason);

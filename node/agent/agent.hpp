@@ -195,6 +195,16 @@ class Agent {
   };
   static constexpr std::size_t kMaxEarly = 16;
   std::vector<Early> early_;  // path messages that came before their Route Direction
+  // Route Directions that came before this process's first Registration
+  // Response (a restarted ntmd the DC re-directs old paths to): a tunnel
+  // needs our VIP, so they are taken once registered.  The DC retransmits
+  // what goes unanswered, so a full list only delays.
+  struct HeldDirection {
+    wire::RouteDirection rd;
+    wire::ControlHeader h;
+  };
+  static constexpr std::size_t kMaxHeldDirections = 32;
+  std::vector<HeldDirection> held_directions_;
   std::uint32_t next_txid_ = 1;
   std::uint64_t dropped_control_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

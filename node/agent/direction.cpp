@@ -105,6 +105,12 @@ void Agent::on_route_direction(const wire::RouteDirection& rd, const wire::Contr
     ack(wire::Status::refused);
     return;
   }
+  if (!ready_sent_) {
+    if (held_directions_.size() < kMaxHeldDirections) held_directions_.push_back({rd, h});
+    spdlog::debug("direction: path {} held until we are registered",
+                  rd.path_id.to_hex().substr(0, 8));
+    return;
+  }
   // A retransmission (our ack was lost), or a late copy of an older
   // direction of a path the DC has re-directed since: ack, change nothing.
   Path* before = nullptr;

@@ -129,6 +129,10 @@ void Agent::on_registration_response(const wire::RegistrationResponse& r,
     ready_sent_ = true;
     if (on_ready) on_ready(r.vip.addr);
   }
+  // Directions that came before we knew our VIP (agent.hpp).
+  std::vector<HeldDirection> held;
+  held.swap(held_directions_);
+  for (const auto& d : held) on_route_direction(d.rd, d.h);
 }
 
 void Agent::send_keepalive() {

@@ -420,3 +420,52 @@ TEST_CASE("a peer removed mid-direction: the initiator is told at once") {
   }
   CHECK(left == "0");
 }
+
+TEST_CASE("a new path between two nodes supersedes their older ones; other pairs keep theirs") {
+  // A node keeps one path per peer, so the DC keeps one per pair: older
+  // ones would be re-directed on a move, and the two ends could keep
+  // different ones (docs/dc.md §8.4).
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  const auto xc = dc.enroll("xn.test.example");
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint()), xn(xc, dc.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  REQUIRE(xn.register_at());
+  auto direct = [&](NodeClient& from, NodeClient& to, const char* name) {
+    const auto path = random_path();
+    from.send(wire::DirectionRequest{path, wire::Fqdn{name}, false});
+    REQUIRE(accept_direction(to));
+    REQUIRE(accept_direction(from));
+    REQUIRE(dc.wait_log("path " + path.to_hex() + " established", 3000));
+    return path;
+  };
+  const auto p1 = direct(mn, cn, "cn.test.example");
+  const auto px = direct(mn, xn, "xn.test.example");
+  const auto p2 = direct(cn, mn, "mn.test.example");  // the same pair, the other way round
+  CHECK(dc.wait_log("path " + p1.to_hex() + " superseded by path " + p2.to_hex(), 3000));
+  const auto p3 = direct(mn, cn, "cn.test.example");
+  CHECK(dc.wait_log("path " + p2.to_hex() + " superseded by path " + p3.to_hex(), 3000));
+  // In the database: the newest path of the pair and the other pair's.
+  const std::string want = p3.to_hex() < px.to_hex() ? p3.to_hex() + "," + px.to_hex()
+                                                      : px.to_hex() + "," + p3.to_hex();
+  std::string have;
+  for (int i = 0; i < 50 && have != want; ++i) {
+    have = query1(db.url(),
+                  "SELECT string_agg(encode(path_id, 'hex'), ',' ORDER BY encode(path_id, 'hex')) "
+                  "FROM paths");
+    if (have != want) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(have == want);
+  // An older path's ID now belongs to nobody: its initiator asking for it
+  // again gets a fresh direction (not "in use"), a new path that
+  // supersedes p3.
+  mn.send(wire::DirectionRequest{p1, wire::Fqdn{"cn.test.example"}, false});
+  CHECK(accept_direction(cn));
+  CHECK(accept_direction(mn));
+  CHECK(dc.wait_log("path " + p3.to_hex() + " superseded by path " + p1.to_hex(), 3000));
+}

@@ -192,6 +192,45 @@ TEST_CASE("e2e: a global node moves while its CN sits behind NAT: the DC re-dire
   w.dc.stop();
 }
 
+TEST_CASE("e2e: ntmd restarted at a new place: a direction that was on its way waits for our VIP") {
+  // MN's ntmd is down while CN moves behind its NAT: the DC re-directs the
+  // path, CN first, then MN at its old address, where nobody answers.  The
+  // restarted MN registers from a new place, and the DC sends it the
+  // direction again at once: it arrives before the Registration Response.
+  // It must be held until MN knows its VIP, or the tunnel is installed for
+  // VIP 0 and carries nothing.
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w;
+  auto mn = std::make_unique<TestNode>(w.io, w.mn_text, "127.0.0.2:0");
+  TestNode cn(w.io, w.cn_text, "127.0.0.3:0", {endpoint("10.2.0.2:4520")});
+  w.connect(*mn, cn);
+  const auto before = *path_to(*mn, "cn.e2e.test");
+  exchange(w.io, *mn, cn);
+  mn->agent.stop();
+  mn.reset();
+  cn.dp.rebind(endpoint("127.0.0.5:0"));
+  cn.agent.network_changed("test: new network");
+  REQUIRE(run_until(w.io, [&] {
+    const auto c = path_to(cn, "mn.e2e.test");
+    return c && c->key_epoch == before.key_epoch + 1;
+  }));
+  run_until(w.io, [] { return false; }, 300);  // the DC retransmits to MN's old place
+  // The same node, a fresh process, another network.
+  TestNode mn2(w.io, w.mn_text, "127.0.0.4:0");
+  mn2.agent.start();
+  REQUIRE(run_until(w.io, [&] {
+    const auto m = path_to(mn2, "cn.e2e.test");
+    const auto c = path_to(cn, "mn.e2e.test");
+    return m && c && m->state == node::PathState::up && c->state == node::PathState::up &&
+           m->key_epoch == c->key_epoch;
+  }));
+  CHECK(path_to(mn2, "cn.e2e.test")->id == before.id);
+  exchange(w.io, mn2, cn);
+  mn2.agent.stop();
+  cn.agent.stop();
+  w.dc.stop();
+}
+
 }  // namespace ntm::test
 
 #include "relay_in_process.hpp"
