@@ -7,6 +7,7 @@
 #include <nftables/libnftables.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -260,11 +261,16 @@ void KernelForward::sync(PathTable& paths, bool force) {
   }
   if (script.empty()) return;
   std::string err;
+  const auto t0 = std::chrono::steady_clock::now();
   if (!run(script, &err)) return disable(err, paths);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - t0)
+                      .count();
   for (const auto& id : now_in)
     if (RelayPath* p = paths.find(id)) p->in_kernel = true;
-  spdlog::debug("relay: kernel forwarding: {} paths added, {} changed, {} removed; {} carried",
-                added, changed, removed, installed_.size());
+  spdlog::debug(
+      "relay: kernel forwarding: {} paths added, {} changed, {} removed in {} us; {} carried",
+      added, changed, removed, us, installed_.size());
 }
 
 bool KernelForward::counters_due(const PathTable& paths, std::uint64_t now_ms,

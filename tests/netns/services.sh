@@ -124,7 +124,8 @@ svc_pdns_remote() {
 svc_start_pdns() { svc_pdns_remote dc "$TOPO_PDNS_IP" "$W/run/pdns.sock" "$W/pdns.log" "$ZONE"; }
 
 # svc_start_rs [HOST]: ntm-rs on HOST (default rs), relay endpoint
-# TOPO_IP[HOST]:4530, its files in $W/HOST.
+# TOPO_IP[HOST]:4530, its files in $W/HOST.  NTM_RS_KERNEL_FORWARD (on):
+# its [rs] kernel_forward (docs/relay.md), for benchmarks to compare.
 svc_start_rs() {
   local h=${1:-rs} pid
   cat >>"$W/$h/relay.conf" <<EOF
@@ -132,6 +133,7 @@ svc_start_rs() {
 [rs]
 listen = 0.0.0.0:4530
 advertise = ${TOPO_IP[$h]}:4530
+kernel_forward = ${NTM_RS_KERNEL_FORWARD:-on}
 status_socket = $W/$h/rs.sock
 EOF
   ip netns exec "$TOPO_P-$h" "$NTMRS" -c "$W/$h/relay.conf" run >"$W/$h/rs.log" 2>&1 &
