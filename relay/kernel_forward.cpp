@@ -4,10 +4,8 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <nftables/libnftables.h>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -184,52 +182,47 @@ KernelForward::KernelForward(const wire::Endpoint& relay, std::set<std::uint32_t
   if (relay.addr.family != wire::Family::v4 || !local_v4_.count(v4(relay.addr)))
     throw std::runtime_error("the relay endpoint " + relay.to_string() +
                              " is not an IPv4 address of this host");
-  ctx_ = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (!ctx_) throw std::runtime_error("nft_ctx_new failed");
-  nft_ctx_buffer_output(ctx_);
-  nft_ctx_buffer_error(ctx_);
   std::string err;
-  if (!run(fwd_table_script(relay), &err)) {
-    nft_ctx_free(ctx_);
-    ctx_ = nullptr;
+  if (!session_.run(fwd_table_script(relay), &err))
     throw std::runtime_error("nftables table " + std::string(kFwdTable) + ": " + err);
-  }
+  worker_ = std::make_unique<NftWorker>();
 }
 
 KernelForward::~KernelForward() {
-  if (!ctx_) return;
+  if (!worker_) return;
+  worker_.reset();
   const std::string t = std::string("ip ") + kFwdTable;
-  run("table " + t + "\ndelete table " + t + "\n");
-  nft_ctx_free(ctx_);
-}
-
-bool KernelForward::run(const std::string& script, std::string* out) {
-  const int rc = nft_run_cmd_from_buffer(ctx_, script.c_str());
-  if (rc != 0) {
-    if (out) *out = nft_ctx_get_error_buffer(ctx_);
-    return false;
-  }
-  if (out) *out = nft_ctx_get_output_buffer(ctx_);
-  return true;
+  session_.run("table " + t + "\ndelete table " + t + "\n");
 }
 
 void KernelForward::disable(const std::string& why, PathTable& paths) {
   spdlog::error("relay: kernel forwarding off, the socket carries every path from now on: {}", why);
+  worker_.reset();
   const std::string t = std::string("ip ") + kFwdTable;
-  run("table " + t + "\ndelete table " + t + "\n");
-  nft_ctx_free(ctx_);
-  ctx_ = nullptr;
+  session_.run("table " + t + "\ndelete table " + t + "\n");
   for (const auto& [id, in] : installed_)
     if (RelayPath* p = paths.find(id)) p->in_kernel = false;
   installed_.clear();
 }
 
+bool KernelForward::failed(PathTable& paths) {
+  if (!worker_) return true;
+  if (auto f = worker_->failure()) {
+    disable(*f, paths);
+    return true;
+  }
+  return false;
+}
+
+void KernelForward::wait() {
+  if (worker_) worker_->wait_idle();
+}
+
 void KernelForward::sync(PathTable& paths, bool force) {
-  if (!ctx_ || (!force && paths.generation() == generation_)) return;
+  if (failed(paths) || (!force && paths.generation() == generation_)) return;
   generation_ = paths.generation();
   ++pass_;
   std::string script;
-  std::vector<wire::PathId> now_in;
   std::size_t added = 0, changed = 0;
   paths.for_each([&](const RelayPath& p) {
     const auto route = kernel_route(p, local_v4_);
@@ -238,7 +231,6 @@ void KernelForward::sync(PathTable& paths, bool force) {
     if (it == installed_.end()) {
       script += fwd_install_script(p.id, *route, true);
       installed_.emplace(p.id, Installed{*route, 0, 0, pass_});
-      now_in.push_back(p.id);
       ++added;
       return;
     }
@@ -260,17 +252,14 @@ void KernelForward::sync(PathTable& paths, bool force) {
     ++removed;
   }
   if (script.empty()) return;
-  std::string err;
-  const auto t0 = std::chrono::steady_clock::now();
-  if (!run(script, &err)) return disable(err, paths);
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
-  for (const auto& id : now_in)
-    if (RelayPath* p = paths.find(id)) p->in_kernel = true;
-  spdlog::debug(
-      "relay: kernel forwarding: {} paths added, {} changed, {} removed in {} us; {} carried",
-      added, changed, removed, us, installed_.size());
+  // in_kernel says what the kernel has been told; the worker applies it
+  // in order, and until then the socket carries what the kernel does not.
+  for (auto& [id, in] : installed_)
+    if (in.seen == pass_)
+      if (RelayPath* p = paths.find(id)) p->in_kernel = true;
+  worker_->submit(std::move(script));
+  spdlog::debug("relay: kernel forwarding: {} paths added, {} changed, {} removed; {} carried",
+                added, changed, removed, installed_.size());
 }
 
 bool KernelForward::counters_due(const PathTable& paths, std::uint64_t now_ms,
@@ -285,9 +274,9 @@ bool KernelForward::counters_due(const PathTable& paths, std::uint64_t now_ms,
 }
 
 void KernelForward::read_counters(PathTable& paths, std::uint64_t now_ms) {
-  if (!ctx_ || installed_.empty()) return;
+  if (failed(paths) || installed_.empty()) return;
   std::string text;
-  if (!run(std::string("list counters table ip ") + kFwdTable, &text))
+  if (!session_.run(std::string("list counters table ip ") + kFwdTable, &text))
     return disable("cannot read counters: " + text, paths);
   const auto counters = parse_fwd_counters(text);
   for (auto& [id, in] : installed_) {

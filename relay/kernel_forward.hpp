@@ -29,9 +29,8 @@
 #include <unordered_map>
 
 #include "config.hpp"
+#include "nft_worker.hpp"
 #include "relay_path.hpp"
-
-struct nft_ctx;
 
 namespace ntm::relay {
 
@@ -70,15 +69,18 @@ class KernelForward {
   // Installs the table; throws std::runtime_error (with nft's message) if
   // nftables cannot be used.  relay must be an IPv4 address of this host.
   KernelForward(const wire::Endpoint& relay, std::set<std::uint32_t> local_v4);
-  ~KernelForward();
+  ~KernelForward();  // applies what is queued, then removes the table
   KernelForward(const KernelForward&) = delete;
   KernelForward& operator=(const KernelForward&) = delete;
 
-  // Brings the kernel's rules in line with the path table.  Cheap when
-  // nothing changed since the last call (the table's generation).  On an
+  // Brings the kernel's rules in line with the path table: the changes go
+  // to the worker thread as one transaction, in order.  Cheap when nothing
+  // changed since the last call (the table's generation).  After an
   // nftables failure kernel forwarding is switched off for good (the table
   // removed, everything carried by the socket) and the reason logged.
   void sync(PathTable& paths, bool force = false);
+  // Blocks until every change handed to the worker is in the kernel.
+  void wait();
   // Reads the kernel's per-path counters into the paths (forwarded, bytes,
   // last_active_ms when they moved).
   void read_counters(PathTable& paths, std::uint64_t now_ms);
@@ -86,7 +88,7 @@ class KernelForward {
   // according to what ntm-rs saw (its counters are then worth reading).
   bool counters_due(const PathTable& paths, std::uint64_t now_ms, std::uint64_t margin_ms) const;
 
-  bool active() const noexcept { return ctx_ != nullptr; }
+  bool active() const noexcept { return worker_ != nullptr; }
   std::size_t paths() const noexcept { return installed_.size(); }
 
  private:
@@ -96,10 +98,11 @@ class KernelForward {
     std::uint64_t bytes = 0;
     std::uint64_t seen = 0;  // sync pass stamp
   };
-  bool run(const std::string& script, std::string* out = nullptr);
   void disable(const std::string& why, PathTable& paths);
+  bool failed(PathTable& paths);
 
-  nft_ctx* ctx_ = nullptr;
+  NftSession session_;                 // the table, counters and teardown, on the caller's thread
+  std::unique_ptr<NftWorker> worker_;  // changes; nullptr once switched off
   std::set<std::uint32_t> local_v4_;
   std::unordered_map<wire::PathId, Installed, PathIdHash> installed_;
   std::uint64_t generation_ = ~std::uint64_t{0};

@@ -163,6 +163,19 @@ TEST_CASE("kernel forwarding: the nftables scripts and the counters' parser") {
   CHECK(parse_fwd_counters("garbage\npackets x bytes y\n").empty());
 }
 
+TEST_CASE("kernel forwarding: the worker applies in order and stops at the first failure") {
+  NftWorker w;
+  w.submit("this is not nft syntax\n");
+  w.wait_idle();
+  const auto f = w.failure();
+  REQUIRE(f);
+  CHECK(f->find("syntax error") != std::string::npos);
+  // Later scripts are dropped: the owner switches kernel forwarding off.
+  w.submit("list tables\n");
+  w.wait_idle();
+  CHECK(w.failure() == f);
+}
+
 namespace {
 
 // Three namespaces A - R - B (see the top of the file); removed at the end.
@@ -280,6 +293,7 @@ TEST_CASE(
     // One end known: nothing for the kernel; the capsule reaches ntm-rs.
     paths.put(forward_path(id, 2, a1, std::nullopt));
     k.sync(paths);
+    k.wait();  // the worker applied it
     CHECK(k.paths() == 0);
     send_to(sa1, capsule(id, 0, 2), relay);
     CHECK(receive(sr, 1000));
@@ -289,6 +303,7 @@ TEST_CASE(
     paths.find(id)->endpoint[kResponder] = b;
     paths.touch();
     k.sync(paths);
+    k.wait();  // the worker applied it
     CHECK(k.paths() == 1);
     CHECK(paths.find(id)->in_kernel);
     const auto c1 = capsule(id, 0, 2, 11, 0x11);
@@ -341,6 +356,7 @@ TEST_CASE(
     p.endpoint[kInitiator] = a2;
     paths.touch();
     k.sync(paths);
+    k.wait();  // the worker applied it
     send_to(sa2, c1, relay);
     got = receive(sb, 1000);
     REQUIRE(got);
@@ -356,6 +372,7 @@ TEST_CASE(
     // The path goes: so do its rules.
     paths.erase(id);
     k.sync(paths);
+    k.wait();  // the worker applied it
     CHECK(k.paths() == 0);
     send_to(sa2, c1, relay);
     CHECK(receive(sr, 1000));
