@@ -251,12 +251,12 @@ void KernelForward::sync(PathTable& paths, bool force) {
     it = installed_.erase(it);
     ++removed;
   }
-  if (script.empty()) return;
-  // in_kernel says what the kernel has been told; the worker applies it
-  // in order, and until then the socket carries what the kernel does not.
+  // in_kernel says what the kernel has been told (also for a path put
+  // anew under the same ID and route); the worker applies it in order, and
+  // until then the socket carries what the kernel does not.
   for (auto& [id, in] : installed_)
-    if (in.seen == pass_)
-      if (RelayPath* p = paths.find(id)) p->in_kernel = true;
+    if (RelayPath* p = paths.find(id)) p->in_kernel = true;
+  if (script.empty()) return;
   worker_->submit(std::move(script));
   spdlog::debug("relay: kernel forwarding: {} paths added, {} changed, {} removed; {} carried",
                 added, changed, removed, installed_.size());

@@ -369,6 +369,14 @@ TEST_CASE(
     send_to(sa1, c1, relay);  // the old place now reaches ntm-rs only
     CHECK(receive(sr, 1000));
 
+    // The same path put anew (same ID and ends): still carried, and the
+    // new entry says so.
+    paths.put(forward_path(id, 2, a2, b));
+    k.sync(paths);
+    k.wait();  // the worker applied it
+    CHECK(k.paths() == 1);
+    CHECK(paths.find(id)->in_kernel);
+
     // The path goes: so do its rules.
     paths.erase(id);
     k.sync(paths);
