@@ -32,11 +32,6 @@ std::uint32_t v4(const wire::IpAddr& a) noexcept {
          (std::uint32_t{a.bytes[2]} << 8) | a.bytes[3];
 }
 
-std::string addr(const wire::Endpoint& e) {
-  return std::to_string(e.addr.bytes[0]) + "." + std::to_string(e.addr.bytes[1]) + "." +
-         std::to_string(e.addr.bytes[2]) + "." + std::to_string(e.addr.bytes[3]);
-}
-
 std::string chain_of(const std::string& hex) {
   return "p" + hex;
 }
@@ -80,8 +75,8 @@ std::string fwd_table_script(const wire::Endpoint& relay) {
     // raw: before conntrack, so notrack keeps forwarded capsules out of it.
     << "  chain prerouting {\n"
     << "    type filter hook prerouting priority raw; policy accept;\n"
-    << "    ip daddr " << addr(relay) << " udp dport " << relay.port << " " << kVersionType << " "
-    << kPathId << " vmap @paths\n"
+    << "    ip daddr " << relay.addr.to_string() << " udp dport " << relay.port << " "
+    << kVersionType << " " << kPathId << " vmap @paths\n"
     << "  }\n"
     // A capsule the prerouting chain sent on leaves with the relay
     // endpoint as its source.  "ct state untracked" is what tells it from
@@ -92,7 +87,8 @@ std::string fwd_table_script(const wire::Endpoint& relay) {
     << "  chain postrouting {\n"
     << "    type filter hook postrouting priority srcnat; policy accept;\n"
     << "    meta l4proto udp ct state untracked " << kVersionType << " " << kPathId
-    << " @carried ip saddr set " << addr(relay) << " udp sport set " << relay.port << "\n"
+    << " @carried ip saddr set " << relay.addr.to_string() << " udp sport set " << relay.port
+    << "\n"
     << "  }\n"
     << "}\n";
   return s.str();
@@ -118,9 +114,9 @@ std::string fwd_install_script(const wire::PathId& id, const KernelRoute& r, boo
     const wire::Endpoint& from = r.end[e];
     const wire::Endpoint& to = r.end[1 - e];
     s << "add rule " << t << " " << chain_of(hex) << " " << kFlags << " " << kFlagsOf[e] << " "
-      << kEpoch << " " << epochs << " ip saddr " << addr(from) << " udp sport " << from.port
-      << " ip daddr set " << addr(to) << " udp dport set " << to.port << " counter name \""
-      << counter_of(hex) << "\" notrack accept\n";
+      << kEpoch << " " << epochs << " ip saddr " << from.addr.to_string() << " udp sport "
+      << from.port << " ip daddr set " << to.addr.to_string() << " udp dport set " << to.port
+      << " counter name \"" << counter_of(hex) << "\" notrack accept\n";
   }
   if (fresh) {
     s << "add element " << t << " paths { 0x" << hex << " : jump " << chain_of(hex) << " }\n"
