@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "nat_rules.hpp"
+
 namespace ntm::relay {
 
 namespace {
@@ -185,17 +187,18 @@ KernelForward::KernelForward(const wire::Endpoint& relay, std::set<std::uint32_t
 }
 
 KernelForward::~KernelForward() {
-  if (!worker_) return;
-  worker_.reset();
+  if (worker_) remove_table();
+}
+
+void KernelForward::remove_table() {
+  worker_.reset();  // what is queued goes first
   const std::string t = std::string("ip ") + kFwdTable;
   session_.run("table " + t + "\ndelete table " + t + "\n");
 }
 
 void KernelForward::disable(const std::string& why, PathTable& paths) {
   spdlog::error("relay: kernel forwarding off, the socket carries every path from now on: {}", why);
-  worker_.reset();
-  const std::string t = std::string("ip ") + kFwdTable;
-  session_.run("table " + t + "\ndelete table " + t + "\n");
+  remove_table();
   for (const auto& [id, in] : installed_)
     if (RelayPath* p = paths.find(id)) p->in_kernel = false;
   installed_.clear();
@@ -317,15 +320,12 @@ std::unique_ptr<KernelForward> start_kernel_forward(const Config& cfg) {
   }
   try {
     auto k = std::make_unique<KernelForward>(relay, local);
+    // Read first: where it is already on, a read-only /proc/sys (a
+    // container) is no reason to go without.
     std::ifstream in("/proc/sys/net/ipv4/ip_forward");
     std::string on;
     in >> on;
-    if (on != "1") {
-      std::ofstream out("/proc/sys/net/ipv4/ip_forward");
-      out << "1\n";
-      out.flush();
-      if (!out) throw std::runtime_error("cannot turn on net.ipv4.ip_forward");
-    }
+    if (on != "1") write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
     spdlog::info("kernel forwarding: on for capsules to {} (nftables table {})", relay.to_string(),
                  kFwdTable);
     return k;

@@ -14,11 +14,11 @@
 // control messages, capsules from an unrecorded source or of another epoch,
 // paths with an end on this host -- still reaches the socket and is handled
 // there exactly as before.  The rules follow the path table: an end's move,
-// a re-direction, an expiry or a removal changes them before the next
-// datagram is read.  Stateless because one node's endpoint can carry
-// several paths through the same relay endpoint (conntrack NAT would bind
-// the 5-tuple to the first path's destination) and because the same 5-tuple
-// also carries the node's control messages to ntm-rs itself.
+// a re-direction, an expiry or a removal is handed to a worker thread as
+// one transaction (nft_worker.hpp) after the batch that caused it.  Stateless because one node's
+// endpoint can carry several paths through the same relay endpoint (conntrack NAT would bind the
+// 5-tuple to the first path's destination) and because the same 5-tuple also carries the node's
+// control messages to ntm-rs itself.
 #pragma once
 
 #include <cstdint>
@@ -100,6 +100,7 @@ class KernelForward {
   };
   void disable(const std::string& why, PathTable& paths);
   bool failed(PathTable& paths);
+  void remove_table();  // stops the worker first
 
   NftSession session_;                 // the table, counters and teardown, on the caller's thread
   std::unique_ptr<NftWorker> worker_;  // changes; nullptr once switched off

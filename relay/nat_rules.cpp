@@ -24,14 +24,14 @@ std::string prefix(std::uint32_t net, std::uint8_t len) {
          std::to_string(len);
 }
 
+}  // namespace
+
 void write_sysctl(const std::string& path, const char* value) {
   std::ofstream f(path);
   f << value << "\n";
   f.flush();
   if (!f) throw std::runtime_error("cannot write " + path);
 }
-
-}  // namespace
 
 std::string nft_ruleset(const std::string& tun, std::uint32_t virtual_net,
                         std::uint8_t prefix_len) {

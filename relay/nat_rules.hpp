@@ -22,6 +22,9 @@ std::string nft_ruleset(const std::string& tun, std::uint32_t virtual_net,
 // Runs `nft -f -` with the script on stdin; false with *error on failure.
 bool run_nft(const std::string& script, std::string* error);
 
+// Writes value to a /proc/sys file; throws std::runtime_error naming it.
+void write_sysctl(const std::string& path, const char* value);
+
 // Installs the table and the sysctls; throws std::runtime_error.
 void install_nat(const std::string& tun, std::uint32_t virtual_net, std::uint8_t prefix_len);
 // Deletes the table if it exists (no error if not).
