@@ -115,6 +115,9 @@ constexpr Statement kStatements[] = {
      "relay_addr = EXCLUDED.relay_addr, relay_port = EXCLUDED.relay_port, "
      "key_epoch = EXCLUDED.key_epoch, state = EXCLUDED.state, updated_at = now()"},
     {"path_delete", "DELETE FROM paths WHERE path_id = decode($1, 'hex')"},
+    // Group commit: every path deletion of a batch in one statement.
+    {"path_delete_bulk",
+     "DELETE FROM paths WHERE path_id = ANY (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)"},
     {"path_list",
      "SELECT encode(path_id, 'hex'), encode(initiator, 'hex'), coalesce(encode(responder, 'hex'), ''), "
      "responder_fqdn, coalesce(host(general_addr), ''), route_type, first_sender, "
@@ -575,11 +578,23 @@ class PathBulk {
     if (fresh) rows_.push_back(&p);
     else rows_[it->second] = &p;
   }
+  // The path is deleted later in this batch: its pending write would only
+  // be undone, so it is dropped.
+  void cancel(const wire::PathId& id) {
+    auto it = index_.find(id);
+    if (it == index_.end()) return;
+    rows_[it->second] = nullptr;
+    index_.erase(it);
+  }
   void flush(pqxx::work& tx) {
-    if (rows_.empty()) return;
+    if (index_.empty()) {
+      rows_.clear();
+      return;
+    }
     std::vector<std::string> id, ini, resp, fqdn, gaddr, relay, raddr;
     std::vector<int> route, first, rport, epoch, state;
     for (const state::Path* p : rows_) {
+      if (!p) continue;  // cancelled
       id.push_back(hex(p->id));
       ini.push_back(hex(p->initiator));
       resp.push_back(p->responder ? hex(*p->responder) : std::string());
@@ -608,6 +623,28 @@ class PathBulk {
   std::unordered_map<wire::PathId, std::size_t> index_;
 };
 
+// Path deletions of one batch, in one statement.  Directions supersede
+// older paths between the same two nodes (docs/dc.md), so under load a
+// batch holds about as many deletions as writes; one statement each would
+// cost more than the rest of the batch.
+class PathDeleteBulk {
+ public:
+  void add(const wire::PathId& id) {
+    if (set_.insert(id).second) ids_.push_back(hex(id));
+  }
+  bool pending(const wire::PathId& id) const { return set_.count(id) != 0; }
+  void flush(pqxx::work& tx) {
+    if (ids_.empty()) return;
+    tx.exec_prepared("path_delete_bulk", text_array(ids_));
+    ids_.clear();
+    set_.clear();
+  }
+
+ private:
+  std::vector<std::string> ids_;
+  std::set<wire::PathId> set_;
+};
+
 }  // namespace
 
 void Store::set_notify_sender(std::string token) { impl_->sender = std::move(token); }
@@ -616,6 +653,7 @@ void Store::apply(const std::vector<const WriteOp*>& ops) {
   impl_->run<pqxx::work>([&](pqxx::work& tx) {
     RegistrationBulk bulk;
     PathBulk paths;
+    PathDeleteBulk deletions;
     ChangedIds changed;
     if (!impl_->sender.empty())
       for (const WriteOp* op : ops) std::visit(changed, *op);
@@ -624,12 +662,19 @@ void Store::apply(const std::vector<const WriteOp*>& ops) {
         bulk.add(*r);
         continue;
       }
+      // The order of a path's writes and its deletion is kept: a deletion
+      // cancels the path's pending write, and a write of a path whose
+      // deletion is pending runs after that deletion.
       if (const auto* w = std::get_if<PathWrite>(op)) {
+        if (deletions.pending(w->path.id)) deletions.flush(tx);
         paths.add(w->path);
         continue;
       }
-      // A path deletion must come after the writes of that path before it.
-      if (std::holds_alternative<PathDelete>(*op)) paths.flush(tx);
+      if (const auto* d = std::get_if<PathDelete>(op)) {
+        paths.cancel(d->id);
+        deletions.add(d->id);
+        continue;
+      }
       // Keep the order of operations on the same rows: pending node
       // registrations go before another write to a node row.  Path and
       // relay writes touch other rows and do not break the batch.
@@ -641,6 +686,7 @@ void Store::apply(const std::vector<const WriteOp*>& ops) {
       std::visit(Apply{tx}, *op);
     }
     bulk.flush(tx);
+    deletions.flush(tx);
     paths.flush(tx);
     // Delivered only if this transaction commits (PostgreSQL queues them
     // until COMMIT), so no process hears of a change that did not happen.

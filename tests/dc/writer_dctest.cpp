@@ -8,7 +8,9 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "ntm/wire/secret_key.hpp"
 #include "pg_test_db.hpp"
+#include "state/path.hpp"
 #include "store/migrate.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
@@ -102,4 +104,58 @@ TEST_CASE("writer: without a linger every write goes at once") {
   w.submit(dc::store::ZoneSerialWrite{zone, 3}, nullptr);
   REQUIRE(drained(w, 10s));
   CHECK(stored_serial(db.url()) == 3);
+}
+
+TEST_CASE("store: a batch's path writes and deletions keep their order per path") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  const int zone = prepare(db.url());
+  dc::store::Store store(db.url());
+  wire::NodeId a, b;
+  wire::random_bytes(a.bytes);
+  wire::random_bytes(b.bytes);
+  store.insert_node(a, "a.w.example", zone, wire::SecretKey::random(), 0x64400001);
+  store.insert_node(b, "b.w.example", zone, wire::SecretKey::random(), 0x64400002);
+  auto path = [&](std::uint8_t state) {
+    dc::state::Path p;
+    wire::random_bytes(p.id.bytes);
+    p.initiator = a;
+    p.responder = b;
+    p.responder_fqdn = "b.w.example";
+    p.state = static_cast<dc::state::PathState>(state);
+    return p;
+  };
+  const dc::state::Path old = path(2);
+  {
+    dc::store::WriteOp w = dc::store::PathWrite{old};
+    store.apply({&w});
+  }
+  // In one batch: a path written then deleted (never stored), the stored
+  // one deleted, a path deleted then written again (stored), and a plain
+  // write (stored, with its last state).
+  const dc::state::Path gone = path(1), back = path(1), plain = path(1);
+  dc::state::Path plain_done = plain;
+  plain_done.state = dc::state::PathState::established;
+  std::vector<dc::store::WriteOp> ops = {
+      dc::store::PathWrite{gone},       dc::store::PathWrite{back},
+      dc::store::PathWrite{plain},      dc::store::PathDelete{gone.id},
+      dc::store::PathDelete{old.id},    dc::store::PathDelete{back.id},
+      dc::store::PathWrite{back},       dc::store::PathWrite{plain_done},
+  };
+  std::vector<const dc::store::WriteOp*> batch;
+  for (const auto& op : ops) batch.push_back(&op);
+  store.apply(batch);
+
+  pqxx::connection c(db.url());
+  pqxx::work tx(c);
+  auto state_of = [&](const wire::PathId& id) {
+    auto r = tx.exec_params("SELECT state FROM paths WHERE path_id = decode($1, 'hex')",
+                            id.to_hex());
+    return r.empty() ? 0 : r[0][0].as<int>();
+  };
+  CHECK(state_of(gone.id) == 0);
+  CHECK(state_of(old.id) == 0);
+  CHECK(state_of(back.id) == 1);
+  CHECK(state_of(plain.id) == 2);
+  CHECK(tx.exec1("SELECT count(*) FROM paths")[0].as<int>() == 2);
 }
