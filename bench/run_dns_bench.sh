@@ -27,7 +27,7 @@
 # every process started is stopped by PID on exit, also on failure.
 #
 # Environment: ROUNDS (3), NODES (10000), DURATION (8 s per run), SETTINGS
-# ("1x1 1x2 2x2 1x4 2x4", receiver x distributor), BACKENDS ("a b c"),
+# ("1x4 1x8 1x12 1x16 2x8", receiver x distributor), BACKENDS ("a b c"),
 # CLIENTS (4, dnsperf -c), DNSPERF_THREADS (1, dnsperf -T), OUTSTANDING
 # (100, dnsperf -q), DNSPERF_CPU (empty: dnsperf not pinned; N: pinned to
 # CPU N with taskset; docs/benchmarks.md says why not by default),
@@ -56,7 +56,7 @@ fi
 rounds=${ROUNDS:-3}
 nodes=${NODES:-10000}
 duration=${DURATION:-8}
-settings=${SETTINGS:-1x1 1x2 2x2 1x4 2x4}
+settings=${SETTINGS:-1x4 1x8 1x12 1x16 2x8}
 backends=${BACKENDS:-a b c}
 clients=${CLIENTS:-4}
 dp_threads=${DNSPERF_THREADS:-1}

@@ -18,7 +18,7 @@ current=$(pdns_server --config-dir="$DIR" --config=current 2>&1) || {
   echo "FAIL: pdns rejects the snippet:"; echo "$current"; exit 1; }
 # (--config=current prints the settings that differ from pdns's defaults.)
 for want in launch=remote cache-ttl=0 query-cache-ttl=0 negquery-cache-ttl=0 \
-            distributor-threads=4; do
+            distributor-threads=8; do
   grep -qx "$want" <<<"$current" || { echo "FAIL: effective setting $want missing"; \
     grep -E "^(${want%%=*})=" <<<"$current" || true; exit 1; }
   echo "ok  $want"
