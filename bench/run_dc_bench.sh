@@ -26,7 +26,8 @@
 # Environment: ROUNDS (3), NODES (100000), STORM (10000), THREADS (2),
 # WINDOW (100 outstanding registrations per thread), DIR_RATE (5000),
 # DIR_SECONDS (10), MOVES (2000), FULL_DIR_RATE (50), FULL_DIR_SECONDS
-# (4), PGBENCH_SECONDS (8), PG_EXTRA_OPTS (more postgres -c options, for experiments), PERF_SCHED (empty;
+# (4), PGBENCH_SECONDS (8), PG_EXTRA_OPTS (more postgres -c options, for experiments), DC_NICE
+# (0; the DC's nice value, for experiments), PERF_SCHED (empty;
 # N: `perf sched record -a` for N seconds from the first round's direction
 # phase, kept as sched.data in the work directory: see KEEP), DC_LOG_LEVEL (info, the DC's default), PROFILE
 # (0; 1 loads pg_stat_statements and keeps each phase's top statements:
@@ -201,7 +202,7 @@ HOOK
 chmod +x "$work/hook.sh"
 
 start_dc() {  # start_dc LOG: starts ntm-dc serve, sets dc_pid
-  "$dc_bin" -c "$conf" serve 2>"$1" &
+  nice -n "${DC_NICE:-0}" "$dc_bin" -c "$conf" serve 2>"$1" &
   dc_pid=$!
 }
 wait_log() {  # wait_log FILE TEXT SECONDS
