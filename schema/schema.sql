@@ -25,7 +25,8 @@ CREATE TABLE public.nodes (
     CONSTRAINT nodes_node_key_check CHECK ((octet_length(node_key) = 32)),
     CONSTRAINT nodes_observed_port_check CHECK (((observed_port >= 0) AND (observed_port <= 65535))),
     CONSTRAINT nodes_vip_check CHECK (((family(vip) = 4) AND (masklen(vip) = 32)))
-);
+)
+WITH (fillfactor='50');
 
 CREATE TABLE public.paths (
     path_id bytea NOT NULL,
