@@ -15,10 +15,11 @@
 // paths with an end on this host -- still reaches the socket and is handled
 // there exactly as before.  The rules follow the path table: an end's move,
 // a re-direction, an expiry or a removal is handed to a worker thread as
-// one transaction (nft_worker.hpp) after the batch that caused it.  Stateless because one node's
-// endpoint can carry several paths through the same relay endpoint (conntrack NAT would bind the
-// 5-tuple to the first path's destination) and because the same 5-tuple also carries the node's
-// control messages to ntm-rs itself.
+// one transaction (nft_worker.hpp) after the batch that caused it.
+// Stateless because one node's endpoint can carry several paths through
+// the same relay endpoint (conntrack NAT would bind the 5-tuple to the
+// first path's destination) and because the same 5-tuple also carries the
+// node's control messages to ntm-rs itself.
 #pragma once
 
 #include <cstdint>

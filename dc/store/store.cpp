@@ -114,8 +114,7 @@ constexpr Statement kStatements[] = {
      "first_sender = EXCLUDED.first_sender, relay_id = EXCLUDED.relay_id, "
      "relay_addr = EXCLUDED.relay_addr, relay_port = EXCLUDED.relay_port, "
      "key_epoch = EXCLUDED.key_epoch, state = EXCLUDED.state, updated_at = now()"},
-    {"path_delete", "DELETE FROM paths WHERE path_id = decode($1, 'hex')"},
-    // Group commit: every path deletion of a batch in one statement.
+    // Every path deletion of a batch in one statement (group commit).
     {"path_delete_bulk",
      "DELETE FROM paths WHERE path_id = ANY (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)"},
     {"path_list",
@@ -493,7 +492,10 @@ struct Apply {
                      static_cast<int>(p.relay_endpoint.port), static_cast<int>(p.key_epoch),
                      static_cast<int>(p.state));
   }
-  void operator()(const PathDelete& w) const { tx.exec_prepared("path_delete", hex(w.id)); }
+  // Store::apply batches deletions itself; this serves the visit's completeness.
+  void operator()(const PathDelete& w) const {
+    tx.exec_prepared("path_delete_bulk", text_array({hex(w.id)}));
+  }
 };
 
 }  // namespace
