@@ -53,7 +53,13 @@ void Forwarder::on_capsule(const wire::Header& h, std::span<std::uint8_t> datagr
   const int other = 1 - end;
   if (!p->endpoint[end] || *p->endpoint[end] != from) {
     ++p->drops;
-    return void(++drops_.foreign_source);
+    ++drops_.foreign_source;
+    // An end we already carry, at a new source: most likely it is moving
+    // and its Update Request is a moment behind.  Kept, not forwarded,
+    // until that update proves the source (held_capsules.hpp).
+    if (p->endpoint[end] && held_.hold(p->id, end, from, datagram, now.mono_ms))
+      ++paths_.mobility().held;
+    return;
   }
   if (!p->endpoint[other]) {
     ++p->drops;

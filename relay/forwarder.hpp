@@ -15,6 +15,7 @@
 
 #include "config.hpp"
 #include "dc_link.hpp"
+#include "held_capsules.hpp"
 #include "ntm/wire/header.hpp"
 #include "relay_path.hpp"
 #include "sink.hpp"
@@ -50,6 +51,8 @@ class Forwarder {
   PathTable& paths_;
   DcLink& dc_;
   Drops& drops_;
+  // A moving end's capsules that arrived just before its Update Request.
+  HeldCapsules held_;
 };
 
 }  // namespace ntm::relay

@@ -106,8 +106,21 @@ void Forwarder::on_path_control(const wire::Header& h, std::span<const std::uint
       paths_.touch();
       ++p->moves;
       ++mob.accepted;
-      return reply(ch, wire::UpdateResponse{wire::Status::ok, u->update_seq, from},
-                   r.header.txid, from, sink, now);
+      reply(ch, wire::UpdateResponse{wire::Status::ok, u->update_seq, from}, r.header.txid, from,
+            sink, now);
+      // The capsules that raced this update from its source go on now, in
+      // their order, ahead of any that follow it.
+      const int other = 1 - end;
+      if (p->endpoint[other]) {
+        const std::size_t n = held_.release(
+            p->id, end, from, now.mono_ms, [&](std::span<const std::uint8_t> d) {
+              ++p->forwarded;
+              p->bytes += d.size();
+              sink.send(d, *p->endpoint[other]);
+            });
+        mob.held_released += n;
+      }
+      return;
     }
     if (u->update_seq == p->update_seq[end] && u->update_seq != 0 && p->endpoint[end] &&
         *p->endpoint[end] == from) {

@@ -74,7 +74,9 @@ std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& 
                      {"updates_rate_limited", m.rate_limited},
                      {"roams", m.roams},
                      {"redirections", m.redirections},
-                     {"old_directions", m.old_directions}};
+                     {"old_directions", m.old_directions},
+                     {"held", m.held},
+                     {"held_released", m.held_released}};
     return j.dump() + "\n";
   }
   std::ostringstream os;
@@ -109,7 +111,7 @@ std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& 
   os << "mobility: updates accepted " << m.accepted << ", repeated " << m.repeated << ", stale "
      << m.stale << ", refused " << m.refused << ", rate_limited " << m.rate_limited << ", roams "
      << m.roams << ", redirections " << m.redirections << ", old_directions " << m.old_directions
-     << "\n";
+     << ", held " << m.held << " (released " << m.held_released << ")\n";
   return os.str();
 }
 

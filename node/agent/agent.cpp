@@ -43,7 +43,8 @@ Agent::Agent(boost::asio::io_context& io, const NodeConfig& cfg, DataPath& dp)
       reg_timer_(io),
       tick_(io),
       dc_watch_(io),
-      move_timer_(io) {
+      move_timer_(io),
+      hold_timer_(io) {
   // A config built in code (tests) may name only `dc`.
   if (cfg_.dc_members.empty()) cfg_.dc_members.push_back(cfg_.dc);
 }
@@ -63,6 +64,7 @@ void Agent::stop() {
   tick_.cancel();
   dc_watch_.cancel();
   move_timer_.cancel();
+  hold_timer_.cancel();
   for (auto& [id, p] : paths_) {
     p->retry.cancel();
     p->update_timer.cancel();
@@ -161,6 +163,8 @@ void Agent::on_roam(const wire::PathId& id, const wire::Endpoint& from) {
                  to_relay ? "via the relay" : "direct", from.to_string());
   p.info.via_relay = to_relay || p.info.route == wire::RouteType::relay ||
                      p.info.route == wire::RouteType::relay_general;
+  // The peer reached us from somewhere new: so can we.
+  release_path(id, "the peer's capsule came");
   // The data path already sends there; updates and probes follow it.
   if (!p.info.via_relay) p.target = from;
 }
@@ -199,6 +203,7 @@ void Agent::housekeeping() {
       spdlog::info("path {} to {}: silent for {} s; removed", p.info.id.to_hex().substr(0, 8),
                    p.info.peer.fqdn.name, (now - last_rx) / 1000);
       dp_.remove(p.info.id);
+      held_paths_.erase(p.info.id);
       it = paths_.erase(it);
       continue;
     }
@@ -206,6 +211,7 @@ void Agent::housekeeping() {
     // starts a new direction for its name).
     if (p.info.state != PathState::up && now - p.started_ms > 60000) {
       dp_.remove(p.info.id);
+      held_paths_.erase(p.info.id);
       it = paths_.erase(it);
       continue;
     }

@@ -145,6 +145,11 @@ class Agent {
   void on_update_response(Path& p, const wire::UpdateResponse& u, const wire::Endpoint& from);
   void request_redirect(Path& p, std::string_view why);
   void check_liveness(Path& p, std::uint64_t now);
+  // Holding (docs/mobility.md, "Holding"): the path's outgoing packets are
+  // kept by the data path from the move until the path answers again.
+  void hold_path(const Path& p, std::uint64_t now);
+  void release_path(const wire::PathId& id, std::string_view why);
+  void arm_hold_timer();
 
   // tunnel.cpp
   void begin_tunnel(Path& p);
@@ -183,6 +188,8 @@ class Agent {
   bool move_armed_ = false;
   std::string move_why_;
   std::uint64_t moves_ = 0;
+  std::map<wire::PathId, std::uint64_t> held_paths_;  // being held, since (monotonic ms)
+  boost::asio::steady_timer hold_timer_;
 
   // directions and paths
   std::map<std::string, std::unique_ptr<Lookup>> lookups_;  // by peer FQDN, before a Route Direction

@@ -32,6 +32,10 @@ inline constexpr unsigned kUpdateSendsBeforeRedirect = 3;  // ~150 ms unanswered
 inline constexpr std::uint64_t kUpdateGiveUpMs = 10000;
 inline constexpr std::uint64_t kDeadPathMs = 3000;          // sending, nothing back: probe
 inline constexpr std::uint64_t kDeadRedirectEveryMs = 30000;
+// Holding a path whose peer must send first (docs/mobility.md, "Holding"):
+// the DC's re-direction takes a few ms; past this, what is kept goes out
+// anyway (as it would have without holding), and later packets are not kept.
+inline constexpr std::uint64_t kHoldMaxMs = 200;
 inline constexpr double kUpdateBurst = 10;                  // peer's updates: token bucket
 inline constexpr double kUpdatePerSecond = 5;
 // A name being directed, before the DC's Route Direction arrives.

@@ -100,6 +100,9 @@ void Agent::mark_up(Path& p) {
   if (p.info.state == PathState::up) return;
   p.info.state = PathState::up;
   p.last_keepalive_ms = common::mono_ms();
+  // A re-direction after a move: what the application sent meanwhile goes
+  // out through the new tunnel now.
+  release_path(p.info.id, "the path is up again");
   spdlog::info("path {} to {} up: route {}, {} {} ({} ms)", p.info.id.to_hex().substr(0, 8),
                p.info.peer.fqdn.name, wire::to_string(p.info.route),
                p.info.via_relay ? "via relay" : "direct to",

@@ -76,8 +76,60 @@ void Agent::start_move_round(std::string_view why) {
   for (auto& [id, p] : paths_) {
     if (p->info.state != PathState::up) continue;
     p->update_started_ms = now;
+    hold_path(*p, now);
     begin_update(*p);
   }
+}
+
+namespace {
+
+// The DC named the peer to send first: its NAT filters what we send from
+// an address it has not sent to, so after our move nothing of ours reaches
+// it until the DC has re-directed the path (the peer then sends first
+// again, to our new address).
+bool peer_sends_first(const PathInfo& i) {
+  if (i.route != wire::RouteType::direct && i.route != wire::RouteType::direct_private)
+    return false;
+  if (i.via_relay) return false;
+  return i.end == wire::PathEnd::initiator ? i.first == wire::FirstSender::responder
+                                           : i.first == wire::FirstSender::initiator;
+}
+
+}  // namespace
+
+void Agent::hold_path(const Path& p, std::uint64_t now) {
+  if (!peer_sends_first(p.info)) return;
+  // A second move while held: the hold goes on from the first.
+  if (held_paths_.try_emplace(p.info.id, now).second) dp_.hold(p.info.id);
+  arm_hold_timer();
+}
+
+void Agent::release_path(const wire::PathId& id, std::string_view why) {
+  auto it = held_paths_.find(id);
+  if (it == held_paths_.end()) return;
+  const auto held_ms = common::mono_ms() - it->second;
+  held_paths_.erase(it);
+  const std::size_t n = dp_.release(id);
+  spdlog::debug("path {}: {} packet(s) held for {} ms sent ({})", short_id(id), n, held_ms, why);
+}
+
+void Agent::arm_hold_timer() {
+  if (held_paths_.empty()) return;
+  std::uint64_t oldest = UINT64_MAX;
+  for (const auto& [id, since] : held_paths_) oldest = std::min(oldest, since);
+  const auto now = common::mono_ms();
+  const auto due = oldest + kHoldMaxMs > now ? oldest + kHoldMaxMs - now : 0;
+  hold_timer_.expires_after(std::chrono::milliseconds(due));
+  hold_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](
+                             const boost::system::error_code& ec) {
+    if (ec || alive.expired()) return;
+    const auto now = common::mono_ms();
+    std::vector<wire::PathId> late;
+    for (const auto& [id, since] : held_paths_)
+      if (now - since >= kHoldMaxMs) late.push_back(id);
+    for (const auto& id : late) release_path(id, "no answer yet");
+    arm_hold_timer();
+  });
 }
 
 void Agent::begin_update(Path& p, bool may_redirect) {
@@ -220,6 +272,7 @@ void Agent::on_update_response(Path& p, const wire::UpdateResponse& u, const wir
   }
   p.update_pending = false;
   p.update_timer.cancel();
+  release_path(p.info.id, "the peer answered the update");
   ++p.info.moves.updates_answered;
   p.info.moves.last_update_ms = static_cast<std::uint32_t>(now - p.update_started_ms);
   spdlog::info("path {} to {}: update {} confirmed by {} in {} ms", short_id(p.info.id),

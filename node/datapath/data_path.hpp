@@ -77,6 +77,13 @@ class DataPath {
   virtual void remove(const wire::PathId& path) = 0;
   // Sends a zero-length capsule (the path keepalive: NAT bindings, liveness).
   virtual void send_keepalive(const wire::PathId& path) = 0;
+  // Keeps what the interface sends on the path instead of sending it,
+  // until release(), which sends it through the path's tunnel as it is
+  // then (a re-direction may have installed a new one), in order.  For a
+  // path whose peer cannot hear us until the DC has re-directed it
+  // (docs/mobility.md, "Holding").  release() returns how many went.
+  virtual void hold(const wire::PathId& path) = 0;
+  virtual std::size_t release(const wire::PathId& path) = 0;
 
   virtual std::optional<TunnelCounters> counters(const wire::PathId& path) const = 0;
   virtual DataPathCounters totals() const = 0;

@@ -101,6 +101,19 @@ void TunDataPath::set_address(std::uint32_t vip, std::uint8_t prefix_len) {
   table_.set_address(vip);
 }
 
+std::size_t TunDataPath::release(const wire::PathId& p) {
+  return table_.release(p, [&](std::span<std::uint8_t> frame, std::size_t len) {
+    wire::Endpoint to;
+    std::size_t n;
+    {
+      TunnelTable::Reader reader(table_);
+      n = reader.seal_outgoing(frame, len, to, true);
+    }
+    if (n && !sock_.send(frame.first(n), to))
+      table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+  });
+}
+
 void TunDataPath::send_keepalive(const wire::PathId& p) {
   auto t = table_.find(p);
   if (!t) return;

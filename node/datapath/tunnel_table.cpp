@@ -101,6 +101,10 @@ void TunnelTable::install(const TunnelConfig& c) {
 }
 
 void TunnelTable::remove(const wire::PathId& p) {
+  {
+    std::lock_guard hold(hold_mu_);
+    if (held_.erase(p)) any_held_.store(!held_.empty(), std::memory_order_relaxed);
+  }
   std::unique_lock lock(mu_);
   previous_.erase(p);
   auto it = by_path_.find(p);
@@ -128,8 +132,29 @@ DataPathCounters TunnelTable::totals() const {
                           send_errors.load()};
 }
 
+void TunnelTable::hold(const wire::PathId& p) {
+  std::lock_guard lock(hold_mu_);
+  held_.try_emplace(p);
+  any_held_.store(true, std::memory_order_relaxed);
+}
+
+bool TunnelTable::holding(const wire::PathId& p) const {
+  std::lock_guard lock(hold_mu_);
+  return held_.count(p) != 0;
+}
+
+TunnelTable::Kept TunnelTable::keep_if_held(const wire::PathId& p,
+                                            std::span<const std::uint8_t> pkt) const {
+  std::lock_guard lock(hold_mu_);
+  auto it = held_.find(p);
+  if (it == held_.end()) return Kept::no;
+  if (it->second.size() >= kMaxHeld) return Kept::full;
+  it->second.emplace_back(pkt.begin(), pkt.end());
+  return Kept::kept;
+}
+
 std::size_t TunnelTable::Reader::seal_outgoing(std::span<std::uint8_t> frame, std::size_t len,
-                                               wire::Endpoint& to) const noexcept {
+                                               wire::Endpoint& to, bool held) const noexcept {
   std::uint32_t src = 0, dst = 0;
   if (frame.size() < NTM_HDR_LEN + len ||
       !ipv4_addresses(frame.subspan(NTM_HDR_LEN, len), src, dst)) {
@@ -146,6 +171,21 @@ std::size_t TunnelTable::Reader::seal_outgoing(std::span<std::uint8_t> frame, st
   if (src != tun.our_vip()) {
     t_.bad_packet.fetch_add(1, std::memory_order_relaxed);
     return 0;
+  }
+  // Kept as the interface gave it (before the translation below, which
+  // runs when it goes out).  Only the interface thread and release() get
+  // here; an allocation failure drops the packet like any full queue.
+  if (!held && t_.any_held_.load(std::memory_order_relaxed)) {
+    try {
+      switch (t_.keep_if_held(tun.path(), frame.subspan(NTM_HDR_LEN, len))) {
+        case Kept::no: break;
+        case Kept::kept: return 0;
+        case Kept::full: tun.drops.fetch_add(1, std::memory_order_relaxed); return 0;
+      }
+    } catch (const std::exception&) {
+      tun.drops.fetch_add(1, std::memory_order_relaxed);
+      return 0;
+    }
   }
   // The peer's substitute in our view becomes its VIP on the wire.
   if (tun.translates() &&

@@ -10,13 +10,16 @@
 // its receiving half is used by one receiving thread at a time.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <span>
 #include <unordered_map>
+#include <vector>
 
 #include "datapath/data_path.hpp"
 #include "ntm/wire/capsule.hpp"
@@ -94,8 +97,10 @@ class TunnelTable {
     explicit Reader(const TunnelTable& t) : t_(t), lock_(t.mu_) {}
     // An inner IPv4 packet from the interface at frame[NTM_HDR_LEN, +len):
     // seals it; returns the datagram size and destination, or 0 (counted).
+    // A packet of a path being held (TunnelTable::hold) is kept and 0
+    // returned, unless `held` says it is one of the kept ones going out.
     std::size_t seal_outgoing(std::span<std::uint8_t> frame, std::size_t len,
-                              wire::Endpoint& to) const noexcept;
+                              wire::Endpoint& to, bool held = false) const noexcept;
     // A datagram from the socket.  On packet, payload views the inner packet
     // in place.  roamed is set when an authentic capsule came from a new
     // source (the tunnel's peer is then already switched to it).
@@ -110,16 +115,66 @@ class TunnelTable {
 
   DataPathCounters totals() const;
 
+  // Holding (docs/mobility.md §2, "Holding"): after a move, a path whose
+  // peer must send first (its NAT filters our new address) cannot carry
+  // anything until the DC has re-directed it.  What the interface sends on
+  // it meanwhile is kept (at most kMaxHeld packets; later ones are dropped
+  // and counted on the tunnel) instead of being sent into the peer's NAT,
+  // and goes out, in order, when the path answers again.
+  static constexpr std::size_t kMaxHeld = 256;
+  void hold(const wire::PathId& p);
+  bool holding(const wire::PathId& p) const;
+  // Stops holding p: hands each kept packet (inner IPv4, as the interface
+  // gave it), oldest first, to send(frame, len) with the packet at
+  // frame[NTM_HDR_LEN, +len), for the caller to seal with
+  // Reader::seal_outgoing(..., /*held=*/true) and send.  Packets the
+  // interface gives while this runs are kept and sent after those, so the
+  // order stays.  Returns how many were handed over.
+  template <class F>
+  std::size_t release(const wire::PathId& p, F&& send);
+
   mutable std::atomic<std::uint64_t> unknown_path{0}, no_tunnel{0}, bad_packet{0},
       send_errors{0};
 
  private:
+  // Keeps the packet if p is held.
+  enum class Kept { no, kept, full };
+  Kept keep_if_held(const wire::PathId& p, std::span<const std::uint8_t> pkt) const;
+  mutable std::mutex hold_mu_;
+  mutable std::unordered_map<wire::PathId, std::deque<std::vector<std::uint8_t>>, IdHash> held_;
+  mutable std::atomic<bool> any_held_{false};
+
   mutable std::shared_mutex mu_;
   std::unordered_map<wire::PathId, std::shared_ptr<Tunnel>, IdHash> by_path_;
   std::unordered_map<wire::PathId, std::shared_ptr<Tunnel>, IdHash> previous_;  // receive only
   std::unordered_map<std::uint32_t, std::shared_ptr<Tunnel>> by_vip_;  // by peer_view()
   std::atomic<std::uint32_t> our_vip_{0};
 };
+
+template <class F>
+std::size_t TunnelTable::release(const wire::PathId& p, F&& send) {
+  std::size_t n = 0;
+  std::array<std::uint8_t, NTM_HDR_LEN + NTM_MAX_INNER + NTM_TAG_LEN> frame;
+  for (;;) {
+    std::deque<std::vector<std::uint8_t>> batch;
+    {
+      std::lock_guard lock(hold_mu_);
+      auto it = held_.find(p);
+      if (it == held_.end()) return n;
+      if (it->second.empty()) {
+        held_.erase(it);
+        any_held_.store(!held_.empty(), std::memory_order_relaxed);
+        return n;
+      }
+      batch.swap(it->second);
+    }
+    for (const auto& pkt : batch) {
+      std::copy(pkt.begin(), pkt.end(), frame.begin() + NTM_HDR_LEN);
+      send(std::span<std::uint8_t>(frame), pkt.size());
+      ++n;
+    }
+  }
+}
 
 // The inner packet's addresses (host order); false unless it is a whole
 // IPv4 packet (version 4, header length and total length consistent).

@@ -67,10 +67,14 @@ struct ForwardPath {
     rs.sink.out.clear();
   }
   relay::RelayPath& p() { return *rs.paths.find(path); }
-  // Sends a capsule from `from` and returns where it went (nullopt: dropped).
+  // Sends a capsule from `from` and returns where it went (nullopt: not
+  // forwarded).
   std::optional<wire::Endpoint> carry(End& e, const wire::Endpoint& from) {
+    return carry_datagram(e.capsule(40), from);
+  }
+  std::optional<wire::Endpoint> carry_datagram(const std::vector<std::uint8_t>& c,
+                                               const wire::Endpoint& from) {
     const std::size_t before = rs.sink.out.size();
-    const auto c = e.capsule(40);
     rs.receive(c, from);
     if (rs.sink.out.size() == before) return std::nullopt;
     REQUIRE(rs.sink.out.size() == before + 1);
@@ -270,6 +274,97 @@ TEST_CASE("forward update: a flapping node converges to its last location") {
   CHECK(f.rs.paths.mobility().accepted == 2);
   CHECK(f.rs.paths.mobility().stale == 2);
   CHECK(f.carry(f.cn, f.b) == z);
+}
+
+TEST_CASE("held capsules: those that race the update go on after it, in order; nothing else ever does") {
+  ForwardPath f;
+  const auto a2 = endpoint("192.0.2.10", 51000);  // where the MN moves
+  const auto evil = endpoint("192.0.2.66", 6666);
+  // The MN's first capsules from its new place arrive before its update,
+  // with an attacker's copies and inventions from elsewhere in between.
+  std::vector<std::vector<std::uint8_t>> raced;
+  for (int i = 0; i < 3; ++i) {
+    raced.push_back(f.mn.capsule(40 + i));
+    CHECK_FALSE(f.carry_datagram(raced.back(), a2));
+    f.rs.receive(raced.back(), evil);          // a copy, from elsewhere
+    f.rs.receive(f.mn.capsule(10), evil);      // sealed right, wrong source
+  }
+  CHECK(f.rs.sink.out.empty());
+  CHECK(f.rs.drops.foreign_source == 9);
+  CHECK(f.rs.paths.mobility().held == 9);
+  // The CN's capsules still go to the MN's recorded place until the update.
+  CHECK(f.carry(f.cn, f.b) == f.a);
+  f.rs.sink.out.clear();
+
+  // A forged update from a2 releases nothing.
+  auto forged = f.mn.seal(update(f.mn_info.node_id, 1));
+  forged.back() ^= 1;
+  f.rs.receive(forged, a2);
+  CHECK(f.rs.sink.out.empty());
+
+  // The genuine one: the answer to a2, then the three raced capsules to the
+  // CN, in the order they came; none of evil's.
+  f.rs.receive(f.mn.seal(update(f.mn_info.node_id, 1)), a2);
+  REQUIRE(f.rs.sink.out.size() == 4);
+  CHECK(open_reply<wire::UpdateResponse>(f.mn.channel, f.rs.sink.out[0], a2).status == Status::ok);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(f.rs.sink.out[1 + i].to == f.b);
+    CHECK(f.rs.sink.out[1 + i].data == raced[i]);
+  }
+  CHECK(f.rs.paths.mobility().held_released == 3);
+  // Released once: a retransmitted update releases nothing more.
+  f.rs.sink.out.clear();
+  f.rs.receive(f.mn.seal(update(f.mn_info.node_id, 1)), a2);
+  CHECK(f.rs.sink.out.size() == 1);
+  CHECK(f.rs.paths.mobility().repeated == 1);
+  // Whoever proves a2 is the MN cannot make evil's capsules go anywhere,
+  // not even by moving the MN there with a stale update.
+  f.rs.sink.out.clear();
+  f.rs.receive(f.mn.seal(update(f.mn_info.node_id, 1)), evil);
+  REQUIRE(f.rs.sink.out.size() == 1);  // stale_update, nothing forwarded
+  CHECK(f.rs.paths.mobility().stale == 1);
+  CHECK(f.rs.paths.mobility().held_released == 3);
+  CHECK(f.carry(f.mn, a2) == f.b);
+}
+
+TEST_CASE("held capsules: they age out, a flood only displaces them, path, end and source must match") {
+  ForwardPath f;
+  const auto a2 = endpoint("192.0.2.10", 51000);
+  const auto a3 = endpoint("192.0.2.11", 51001);
+  // Kept longer than kHoldMs: gone when the update comes.
+  CHECK_FALSE(f.carry(f.mn, a2));
+  f.rs.clock_offset_ms += relay::HeldCapsules::kHoldMs + 1;
+  f.rs.receive(f.mn.seal(update(f.mn_info.node_id, 1)), a2);
+  CHECK(f.rs.sink.out.size() == 1);  // the answer only
+  CHECK(f.rs.paths.mobility().held_released == 0);
+
+  // A flood from elsewhere pushes a genuine held capsule out; the RS keeps
+  // at most kSlots datagrams, whatever arrives.
+  f.rs.sink.out.clear();
+  CHECK_FALSE(f.carry(f.mn, a3));
+  for (std::size_t i = 0; i < relay::HeldCapsules::kSlots; ++i)
+    f.rs.receive(f.mn.capsule(100), endpoint("192.0.2.66", static_cast<std::uint16_t>(1000 + i)));
+  f.rs.receive(f.mn.seal(update(f.mn_info.node_id, 2)), a3);
+  CHECK(f.rs.sink.out.size() == 1);
+  CHECK(f.rs.paths.mobility().held_released == 0);
+  CHECK(*f.p().endpoint[relay::kInitiator] == a3);
+
+  // The pool itself: bounded, matched by path, end and source exactly.
+  relay::HeldCapsules h;
+  wire::PathId id;
+  wire::random_bytes(id.bytes);
+  for (std::size_t i = 0; i < 3 * relay::HeldCapsules::kSlots; ++i)
+    CHECK(h.hold(id, relay::kInitiator, a2, f.mn.capsule(8), 1000));
+  CHECK(h.size() == relay::HeldCapsules::kSlots);
+  std::size_t seen = 0;
+  CHECK(h.release(id, relay::kResponder, a2, 1000, [&](auto) { ++seen; }) == 0);
+  CHECK(h.release(id, relay::kInitiator, a3, 1000, [&](auto) { ++seen; }) == 0);
+  CHECK(h.release(id, relay::kInitiator, a2, 1000, [&](auto) { ++seen; }) ==
+        relay::HeldCapsules::kSlots);
+  CHECK(seen == relay::HeldCapsules::kSlots);
+  CHECK(h.size() == 0);
+  std::vector<std::uint8_t> too_big(relay::HeldCapsules::kMaxDatagram + 1);
+  CHECK_FALSE(h.hold(id, relay::kInitiator, a2, too_big, 1000));
 }
 
 TEST_CASE("translate update: the MN moves, the host's flow keeps its addresses and ports") {

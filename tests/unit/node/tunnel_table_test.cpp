@@ -226,4 +226,60 @@ TEST_CASE("tunnel table: a re-installed tunnel of the same epoch replaces it wit
   CHECK(t.open(t.cn, d, ep(0x0a000001, 4520)) == Opened::dropped);
 }
 
+TEST_CASE("tunnel table: a held path keeps what the interface sends, and sends it in order on release") {
+  Pair t;
+  CHECK_FALSE(t.mn.holding(t.path));
+  t.mn.hold(t.path);
+  CHECK(t.mn.holding(t.path));
+  std::vector<std::vector<std::uint8_t>> kept;
+  for (std::size_t i = 0; i < 3; ++i) {
+    kept.push_back(packet(kMnVip, kCnVip, 20 + i));
+    CHECK(t.seal(t.mn, kept.back()).empty());  // kept, not sent
+  }
+  // Not a drop: the tunnel's counters and the table's are untouched.
+  CHECK(t.mn.find(t.path)->counters().drops == 0);
+  CHECK(t.mn.find(t.path)->counters().tx_packets == 0);
+  // What is not for the held path is not held (no tunnel: counted as ever).
+  CHECK(t.seal(t.mn, packet(kMnVip, kCnVip + 9)).empty());
+  CHECK(t.mn.totals().no_tunnel == 1);
+
+  // Released: each kept packet, oldest first, sealed through the tunnel as
+  // it is now (a re-direction may have moved the peer).
+  t.mn.set_peer(t.path, ep(0x0a000009, 4999));
+  std::vector<std::vector<std::uint8_t>> inner;
+  const auto n = t.mn.release(t.path, [&](std::span<std::uint8_t> frame, std::size_t len) {
+    wire::Endpoint to;
+    TunnelTable::Reader r(t.mn);
+    const auto m = r.seal_outgoing(frame, len, to, true);
+    REQUIRE(m == len + NTM_CAPSULE_OVERHEAD);
+    CHECK(to == ep(0x0a000009, 4999));
+    std::vector<std::uint8_t> d(frame.begin(), frame.begin() + static_cast<long>(m));
+    std::vector<std::uint8_t> got;
+    CHECK(t.open(t.cn, d, ep(0x0a000009, 4520), &got) == Opened::packet);
+    inner.push_back(got);
+  });
+  CHECK(n == 3);
+  CHECK(inner == kept);
+  CHECK_FALSE(t.mn.holding(t.path));
+  // After the release the path sends at once again.
+  CHECK_FALSE(t.seal(t.mn, packet(kMnVip, kCnVip)).empty());
+  CHECK(t.mn.release(t.path, [](auto, auto) { FAIL("nothing is held"); }) == 0);
+}
+
+TEST_CASE("tunnel table: holding is bounded, and a removed path holds nothing") {
+  Pair t;
+  t.mn.hold(t.path);
+  for (std::size_t i = 0; i < TunnelTable::kMaxHeld + 10; ++i)
+    CHECK(t.seal(t.mn, packet(kMnVip, kCnVip)).empty());
+  CHECK(t.mn.find(t.path)->counters().drops == 10);  // over the bound: dropped and counted
+  std::size_t n = 0;
+  CHECK(t.mn.release(t.path, [&](auto, auto) { ++n; }) == TunnelTable::kMaxHeld);
+  CHECK(n == TunnelTable::kMaxHeld);
+  t.mn.hold(t.path);
+  CHECK(t.seal(t.mn, packet(kMnVip, kCnVip)).empty());
+  t.mn.remove(t.path);
+  CHECK_FALSE(t.mn.holding(t.path));
+  CHECK(t.mn.release(t.path, [](auto, auto) { FAIL("the path is gone"); }) == 0);
+}
+
 }  // namespace ntm::node
