@@ -220,6 +220,11 @@ void Agent::on_route_direction(const wire::RouteDirection& rd, const wire::Contr
                : rd.first == wire::FirstSender::initiator ? "initiator" : "responder",
                p->target.to_string());
   ack(wire::Status::ok);
+  // A re-direction onto a direct route whose peer sends first: until its
+  // Tunnel Request has opened its NAT towards us, what we send would die
+  // there.  Held until the path is up (mark_up); usually the peer's
+  // request is already here (it was directed first) and that is at once.
+  if (before) hold_path(*p, common::mono_ms());
   Path& ref = *p;
   paths_[rd.path_id] = std::move(p);
   begin_tunnel(ref);
