@@ -113,7 +113,10 @@ class Agent {
                         const wire::Endpoint* to = nullptr);
 
   // registration.cpp
-  void register_now(wire::RegistrationReason why);
+  // local: the host's endpoints as the caller just read them (a move round
+  // reads them once), or nullopt to read them here.
+  void register_now(wire::RegistrationReason why,
+                    std::optional<std::vector<wire::Endpoint>> local = std::nullopt);
   void schedule_registration_retry();
   void on_registration_response(const wire::RegistrationResponse& r, const wire::ControlHeader& h);
   void send_keepalive();
@@ -137,7 +140,8 @@ class Agent {
   void fail_lookup(const std::string& fqdn, Resolution::Kind kind);
 
   // update.cpp: moves (docs/mobility.md)
-  void start_move_round(std::string_view why);
+  void start_move_round(std::string_view why,
+                        std::optional<std::vector<wire::Endpoint>> local = std::nullopt);
   void begin_update(Path& p, bool may_redirect = true);
   void send_update(Path& p);
   void on_update_request(Path& p, const wire::UpdateRequest& u, std::uint32_t txid,

@@ -36,8 +36,9 @@ std::vector<wire::Endpoint> Agent::local_endpoints() const {
   return out;
 }
 
-void Agent::register_now(wire::RegistrationReason why) {
-  reported_ = local_endpoints();
+void Agent::register_now(wire::RegistrationReason why,
+                         std::optional<std::vector<wire::Endpoint>> local) {
+  reported_ = local ? std::move(*local) : local_endpoints();
   wire::RegistrationRequest r;
   r.kind = wire::PartyKind::node;
   r.reason = why;

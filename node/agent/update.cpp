@@ -47,38 +47,42 @@ void Agent::network_changed(std::string_view why) {
     const std::string what = std::exchange(move_why_, std::string());
     // No address yet (the link came up, DHCP has not answered): nothing can
     // leave; the address event that follows starts the round.
-    if (local_endpoints().empty()) {
+    auto local = local_endpoints();
+    if (local.empty()) {
       spdlog::debug("network changed ({}): no address yet", what);
       return;
     }
-    start_move_round(what);
+    start_move_round(what, std::move(local));
   });
 }
 
-void Agent::start_move_round(std::string_view why) {
+void Agent::start_move_round(std::string_view why,
+                             std::optional<std::vector<wire::Endpoint>> local) {
   ++moves_;
   const auto now = common::mono_ms();
-  std::size_t live = 0;
-  for (auto& [id, p] : paths_)
-    if (p->info.state == PathState::up) ++live;
-  // Read once: the host's addresses can change between two reads (a move
-  // in progress), and an empty list must not be indexed.
+  // Read once (each read is a netlink dump, 20-50 us): the registration
+  // and every update of the round use it, and the log line after them.
+  // An empty list must not be indexed.
   const auto before = reported_;
-  const auto now_local = local_endpoints();
-  spdlog::info("network changed ({}): local {} -> {}; registering again, updating {} path(s)", why,
-               before.empty() ? std::string("-") : before.front().to_string(),
-               now_local.empty() ? std::string("-") : now_local.front().to_string(), live);
+  const auto now_local = local ? std::move(*local) : local_endpoints();
   // Registration answers quickly or was lost in the move (sent before the
   // route existed): retry as soon as an update would, not as at start.
   registered_ = false;
   reg_backoff_ms_ = kUpdateRetryFirstMs;
-  register_now(wire::RegistrationReason::move);
+  register_now(wire::RegistrationReason::move, now_local);
+  std::size_t live = 0;
   for (auto& [id, p] : paths_) {
     if (p->info.state != PathState::up) continue;
+    ++live;
     p->update_started_ms = now;
     hold_path(*p, now);
     begin_update(*p);
   }
+  // Logged after the datagrams are out: every microsecond before them is
+  // part of every path's gap.
+  spdlog::info("network changed ({}): local {} -> {}; registered again, updated {} path(s)", why,
+               before.empty() ? std::string("-") : before.front().to_string(),
+               now_local.empty() ? std::string("-") : now_local.front().to_string(), live);
 }
 
 namespace {
@@ -154,8 +158,9 @@ void Agent::send_update(Path& p) {
   wire::UpdateRequest u;
   u.sender = cfg_.id;
   u.update_seq = p.info.moves.update_seq;
-  const auto local = local_endpoints();
-  u.new_real = local.empty() ? dp_.local() : local.front();
+  // What the round registered with (read when it began; a later change
+  // starts a round of its own).
+  u.new_real = reported_.empty() ? dp_.local() : reported_.front();
   if (reg_.behind_nat && registered_) u.new_nat = reg_.observed;
   std::array<std::uint8_t, NTM_MAX_CONTROL> buf;
   wire::Error err = wire::Error::ok;
