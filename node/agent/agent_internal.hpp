@@ -38,6 +38,19 @@ inline constexpr std::uint64_t kDeadRedirectEveryMs = 30000;
 inline constexpr std::uint64_t kHoldMaxMs = 200;
 inline constexpr double kUpdateBurst = 10;                  // peer's updates: token bucket
 inline constexpr double kUpdatePerSecond = 5;
+// The DC named the peer to send first: its NAT filters what we send from
+// an address it has not sent to, so after our move nothing of ours reaches
+// it until the DC has re-directed the path (the peer then sends first
+// again, to our new address).  Such a path is held (docs/mobility.md,
+// "Holding").
+inline bool peer_sends_first(const PathInfo& i) {
+  if (i.route != wire::RouteType::direct && i.route != wire::RouteType::direct_private)
+    return false;
+  if (i.via_relay) return false;
+  return i.end == wire::PathEnd::initiator ? i.first == wire::FirstSender::responder
+                                           : i.first == wire::FirstSender::initiator;
+}
+
 // A name being directed, before the DC's Route Direction arrives.
 struct Agent::Lookup {
   explicit Lookup(boost::asio::io_context& io) : retry(io) {}

@@ -228,6 +228,11 @@ void Agent::on_route_direction(const wire::RouteDirection& rd, const wire::Contr
   Path& ref = *p;
   paths_[rd.path_id] = std::move(p);
   begin_tunnel(ref);
+  // Re-directed onto a route we may send on at once (the relay; or a peer
+  // that no longer needs to send first): what was held since the move goes
+  // now, right behind our Tunnel Request, not one round trip later.
+  if (before && !peer_sends_first(ref.info))
+    release_path(rd.path_id, "re-directed onto a route we may send on");
   // What the peer sent before we knew the path.
   std::vector<Early> early;
   for (auto it = early_.begin(); it != early_.end();)

@@ -85,22 +85,6 @@ void Agent::start_move_round(std::string_view why,
                now_local.empty() ? std::string("-") : now_local.front().to_string(), live);
 }
 
-namespace {
-
-// The DC named the peer to send first: its NAT filters what we send from
-// an address it has not sent to, so after our move nothing of ours reaches
-// it until the DC has re-directed the path (the peer then sends first
-// again, to our new address).
-bool peer_sends_first(const PathInfo& i) {
-  if (i.route != wire::RouteType::direct && i.route != wire::RouteType::direct_private)
-    return false;
-  if (i.via_relay) return false;
-  return i.end == wire::PathEnd::initiator ? i.first == wire::FirstSender::responder
-                                           : i.first == wire::FirstSender::initiator;
-}
-
-}  // namespace
-
 void Agent::hold_path(const Path& p, std::uint64_t now) {
   if (!peer_sends_first(p.info)) return;
   // A second move while held: the hold goes on from the first.
