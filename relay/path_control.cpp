@@ -14,6 +14,8 @@
 // answered stale_update and moves nothing.  Whatever does not authenticate
 // (forged, replayed, stale clock), names the wrong sender or is over the
 // budget is dropped, counted and never answered.
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "forwarder.hpp"
@@ -114,9 +116,14 @@ void Forwarder::on_path_control(const wire::Header& h, std::span<const std::uint
       if (p->endpoint[other]) {
         const std::size_t n = held_.release(
             p->id, end, from, now.mono_ms, [&](std::span<const std::uint8_t> d) {
+              // Copied: the sink sends at its next flush, and a capsule
+              // held before then may take the slot this one leaves.
+              static_assert(HeldCapsules::kMaxDatagram <= kReplyBufferSize);
+              auto out = sink.buffer();
+              std::copy(d.begin(), d.end(), out.begin());
               ++p->forwarded;
               p->bytes += d.size();
-              sink.send(d, *p->endpoint[other]);
+              sink.send(out.first(d.size()), *p->endpoint[other]);
             });
         mob.held_released += n;
       }

@@ -5,6 +5,8 @@
 // re-directions (a Relay Direction with a newer epoch for a carried path).
 #include <doctest/doctest.h>
 
+#include <deque>
+
 #include "packets.hpp"
 #include "relay_fixture.hpp"
 
@@ -325,6 +327,58 @@ TEST_CASE("held capsules: those that race the update go on after it, in order; n
   CHECK(f.rs.paths.mobility().stale == 1);
   CHECK(f.rs.paths.mobility().held_released == 3);
   CHECK(f.carry(f.mn, a2) == f.b);
+}
+
+namespace {
+
+// Like the I/O loop's sink: keeps only a view of each datagram until
+// flush(), which copies them out.
+class DeferredSink final : public relay::Sink {
+ public:
+  std::span<std::uint8_t> buffer() override {
+    bufs_.emplace_back(relay::kReplyBufferSize);
+    return bufs_.back();
+  }
+  void send(std::span<const std::uint8_t> d, const wire::Endpoint& to) override {
+    views_.push_back({d, to});
+  }
+  void write_tun(std::span<const std::uint8_t>) override {}
+  std::vector<Sent> flush() {
+    std::vector<Sent> out;
+    for (auto& [d, to] : views_) out.push_back({{d.begin(), d.end()}, to, false});
+    views_.clear();
+    return out;
+  }
+
+ private:
+  std::deque<std::vector<std::uint8_t>> bufs_;  // stable addresses
+  std::vector<std::pair<std::span<const std::uint8_t>, wire::Endpoint>> views_;
+};
+
+}  // namespace
+
+TEST_CASE("held capsules: a released capsule survives until the sink flushes, whatever is held after it") {
+  ForwardPath f;
+  const auto a2 = endpoint("192.0.2.10", 51000);
+  DeferredSink sink;
+  auto now = f.rs.now();
+  const auto raced = f.mn.capsule(64);
+  auto in = raced;
+  f.rs.fwd.on_datagram(in, a2, sink, now);
+  auto u = f.mn.seal(update(f.mn_info.node_id, 1));
+  f.rs.fwd.on_datagram(u, a2, sink, now);
+  // In the same receive batch, before the flush: a flood of foreign
+  // capsules takes every slot of the store.
+  for (std::size_t i = 0; i < 2 * relay::HeldCapsules::kSlots; ++i) {
+    auto c = f.mn.capsule(64);
+    f.rs.fwd.on_datagram(c, endpoint("192.0.2.66", static_cast<std::uint16_t>(2000 + i)), sink,
+                         now);
+  }
+  const auto out = sink.flush();
+  REQUIRE(out.size() == 2);  // the Update Response, the raced capsule
+  CHECK(out[0].to == a2);
+  CHECK(out[1].to == f.b);
+  CHECK(out[1].data == raced);
 }
 
 TEST_CASE("held capsules: they age out, a flood only displaces them, path, end and source must match") {
