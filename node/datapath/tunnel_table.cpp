@@ -145,6 +145,9 @@ bool TunnelTable::holding(const wire::PathId& p) const {
 
 TunnelTable::Kept TunnelTable::keep_if_held(const wire::PathId& p,
                                             std::span<const std::uint8_t> pkt) const {
+  // release() re-seals into a frame of NTM_MAX_INNER: anything larger
+  // (never, from the interface's reads) goes its usual way.
+  if (pkt.size() > NTM_MAX_INNER) return Kept::no;
   std::lock_guard lock(hold_mu_);
   auto it = held_.find(p);
   if (it == held_.end()) return Kept::no;
