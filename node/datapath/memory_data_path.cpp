@@ -102,16 +102,9 @@ bool MemoryDataPath::inject(std::span<const std::uint8_t> pkt) {
 }
 
 std::size_t MemoryDataPath::release(const wire::PathId& p) {
-  return table_.release(p, [&](std::span<std::uint8_t> frame, std::size_t len) {
-    wire::Endpoint to;
-    std::size_t n;
-    {
-      TunnelTable::Reader reader(table_);
-      n = reader.seal_outgoing(frame, len, to, true);
-    }
-    if (n == 0) return;
-    if (tap) tap(frame.first(n), to);
-    sock_.send(frame.first(n), to);
+  return table_.release(p, [&](std::span<const std::uint8_t> d, const wire::Endpoint& to) {
+    if (tap) tap(d, to);
+    sock_.send(d, to);
   });
 }
 

@@ -102,15 +102,8 @@ void TunDataPath::set_address(std::uint32_t vip, std::uint8_t prefix_len) {
 }
 
 std::size_t TunDataPath::release(const wire::PathId& p) {
-  return table_.release(p, [&](std::span<std::uint8_t> frame, std::size_t len) {
-    wire::Endpoint to;
-    std::size_t n;
-    {
-      TunnelTable::Reader reader(table_);
-      n = reader.seal_outgoing(frame, len, to, true);
-    }
-    if (n && !sock_.send(frame.first(n), to))
-      table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+  return table_.release(p, [&](std::span<const std::uint8_t> d, const wire::Endpoint& to) {
+    if (!sock_.send(d, to)) table_.send_errors.fetch_add(1, std::memory_order_relaxed);
   });
 }
 

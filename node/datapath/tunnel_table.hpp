@@ -124,12 +124,11 @@ class TunnelTable {
   static constexpr std::size_t kMaxHeld = 256;
   void hold(const wire::PathId& p);
   bool holding(const wire::PathId& p) const;
-  // Stops holding p: hands each kept packet (inner IPv4, as the interface
-  // gave it), oldest first, to send(frame, len) with the packet at
-  // frame[NTM_HDR_LEN, +len), for the caller to seal with
-  // Reader::seal_outgoing(..., /*held=*/true) and send.  Packets the
-  // interface gives while this runs are kept and sent after those, so the
-  // order stays.  Returns how many were handed over.
+  // Stops holding p: seals each kept packet, oldest first, through the
+  // tunnel its destination has now (Reader::seal_outgoing) and hands the
+  // datagram to send(datagram, to).  Packets the interface gives while this
+  // runs are kept and sent after those, so the order stays.  Returns how
+  // many were sealed and handed over.
   template <class F>
   std::size_t release(const wire::PathId& p, F&& send);
 
@@ -170,7 +169,14 @@ std::size_t TunnelTable::release(const wire::PathId& p, F&& send) {
     }
     for (const auto& pkt : batch) {
       std::copy(pkt.begin(), pkt.end(), frame.begin() + NTM_HDR_LEN);
-      send(std::span<std::uint8_t>(frame), pkt.size());
+      wire::Endpoint to;
+      std::size_t len;
+      {
+        Reader reader(*this);
+        len = reader.seal_outgoing(frame, pkt.size(), to, /*held=*/true);
+      }
+      if (len == 0) continue;  // counted by seal_outgoing
+      send(std::span<const std::uint8_t>(frame.data(), len), to);
       ++n;
     }
   }
