@@ -30,10 +30,34 @@ void ChangeListener::stop() {
 }
 
 void ChangeListener::log_stats() const {
-  spdlog::info("cluster: notes={} own={} garbage={} parties_reloaded={} paths_reloaded={} "
-               "resyncs={}",
+  spdlog::info("cluster: notes={} own={} garbage={} registrations_carried={} unplaced={} "
+               "parties_reloaded={} paths_reloaded={} resyncs={}",
                stats_.notes.load(), stats_.own.load(), stats_.garbage.load(),
-               stats_.parties.load(), stats_.paths.load(), stats_.resyncs.load());
+               stats_.carried.load(), stats_.unplaced.load(), stats_.parties.load(),
+               stats_.paths.load(),
+               stats_.resyncs.load());
+}
+
+void ChangeListener::request_reload(std::vector<wire::NodeId> ids) {
+  stats_.unplaced += ids.size();
+  std::lock_guard lock(reload_mu_);
+  reload_.insert(reload_.end(), ids.begin(), ids.end());
+}
+
+void ChangeListener::reload_requested(store::Store& store) {
+  std::vector<wire::NodeId> ids;
+  {
+    std::lock_guard lock(reload_mu_);
+    ids.swap(reload_);
+  }
+  if (ids.empty()) return;
+  auto rows = store.load_parties(ids);
+  spdlog::debug("listener: reloaded {} of {} parties carried notes named but the view lacks",
+                rows.size(), ids.size());
+  stats_.parties += rows.size();
+  asio::post(io_, [&server = server_, rows = std::move(rows)] {
+    server.on_cluster_parties(rows, false);
+  });
 }
 
 void ChangeListener::run() {
@@ -59,9 +83,10 @@ void ChangeListener::run() {
         });
         resync = false;
       }
+      reload_requested(store);
       for (const auto& payload : store.wait_notifications(500)) {
         stats_.notes++;
-        const auto note = store::parse_change_note(payload);
+        auto note = store::parse_change_note(payload);
         if (!note) {
           // Only a database user can send on the channel: a bug or an
           // operator's mistake, never worth a crash; counted, logged once.
@@ -79,6 +104,15 @@ void ChangeListener::run() {
             auto row = store.load_party(id);
             stats_.parties++;
             asio::post(io_, [&server, id, row] { server.on_party_changed(id, row); });
+            break;
+          }
+          case store::ChangeNote::Kind::registrations: {
+            stats_.carried += note->registrations.size();
+            // No database round trip: the note holds what the row now does.
+            asio::post(io_, [this, &server, regs = std::move(note->registrations)] {
+              auto unknown = server.on_cluster_registrations(regs);
+              if (!unknown.empty()) request_reload(std::move(unknown));
+            });
             break;
           }
           case store::ChangeNote::Kind::parties:

@@ -2,18 +2,26 @@
 // The listener thread: follows PostgreSQL notifications on ntm_changes
 // (store/change_note.hpp) from enrollment commands and from the other DC
 // processes of the cluster, reloads the rows they name (one round trip per
-// note) and hands them to the I/O thread.  After a lost connection it
+// note), or takes the registrations they carry, and hands them to the I/O
+// thread.  After a lost connection it
 // cannot know what it missed, so it reloads every party and path.
 #pragma once
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include "ntm/wire/types.hpp"
 
 namespace ntm::dc::control {
 class Server;
+}
+namespace ntm::dc::store {
+class Store;
 }
 
 namespace ntm::dc::cluster {
@@ -22,6 +30,8 @@ struct ListenerStats {
   std::atomic<std::uint64_t> notes{0};    // received, own included
   std::atomic<std::uint64_t> own{0};      // this process's own writes: ignored
   std::atomic<std::uint64_t> garbage{0};  // not a ChangeNote: ignored
+  std::atomic<std::uint64_t> carried{0};  // registrations taken from notes
+  std::atomic<std::uint64_t> unplaced{0};  // carried, but not a node of the view: reloaded
   std::atomic<std::uint64_t> parties{0};  // party rows reloaded
   std::atomic<std::uint64_t> paths{0};    // path IDs reloaded
   std::atomic<std::uint64_t> resyncs{0};  // full reloads (start, reconnect)
@@ -43,12 +53,20 @@ class ChangeListener {
 
  private:
   void run();
+  // Carried registrations of parties the view does not hold as nodes: the
+  // I/O thread asks for their rows, the listener thread loads them the
+  // next time it wakes (at most 500 ms later; a rare case: the enrollment
+  // note comes first).
+  void request_reload(std::vector<wire::NodeId> ids);
+  void reload_requested(store::Store& store);
   std::string url_;
   std::string sender_;
   boost::asio::io_context& io_;
   control::Server& server_;
   std::atomic<bool> stop_{false};
   ListenerStats stats_;
+  std::mutex reload_mu_;
+  std::vector<wire::NodeId> reload_;
   std::thread thread_;
 };
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // DC cluster: what another ntm-dc process on the same database changed,
 // applied to this process's View (docs/operations.md "DC cluster").  The
-// listener thread reloads the rows named by a notification; here, on the
-// I/O thread, they replace the location, liveness and path records while
+// listener thread reloads the rows named by a notification, or passes on
+// the registrations a notification carries; here, on the I/O thread, they
+// replace the location, liveness and path records while
 // the process's own soft state (replay windows, rate limiters, prompts,
 // directions in progress, NAT bindings towards this member) stays.
 #include <spdlog/spdlog.h>
@@ -12,6 +13,7 @@
 
 #include "control/directing.hpp"
 #include "control/server.hpp"
+#include "ntm/common/clock.hpp"
 
 namespace ntm::dc::control {
 
@@ -39,28 +41,56 @@ void Server::on_cluster_parties(const std::vector<store::PartyRow>& rows, bool s
       continue;
     }
     // A registration (or expiry) at another member: that member is its home.
-    const bool placed = row.local != p->local || row.observed != p->observed;
-    p->local = row.local;
-    p->observed = row.observed;
-    p->behind_nat = row.behind_nat;
-    p->symmetric_nat = row.symmetric_nat;
-    p->online = row.online;
-    p->home_here = false;
-    if (placed) {
-      // Its binding towards this member is from before the move; its next
-      // Keepalive here (ntmd sends one to every member after registering)
-      // renews it.  Until then the home's observed endpoint is the guess.
-      p->binding = {};
-      p->missed_directions = 0;
-      // A Route Direction from here to it went to its old address: again
-      // at once.  Its paths are reconsidered by its home, not here.
-      resend_to_moved(*p);
-    }
-    if (placed || was_online != p->online) published(*p);
-    // Tests measure the propagation bound by this line.
-    spdlog::debug("cluster: {} {} at {} (another member's)", p->name,
-                  p->online ? "registered" : "offline", p->observed.to_string());
+    registered_elsewhere(*p, row.local, row.observed, row.behind_nat, row.symmetric_nat,
+                         row.online, was_online);
   }
+}
+
+std::vector<wire::NodeId> Server::on_cluster_registrations(
+    const std::vector<store::RegistrationWrite>& regs) {
+  std::vector<wire::NodeId> unknown;
+  if (stopped_) return unknown;
+  const std::uint64_t now = common::wall_ms();
+  for (const auto& r : regs) {
+    state::Party* p = view_.find(r.id);
+    // Not (yet) in this view, or not a node: the row, reloaded, says it all.
+    if (!p || p->kind != state::PartyKind::node) {
+      unknown.push_back(r.id);
+      continue;
+    }
+    const bool was_online = p->online;
+    // The row's last_seen is the commit's time; the note arrives within
+    // milliseconds of it, and this member's clock is the one it sweeps by.
+    p->last_seen_ms = std::max(p->last_seen_ms, now);
+    registered_elsewhere(*p, r.local, r.observed, r.behind_nat, r.symmetric_nat, true, was_online);
+  }
+  return unknown;
+}
+
+void Server::registered_elsewhere(state::Party& p, const std::vector<wire::Endpoint>& local,
+                                  const wire::Endpoint& observed, bool behind_nat,
+                                  bool symmetric_nat, bool online, bool was_online) {
+  const bool placed = local != p.local || observed != p.observed;
+  p.local = local;
+  p.observed = observed;
+  p.behind_nat = behind_nat;
+  p.symmetric_nat = symmetric_nat;
+  p.online = online;
+  p.home_here = false;
+  if (placed) {
+    // Its binding towards this member is from before the move; its next
+    // Keepalive here (ntmd sends one to every member after registering)
+    // renews it.  Until then the home's observed endpoint is the guess.
+    p.binding = {};
+    p.missed_directions = 0;
+    // A Route Direction from here to it went to its old address: again
+    // at once.  Its paths are reconsidered by its home, not here.
+    resend_to_moved(p);
+  }
+  if (placed || was_online != p.online) published(p);
+  // Tests measure the propagation bound by this line.
+  spdlog::debug("cluster: {} {} at {} (another member's)", p.name,
+                p.online ? "registered" : "offline", p.observed.to_string());
 }
 
 void Server::on_cluster_paths(const std::vector<wire::PathId>& ids,

@@ -83,6 +83,11 @@ class Server {
   // DC cluster (cluster.cpp): rows another DC process changed and committed.
   // seen_only: a liveness write (last_seen, relay load), not a registration.
   void on_cluster_parties(const std::vector<store::PartyRow>& rows, bool seen_only);
+  // Node registrations another process committed, carried by its note.
+  // Returns the IDs it could not apply (not a node of this view): the
+  // caller reloads their rows.
+  std::vector<wire::NodeId> on_cluster_registrations(
+      const std::vector<store::RegistrationWrite>& regs);
   // Paths another process wrote (rows) or deleted (ids without a row).
   // resync: every row after (re)connecting, taken only where it is newer
   // than the view's (this process's own writes may not have committed yet).
@@ -169,6 +174,11 @@ class Server {
   // to its old address.  Sent again at once to where it is now, rather
   // than after the retransmission timer (docs/dc.md §8.4).
   void resend_to_moved(const state::Party& mover);
+  // A registration or expiry of p at another member (cluster.cpp): that
+  // member is now its home.
+  void registered_elsewhere(state::Party& p, const std::vector<wire::Endpoint>& local,
+                            const wire::Endpoint& observed, bool behind_nat, bool symmetric_nat,
+                            bool online, bool was_online);
   // Re-decides one path after a move and re-directs it when the nodes'
   // own NTM Updates cannot carry the move (route::redirect_after_move).
   void reconsider(const wire::PathId& id, bool initiator_moved, bool responder_moved);

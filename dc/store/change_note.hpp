@@ -5,14 +5,27 @@
 //
 //   node <id>                 enrollment or removal of a node (CLI)
 //   relay <id>                the same for a relay
-//   parties <sender> <id>...  registrations, symmetric NAT, offline: what the
-//                             member a party registered with writes (writer)
+//   reg <sender> <entry>...   node registrations, carried whole (writer):
+//                             entry = <id>/<nat>/<observed>/<local>,<local>...
+//                             nat: 0 none, 1 behind NAT, 3 symmetric NAT (a
+//                             digit: bit 0 behind NAT, bit 1 symmetric);
+//                             observed and local as "addr:port" ("[v6]:port"),
+//                             "-" for none
+//   parties <sender> <id>...  other writes to party rows (relay registrations,
+//                             offline, a node registered and dropped in one
+//                             batch): the receiver reloads the rows (writer)
 //   seen <sender> <id>...     liveness and relay load only (writer, soft state)
 //   paths <sender> <id>...    path writes and deletions (writer)
 //
 // IDs are 32 hex digits; <sender> is the writing process's
 // 16-hex-digit token, so that a process ignores its own notes.  A payload
-// stays under PostgreSQL's 8000-byte limit: at most kMaxIdsPerNote IDs.
+// stays under PostgreSQL's 8000-byte limit: at most kMaxIdsPerNote IDs or
+// entries, and reg notes are cut by size as well.
+//
+// Registrations are carried rather than named because they are the bulk of
+// a cluster's writes: a reload per note cost PostgreSQL more than the
+// registrations themselves (docs/benchmarks.md, issue 7).  Nothing secret
+// is in them: addresses only, which any member reads from the table anyway.
 #pragma once
 
 #include <optional>
@@ -21,19 +34,22 @@
 #include <vector>
 
 #include "ntm/wire/types.hpp"
+#include "store/records.hpp"
 
 namespace ntm::dc::store {
 
 struct ChangeNote {
-  enum class Kind { party, parties, seen, paths };
+  enum class Kind { party, registrations, parties, seen, paths };
   Kind kind = Kind::party;
   std::string sender;                 // empty for party (the CLI's notes)
   std::vector<wire::NodeId> parties;  // party, parties, seen
   std::vector<wire::PathId> paths;    // paths
+  std::vector<RegistrationWrite> registrations;  // registrations (relay always false)
 };
 
 inline constexpr std::size_t kMaxIdsPerNote = 200;  // 200 x 33 + 26 bytes < 8000
 inline constexpr std::size_t kSenderHexLen = 16;
+inline constexpr std::size_t kMaxNoteBytes = 7999;  // PostgreSQL refuses 8000 and more
 
 // nullopt for anything that is not exactly one of the forms above (unknown
 // word, bad or missing ID, bad sender, too many IDs, stray spaces).
@@ -41,6 +57,12 @@ std::optional<ChangeNote> parse_change_note(std::string_view payload);
 
 // The payloads for a batch's changed rows, kMaxIdsPerNote IDs each.
 std::vector<std::string> party_notes(std::string_view sender, const std::vector<wire::NodeId>& ids);
+// Node registrations (relay == false), as few reg notes as fit; an entry
+// that could not fit even alone (impossible within the wire's bounds) is
+// returned in `too_big` for a parties note instead.
+std::vector<std::string> registration_notes(std::string_view sender,
+                                            const std::vector<const RegistrationWrite*>& regs,
+                                            std::vector<wire::NodeId>& too_big);
 std::vector<std::string> seen_notes(std::string_view sender, const std::vector<wire::NodeId>& ids);
 std::vector<std::string> path_notes(std::string_view sender, const std::vector<wire::PathId>& ids);
 

@@ -9,7 +9,8 @@ bool parse_endpoint_text(std::string_view s, wire::Endpoint& out) {
   std::string_view host, port;
   if (!s.empty() && s.front() == '[') {
     auto close = s.find(']');
-    if (close == std::string_view::npos || close + 2 > s.size()) return false;
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':')
+      return false;
     host = s.substr(1, close - 1);
     port = s.substr(close + 2);
   } else {

@@ -49,6 +49,7 @@ struct RegistrationWrite {
   wire::Endpoint observed;
   bool behind_nat = false;
   bool symmetric_nat = false;
+  bool operator==(const RegistrationWrite&) const = default;
 };
 // Liveness of a node or relay (soft state: written lazily).
 struct SeenWrite {

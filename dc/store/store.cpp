@@ -513,16 +513,28 @@ std::string plain_array(const std::vector<T>& items) {
   return s + "}";
 }
 
-// The IDs a batch changes, each once, by the kind of note that tells of it.
+// What a batch changes, each row once, by the kind of note that tells of
+// it.  A node's registration is carried whole (reg) when it is the batch's
+// only kind of write to that row; any other write to the row makes the
+// receiver reload it instead (parties), which is right whatever the order.
 struct ChangedIds {
   std::vector<wire::NodeId> parties, seen;
+  std::vector<const RegistrationWrite*> registrations;  // nullptr: moved to parties
   std::vector<wire::PathId> paths;
   std::set<wire::NodeId> p_set, s_set;
+  std::unordered_map<wire::NodeId, std::size_t> r_index;
   std::set<wire::PathId> path_set;
   void party(const wire::NodeId& id) {
-    if (p_set.insert(id).second) parties.push_back(id);
+    if (!p_set.insert(id).second) return;
+    parties.push_back(id);
+    if (auto it = r_index.find(id); it != r_index.end()) registrations[it->second] = nullptr;
   }
-  void operator()(const RegistrationWrite& w) { party(w.id); }
+  void operator()(const RegistrationWrite& w) {
+    if (w.relay || p_set.count(w.id)) return party(w.id);
+    auto [it, fresh] = r_index.try_emplace(w.id, registrations.size());
+    if (fresh) registrations.push_back(&w);
+    else registrations[it->second] = &w;  // the last one is what the row holds
+  }
   void operator()(const OfflineWrite& w) { party(w.id); }
   void operator()(const SeenWrite& w) {
     if (s_set.insert(w.id).second) seen.push_back(w.id);
@@ -692,6 +704,11 @@ void Store::apply(const std::vector<const WriteOp*>& ops) {
     paths.flush(tx);
     // Delivered only if this transaction commits (PostgreSQL queues them
     // until COMMIT), so no process hears of a change that did not happen.
+    std::vector<const RegistrationWrite*> carried;
+    for (const RegistrationWrite* r : changed.registrations)
+      if (r) carried.push_back(r);
+    for (const auto& n : registration_notes(impl_->sender, carried, changed.parties))
+      tx.exec_prepared("notify", n);
     for (const auto& n : party_notes(impl_->sender, changed.parties))
       tx.exec_prepared("notify", n);
     for (const auto& n : seen_notes(impl_->sender, changed.seen)) tx.exec_prepared("notify", n);

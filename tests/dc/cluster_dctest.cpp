@@ -92,9 +92,11 @@ TEST_CASE("cluster: a registration at A is in B's view within the bound (measure
 
   REQUIRE(c.a.stop() == 0);
   REQUIRE(c.b.stop() == 0);
-  // Each process skipped its own notes and reloaded the other's rows.
+  // Each process skipped its own notes and took the other's registrations
+  // from the notes themselves, without reloading the row.
   CHECK(cluster_counter(c.a.log(), "own") >= 20);
-  CHECK(cluster_counter(c.b.log(), "parties_reloaded") >= 20);
+  CHECK(cluster_counter(c.b.log(), "registrations_carried") >= 20);
+  CHECK(cluster_counter(c.b.log(), "unplaced") == 0);
   CHECK(cluster_counter(c.b.log(), "garbage") == 0);
   // B never wrote the node: no registration or keepalive of its own.
   CHECK(cluster_counter(c.b.log(), "own") == 0);
@@ -213,6 +215,8 @@ TEST_CASE("cluster: garbage on the notification channel is ignored and counted")
       "paths 0123456789abcdef  " + creds.id.to_hex(),                  // two spaces
       "node " + creds.id.to_hex() + " extra",
       "nodes " + creds.id.to_hex(),  // an unknown word
+      "reg 0123456789abcdef " + creds.id.to_hex() + "/7/-/-",              // bad NAT digit
+      "reg 0123456789abcdef " + creds.id.to_hex() + "/1/-/10.0.0.1:4500,",  // empty address
   };
   {
     pqxx::connection conn(db.url());
@@ -221,13 +225,19 @@ TEST_CASE("cluster: garbage on the notification channel is ignored and counted")
     // A well-formed note about a party that does not exist: reloaded, nothing found.
     tx.exec("SELECT pg_notify('ntm_changes', 'parties 0123456789abcdef " +
             std::string(32, 'e') + "')");
+    // A carried registration of a party B does not hold: B asks for the
+    // row instead of inventing the node, and finds none.
+    tx.exec("SELECT pg_notify('ntm_changes', 'reg 0123456789abcdef " + std::string(32, 'e') +
+            "/1/203.0.113.9:4500/-')");
     tx.commit();
   }
   REQUIRE(c.b.wait_log("listener: ignored a malformed notification", 3000));
+  REQUIRE(c.b.wait_log("listener: reloaded 0 of 1 parties", 3000));
   // Still serving.
   NodeClient n1(creds, c.b.endpoint());
   REQUIRE(n1.register_at());
   REQUIRE(c.b.stop() == 0);
   CHECK(cluster_counter(c.b.log(), "garbage") == garbage.size());
-  CHECK(cluster_counter(c.b.log(), "notes") >= garbage.size() + 1);
+  CHECK(cluster_counter(c.b.log(), "notes") >= garbage.size() + 2);
+  CHECK(cluster_counter(c.b.log(), "unplaced") == 1);
 }

@@ -2,13 +2,15 @@
 // The DC cluster's notification payloads (dc/store/change_note): whatever
 // arrives on ntm_changes.  An accepted payload must re-encode to itself
 // (the writer's notes are the only other form), stay under PostgreSQL's
-// 8000-byte limit, and name at most kMaxIdsPerNote IDs.
+// 8000-byte limit, and name at most kMaxIdsPerNote IDs or registrations.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fuzz_fixture.hpp"
+#include "ntm/wire/messages.hpp"
 #include "store/change_note.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -21,6 +23,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case ChangeNote::Kind::party:
       NTM_FUZZ_CHECK(note->parties.size() == 1 && note->sender.empty() && note->paths.empty());
       break;
+    case ChangeNote::Kind::registrations: {
+      NTM_FUZZ_CHECK(!note->registrations.empty() && note->parties.empty() && note->paths.empty());
+      NTM_FUZZ_CHECK(note->registrations.size() <= ntm::dc::store::kMaxIdsPerNote);
+      std::vector<const ntm::dc::store::RegistrationWrite*> regs;
+      for (const auto& r : note->registrations) {
+        NTM_FUZZ_CHECK(!r.relay && r.local.size() <= ntm::wire::kMaxEndpoints);
+        regs.push_back(&r);
+      }
+      std::vector<ntm::wire::NodeId> too_big;
+      const auto again = ntm::dc::store::registration_notes(note->sender, regs, too_big);
+      // The writer's form is never longer (lower-case hex, canonical
+      // addresses), so it fits one note again.
+      NTM_FUZZ_CHECK(again.size() == 1 && too_big.empty());
+      const auto reparsed = ntm::dc::store::parse_change_note(again[0]);
+      NTM_FUZZ_CHECK(reparsed && reparsed->registrations == note->registrations &&
+                     reparsed->sender == note->sender);
+      break;
+    }
     case ChangeNote::Kind::parties:
     case ChangeNote::Kind::seen: {
       NTM_FUZZ_CHECK(!note->parties.empty() && note->paths.empty());

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+// The DC cluster's notification payloads (dc/store/change_note): what a
+// writer sends must parse back to the same change, within PostgreSQL's
+// 8000-byte limit, and anything else must be refused.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "ntm/wire/messages.hpp"
+#include "store/change_note.hpp"
+
+using ntm::dc::store::ChangeNote;
+using ntm::dc::store::RegistrationWrite;
+namespace store = ntm::dc::store;
+namespace wire = ntm::wire;
+
+namespace {
+
+wire::Endpoint ep(const char* addr, std::uint16_t port) {
+  wire::Endpoint e;
+  REQUIRE(wire::IpAddr::parse(addr, e.addr));
+  e.port = port;
+  return e;
+}
+
+wire::NodeId id_n(unsigned n) {
+  wire::NodeId id;
+  std::string hex(32, '0');
+  const std::string tail = std::to_string(n);
+  hex.replace(32 - tail.size(), tail.size(), tail);
+  REQUIRE(wire::NodeId::from_hex(hex, id));
+  return id;
+}
+
+constexpr const char* kSender = "0123456789abcdef";
+
+}  // namespace
+
+TEST_CASE("change note: registrations are carried whole and parse back") {
+  RegistrationWrite a{false, id_n(1), {ep("192.168.1.5", 4500), ep("fd00::7", 4501)},
+                      ep("203.0.113.9", 61000), true, false};
+  RegistrationWrite b{false, id_n(2), {}, ep("2001:db8::1", 4500), true, true};
+  RegistrationWrite c{false, id_n(3), {ep("198.51.100.3", 4500)}, {}, false, false};
+  std::vector<wire::NodeId> too_big;
+  const auto notes = store::registration_notes(kSender, {&a, &b, &c}, too_big);
+  REQUIRE(notes.size() == 1);
+  CHECK(too_big.empty());
+  CHECK(notes[0].rfind("reg 0123456789abcdef ", 0) == 0);
+  const auto n = store::parse_change_note(notes[0]);
+  REQUIRE(n);
+  CHECK(n->kind == ChangeNote::Kind::registrations);
+  CHECK(n->sender == kSender);
+  REQUIRE(n->registrations.size() == 3);
+  CHECK(n->registrations[0] == a);
+  CHECK(n->registrations[1] == b);
+  CHECK(n->registrations[2] == c);
+}
+
+TEST_CASE("change note: many registrations are split under the size and count limits") {
+  std::vector<RegistrationWrite> regs;
+  for (unsigned i = 0; i < 500; ++i) {
+    std::vector<wire::Endpoint> local;
+    // Every third one with the wire's maximum of local addresses (IPv6).
+    for (unsigned k = 0; k < (i % 3 == 0 ? wire::kMaxEndpoints : 1); ++k)
+      local.push_back(ep("2001:db8:1234:5678:9abc:def0:1234:5678", static_cast<std::uint16_t>(40000 + k)));
+    regs.push_back({false, id_n(i), local, ep("203.0.113.9", 60000), true, false});
+  }
+  std::vector<const RegistrationWrite*> ptrs;
+  for (const auto& r : regs) ptrs.push_back(&r);
+  std::vector<wire::NodeId> too_big;
+  const auto notes = store::registration_notes(kSender, ptrs, too_big);
+  CHECK(notes.size() > 1);
+  CHECK(too_big.empty());
+  std::vector<RegistrationWrite> back;
+  for (const auto& s : notes) {
+    CHECK(s.size() <= store::kMaxNoteBytes);
+    const auto n = store::parse_change_note(s);
+    REQUIRE(n);
+    CHECK(n->registrations.size() <= store::kMaxIdsPerNote);
+    back.insert(back.end(), n->registrations.begin(), n->registrations.end());
+  }
+  CHECK(back == regs);
+}
+
+TEST_CASE("change note: malformed reg entries are refused") {
+  const std::string id(32, 'a');
+  const std::string head = std::string("reg ") + kSender + " ";
+  CHECK(store::parse_change_note(head + id + "/1/203.0.113.9:5/10.0.0.1:4500"));
+  CHECK(store::parse_change_note(head + id + "/0/-/-"));
+  for (const std::string& bad : std::vector<std::string>{
+           id + "/4/-/-",                          // NAT digit out of range
+           id + "/1/-",                            // a field missing
+           id + "/1/-/-/-",                        // a field too many
+           id + "/1//-",                           // empty observed
+           id + "/1/-/10.0.0.1:4500,",             // trailing comma
+           id + "/1/-/10.0.0.1:4500,,10.0.0.2:1",  // empty local
+           id + "/1/-/10.0.0.1:70000",             // port out of range
+           id + "/1/-/[fd00::1]x4500",             // no colon after the bracket
+           id + "/1/300.0.0.1:5/-",                // not an address
+           id.substr(1) + "/1/-/-",                // short ID
+           id + "/1/-/-  " + id + "/1/-/-",        // doubled space
+       })
+    CHECK_MESSAGE(!store::parse_change_note(head + bad), bad);
+  CHECK_FALSE(store::parse_change_note(std::string("reg ") + kSender));  // no entry
+  CHECK_FALSE(store::parse_change_note("reg nothex0123456789 " + id + "/0/-/-"));
+  std::string nine;  // nine local addresses: one over the wire's bound
+  for (int i = 0; i < 9; ++i) nine += (i ? "," : "") + std::string("10.0.0.1:") + std::to_string(i + 1);
+  CHECK_FALSE(store::parse_change_note(head + id + "/0/-/" + nine));
+  std::string over = head + id + "/0/-/-";
+  while (over.size() <= store::kMaxNoteBytes) over += " " + id + "/0/-/-";
+  CHECK_FALSE(store::parse_change_note(over));
+}
+
+TEST_CASE("change note: the ID forms still parse") {
+  const std::string id(32, 'b');
+  auto n = store::parse_change_note("node " + id);
+  REQUIRE(n);
+  CHECK(n->kind == ChangeNote::Kind::party);
+  n = store::parse_change_note(std::string("parties ") + kSender + " " + id + " " + id);
+  REQUIRE(n);
+  CHECK(n->kind == ChangeNote::Kind::parties);
+  CHECK(n->parties.size() == 2);
+  CHECK_FALSE(store::parse_change_note(std::string("parties ") + kSender));
+  CHECK_FALSE(store::parse_change_note("bogus " + id));
+}
