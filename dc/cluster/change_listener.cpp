@@ -31,10 +31,10 @@ void ChangeListener::stop() {
 
 void ChangeListener::log_stats() const {
   spdlog::info("cluster: notes={} own={} garbage={} registrations_carried={} unplaced={} "
-               "parties_reloaded={} paths_reloaded={} resyncs={}",
+               "paths_carried={} parties_reloaded={} paths_reloaded={} resyncs={}",
                stats_.notes.load(), stats_.own.load(), stats_.garbage.load(),
-               stats_.carried.load(), stats_.unplaced.load(), stats_.parties.load(),
-               stats_.paths.load(),
+               stats_.carried.load(), stats_.unplaced.load(), stats_.paths_carried.load(),
+               stats_.parties.load(), stats_.paths.load(),
                stats_.resyncs.load());
 }
 
@@ -122,6 +122,21 @@ void ChangeListener::run() {
             const bool seen = note->kind == store::ChangeNote::Kind::seen;
             asio::post(io_, [&server, rows = std::move(rows), seen] {
               server.on_cluster_parties(rows, seen);
+            });
+            break;
+          }
+          case store::ChangeNote::Kind::path_rows: {
+            stats_.paths_carried += note->path_rows.size();
+            asio::post(io_, [&server, rows = std::move(note->path_rows)] {
+              server.on_cluster_paths({}, rows);
+            });
+            break;
+          }
+          case store::ChangeNote::Kind::gone: {
+            stats_.paths_carried += note->paths.size();
+            // IDs without rows: erased from the view (unless directed here now).
+            asio::post(io_, [&server, ids = std::move(note->paths)] {
+              server.on_cluster_paths(ids, {});
             });
             break;
           }

@@ -33,6 +33,7 @@ struct ListenerStats {
   std::atomic<std::uint64_t> carried{0};  // registrations taken from notes
   std::atomic<std::uint64_t> unplaced{0};  // carried, but not a node of the view: reloaded
   std::atomic<std::uint64_t> parties{0};  // party rows reloaded
+  std::atomic<std::uint64_t> paths_carried{0};  // path writes and deletions taken from notes
   std::atomic<std::uint64_t> paths{0};    // path IDs reloaded
   std::atomic<std::uint64_t> resyncs{0};  // full reloads (start, reconnect)
 };

@@ -111,6 +111,124 @@ bool parse_registration_entry(std::string_view entry, RegistrationWrite& w) {
   }
 }
 
+// Optional fields: "-" for none.
+void put_field(std::string& s, std::string_view v) {
+  s += '/';
+  s += v.empty() ? std::string_view("-") : v;
+}
+
+// What a note may hold of a name: lower-case DNS characters only (the DC
+// validates and lower-cases every FQDN it takes; anything else is reloaded).
+bool carriable_name(std::string_view n) {
+  if (n.size() > 253) return false;
+  for (char c : n)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
+      return false;
+  return true;
+}
+
+std::string path_entry(const state::Path& p) {
+  std::string s = p.id.to_hex();
+  put_field(s, p.initiator.to_hex());
+  put_field(s, p.responder ? p.responder->to_hex() : std::string());
+  put_field(s, p.responder_fqdn);
+  put_field(s, p.general_addr.family == wire::Family::none ? std::string()
+                                                            : p.general_addr.to_string());
+  put_field(s, std::to_string(static_cast<int>(p.route)));
+  put_field(s, std::to_string(static_cast<int>(p.first)));
+  put_field(s, p.relay ? p.relay->to_hex() : std::string());
+  put_field(s, endpoint_text(p.relay_endpoint));
+  put_field(s, std::to_string(static_cast<int>(p.key_epoch)));
+  put_field(s, std::to_string(static_cast<int>(p.state)));
+  put_field(s, std::to_string(p.created_ms));
+  put_field(s, std::to_string(p.updated_ms));
+  return s;
+}
+
+// A small decimal in [lo, hi], no sign, no leading zero.
+bool small_number(std::string_view t, int lo, int hi, int& out) {
+  if (t.empty() || t.size() > 3 || (t.size() > 1 && t[0] == '0')) return false;
+  int v = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  if (v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+// Milliseconds since the epoch: decimal, no sign, no leading zero.
+bool ms_number(std::string_view t, std::uint64_t& out) {
+  if (t.empty() || t.size() > 15 || (t.size() > 1 && t[0] == '0')) return false;
+  std::uint64_t v = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  out = v;
+  return true;
+}
+
+bool parse_path_entry(std::string_view entry, state::Path& p) {
+  std::array<std::string_view, 13> f;
+  for (auto& field : f)
+    if (!next_field(entry, '/', field)) return false;
+  if (!entry.empty()) return false;
+  auto none = [](std::string_view v) { return v == "-"; };
+  if (!wire::PathId::from_hex(f[0], p.id) || !wire::NodeId::from_hex(f[1], p.initiator))
+    return false;
+  if (!none(f[2])) {
+    wire::NodeId r;
+    if (!wire::NodeId::from_hex(f[2], r)) return false;
+    p.responder = r;
+  }
+  if (!none(f[3])) {
+    if (!carriable_name(f[3])) return false;
+    p.responder_fqdn = std::string(f[3]);
+  }
+  if (!none(f[4]) && (!wire::IpAddr::parse(f[4], p.general_addr) ||
+                      p.general_addr.family == wire::Family::none))
+    return false;
+  int route = 0, first = 0, epoch = 0, st = 0;
+  if (!small_number(f[5], 1, 4, route) || !small_number(f[6], 1, 3, first) ||
+      !small_number(f[9], 0, 255, epoch) || !small_number(f[10], 1, 3, st))
+    return false;
+  p.route = static_cast<wire::RouteType>(route);
+  p.first = static_cast<wire::FirstSender>(first);
+  p.key_epoch = static_cast<std::uint8_t>(epoch);
+  p.state = static_cast<state::PathState>(st);
+  if (!none(f[7])) {
+    wire::NodeId r;
+    if (!wire::NodeId::from_hex(f[7], r)) return false;
+    p.relay = r;
+  }
+  if (!none(f[8]) && (!parse_endpoint_text(f[8], p.relay_endpoint) || p.relay_endpoint.empty()))
+    return false;
+  return ms_number(f[11], p.created_ms) && ms_number(f[12], p.updated_ms);
+}
+
+// Entries packed into notes of at most kMaxNoteBytes and kMaxIdsPerNote.
+std::vector<std::string> pack(std::string_view word, std::string_view sender,
+                              const std::vector<std::string>& entries) {
+  std::vector<std::string> out;
+  const std::string head = std::string(word) + ' ' + std::string(sender);
+  std::string s;
+  std::size_t count = 0;
+  for (const std::string& entry : entries) {
+    if (count == kMaxIdsPerNote || s.size() + 1 + entry.size() > kMaxNoteBytes) {
+      out.push_back(std::move(s));
+      count = 0;
+    }
+    if (count == 0) s = head;
+    s += ' ';
+    s += entry;
+    ++count;
+  }
+  if (count) out.push_back(std::move(s));
+  return out;
+}
+
 }  // namespace
 
 std::optional<ChangeNote> parse_change_note(std::string_view payload) {
@@ -126,7 +244,8 @@ std::optional<ChangeNote> parse_change_note(std::string_view payload) {
     n.parties.push_back(id);
     return n;
   }
-  if (word != "reg" && word != "parties" && word != "seen" && word != "paths")
+  if (word != "reg" && word != "parties" && word != "seen" && word != "pathw" && word != "gone" &&
+      word != "paths")
     return std::nullopt;
   if (payload.size() > kMaxNoteBytes) return std::nullopt;
   std::string_view sender;
@@ -142,11 +261,21 @@ std::optional<ChangeNote> parse_change_note(std::string_view payload) {
       n.registrations.push_back(std::move(w));
     }
     if (n.registrations.empty()) return std::nullopt;
-  } else if (word != "paths") {
+  } else if (word == "pathw") {
+    n.kind = ChangeNote::Kind::path_rows;
+    std::string_view entry;
+    while (!rest.empty()) {
+      if (n.path_rows.size() == kMaxIdsPerNote || !next_word(rest, entry)) return std::nullopt;
+      state::Path p;
+      if (!parse_path_entry(entry, p)) return std::nullopt;
+      n.path_rows.push_back(std::move(p));
+    }
+    if (n.path_rows.empty()) return std::nullopt;
+  } else if (word != "paths" && word != "gone") {
     n.kind = word == "seen" ? ChangeNote::Kind::seen : ChangeNote::Kind::parties;
     if (!read_ids(rest, n.parties)) return std::nullopt;
   } else {
-    n.kind = ChangeNote::Kind::paths;
+    n.kind = word == "gone" ? ChangeNote::Kind::gone : ChangeNote::Kind::paths;
     if (!read_ids(rest, n.paths)) return std::nullopt;
   }
   return n;
@@ -159,27 +288,29 @@ std::vector<std::string> party_notes(std::string_view sender, const std::vector<
 std::vector<std::string> registration_notes(std::string_view sender,
                                             const std::vector<const RegistrationWrite*>& regs,
                                             std::vector<wire::NodeId>& too_big) {
-  std::vector<std::string> out;
-  const std::string head = "reg " + std::string(sender);
-  std::string s;
-  std::size_t count = 0;
+  std::vector<std::string> entries;
+  const std::size_t head = 4 + sender.size();  // "reg <sender>"
   for (const RegistrationWrite* w : regs) {
-    const std::string entry = registration_entry(*w);
-    if (head.size() + 1 + entry.size() > kMaxNoteBytes) {
-      too_big.push_back(w->id);
-      continue;
-    }
-    if (count == kMaxIdsPerNote || s.size() + 1 + entry.size() > kMaxNoteBytes) {
-      out.push_back(std::move(s));
-      count = 0;
-    }
-    if (count == 0) s = head;
-    s += ' ';
-    s += entry;
-    ++count;
+    std::string entry = registration_entry(*w);
+    if (head + 1 + entry.size() > kMaxNoteBytes) too_big.push_back(w->id);
+    else entries.push_back(std::move(entry));
   }
-  if (count) out.push_back(std::move(s));
-  return out;
+  return pack("reg", sender, entries);
+}
+
+std::vector<std::string> path_row_notes(std::string_view sender,
+                                        const std::vector<const state::Path*>& rows,
+                                        std::vector<wire::PathId>& reload) {
+  std::vector<std::string> entries;
+  for (const state::Path* p : rows) {
+    if (!carriable_name(p->responder_fqdn)) reload.push_back(p->id);
+    else entries.push_back(path_entry(*p));  // at most about 600 bytes
+  }
+  return pack("pathw", sender, entries);
+}
+
+std::vector<std::string> gone_notes(std::string_view sender, const std::vector<wire::PathId>& ids) {
+  return notes("gone", sender, ids);
 }
 
 std::vector<std::string> seen_notes(std::string_view sender, const std::vector<wire::NodeId>& ids) {

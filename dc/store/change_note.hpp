@@ -15,7 +15,16 @@
 //                             offline, a node registered and dropped in one
 //                             batch): the receiver reloads the rows (writer)
 //   seen <sender> <id>...     liveness and relay load only (writer, soft state)
-//   paths <sender> <id>...    path writes and deletions (writer)
+//   pathw <sender> <entry>... path writes, carried whole (writer): entry =
+//                             <id>/<initiator>/<responder>/<fqdn>/<general>/
+//                             <route>/<first>/<relay>/<relay endpoint>/
+//                             <key epoch>/<state>/<created ms>/<updated ms>,
+//                             "-" for an empty field: the columns the paths
+//                             table holds, no more
+//   gone <sender> <id>...     paths deleted (writer)
+//   paths <sender> <id>...    path writes that do not fit a pathw entry: the
+//                             receiver reloads them, erasing those it does
+//                             not find (writer)
 //
 // IDs are 32 hex digits; <sender> is the writing process's
 // 16-hex-digit token, so that a process ignores its own notes.  A payload
@@ -39,12 +48,13 @@
 namespace ntm::dc::store {
 
 struct ChangeNote {
-  enum class Kind { party, registrations, parties, seen, paths };
+  enum class Kind { party, registrations, parties, seen, path_rows, gone, paths };
   Kind kind = Kind::party;
   std::string sender;                 // empty for party (the CLI's notes)
   std::vector<wire::NodeId> parties;  // party, parties, seen
-  std::vector<wire::PathId> paths;    // paths
+  std::vector<wire::PathId> paths;    // gone, paths
   std::vector<RegistrationWrite> registrations;  // registrations (relay always false)
+  std::vector<state::Path> path_rows;            // path_rows (the table's columns only)
 };
 
 inline constexpr std::size_t kMaxIdsPerNote = 200;  // 200 x 33 + 26 bytes < 8000
@@ -63,6 +73,13 @@ std::vector<std::string> party_notes(std::string_view sender, const std::vector<
 std::vector<std::string> registration_notes(std::string_view sender,
                                             const std::vector<const RegistrationWrite*>& regs,
                                             std::vector<wire::NodeId>& too_big);
+// Path writes, as few pathw notes as fit; a path whose fields cannot be
+// carried (an FQDN with characters a note cannot hold) is returned in
+// `reload` for a paths note instead.
+std::vector<std::string> path_row_notes(std::string_view sender,
+                                        const std::vector<const state::Path*>& rows,
+                                        std::vector<wire::PathId>& reload);
+std::vector<std::string> gone_notes(std::string_view sender, const std::vector<wire::PathId>& ids);
 std::vector<std::string> seen_notes(std::string_view sender, const std::vector<wire::NodeId>& ids);
 std::vector<std::string> path_notes(std::string_view sender, const std::vector<wire::PathId>& ids);
 

@@ -520,10 +520,12 @@ std::string plain_array(const std::vector<T>& items) {
 struct ChangedIds {
   std::vector<wire::NodeId> parties, seen;
   std::vector<const RegistrationWrite*> registrations;  // nullptr: moved to parties
+  // Each path's last operation in the batch is what the table holds after
+  // it: its row (written) or nullptr (deleted).
   std::vector<wire::PathId> paths;
+  std::unordered_map<wire::PathId, const state::Path*> path_last;
   std::set<wire::NodeId> p_set, s_set;
   std::unordered_map<wire::NodeId, std::size_t> r_index;
-  std::set<wire::PathId> path_set;
   void party(const wire::NodeId& id) {
     if (!p_set.insert(id).second) return;
     parties.push_back(id);
@@ -539,11 +541,12 @@ struct ChangedIds {
   void operator()(const SeenWrite& w) {
     if (s_set.insert(w.id).second) seen.push_back(w.id);
   }
-  void operator()(const PathWrite& w) {
-    if (path_set.insert(w.path.id).second) paths.push_back(w.path.id);
-  }
-  void operator()(const PathDelete& w) {
-    if (path_set.insert(w.id).second) paths.push_back(w.id);
+  void operator()(const PathWrite& w) { path(w.path.id, &w.path); }
+  void operator()(const PathDelete& w) { path(w.id, nullptr); }
+  void path(const wire::PathId& id, const state::Path* row) {
+    auto [it, fresh] = path_last.try_emplace(id, row);
+    if (fresh) paths.push_back(id);
+    else it->second = row;
   }
   void operator()(const ZoneSerialWrite&) {}
 };
@@ -712,7 +715,17 @@ void Store::apply(const std::vector<const WriteOp*>& ops) {
     for (const auto& n : party_notes(impl_->sender, changed.parties))
       tx.exec_prepared("notify", n);
     for (const auto& n : seen_notes(impl_->sender, changed.seen)) tx.exec_prepared("notify", n);
-    for (const auto& n : path_notes(impl_->sender, changed.paths)) tx.exec_prepared("notify", n);
+    std::vector<const state::Path*> written;
+    std::vector<wire::PathId> gone, reload;
+    for (const wire::PathId& id : changed.paths) {
+      const state::Path* row = changed.path_last.at(id);
+      if (row) written.push_back(row);
+      else gone.push_back(id);
+    }
+    for (const auto& n : path_row_notes(impl_->sender, written, reload))
+      tx.exec_prepared("notify", n);
+    for (const auto& n : gone_notes(impl_->sender, gone)) tx.exec_prepared("notify", n);
+    for (const auto& n : path_notes(impl_->sender, reload)) tx.exec_prepared("notify", n);
   });
 }
 

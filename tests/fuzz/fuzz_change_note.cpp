@@ -2,7 +2,7 @@
 // The DC cluster's notification payloads (dc/store/change_note): whatever
 // arrives on ntm_changes.  An accepted payload must re-encode to itself
 // (the writer's notes are the only other form), stay under PostgreSQL's
-// 8000-byte limit, and name at most kMaxIdsPerNote IDs or registrations.
+// 8000-byte limit, and name at most kMaxIdsPerNote IDs, registrations or paths.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -39,6 +39,35 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto reparsed = ntm::dc::store::parse_change_note(again[0]);
       NTM_FUZZ_CHECK(reparsed && reparsed->registrations == note->registrations &&
                      reparsed->sender == note->sender);
+      break;
+    }
+    case ChangeNote::Kind::path_rows: {
+      NTM_FUZZ_CHECK(!note->path_rows.empty() && note->parties.empty() && note->paths.empty());
+      NTM_FUZZ_CHECK(note->path_rows.size() <= ntm::dc::store::kMaxIdsPerNote);
+      std::vector<const ntm::dc::state::Path*> rows;
+      for (const auto& p : note->path_rows) rows.push_back(&p);
+      std::vector<ntm::wire::PathId> reload;
+      const auto again = ntm::dc::store::path_row_notes(note->sender, rows, reload);
+      // Every accepted name is carriable, and the writer's form is never
+      // longer than what was accepted.
+      NTM_FUZZ_CHECK(again.size() == 1 && reload.empty());
+      const auto reparsed = ntm::dc::store::parse_change_note(again[0]);
+      NTM_FUZZ_CHECK(reparsed && reparsed->path_rows.size() == note->path_rows.size());
+      // Encoding is a function of the table's columns: equal text, equal rows.
+      std::vector<const ntm::dc::state::Path*> rows2;
+      for (const auto& p : reparsed->path_rows) rows2.push_back(&p);
+      const auto third = ntm::dc::store::path_row_notes(note->sender, rows2, reload);
+      NTM_FUZZ_CHECK(third.size() == 1 && third[0] == again[0]);
+      break;
+    }
+    case ChangeNote::Kind::gone: {
+      NTM_FUZZ_CHECK(!note->paths.empty() && note->parties.empty());
+      NTM_FUZZ_CHECK(note->paths.size() <= ntm::dc::store::kMaxIdsPerNote);
+      const auto again = ntm::dc::store::gone_notes(note->sender, note->paths);
+      NTM_FUZZ_CHECK(again.size() == 1);
+      const auto reparsed = ntm::dc::store::parse_change_note(again[0]);
+      NTM_FUZZ_CHECK(reparsed && reparsed->kind == ChangeNote::Kind::gone &&
+                     reparsed->paths == note->paths);
       break;
     }
     case ChangeNote::Kind::parties:

@@ -124,3 +124,126 @@ TEST_CASE("change note: the ID forms still parse") {
   CHECK_FALSE(store::parse_change_note(std::string("parties ") + kSender));
   CHECK_FALSE(store::parse_change_note("bogus " + id));
 }
+
+namespace {
+
+ntm::dc::state::Path sample_path(unsigned n) {
+  ntm::dc::state::Path p;
+  std::string hex(32, 'c');
+  const std::string tail = std::to_string(n);
+  hex.replace(32 - tail.size(), tail.size(), tail);
+  REQUIRE(wire::PathId::from_hex(hex, p.id));
+  p.initiator = id_n(n);
+  p.responder = id_n(n + 1);
+  p.responder_fqdn = "cn-" + std::to_string(n) + ".zone.example";
+  p.route = wire::RouteType::relay;
+  p.first = wire::FirstSender::responder;
+  p.relay = id_n(7);
+  p.relay_endpoint = ep("198.51.100.7", 4600);
+  p.key_epoch = 255;
+  p.state = ntm::dc::state::PathState::established;
+  p.created_ms = 1764450000000ull + n;
+  p.updated_ms = 1764450000123ull + n;
+  return p;
+}
+
+// The fields the paths table holds (the rest is the view's memory only).
+void check_same_columns(const ntm::dc::state::Path& a, const ntm::dc::state::Path& b) {
+  CHECK(a.id == b.id);
+  CHECK(a.initiator == b.initiator);
+  CHECK(a.responder == b.responder);
+  CHECK(a.responder_fqdn == b.responder_fqdn);
+  CHECK(a.general_addr == b.general_addr);
+  CHECK(a.route == b.route);
+  CHECK(a.first == b.first);
+  CHECK(a.relay == b.relay);
+  CHECK(a.relay_endpoint == b.relay_endpoint);
+  CHECK(a.key_epoch == b.key_epoch);
+  CHECK(a.state == b.state);
+  CHECK(a.created_ms == b.created_ms);
+  CHECK(a.updated_ms == b.updated_ms);
+}
+
+}  // namespace
+
+TEST_CASE("change note: path writes are carried whole and parse back; deletions by ID") {
+  auto relayed = sample_path(1);
+  auto general = sample_path(2);  // towards a general host: no responder, an address, no relay
+  general.responder.reset();
+  general.route = wire::RouteType::relay_general;
+  general.first = wire::FirstSender::initiator;
+  REQUIRE(wire::IpAddr::parse("2001:db8::80", general.general_addr));
+  general.relay.reset();
+  general.relay_endpoint = {};
+  general.key_epoch = 0;
+  general.state = ntm::dc::state::PathState::directing;
+  auto odd = sample_path(3);
+  odd.responder_fqdn = "Not/Carriable";  // not a name the DC keeps: reloaded instead
+  std::vector<wire::PathId> reload;
+  const auto notes = store::path_row_notes(kSender, {&relayed, &general, &odd}, reload);
+  REQUIRE(notes.size() == 1);
+  REQUIRE(reload.size() == 1);
+  CHECK(reload[0] == odd.id);
+  const auto n = store::parse_change_note(notes[0]);
+  REQUIRE(n);
+  CHECK(n->kind == ChangeNote::Kind::path_rows);
+  REQUIRE(n->path_rows.size() == 2);
+  check_same_columns(n->path_rows[0], relayed);
+  check_same_columns(n->path_rows[1], general);
+
+  const auto gone = store::gone_notes(kSender, {relayed.id, general.id});
+  REQUIRE(gone.size() == 1);
+  const auto g = store::parse_change_note(gone[0]);
+  REQUIRE(g);
+  CHECK(g->kind == ChangeNote::Kind::gone);
+  CHECK(g->paths == std::vector<wire::PathId>{relayed.id, general.id});
+}
+
+TEST_CASE("change note: many path writes are split under the limits; bad entries are refused") {
+  std::vector<ntm::dc::state::Path> rows;
+  for (unsigned i = 0; i < 300; ++i) {
+    rows.push_back(sample_path(i));
+    if (i % 2) rows.back().responder_fqdn = std::string(60, 'a') + "." + std::string(60, 'b') +
+                                            "." + std::string(60, 'c') + ".zone.example";
+  }
+  std::vector<const ntm::dc::state::Path*> ptrs;
+  for (const auto& r : rows) ptrs.push_back(&r);
+  std::vector<wire::PathId> reload;
+  const auto notes = store::path_row_notes(kSender, ptrs, reload);
+  CHECK(reload.empty());
+  CHECK(notes.size() > 1);
+  std::size_t i = 0;
+  for (const auto& s : notes) {
+    CHECK(s.size() <= store::kMaxNoteBytes);
+    const auto n = store::parse_change_note(s);
+    REQUIRE(n);
+    for (const auto& p : n->path_rows) check_same_columns(p, rows.at(i++));
+  }
+  CHECK(i == rows.size());
+
+  const std::string good = notes[0].substr(0, notes[0].find(' ', 23));  // "pathw <sender> <entry>"
+  REQUIRE(store::parse_change_note(good));
+  const std::string entry = good.substr(23);
+  auto with = [&](std::size_t field, const std::string& value) {
+    std::vector<std::string> f;
+    std::size_t start = 0;
+    for (;;) {
+      const auto slash = entry.find('/', start);
+      f.push_back(entry.substr(start, slash - start));
+      if (slash == std::string::npos) break;
+      start = slash + 1;
+    }
+    REQUIRE(f.size() == 13);
+    f[field] = value;
+    std::string out = std::string("pathw ") + kSender + " ";
+    for (std::size_t k = 0; k < f.size(); ++k) out += (k ? "/" : "") + f[k];
+    return out;
+  };
+  CHECK(store::parse_change_note(with(5, "4")));
+  for (const auto& [field, value] : std::vector<std::pair<std::size_t, std::string>>{
+           {0, "xyz"}, {1, "-"}, {3, "UPPER.example"}, {3, "a b"}, {4, "not-an-address"},
+           {5, "0"}, {5, "5"}, {6, "4"}, {6, "01"}, {8, "10.0.0.1"}, {9, "256"}, {10, "0"},
+           {11, "-1"}, {12, ""}, {12, "1234567890123456"}})
+    CHECK_MESSAGE(!store::parse_change_note(with(field, value)), field << "=" << value);
+  CHECK_FALSE(store::parse_change_note(good + "/0"));  // a field too many
+}
