@@ -2,9 +2,9 @@
 // The listener thread: follows PostgreSQL notifications on ntm_changes
 // (store/change_note.hpp) from enrollment commands and from the other DC
 // processes of the cluster, reloads the rows they name (one round trip per
-// note), or takes the registrations they carry, and hands them to the I/O
-// thread.  After a lost connection it
-// cannot know what it missed, so it reloads every party and path.
+// note), or takes the registrations and path changes they carry, and hands
+// them to the I/O thread.  After a lost connection it cannot know what it
+// missed, so it reloads every party and path.
 #pragma once
 
 #include <atomic>

@@ -2,8 +2,8 @@
 // DC cluster: what another ntm-dc process on the same database changed,
 // applied to this process's View (docs/operations.md "DC cluster").  The
 // listener thread reloads the rows named by a notification, or passes on
-// the registrations a notification carries; here, on the I/O thread, they
-// replace the location, liveness and path records while
+// the registrations and path changes a notification carries; here, on the
+// I/O thread, they replace the location, liveness and path records while
 // the process's own soft state (replay windows, rate limiters, prompts,
 // directions in progress, NAT bindings towards this member) stays.
 #include <spdlog/spdlog.h>
