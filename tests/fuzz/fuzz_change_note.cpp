@@ -60,16 +60,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       NTM_FUZZ_CHECK(third.size() == 1 && third[0] == again[0]);
       break;
     }
-    case ChangeNote::Kind::gone: {
-      NTM_FUZZ_CHECK(!note->paths.empty() && note->parties.empty());
-      NTM_FUZZ_CHECK(note->paths.size() <= ntm::dc::store::kMaxIdsPerNote);
-      const auto again = ntm::dc::store::gone_notes(note->sender, note->paths);
-      NTM_FUZZ_CHECK(again.size() == 1);
-      const auto reparsed = ntm::dc::store::parse_change_note(again[0]);
-      NTM_FUZZ_CHECK(reparsed && reparsed->kind == ChangeNote::Kind::gone &&
-                     reparsed->paths == note->paths);
-      break;
-    }
     case ChangeNote::Kind::parties:
     case ChangeNote::Kind::seen: {
       NTM_FUZZ_CHECK(!note->parties.empty() && note->paths.empty());
@@ -84,14 +74,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                      reparsed->sender == note->sender && reparsed->kind == note->kind);
       break;
     }
+    case ChangeNote::Kind::gone:
     case ChangeNote::Kind::paths: {
       NTM_FUZZ_CHECK(!note->paths.empty() && note->parties.empty());
       NTM_FUZZ_CHECK(note->paths.size() <= ntm::dc::store::kMaxIdsPerNote);
-      const auto again = ntm::dc::store::path_notes(note->sender, note->paths);
+      const auto again = note->kind == ChangeNote::Kind::gone
+                             ? ntm::dc::store::gone_notes(note->sender, note->paths)
+                             : ntm::dc::store::path_notes(note->sender, note->paths);
       NTM_FUZZ_CHECK(again.size() == 1);
       const auto reparsed = ntm::dc::store::parse_change_note(again[0]);
       NTM_FUZZ_CHECK(reparsed && reparsed->paths == note->paths &&
-                     reparsed->sender == note->sender);
+                     reparsed->sender == note->sender && reparsed->kind == note->kind);
       break;
     }
   }
