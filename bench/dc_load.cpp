@@ -45,9 +45,12 @@
 // from its worker's socket, so the address the DC observes at registration
 // is the one it later sends Route Directions to.  Replies are routed to
 // their node by the header's ID (the DC seals every message to a node under
-// that node's ID) and opened with that node's key; one AEAD context per
-// worker is rekeyed per message, the way the DC itself keeps one context
-// for all nodes.  Nodes report the shared socket's address as their local
+// that node's ID) and opened with that node's key.  A worker keeps keyed
+// AEAD contexts for the first kKeyedNodes nodes (the ones the direction
+// phase uses) and rekeys one shared context for the others: keying a GCM
+// context costs more than sealing a control message, and the generator
+// shares the machine's two cores with the DC it measures.  A real node has
+// one DC and keeps its contexts; only the DC rekeys per message.  Nodes report the shared socket's address as their local
 // address, so the DC sees them as global (not behind NAT) and directs every
 // path as a direct route.
 //
@@ -284,6 +287,9 @@ class Worker {
  public:
   static constexpr unsigned kSockets = 2;
   Worker(Shared& s, unsigned index) : s_(s), index_(index), aead_(wire::SecretKey::random()) {}
+  // Nodes below this index get their own contexts (about 2 KB each, made
+  // when first used); the others share aead_.
+  static constexpr std::uint32_t kKeyedNodes = 20000;
 
   const wire::Endpoint& local(unsigned sock) const noexcept { return socks_[sock].local(); }
   WireStats stats;
@@ -312,9 +318,8 @@ class Worker {
     h.common.id = node.id.bytes;
     h.timestamp_ms = common::wall_ms();
     h.txid = txid;
-    wire::Error err = aead_.rekey(node.tx);
-    std::size_t len = 0;
-    if (err == wire::Error::ok) len = wire::seal_control(aead_, h, body, tx_buf_, err);
+    wire::Error err = wire::Error::ok;
+    const std::size_t len = wire::seal_control(sealer(n), h, body, tx_buf_, err);
     if (err != wire::Error::ok) die("seal failed: " + std::string(wire::to_string(err)));
     // Loopback does not drop on send unless the socket buffer is full;
     // then wait for room rather than count a loss the DC never saw.
@@ -412,8 +417,7 @@ class Worker {
       return;
     }
     wire::Body body;
-    if (aead_.rekey(s_.nodes[it->second].rx) != wire::Error::ok ||
-        wire::open_control(aead_, d, h, body) != wire::Error::ok) {
+    if (wire::open_control(opener(it->second), d, h, body) != wire::Error::ok) {
       ++stats.undecodable;
       return;
     }
@@ -423,7 +427,29 @@ class Worker {
   Shared& s_;
   unsigned index_;
   std::array<Socket, kSockets> socks_;
+  struct NodeAead {
+    wire::Aead tx, rx;  // only sealing, only opening: one context each
+  };
+  NodeAead* keyed(std::uint32_t n) {
+    if (n >= kKeyedNodes) return nullptr;
+    if (keyed_.size() <= n) keyed_.resize(n + 1);
+    if (!keyed_[n])
+      keyed_[n].reset(new NodeAead{wire::Aead(s_.nodes[n].tx), wire::Aead(s_.nodes[n].rx)});
+    return keyed_[n].get();
+  }
+  wire::Aead& sealer(std::uint32_t n) {
+    if (NodeAead* k = keyed(n)) return k->tx;
+    (void)aead_.rekey(s_.nodes[n].tx);
+    return aead_;
+  }
+  wire::Aead& opener(std::uint32_t n) {
+    if (NodeAead* k = keyed(n)) return k->rx;
+    (void)aead_.rekey(s_.nodes[n].rx);
+    return aead_;
+  }
+
   wire::Aead aead_;
+  std::vector<std::unique_ptr<NodeAead>> keyed_;
   std::uint32_t next_txid_ = 1;
   sockaddr_in from_{};  // source of the datagram being handled
   Clock::time_point arrived_{};  // and when it reached the socket

@@ -29,7 +29,9 @@
 # (4), PGBENCH_SECONDS (8), PG_EXTRA_OPTS (more postgres -c options, for experiments), DC_NICE
 # (0; the DC's nice value, for experiments), PERF_SCHED (empty;
 # N: `perf sched record -a` for N seconds from the first round's direction
-# phase, kept as sched.data in the work directory: see KEEP), DC_LOG_LEVEL (info, the DC's default), PROFILE
+# phase, kept as sched.data in the work directory: see KEEP), PERF_RECORD (empty;
+# N: `perf record -e cpu-clock -a` for N seconds from the same moment, kept
+# as perf.data; PERF_RECORD_OPTS adds options, e.g. --call-graph dwarf), DC_LOG_LEVEL (info, the DC's default), PROFILE
 # (0; 1 loads pg_stat_statements and keeps each phase's top statements:
 # that adds overhead, so not for the table), KEEP (0; 1 keeps the temporary
 # directory), BUILD_DIR (<repo>/build/bench), SNAPSHOT (0; 1 builds the
@@ -57,6 +59,8 @@ pgbench_seconds=${PGBENCH_SECONDS:-8}
 log_level=${DC_LOG_LEVEL:-info}
 profile=${PROFILE:-0}
 perf_sched=${PERF_SCHED:-}
+perf_record=${PERF_RECORD:-}
+perf_record_opts=${PERF_RECORD_OPTS:-}
 keep=${KEEP:-0}
 zone=bench.ntm.example
 
@@ -194,9 +198,25 @@ cat >"$work/hook.sh" <<HOOK
 "$pgbin/psql" -X -q -h "$pgd" -p "$pgport" -U postgres -d postgres -Atc \
   "SELECT '\$1', pg_snapshot_xmax(pg_current_snapshot()), pg_current_wal_lsn() - '0/0'::pg_lsn" \
   >>"\$NTM_BENCH_DBSTATS"
+# CPU time so far per program (utime + stime in clock ticks, each process's
+# threads included; PostgreSQL's backends outlive the phases), with the time.
+# The guest's steal time (what the hypervisor ran elsewhere while a vCPU
+# had work) goes along as "steal", summed over the vCPUs.
+{ echo "\$1 now \$(date +%s%N)"
+  awk -v l="\$1" '\$1 == "cpu" { print l, "steal", \$9 }' /proc/stat
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v l="\$1" '{
+    i = index(\$0, "("); j = 0; for (k = length(\$0); k > i; k--) if (substr(\$0, k, 1) == ")") { j = k; break }
+    comm = substr(\$0, i + 1, j - i - 1); split(substr(\$0, j + 2), f, " ")
+    t[comm] += f[12] + f[13] }
+    END { for (c in t) if (c == "postgres" || c == "ntm-dc" || c == "ntm_bench_dc") print l, c, t[c] }'
+} >>"\$NTM_BENCH_CPU"
 if [[ -n "$perf_sched" && \$1 == after_storm && ! -e "$work/sched-started" ]]; then
   touch "$work/sched-started"
   perf sched record -k CLOCK_MONOTONIC -a -o "$work/sched.data" -- sleep "$perf_sched" >/dev/null 2>&1 &
+fi
+if [[ -n "$perf_record" && \$1 == after_storm && ! -e "$work/record-started" ]]; then
+  touch "$work/record-started"
+  perf record -e cpu-clock -F 4000 -a $perf_record_opts -o "$work/perf.data" -- sleep "$perf_record" >/dev/null 2>&1 &
 fi
 HOOK
 chmod +x "$work/hook.sh"
@@ -247,8 +267,9 @@ SQL
 run_gen() {
   local name=$1
   shift
-  export NTM_BENCH_DBSTATS=$res/db-$name.txt
+  export NTM_BENCH_DBSTATS=$res/db-$name.txt NTM_BENCH_CPU=$res/cpu-$name.txt
   : >"$NTM_BENCH_DBSTATS"
+  : >"$NTM_BENCH_CPU"
   if ! "$gen_bin" run --dc "127.0.0.1:$dc_port" --nodes "$work/nodes.tsv" --threads "$threads" \
       --window "$window" --dc-pid "$dc_pid" --hook "$work/hook.sh" "$@" \
       >"$res/gen-$name.txt" 2>"$res/gen-$name.err"; then
@@ -263,6 +284,18 @@ db_delta() {
     END { if ((from in x) && (to in x))
             printf "%s_commits %d\n%s_wal_bytes %d\n", p, x[to] - x[from], p, w[to] - w[from] }' \
     "$res/db-$1.txt"
+}
+# cpu_delta NAME FROM TO PREFIX: cores used per program between two hook
+# snapshots (CPU seconds over wall seconds).
+cpu_delta() {
+  awk -v from="$2" -v to="$3" -v p="$4" -v hz="$(getconf CLK_TCK)" '
+    { v[$1 " " $2] = $3 }
+    END { if (!((from " now") in v) || !((to " now") in v)) exit
+          s = (v[to " now"] - v[from " now"]) / 1e9
+          n = split("postgres ntm-dc ntm_bench_dc steal", c, " ")
+          for (i = 1; i <= n; i++)
+            printf "%s_cpu_%s %.3f\n", p, c[i], (v[to " " c[i]] - v[from " " c[i]]) / hz / s }' \
+    "$res/cpu-$1.txt"
 }
 # dc_counters LOG PREFIX: the DC's own counters, which it logs when it stops.
 dc_counters() {
@@ -346,6 +379,7 @@ SQL
     grep -v '^#' "$res/gen-$r-a.txt"
     db_delta "$r-a" before_storm after_storm storm
     db_delta "$r-a" after_directions after_moves move
+    cpu_delta "$r-a" after_storm after_directions dir
     dc_counters "$res/dc$r-a.log" dc
   } >>"$f"
 
@@ -488,6 +522,10 @@ row "Directions lost (no answer within 5 s)" dir_lost 1 0 "directions"
 row "Route Directions the DC sent again (retransmissions seen)" dir_duplicate_rd 1 0 "messages"
 row "Generator send lag p99 (behind its schedule)" dir_send_lag_p99_ms 1 3 "ms"
 row "Writer backlog after directions (one registration's wait)" dir_drain_ms 1 0 "ms"
+row "CPU during the directions: the DC (all its threads)" dir_cpu_ntm-dc 1 2 "cores"
+row "CPU during the directions: PostgreSQL (every backend)" dir_cpu_postgres 1 2 "cores"
+row "CPU during the directions: the load generator" dir_cpu_ntm_bench_dc 1 2 "cores"
+row "Steal during the directions (vCPU time the host took, both vCPUs)" dir_cpu_steal 1 3 "cores"
 row "**Moves**: $moves nodes re-register from a new port, paths in view" move_per_s 1 0 "reg/s"
 row "Moves, latency p50" move_p50_ms 1 1 "ms"
 row "Moves, latency p99" move_p99_ms 1 1 "ms"

@@ -4,68 +4,72 @@
 #include <openssl/evp.h>
 
 #include <climits>
-#include <stdexcept>
 #include <utility>
 
 namespace ntm::wire {
 
 namespace {
 
-EVP_CIPHER_CTX* make_ctx(const SecretKey& key, bool encrypt) {
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  if (!ctx) throw std::runtime_error("EVP_CIPHER_CTX_new failed");
-  // The key is scheduled once here; per message only the nonce changes.
-  if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.bytes().data(), nullptr,
-                        encrypt ? 1 : 0) != 1) {
-    EVP_CIPHER_CTX_free(ctx);
-    throw std::runtime_error("EVP_CipherInit_ex(aes-256-gcm) failed");
-  }
-  return ctx;
-}
-
 bool fits_int(std::size_t n) { return n <= static_cast<std::size_t>(INT_MAX); }
 
 }  // namespace
 
-Aead::Aead(const SecretKey& key) : enc_(make_ctx(key, true)) {
-  try {
-    dec_ = make_ctx(key, false);
-  } catch (...) {
-    EVP_CIPHER_CTX_free(enc_);
-    throw;
-  }
-}
-
 Aead::~Aead() {
-  // EVP_CIPHER_CTX_free cleanses the key schedule.
+  // EVP_CIPHER_CTX_free cleanses the key schedule; key_ cleanses itself.
   EVP_CIPHER_CTX_free(enc_);
   EVP_CIPHER_CTX_free(dec_);
 }
 
 Aead::Aead(Aead&& o) noexcept
-    : enc_(std::exchange(o.enc_, nullptr)), dec_(std::exchange(o.dec_, nullptr)) {}
+    : key_(o.key_),
+      enc_(std::exchange(o.enc_, nullptr)),
+      dec_(std::exchange(o.dec_, nullptr)),
+      enc_keyed_(std::exchange(o.enc_keyed_, false)),
+      dec_keyed_(std::exchange(o.dec_keyed_, false)) {}
 
 Aead& Aead::operator=(Aead&& o) noexcept {
   if (this != &o) {
     EVP_CIPHER_CTX_free(enc_);
     EVP_CIPHER_CTX_free(dec_);
+    key_ = o.key_;
     enc_ = std::exchange(o.enc_, nullptr);
     dec_ = std::exchange(o.dec_, nullptr);
+    enc_keyed_ = std::exchange(o.enc_keyed_, false);
+    dec_keyed_ = std::exchange(o.dec_keyed_, false);
   }
   return *this;
 }
 
 Error Aead::rekey(const SecretKey& key) noexcept {
-  if (!enc_ || !dec_) return Error::crypto_failure;
-  if (EVP_CipherInit_ex(enc_, nullptr, nullptr, key.bytes().data(), nullptr, 1) != 1 ||
-      EVP_CipherInit_ex(dec_, nullptr, nullptr, key.bytes().data(), nullptr, 0) != 1)
-    return Error::crypto_failure;
+  key_ = key;
+  enc_keyed_ = dec_keyed_ = false;
   return Error::ok;
+}
+
+bool Aead::ready(EVP_CIPHER_CTX*& ctx, bool& keyed, bool encrypt) noexcept {
+  if (keyed) return true;
+  if (!ctx) {
+    ctx = EVP_CIPHER_CTX_new();
+    if (!ctx) return false;
+    // The first init selects the cipher and schedules the key.
+    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key_.bytes().data(), nullptr,
+                          encrypt ? 1 : 0) != 1) {
+      EVP_CIPHER_CTX_free(ctx);
+      ctx = nullptr;
+      return false;
+    }
+  } else if (EVP_CipherInit_ex(ctx, nullptr, nullptr, key_.bytes().data(), nullptr,
+                               encrypt ? 1 : 0) != 1) {
+    return false;
+  }
+  keyed = true;
+  return true;
 }
 
 Error Aead::seal(Nonce nonce, std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
                  Tag tag) noexcept {
-  if (!enc_ || !fits_int(aad.size()) || !fits_int(data.size())) return Error::crypto_failure;
+  if (!fits_int(aad.size()) || !fits_int(data.size()) || !ready(enc_, enc_keyed_, true))
+    return Error::crypto_failure;
   int n = 0;
   if (EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, nonce.data()) != 1)
     return Error::crypto_failure;
@@ -83,7 +87,8 @@ Error Aead::seal(Nonce nonce, std::span<const std::uint8_t> aad, std::span<std::
 
 Error Aead::open(Nonce nonce, std::span<const std::uint8_t> aad, std::span<std::uint8_t> data,
                  ConstTag tag) noexcept {
-  if (!dec_ || !fits_int(aad.size()) || !fits_int(data.size())) return Error::crypto_failure;
+  if (!fits_int(aad.size()) || !fits_int(data.size()) || !ready(dec_, dec_keyed_, false))
+    return Error::crypto_failure;
   int n = 0;
   if (EVP_DecryptInit_ex(dec_, nullptr, nullptr, nullptr, nonce.data()) != 1)
     return Error::crypto_failure;

@@ -58,3 +58,56 @@ TEST_CASE("secret keys: random, hex round trip, constant-time equality") {
   CHECK_FALSE(SecretKey::from_hex("00", c));
   CHECK_FALSE(SecretKey::from_hex(std::string(64, 'g'), c));
 }
+
+// Contexts are keyed lazily, one direction at a time: a rekey must reach
+// the context that was keyed before it and the one that was not yet used.
+TEST_CASE("rekey reaches both directions, whichever was used before it") {
+  const SecretKey k1 = SecretKey::random();
+  const SecretKey k2 = SecretKey::random();
+  const std::array<std::uint8_t, 12> iv{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  const std::vector<std::uint8_t> aad{0xaa, 0xbb};
+  const std::vector<std::uint8_t> pt{1, 2, 3, 4, 5, 6, 7, 8, 9};
+  // Seals pt under key with a fresh Aead: the reference.
+  auto sealed = [&](const SecretKey& key, std::array<std::uint8_t, 16>& tag) {
+    Aead a(key);
+    auto d = pt;
+    REQUIRE(a.seal(Nonce(iv), aad, d, tag) == Error::ok);
+    return d;
+  };
+  std::array<std::uint8_t, 16> t1{}, t2{};
+  const auto c1 = sealed(k1, t1);
+  const auto c2 = sealed(k2, t2);
+  REQUIRE(c1 != c2);
+
+  Aead shared(k1);
+  auto d = pt;
+  std::array<std::uint8_t, 16> tag{};
+  REQUIRE(shared.seal(Nonce(iv), aad, d, tag) == Error::ok);  // keys the sealing side with k1
+  CHECK(d == c1);
+  CHECK(tag == t1);
+  REQUIRE(shared.rekey(k2) == Error::ok);
+  d = c2;
+  CHECK(shared.open(Nonce(iv), aad, d, ConstTag(t2)) == Error::ok);  // first use of opening side
+  CHECK(d == pt);
+  d = c1;
+  CHECK(shared.open(Nonce(iv), aad, d, ConstTag(t1)) == Error::auth_failed);  // not k1 any more
+  d = pt;
+  REQUIRE(shared.seal(Nonce(iv), aad, d, tag) == Error::ok);  // sealing side now k2 too
+  CHECK(d == c2);
+  CHECK(tag == t2);
+  REQUIRE(shared.rekey(k1) == Error::ok);
+  d = c1;
+  CHECK(shared.open(Nonce(iv), aad, d, ConstTag(t1)) == Error::ok);
+  CHECK(d == pt);
+
+  // A moved-to Aead keeps the key and the keyed contexts; the moved-from
+  // one is empty and sets up new contexts if used again.
+  Aead moved(std::move(shared));
+  d = c1;
+  CHECK(moved.open(Nonce(iv), aad, d, ConstTag(t1)) == Error::ok);
+  Aead assigned(k2);
+  assigned = std::move(moved);
+  d = pt;
+  REQUIRE(assigned.seal(Nonce(iv), aad, d, tag) == Error::ok);
+  CHECK(d == c1);
+}
