@@ -105,11 +105,18 @@ function(ntm_embed_migrations dir output)
   _ntm_collect_migrations("${dir}" files)
   # CONFIGURE_DEPENDS: adding a migration file re-runs the glob on the next build.
   file(GLOB watched CONFIGURE_DEPENDS "${dir}/*.sql")
+  # The list of files, rewritten only when it changes: a removed or renamed
+  # migration leaves every remaining input older than the output, so the
+  # table depends on the list as well and is regenerated (and the removal
+  # then fails the gap check, as it should).
+  set(listing "${output}.inputs")
+  string(REPLACE ";" "\n" text "${watched}")
+  file(CONFIGURE OUTPUT "${listing}" CONTENT "${text}\n" @ONLY)
   add_custom_command(
     OUTPUT "${output}"
     COMMAND ${CMAKE_COMMAND} -DMIGRATIONS_DIR=${dir} -DOUTPUT=${output}
             -P ${_NTM_EMBED_MIGRATIONS_SCRIPT}
-    DEPENDS ${watched} ${_NTM_EMBED_MIGRATIONS_SCRIPT}
+    DEPENDS ${watched} "${listing}" ${_NTM_EMBED_MIGRATIONS_SCRIPT}
     COMMENT "Embedding schema migrations"
     VERBATIM)
 endfunction()

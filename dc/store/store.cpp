@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cstring>
@@ -124,7 +125,18 @@ constexpr Statement kStatements[] = {
      "coalesce(relay_port, 0), key_epoch, state, "
      "(extract(epoch FROM created_at) * 1000)::bigint, "
      "(extract(epoch FROM updated_at) * 1000)::bigint FROM paths WHERE state <> 3"},
+    // Paths keep no foreign keys (migration 0003): rows whose node went
+    // while another DC process wrote them go before a full load.
+    {"path_orphans_delete",
+     "DELETE FROM paths p WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = p.initiator) "
+     "OR (p.responder IS NOT NULL AND "
+     "NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = p.responder))"},
+    {"path_orphans_unlink",
+     "UPDATE paths p SET relay_id = NULL WHERE p.relay_id IS NOT NULL AND "
+     "NOT EXISTS (SELECT 1 FROM relays r WHERE r.relay_id = p.relay_id)"},
     {"notify", "SELECT pg_notify('ntm_changes', $1)"},
+    // A batch's notes in one round trip, delivered in array order.
+    {"notify_many", "SELECT pg_notify('ntm_changes', n) FROM unnest($1::text[]) WITH ORDINALITY AS u(n, i) ORDER BY i"},
     // Another DC process changed these rows (docs/operations.md "DC
     // cluster"): reloaded in one round trip per table.
     {"node_get_many",
@@ -248,13 +260,19 @@ state::Path path_row(const pqxx::row& r) {
   return p;
 }
 
-// A PostgreSQL array literal of quoted elements (IDs, addresses and
-// endpoint lists: none contains a quote or a backslash).
+// A PostgreSQL array literal of quoted elements.  IDs, addresses and names
+// hold no quote or backslash, but notes and names come from the wire, so
+// both are escaped rather than trusted.
 std::string text_array(const std::vector<std::string>& items) {
   std::string s = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i) s += ',';
-    s += '"' + items[i] + '"';
+    s += '"';
+    for (const char c : items[i]) {
+      if (c == '"' || c == '\\') s += '\\';
+      s += c;
+    }
+    s += '"';
   }
   return s + "}";
 }
@@ -402,6 +420,11 @@ std::optional<PartyRow> Store::load_party_by_name(const std::string& name, bool 
 
 std::vector<state::Path> Store::load_paths() {
   return impl_->run<pqxx::work>([](pqxx::work& tx) {
+    const auto deleted = tx.exec_prepared0("path_orphans_delete").affected_rows();
+    const auto unlinked = tx.exec_prepared0("path_orphans_unlink").affected_rows();
+    if (deleted || unlinked)
+      spdlog::info("store: {} paths of removed nodes deleted, {} unlinked from removed relays",
+                   deleted, unlinked);
     std::vector<state::Path> out;
     for (const auto& r : tx.exec_prepared("path_list")) out.push_back(path_row(r));
     return out;
@@ -710,11 +733,13 @@ void Store::apply(const std::vector<const WriteOp*>& ops) {
     std::vector<const RegistrationWrite*> carried;
     for (const RegistrationWrite* r : changed.registrations)
       if (r) carried.push_back(r);
-    for (const auto& n : registration_notes(impl_->sender, carried, changed.parties))
-      tx.exec_prepared("notify", n);
-    for (const auto& n : party_notes(impl_->sender, changed.parties))
-      tx.exec_prepared("notify", n);
-    for (const auto& n : seen_notes(impl_->sender, changed.seen)) tx.exec_prepared("notify", n);
+    std::vector<std::string> notes;
+    auto add = [&notes](std::vector<std::string> more) {
+      for (auto& n : more) notes.push_back(std::move(n));
+    };
+    add(registration_notes(impl_->sender, carried, changed.parties));
+    add(party_notes(impl_->sender, changed.parties));
+    add(seen_notes(impl_->sender, changed.seen));
     std::vector<const state::Path*> written;
     std::vector<wire::PathId> gone, reload;
     for (const wire::PathId& id : changed.paths) {
@@ -722,10 +747,13 @@ void Store::apply(const std::vector<const WriteOp*>& ops) {
       if (row) written.push_back(row);
       else gone.push_back(id);
     }
-    for (const auto& n : path_row_notes(impl_->sender, written, reload))
-      tx.exec_prepared("notify", n);
-    for (const auto& n : gone_notes(impl_->sender, gone)) tx.exec_prepared("notify", n);
-    for (const auto& n : path_notes(impl_->sender, reload)) tx.exec_prepared("notify", n);
+    add(path_row_notes(impl_->sender, written, reload));
+    add(gone_notes(impl_->sender, gone));
+    add(path_notes(impl_->sender, reload));
+    // One statement, not one round trip per note: the transaction (and the
+    // writes waiting behind it) is shorter by that many round trips.
+    if (notes.size() == 1) tx.exec_prepared("notify", notes.front());
+    else if (!notes.empty()) tx.exec_prepared("notify_many", text_array(notes));
   });
 }
 

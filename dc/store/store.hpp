@@ -45,6 +45,8 @@ class Store {
   std::vector<ZoneRow> ensure_zones(const std::vector<std::string>& names);
   std::vector<ZoneRow> load_zones();
   std::vector<PartyRow> load_parties();  // nodes and relays
+  // Every path; first deletes rows whose node was removed while another
+  // DC process wrote them (paths keep no foreign keys: migration 0003).
   std::vector<state::Path> load_paths();
   std::optional<PartyRow> load_party(const wire::NodeId& id);
   // The rows of these parties (nodes and relays) and paths that exist (and

@@ -159,3 +159,75 @@ TEST_CASE("store: a batch's path writes and deletions keep their order per path"
   CHECK(state_of(plain.id) == 2);
   CHECK(tx.exec1("SELECT count(*) FROM paths")[0].as<int>() == 2);
 }
+
+// Paths keep no foreign keys (migration 0003): removals reach them through
+// statement triggers, and a full load deletes the rows a removal raced.
+TEST_CASE("store: removing a node deletes its paths, removing a relay unlinks them") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  const int zone = prepare(db.url());
+  dc::store::Store store(db.url());
+  wire::NodeId a, b, c, r;
+  for (auto* id : {&a, &b, &c, &r}) wire::random_bytes(id->bytes);
+  store.insert_node(a, "a.w.example", zone, wire::SecretKey::random(), 0x64400001);
+  store.insert_node(b, "b.w.example", zone, wire::SecretKey::random(), 0x64400002);
+  store.insert_node(c, "c.w.example", zone, wire::SecretKey::random(), 0x64400003);
+  store.insert_relay(r, "rs1", wire::SecretKey::random());
+  auto path = [&](const wire::NodeId& ini, const wire::NodeId& resp, bool relayed) {
+    dc::state::Path p;
+    wire::random_bytes(p.id.bytes);
+    p.initiator = ini;
+    p.responder = resp;
+    p.responder_fqdn = "x.w.example";
+    p.state = dc::state::PathState::established;
+    if (relayed) {
+      p.route = wire::RouteType::relay;
+      p.relay = r;
+    }
+    return p;
+  };
+  const auto ab = path(a, b, false), ca = path(c, a, true), bc = path(b, c, true);
+  std::vector<dc::store::WriteOp> ops = {dc::store::PathWrite{ab}, dc::store::PathWrite{ca},
+                                         dc::store::PathWrite{bc}};
+  std::vector<const dc::store::WriteOp*> batch;
+  for (const auto& op : ops) batch.push_back(&op);
+  store.apply(batch);
+  auto count = [&](const std::string& where) {
+    pqxx::connection conn(db.url());
+    pqxx::work tx(conn);
+    return tx.exec1("SELECT count(*) FROM paths WHERE " + where)[0].as<int>();
+  };
+  REQUIRE(count("true") == 3);
+  REQUIRE(count("relay_id IS NOT NULL") == 2);
+
+  // a goes: both paths with a at one end go, as the cascade did.
+  CHECK(store.remove_party(a, false));
+  CHECK(count("true") == 1);
+  CHECK(count("path_id = decode('" + bc.id.to_hex() + "', 'hex')") == 1);
+  // The relay goes: its path stays, unlinked.
+  CHECK(store.remove_party(r, true));
+  CHECK(count("true") == 1);
+  CHECK(count("relay_id IS NULL") == 1);
+
+  // A row written for a node that is already gone (another DC process
+  // wrote it just after the removal) is deleted by the next full load, and
+  // one naming a removed relay is unlinked.
+  const auto orphan = path(a, c, false), stale_relay = path(b, c, true);
+  wire::random_bytes(r.bytes);  // a relay that never existed
+  dc::state::Path stale = stale_relay;
+  stale.relay = r;
+  std::vector<dc::store::WriteOp> late = {dc::store::PathWrite{orphan},
+                                          dc::store::PathWrite{stale}};
+  std::vector<const dc::store::WriteOp*> late_batch;
+  for (const auto& op : late) late_batch.push_back(&op);
+  store.apply(late_batch);
+  REQUIRE(count("true") == 3);
+  const auto loaded = store.load_paths();
+  CHECK(loaded.size() == 2);
+  for (const auto& p : loaded) {
+    CHECK(p.id != orphan.id);
+    CHECK_FALSE(p.relay.has_value());
+  }
+  CHECK(count("true") == 2);
+  CHECK(count("relay_id IS NULL") == 2);
+}
