@@ -19,6 +19,7 @@
 #include "config/node_config.hpp"
 #include "datapath/tun_data_path.hpp"
 #include "mobility/link_watch.hpp"
+#include "ntm/common/asio_endpoint.hpp"
 #include "ntm/common/log.hpp"
 #include "ntm/common/service_notify.hpp"
 #include "ntm/node/dns/front.hpp"
@@ -29,12 +30,7 @@ namespace {
 
 using namespace ntm;
 namespace asio = boost::asio;
-
-asio::ip::udp::endpoint to_asio(const wire::Endpoint& e) {
-  asio::ip::address_v4::bytes_type b;
-  std::copy_n(e.addr.bytes.begin(), 4, b.begin());
-  return {asio::ip::address_v4(b), e.port};
-}
+using common::to_asio;
 
 std::string read_file(const char* path) {
   std::ifstream in(path);

@@ -9,9 +9,12 @@
 #include <unordered_set>
 
 #include "control/directing.hpp"
+#include "ntm/common/asio_endpoint.hpp"
 #include "ntm/common/clock.hpp"
 
 namespace ntm::dc::control {
+
+using common::to_asio;
 
 namespace {
 
@@ -33,17 +36,6 @@ wire::Endpoint to_wire(const asio::ip::udp::endpoint& e) {
   }
   out.port = e.port();
   return out;
-}
-
-asio::ip::udp::endpoint to_asio(const wire::Endpoint& e) {
-  if (e.addr.family == wire::Family::v6) {
-    asio::ip::address_v6::bytes_type b;
-    std::copy(e.addr.bytes.begin(), e.addr.bytes.end(), b.begin());
-    return {asio::ip::address_v6(b), e.port};
-  }
-  asio::ip::address_v4::bytes_type b;
-  std::copy_n(e.addr.bytes.begin(), 4, b.begin());
-  return {asio::ip::address_v4(b), e.port};
 }
 
 wire::Error bump(ServerStats& s, wire::Error e) {

@@ -7,23 +7,15 @@
 #include <sstream>
 #include <vector>
 
+#include "ntm/common/asio_endpoint.hpp"
 #include "ntm/common/clock.hpp"
 #include "ntm/wire/secret_key.hpp"
 
 namespace ntm::dc::federation {
 
-namespace {
+using common::to_asio;
 
-asio::ip::udp::endpoint to_asio(const wire::Endpoint& e) {
-  if (e.addr.family == wire::Family::v6) {
-    asio::ip::address_v6::bytes_type b;
-    std::copy(e.addr.bytes.begin(), e.addr.bytes.end(), b.begin());
-    return {asio::ip::address_v6(b), e.port};
-  }
-  asio::ip::address_v4::bytes_type b;
-  std::copy_n(e.addr.bytes.begin(), 4, b.begin());
-  return {asio::ip::address_v4(b), e.port};
-}
+namespace {
 
 }  // namespace
 

@@ -111,10 +111,10 @@ void Agent::arm_hold_timer() {
   hold_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](
                              const boost::system::error_code& ec) {
     if (ec || alive.expired()) return;
-    const auto now = common::mono_ms();
+    const auto fired = common::mono_ms();
     std::vector<wire::PathId> late;
     for (const auto& [id, since] : held_paths_)
-      if (now - since >= kHoldMaxMs) late.push_back(id);
+      if (fired - since >= kHoldMaxMs) late.push_back(id);
     for (const auto& id : late) release_path(id, "no answer yet");
     arm_hold_timer();
   });

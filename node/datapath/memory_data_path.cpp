@@ -11,7 +11,7 @@
 namespace ntm::node {
 
 MemoryDataPath::MemoryDataPath(boost::asio::io_context& io, const wire::Endpoint& listen)
-    : io_(io), sock_(listen), watch_(io, ::dup(sock_.fd())) {}
+    : sock_(listen), watch_(io, ::dup(sock_.fd())) {}
 
 MemoryDataPath::~MemoryDataPath() { stop(); }
 

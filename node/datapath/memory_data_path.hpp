@@ -59,7 +59,6 @@ class MemoryDataPath final : public DataPath {
   void wait_readable();
   void drain_socket();
 
-  boost::asio::io_context& io_;
   common::UdpSocket sock_;
   boost::asio::posix::stream_descriptor watch_;  // readiness of sock_ (does not own it)
   TunnelTable table_;
