@@ -86,6 +86,10 @@ void ChangeListener::run() {
       reload_requested(store);
       for (const auto& payload : store.wait_notifications(500)) {
         stats_.notes++;
+        if (store::note_from(payload, sender_)) {
+          stats_.own++;  // already in this view
+          continue;
+        }
         auto note = store::parse_change_note(payload);
         if (!note) {
           // Only a database user can send on the channel: a bug or an

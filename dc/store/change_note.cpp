@@ -231,6 +231,17 @@ std::vector<std::string> pack(std::string_view word, std::string_view sender,
 
 }  // namespace
 
+bool note_from(std::string_view payload, std::string_view sender) noexcept {
+  if (sender.size() != kSenderHexLen) return false;
+  const auto sp = payload.find(' ');
+  if (sp == std::string_view::npos) return false;
+  const std::string_view kind = payload.substr(0, sp);
+  if (kind == "node" || kind == "relay") return false;  // the CLI's: no sender
+  const std::string_view rest = payload.substr(sp + 1);
+  return rest.size() >= sender.size() && rest.substr(0, sender.size()) == sender &&
+         (rest.size() == sender.size() || rest[sender.size()] == ' ');
+}
+
 std::optional<ChangeNote> parse_change_note(std::string_view payload) {
   std::string_view rest = payload, word;
   if (!next_word(rest, word)) return std::nullopt;

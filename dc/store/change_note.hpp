@@ -64,6 +64,11 @@ inline constexpr std::size_t kMaxNoteBytes = 7999;  // PostgreSQL refuses 8000 a
 // nullopt for anything that is not exactly one of the forms above (unknown
 // word, bad or missing ID, bad sender, too many IDs, stray spaces).
 std::optional<ChangeNote> parse_change_note(std::string_view payload);
+// Whether payload is a writer's note whose sender token is sender, judged
+// from its first two words only: a process skips its own notes without
+// parsing them (at 5,000 Directions/s a single DC gets about 300 full
+// notes a second back from itself).
+bool note_from(std::string_view payload, std::string_view sender) noexcept;
 
 // The payloads for a batch's changed rows, kMaxIdsPerNote IDs each.
 std::vector<std::string> party_notes(std::string_view sender, const std::vector<wire::NodeId>& ids);

@@ -17,7 +17,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using ntm::dc::store::ChangeNote;
   const std::string_view in(reinterpret_cast<const char*>(data), size);
   const auto note = ntm::dc::store::parse_change_note(in);
-  if (!note) return 0;
+  // The listener's shortcut for its own notes must agree with the parser:
+  // whatever parses with a sender is "from" exactly that sender.
+  if (note && !note->sender.empty()) {
+    NTM_FUZZ_CHECK(ntm::dc::store::note_from(in, note->sender));
+    NTM_FUZZ_CHECK(!ntm::dc::store::note_from(in, "ffffffffffffffff") ||
+                   note->sender == "ffffffffffffffff");
+  }
+  if (note && note->sender.empty()) NTM_FUZZ_CHECK(!ntm::dc::store::note_from(in, "0123456789abcdef"));
+  if (!note) {
+    (void)ntm::dc::store::note_from(in, "0123456789abcdef");
+    return 0;
+  }
   NTM_FUZZ_CHECK(size < 8000);
   switch (note->kind) {
     case ChangeNote::Kind::party:

@@ -250,3 +250,24 @@ TEST_CASE("change note: many path writes are split under the limits; bad entries
                   bad.first << "=" << bad.second);
   CHECK_FALSE(store::parse_change_note(good + "/0"));  // a field too many
 }
+
+TEST_CASE("change note: a process knows its own notes from the first two words") {
+  const std::string other = "fedcba9876543210";
+  const auto own_gone = store::gone_notes(kSender, {wire::PathId{}});
+  REQUIRE(own_gone.size() == 1);
+  CHECK(store::note_from(own_gone.front(), kSender));
+  CHECK_FALSE(store::note_from(own_gone.front(), other));
+  const auto own_parties = store::party_notes(kSender, {id_n(1), id_n(2)});
+  REQUIRE(own_parties.size() == 1);
+  CHECK(store::note_from(own_parties.front(), kSender));
+  // The CLI's notes have no sender; a token that is only a prefix, a longer
+  // word, a sender of the wrong length and garbage are not ours.
+  CHECK_FALSE(store::note_from("node " + std::string(32, 'a'), kSender));
+  CHECK_FALSE(store::note_from("relay " + std::string(kSender), kSender));
+  CHECK_FALSE(store::note_from("seen " + std::string(kSender) + "0 x", kSender));
+  CHECK_FALSE(store::note_from("seen " + std::string(kSender).substr(0, 15), kSender));
+  CHECK_FALSE(store::note_from("seen " + std::string(kSender), "abc"));
+  CHECK_FALSE(store::note_from("", kSender));
+  CHECK_FALSE(store::note_from("seen", kSender));
+  CHECK(store::note_from("seen " + std::string(kSender), kSender));
+}
