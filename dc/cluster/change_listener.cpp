@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "cluster/change_listener.hpp"
 
+#include <malloc.h>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
@@ -74,12 +76,19 @@ void ChangeListener::run() {
         auto rows = store.load_parties();
         auto paths = store.load_paths();
         stats_.resyncs++;
-        asio::post(io_, [&server, rows = std::move(rows), paths = std::move(paths)] {
-          server.sync_parties(rows);
-          // Paths the database holds now, where newer than the view's;
-          // one deleted meanwhile stays until its ends direct it again (a
-          // deletion while disconnected is rare).
-          server.on_cluster_paths({}, paths, true);
+        asio::post(io_, [&server, rows = std::move(rows), paths = std::move(paths)]() mutable {
+          {
+            const auto all_rows = std::move(rows);
+            const auto all_paths = std::move(paths);
+            server.sync_parties(all_rows);
+            // Paths the database holds now, where newer than the view's;
+            // one deleted meanwhile stays until its ends direct it again (a
+            // deletion while disconnected is rare).
+            server.on_cluster_paths({}, all_paths, true);
+          }
+          // A copy of every row has just been freed (once per connection):
+          // give its pages back, as after the first load (daemon.cpp).
+          ::malloc_trim(0);
         });
         resync = false;
       }
