@@ -107,10 +107,6 @@ void ChangeListener::run() {
             spdlog::warn("listener: ignored a malformed notification ({} bytes)", payload.size());
           continue;
         }
-        if (!note->sender.empty() && note->sender == sender_) {
-          stats_.own++;  // already in this view
-          continue;
-        }
         switch (note->kind) {
           case store::ChangeNote::Kind::party: {
             const wire::NodeId id = note->parties.front();

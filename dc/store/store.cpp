@@ -752,8 +752,7 @@ void Store::apply(const std::vector<const WriteOp*>& ops) {
     add(path_notes(impl_->sender, reload));
     // One statement, not one round trip per note: the transaction (and the
     // writes waiting behind it) is shorter by that many round trips.
-    if (notes.size() == 1) tx.exec_prepared("notify", notes.front());
-    else if (!notes.empty()) tx.exec_prepared("notify_many", text_array(notes));
+    if (!notes.empty()) tx.exec_prepared("notify_many", text_array(notes));
   });
 }
 

@@ -48,18 +48,15 @@ Error Aead::rekey(const SecretKey& key) noexcept {
 
 bool Aead::ready(EVP_CIPHER_CTX*& ctx, bool& keyed, bool encrypt) noexcept {
   if (keyed) return true;
-  if (!ctx) {
-    ctx = EVP_CIPHER_CTX_new();
-    if (!ctx) return false;
-    // The first init selects the cipher and schedules the key.
-    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key_.bytes().data(), nullptr,
-                          encrypt ? 1 : 0) != 1) {
+  // A new context's first init also selects the cipher; later ones only
+  // schedule the key.
+  const EVP_CIPHER* cipher = ctx ? nullptr : EVP_aes_256_gcm();
+  if (!ctx && !(ctx = EVP_CIPHER_CTX_new())) return false;
+  if (EVP_CipherInit_ex(ctx, cipher, nullptr, key_.bytes().data(), nullptr, encrypt ? 1 : 0) != 1) {
+    if (cipher) {  // a context without a cipher cannot be keyed later
       EVP_CIPHER_CTX_free(ctx);
       ctx = nullptr;
-      return false;
     }
-  } else if (EVP_CipherInit_ex(ctx, nullptr, nullptr, key_.bytes().data(), nullptr,
-                               encrypt ? 1 : 0) != 1) {
     return false;
   }
   keyed = true;
