@@ -105,13 +105,14 @@ void Server::start() {
   socket_.bind(ep);
   socket_.non_blocking(true);
   enlarge_buffers(socket_);
-  receive(false);
+  out_->bind(socket_.native_handle(), ep.protocol() == asio::ip::udp::v6());
+  await_datagrams();
   if (!cfg_.probe_listen.empty()) {
     const auto pep = to_asio(cfg_.probe_listen);
     probe_socket_.open(pep.protocol());
     probe_socket_.bind(pep);
     probe_socket_.non_blocking(true);
-    receive(true);
+    receive_probe();
   }
   sweep();
   spdlog::info("control: listening on {}{}", local_endpoint().to_string(),
@@ -122,6 +123,7 @@ void Server::start() {
 void Server::stop() {
   if (stopped_) return;
   stopped_ = true;
+  flush_out();  // answers already sealed still leave
   boost::system::error_code ec;
   socket_.close(ec);
   probe_socket_.close(ec);
@@ -135,23 +137,62 @@ wire::Endpoint Server::probe_endpoint() const {
   return probe_socket_.is_open() ? to_wire(probe_socket_.local_endpoint()) : wire::Endpoint{};
 }
 
-void Server::receive(bool probe) {
-  auto& sock = probe ? probe_socket_ : socket_;
-  auto& buf = probe ? probe_buf_ : rx_buf_;
-  auto& from = probe ? probe_from_ : rx_from_;
+namespace {
+// Batches taken per wake-up before timers and database completions get
+// their turn: 4 x 32 datagrams.
+constexpr int kRoundsPerWake = 4;
+}  // namespace
+
+void Server::await_datagrams() {
+  // Asio's epoll reactor is edge-triggered: waiting is only right once a
+  // read found the socket empty, which read_batches() ensures (or it posts
+  // itself again instead of waiting).
+  socket_.async_wait(asio::socket_base::wait_read, [this](const boost::system::error_code& ec) {
+    if (ec == asio::error::operation_aborted || stopped_) return;
+    if (ec) {
+      spdlog::error("control: waiting on the socket: {}", ec.message());
+      return;
+    }
+    read_batches();
+  });
+}
+
+void Server::read_batches() {
+  in_batch_ = true;
+  bool more = false;
+  for (int round = 0; round < kRoundsPerWake && !stopped_; ++round) {
+    const std::size_t n = in_->read(socket_.native_handle());
+    for (std::size_t i = 0; i < n && !stopped_; ++i)
+      on_datagram(in_->data(i), in_->size(i), in_->from(i), false);
+    more = n == InBatch::kBatch;
+    if (!more) break;
+  }
+  in_batch_ = false;
+  flush_out();
+  if (stopped_) return;
+  if (more) {
+    // Still datagrams waiting: read again after what is queued (no edge
+    // would announce them).
+    asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
+      if (auto a = alive.lock(); a && *a && !stopped_) read_batches();
+    });
+  } else {
+    await_datagrams();
+  }
+}
+
+void Server::receive_probe() {
   // MSG_TRUNC-like: asio reports at most the buffer size, so the buffer is
   // one byte larger than any valid control datagram: a full buffer means
   // "oversized".
-  sock.async_receive_from(asio::buffer(buf), from,
-                          [this, probe](const boost::system::error_code& ec, std::size_t n) {
-                            if (ec == asio::error::operation_aborted || stopped_) return;
-                            if (!ec) {
-                              auto& b = probe ? probe_buf_ : rx_buf_;
-                              on_datagram({b.data(), std::min(n, b.size())}, n,
-                                          to_wire(probe ? probe_from_ : rx_from_), probe);
-                            }
-                            receive(probe);
-                          });
+  probe_socket_.async_receive_from(
+      asio::buffer(probe_buf_), probe_from_,
+      [this](const boost::system::error_code& ec, std::size_t n) {
+        if (ec == asio::error::operation_aborted || stopped_) return;
+        if (!ec) on_datagram({probe_buf_.data(), std::min(n, probe_buf_.size())}, n,
+                             to_wire(probe_from_), true);
+        receive_probe();
+      });
 }
 
 void Server::on_datagram(std::span<const std::uint8_t> data, std::size_t size,
@@ -239,44 +280,73 @@ void Server::dispatch(state::Party& party, wire::Received& msg, const wire::Endp
       msg.body);
 }
 
-std::vector<std::uint8_t> Server::seal(state::Party& party, const wire::Body& body,
-                                       std::uint32_t txid) {
+std::size_t Server::seal(state::Party& party, const wire::Body& body, std::uint32_t txid,
+                         std::span<std::uint8_t> out) {
   wire::ControlHeader h;
   h.common = {wire::type_of(body), wire::KeyDomain::node_dc, wire::Role::dc, party.key_epoch,
               instance_, counter_++, party.id.bytes};
   h.timestamp_ms = common::wall_ms();
   h.txid = txid;
-  std::vector<std::uint8_t> out(NTM_MAX_CONTROL);
   wire::Error err = crypto_.rekey(party.tx_key);
   std::size_t n = 0;
   if (err == wire::Error::ok) n = wire::seal_control(crypto_, h, body, out, err);
   if (err != wire::Error::ok) {
     spdlog::error("control: cannot seal {} for {}: {}", wire::to_string(wire::type_of(body)),
                   party.name, wire::to_string(err));
-    out.clear();
-    return out;
+    return 0;
   }
-  out.resize(n);
-  return out;
+  return n;
 }
 
 void Server::send_raw(std::span<const std::uint8_t> datagram, const wire::Endpoint& to,
                       bool probe) {
   if (datagram.empty() || to.empty()) return;
-  boost::system::error_code ec;
-  (probe ? probe_socket_ : socket_).send_to(asio::buffer(datagram.data(), datagram.size()),
-                                            to_asio(to), 0, ec);
-  if (ec) {
-    stats_.send_failed++;
-    spdlog::debug("control: send to {} failed: {}", to.to_string(), ec.message());
+  if (probe) {
+    // Rare (Keepalive answers on the probe port): sent at once.
+    boost::system::error_code ec;
+    probe_socket_.send_to(asio::buffer(datagram.data(), datagram.size()), to_asio(to), 0, ec);
+    if (ec) {
+      stats_.send_failed++;
+      spdlog::debug("control: send to {} failed: {}", to.to_string(), ec.message());
+    }
+    return;
   }
+  queued(out_->add(datagram, to));
 }
 
 bool Server::send(state::Party& party, const wire::Endpoint& to, const wire::Body& body,
                   std::uint32_t txid, bool probe) {
-  const auto d = seal(party, body, txid);
-  send_raw(d, to, probe);
-  return !d.empty();
+  if (probe || to.empty()) {
+    std::array<std::uint8_t, NTM_MAX_CONTROL> buf;
+    const std::size_t n = seal(party, body, txid, buf);
+    send_raw({buf.data(), n}, to, probe);
+    return n != 0;
+  }
+  std::size_t failed = 0;
+  const auto slot = out_->slot(failed);
+  const std::size_t n = seal(party, body, txid, slot);
+  if (n != 0) out_->commit(n, to);
+  queued(failed);
+  return n != 0;
+}
+
+void Server::queued(std::size_t failed_before) {
+  stats_.send_failed += failed_before;
+  if (in_batch_ || flush_posted_ || out_->empty()) return;
+  flush_posted_ = true;
+  asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
+    if (auto a = alive.lock(); a && *a) flush_out();
+  });
+}
+
+void Server::flush_out() {
+  flush_posted_ = false;
+  if (out_->empty()) return;
+  if (!socket_.is_open()) return;
+  if (const std::size_t failed = out_->flush()) {
+    stats_.send_failed += failed;
+    spdlog::debug("control: {} datagram(s) not sent", failed);
+  }
 }
 
 void Server::send_error(state::Party& party, const wire::Endpoint& to, std::uint32_t txid,

@@ -16,6 +16,7 @@
 #include "config/config.hpp"
 #include "federation/peer.hpp"
 #include "federation/resolver.hpp"
+#include "control/batch_io.hpp"
 #include "control/receiver.hpp"
 #include "ntm/wire/aead.hpp"
 #include "ntm/wire/control_channel.hpp"
@@ -119,7 +120,13 @@ class Server {
   };
 
   // ---- receive path (server.cpp) ----
-  void receive(bool probe);
+  // The control socket: wait until readable, then read_batches().
+  void await_datagrams();
+  // recvmmsg batches until the socket is empty or kRoundsPerWake batches
+  // were taken (then again after the handlers already queued).
+  void read_batches();
+  // The probe socket, one datagram at a time (Keepalives only).
+  void receive_probe();
   void on_datagram(std::span<const std::uint8_t> data, std::size_t size,
                    const wire::Endpoint& from, bool probe);
   void dispatch(state::Party& party, wire::Received& msg, const wire::Endpoint& from, bool probe);
@@ -127,8 +134,14 @@ class Server {
   // ---- send path (server.cpp) ----
   bool send(state::Party& party, const wire::Endpoint& to, const wire::Body& body,
             std::uint32_t txid, bool probe = false);
-  std::vector<std::uint8_t> seal(state::Party& party, const wire::Body& body, std::uint32_t txid);
+  // Seals body for party into out; returns the length, 0 on failure (logged).
+  std::size_t seal(state::Party& party, const wire::Body& body, std::uint32_t txid,
+                   std::span<std::uint8_t> out);
   void send_raw(std::span<const std::uint8_t> datagram, const wire::Endpoint& to, bool probe);
+  // Datagrams for the control socket queue in out_; they leave at the end of
+  // the receive batch, or of the handler that queued them (a posted flush).
+  void queued(std::size_t failed_before);
+  void flush_out();
   void send_error(state::Party& party, const wire::Endpoint& to, std::uint32_t txid,
                   wire::ErrorCode code, wire::MsgType ref, std::string_view reason);
   std::uint32_t next_txid() noexcept { return ++txid_; }
@@ -253,9 +266,11 @@ class Server {
   // Placement sequence: every move takes the next number (Party::moved_seq),
   // every direction notes the current one (Path::directed_seq).
   std::uint64_t placement_seq_ = 1;
-  std::array<std::uint8_t, NTM_MAX_CONTROL + 1> rx_buf_{};
+  std::unique_ptr<InBatch> in_ = std::make_unique<InBatch>();
+  std::unique_ptr<OutBatch> out_ = std::make_unique<OutBatch>();
+  bool in_batch_ = false;      // read_batches() flushes out_ when done
+  bool flush_posted_ = false;  // a flush_out() is queued on the I/O thread
   std::array<std::uint8_t, NTM_MAX_CONTROL + 1> probe_buf_{};
-  asio::ip::udp::endpoint rx_from_;
   asio::ip::udp::endpoint probe_from_;
   std::unordered_map<wire::PathId, std::unique_ptr<Directing>> directing_;
   // General hosts' VIPs: in memory for now (stable while the DC runs).
