@@ -65,11 +65,16 @@ CREATE TABLE public.paths (
     state smallint NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    remote boolean DEFAULT false NOT NULL,
+    initiator_view inet,
+    responder_view inet,
     CONSTRAINT paths_check CHECK (((responder IS NOT NULL) OR (general_addr IS NOT NULL))),
     CONSTRAINT paths_first_sender_check CHECK (((first_sender >= 1) AND (first_sender <= 3))),
+    CONSTRAINT paths_initiator_view_check CHECK (((initiator_view IS NULL) OR ((family(initiator_view) = 4) AND (masklen(initiator_view) = 32)))),
     CONSTRAINT paths_key_epoch_check CHECK (((key_epoch >= 0) AND (key_epoch <= 255))),
     CONSTRAINT paths_path_id_check CHECK ((octet_length(path_id) = 16)),
     CONSTRAINT paths_relay_port_check CHECK (((relay_port >= 0) AND (relay_port <= 65535))),
+    CONSTRAINT paths_responder_view_check CHECK (((responder_view IS NULL) OR ((family(responder_view) = 4) AND (masklen(responder_view) = 32)))),
     CONSTRAINT paths_route_type_check CHECK (((route_type >= 1) AND (route_type <= 4))),
     CONSTRAINT paths_state_check CHECK (((state >= 1) AND (state <= 3)))
 );

@@ -192,8 +192,7 @@ std::uint32_t ipv4(std::string_view section, std::string_view key, const std::st
   wire::IpAddr a;
   if (!wire::IpAddr::parse(text, a) || a.family != wire::Family::v4)
     fail(section, key, "must be an IPv4 address, got '" + text + "'");
-  return (std::uint32_t{a.bytes[0]} << 24) | (std::uint32_t{a.bytes[1]} << 16) |
-         (std::uint32_t{a.bytes[2]} << 8) | a.bytes[3];
+  return a.v4_host_order();
 }
 
 void parse_dns(const ptree& root, Config& c) {
@@ -378,8 +377,7 @@ bool Ipv4Prefix::parse(std::string_view text, Ipv4Prefix& out) {
   unsigned n = 0;
   const auto [ptr, ec] = std::from_chars(len.data(), len.data() + len.size(), n);
   if (len.empty() || ec != std::errc() || ptr != len.data() + len.size() || n > 32) return false;
-  out.network = std::uint32_t{a.bytes[0]} << 24 | std::uint32_t{a.bytes[1]} << 16 |
-                std::uint32_t{a.bytes[2]} << 8 | std::uint32_t{a.bytes[3]};
+  out.network = a.v4_host_order();
   out.length = n;
   return true;
 }

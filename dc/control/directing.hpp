@@ -88,6 +88,7 @@ struct Server::Asking {
   std::optional<state::Path> previous;  // the federated path this re-directs
   bool after_move = false;
   bool resolving = true;  // in DNS; else asking the peer
+  bool looked_up = false;  // the peer's endpoint was looked for in DNS (ask_peer)
   federation::Peer* peer = nullptr;
   wire::NodeInfoRequest request;
   std::uint32_t txid = 0;

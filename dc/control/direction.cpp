@@ -448,7 +448,7 @@ void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
   Directing& ref = *d;
   directing_[d->path.id] = std::move(d);
   view_.put_path(ref.path);
-  if (!ref.path.remote) writer_.submit(store::PathWrite{ref.path}, nullptr);
+  writer_.submit(store::PathWrite{ref.path}, nullptr);
   advance(ref);
 }
 
@@ -648,12 +648,12 @@ void Server::fail_direction(const wire::PathId& id, wire::ErrorCode code, std::s
   if (d->previous) {
     // A failed re-direction leaves the path as it was.
     view_.put_path(*d->previous);
-    if (!d->previous->remote) writer_.submit(store::PathWrite{*d->previous}, nullptr);
+    writer_.submit(store::PathWrite{*d->previous}, nullptr);
     follow_up(*d);
     return;
   }
   view_.erase_path(id);
-  if (!d->path.remote) writer_.submit(store::PathDelete{id}, nullptr);
+  writer_.submit(store::PathDelete{id}, nullptr);
 }
 
 void Server::finish_direction(const wire::PathId& id) {
@@ -670,7 +670,7 @@ void Server::finish_direction(const wire::PathId& id) {
   if (d->previous && d->previous->relay && !d->previous->relay_endpoint.empty())
     if (state::Party* r = view_.find(*d->previous->relay); r && r->active_paths) r->active_paths--;
   view_.put_path(d->path);
-  if (!d->path.remote) writer_.submit(store::PathWrite{d->path}, nullptr);
+  writer_.submit(store::PathWrite{d->path}, nullptr);
   if (!d->previous && !d->path.remote && d->path.responder) supersede_paths(d->path);
   if (d->previous)
     spdlog::info("direction: path {} re-directed: {} -> {}, key epoch {}, established",

@@ -10,12 +10,19 @@
 #include <spdlog/spdlog.h>
 
 #include "control/directing.hpp"
+#include "state/end_view.hpp"
 #include "federation/marker.hpp"
 #include "ntm/common/clock.hpp"
 
 namespace ntm::dc::control {
 
 namespace {
+
+// The NTMobile marker in a TXT answer, if the lookup succeeded and has one.
+std::optional<wire::Endpoint> marker_in(const federation::TxtAnswer& ans) {
+  return ans.status == federation::TxtStatus::ok ? federation::find_marker(ans.texts)
+                                                 : std::nullopt;
+}
 
 // Reasons travel in an Error's Text: printable and at most 160 bytes.
 std::string reason_text(std::string s) {
@@ -93,15 +100,11 @@ void Server::direct_remote(state::Party& mn, const wire::DirectionRequest& req,
   txt_resolver_->lookup(req.peer.name, [this, alive, id, req, h,
                                         from](const federation::TxtAnswer& ans) {
     if (alive.expired() || stopped_) return;
-    auto it = asking_.find(id);
-    if (it == asking_.end()) return;
-    std::unique_ptr<Asking> asked = std::move(it->second);
-    asking_.erase(it);
+    std::unique_ptr<Asking> asked = take_asking(id);
+    if (!asked) return;
     state::Party* mnp = view_.find(asked->mn_id);
     if (!mnp) return;
-    const auto marker = ans.status == federation::TxtStatus::ok
-                            ? federation::find_marker(ans.texts)
-                            : std::nullopt;
+    const auto marker = marker_in(ans);
     if (!marker) {
       // No marker (NXDOMAIN, NODATA, other TXT) or no answer: the name is
       // treated as a general host, whose own lookup decides (docs/federation.md).
@@ -125,7 +128,35 @@ void Server::direct_remote(state::Party& mn, const wire::DirectionRequest& req,
   });
 }
 
+std::unique_ptr<Server::Asking> Server::take_asking(const wire::PathId& id) {
+  auto it = asking_.find(id);
+  if (it == asking_.end()) return nullptr;
+  std::unique_ptr<Asking> a = std::move(it->second);
+  asking_.erase(it);
+  return a;
+}
+
 void Server::ask_peer(std::unique_ptr<Asking> a) {
+  if (a->peer->endpoint().empty() && !a->looked_up && txt_resolver_) {
+    // A peer without configured endpoints is found through its marker in
+    // DNS; this process has not looked it up since it started (a
+    // re-direction of a path loaded at start, or made by another member of
+    // the cluster): the CN's name leads to it, as for a new direction.
+    a->looked_up = true;
+    const wire::PathId id = a->path_id;
+    const std::string target = a->target;
+    asking_[id] = std::move(a);
+    txt_resolver_->lookup(target, [this, alive = std::weak_ptr<bool>(alive_),
+                                   id](const federation::TxtAnswer& ans) {
+      if (alive.expired() || stopped_) return;
+      std::unique_ptr<Asking> asked = take_asking(id);
+      if (!asked) return;
+      const auto marker = marker_in(ans);
+      if (marker && asked->peer->config().endpoints.empty()) asked->peer->learn(*marker);
+      ask_peer(std::move(asked));
+    });
+    return;
+  }
   a->resolving = false;
   a->txid = next_txid();
   a->backoff_ms = cfg_.federation.peer_retransmit_ms;
@@ -415,6 +446,14 @@ void Server::on_route_forward(federation::Peer& peer, const wire::RouteForward& 
   d->path.updated_ms = common::wall_ms();
   d->path.created_ms = previous ? previous->created_ms : d->path.updated_ms;
   d->path.directed_seq = placement_seq_;
+  // CN's address for MN: MN's VIP comes from another DC's pool and may
+  // clash with CN's own VIP or another of its peers (docs/dc.md §8.5).
+  // DC_MN chose MN's view; CN's is this DC's to choose, kept across
+  // re-directions as for a local path.
+  if (const std::string why =
+          state::assign_peer_views(view_, d->path, 0, cfg_, rd.initiator.vip.addr);
+      !why.empty())
+    return refuse(why);
   d->previous = previous;
   d->mn_id = rd.initiator.node_id;
   d->remote.emplace();
@@ -438,6 +477,7 @@ wire::RouteDirection Server::forwarded_direction(Directing& d, state::Party& cn)
   // the keys sealed to CN.
   wire::RouteDirection rd = d.remote->direction;
   rd.responder = cn.info(cfg_.advertise);
+  if (d.path.peer_view[1]) rd.peer_view.addr = d.path.peer_view[1];
   wire::KeyWrapper& wrap = wrapper_for(cn);
   rd.path_key = wrap.seal(d.path_key, d.path.id, d.path.key_epoch, wire::SealedKind::path_key);
   if (rd.relay_key)

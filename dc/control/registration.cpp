@@ -45,7 +45,7 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
     // and Relay Directions the DC sends from here on use it): record when.
     for (state::Path* p : view_.paths_of(party.id)) {
       p->updated_ms = party.last_seen_ms;
-      if (!p->remote) writer_.submit(store::PathWrite{*p}, nullptr);  // federated: memory only
+      writer_.submit(store::PathWrite{*p}, nullptr);
     }
     spdlog::debug("registration: {} {} at {} (local {}), {}", is_relay ? "relay" : "node",
                  party.name, from.to_string(),

@@ -218,6 +218,8 @@ class Server {
                      const wire::ControlHeader& h, const wire::Endpoint& from,
                      const state::Path* existing);
   void ask_peer(std::unique_ptr<Asking> a);
+  // Removes the asking of this path from asking_ and hands it over (null: none).
+  std::unique_ptr<Asking> take_asking(const wire::PathId& id);
   void arm_asking(Asking& a);
   void fail_asking(const wire::PathId& id, wire::ErrorCode code, std::string_view reason);
   void on_peer_datagram(std::span<const std::uint8_t> data, const wire::ControlHeader& h,

@@ -15,8 +15,7 @@ namespace {
 std::int64_t unix_s() { return static_cast<std::int64_t>(common::wall_ms() / 1000); }
 
 std::uint32_t host_order(const wire::IpAddr& a) {
-  return (std::uint32_t{a.bytes[0]} << 24) | (std::uint32_t{a.bytes[1]} << 16) |
-         (std::uint32_t{a.bytes[2]} << 8) | a.bytes[3];
+  return a.v4_host_order();
 }
 
 ntm::dns::Ttls ttls(const config::Config& cfg) {

@@ -53,8 +53,7 @@ bool same_addr(const IpAddr& a, const IpAddr& b) noexcept {
 }
 
 std::uint32_t v4_value(const IpAddr& a) noexcept {
-  return std::uint32_t{a.bytes[0]} << 24 | std::uint32_t{a.bytes[1]} << 16 |
-         std::uint32_t{a.bytes[2]} << 8 | std::uint32_t{a.bytes[3]};
+  return a.v4_host_order();
 }
 
 bool all_zero(const IpAddr& a) noexcept {

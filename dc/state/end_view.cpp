@@ -69,11 +69,11 @@ route::EndView end_view(View& view, const Party& party, const Path& path,
 }
 
 std::string assign_peer_views(View& view, Path& path, std::uint32_t responder_vip,
-                              const config::Config& cfg) {
+                              const config::Config& cfg, std::uint32_t initiator_vip) {
   const Path* before = view.find_path(path.id);
   Party* ini = view.find(path.initiator);
   Party* resp = path.responder ? view.find(*path.responder) : nullptr;
-  const std::uint32_t initiator_vip = ini ? ini->vip.addr : 0;
+  if (ini) initiator_vip = ini->vip.addr;
   auto choose = [&](Party* party, int end, std::uint32_t peer_vip) -> std::string {
     if (!party || peer_vip == 0) return {};
     const route::EndView ev = end_view(view, *party, path, cfg.vip_prefix_len);

@@ -19,11 +19,12 @@ route::EndView end_view(View& view, const Party& party, const Path& path,
                         unsigned route_prefix_len);
 
 // Sets path.peer_view[0] (the initiator's address for the responder, whose
-// VIP is responder_vip) and [1] (the responder's for the initiator), each
-// kept from the path's previous version in the view while still free.  An
-// end that is not a node of this view (a general host, a foreign DC's node)
-// keeps 0.  Returns why a choice failed, or "".
+// VIP is responder_vip) and [1] (the responder's for the initiator, whose
+// VIP is the initiator's in the view, or initiator_vip for another DC's
+// node), each kept from the path's previous version in the view while
+// still free.  An end that is not a node of this view (a general host, a
+// foreign DC's node) keeps 0.  Returns why a choice failed, or "".
 std::string assign_peer_views(View& view, Path& path, std::uint32_t responder_vip,
-                              const config::Config& cfg);
+                              const config::Config& cfg, std::uint32_t initiator_vip = 0);
 
 }  // namespace ntm::dc::state

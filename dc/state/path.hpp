@@ -26,11 +26,19 @@ struct Path {
   wire::Endpoint relay_endpoint;
   std::uint8_t key_epoch = 0;
   PathState state = PathState::directing;
-  // One end is another DC's node (docs/federation.md): kept in memory only,
-  // since the database's paths.initiator and responder refer to our nodes.
+  // One end is another DC's node (docs/federation.md §4): no row of our
+  // nodes table holds it (paths.remote).
   bool remote = false;
   std::uint64_t created_ms = 0;
   std::uint64_t updated_ms = 0;
+  // The address each end uses for the other (its Route Direction's
+  // peer_view): 0 the initiator's for the responder, 1 the responder's for
+  // the initiator; the peer's VIP or a clash substitute
+  // (state/end_view.hpp).  Kept across re-directions, restarts and the
+  // cluster's members (paths.initiator_view, responder_view) so that
+  // applications keep their address; 0: not chosen (a general host's end,
+  // or a row written before migration 0004).
+  std::uint32_t peer_view[2] = {0, 0};
 
   // In memory only, for re-directions (docs/dc.md "Moves"); a path loaded
   // from the database starts with zeroes ("unknown").
@@ -46,12 +54,6 @@ struct Path {
     std::uint64_t mono_ms = 0;  // 0: none
   };
   Asked asked[2];
-  // The address each end uses for the other (its Route Direction's
-  // peer_view): 0 the initiator's for the responder, 1 the responder's for
-  // the initiator; the peer's VIP or a clash substitute
-  // (state/end_view.hpp).  Kept across re-directions so that applications
-  // keep their address; 0: not chosen yet (or loaded at start).
-  std::uint32_t peer_view[2] = {0, 0};
 };
 
 }  // namespace ntm::dc::state

@@ -142,7 +142,20 @@ std::string path_entry(const state::Path& p) {
   put_field(s, std::to_string(static_cast<int>(p.state)));
   put_field(s, std::to_string(p.created_ms));
   put_field(s, std::to_string(p.updated_ms));
+  put_field(s, p.remote ? "1" : "0");
+  put_field(s, p.peer_view[0] ? wire::Vip{p.peer_view[0]}.to_string() : std::string());
+  put_field(s, p.peer_view[1] ? wire::Vip{p.peer_view[1]}.to_string() : std::string());
   return s;
+}
+
+// A peer view: "-" (0, not chosen) or an IPv4 address.
+bool view_field(std::string_view t, std::uint32_t& out) {
+  out = 0;
+  if (t == "-") return true;
+  wire::IpAddr a;
+  if (!wire::IpAddr::parse(t, a) || a.family != wire::Family::v4) return false;
+  out = a.v4_host_order();
+  return out != 0;
 }
 
 // A small decimal in [lo, hi], no sign, no leading zero.
@@ -171,7 +184,7 @@ bool ms_number(std::string_view t, std::uint64_t& out) {
 }
 
 bool parse_path_entry(std::string_view entry, state::Path& p) {
-  std::array<std::string_view, 13> f;
+  std::array<std::string_view, 16> f;
   for (auto& field : f)
     if (!next_field(entry, '/', field)) return false;
   if (!entry.empty()) return false;
@@ -205,7 +218,10 @@ bool parse_path_entry(std::string_view entry, state::Path& p) {
   }
   if (!none(f[8]) && (!parse_endpoint_text(f[8], p.relay_endpoint) || p.relay_endpoint.empty()))
     return false;
-  return ms_number(f[11], p.created_ms) && ms_number(f[12], p.updated_ms);
+  if (f[13] != "0" && f[13] != "1") return false;
+  p.remote = f[13] == "1";
+  return ms_number(f[11], p.created_ms) && ms_number(f[12], p.updated_ms) &&
+         view_field(f[14], p.peer_view[0]) && view_field(f[15], p.peer_view[1]);
 }
 
 // Entries packed into notes of at most kMaxNoteBytes and kMaxIdsPerNote.

@@ -18,9 +18,11 @@
 //   pathw <sender> <entry>... path writes, carried whole (writer): entry =
 //                             <id>/<initiator>/<responder>/<fqdn>/<general>/
 //                             <route>/<first>/<relay>/<relay endpoint>/
-//                             <key epoch>/<state>/<created ms>/<updated ms>,
+//                             <key epoch>/<state>/<created ms>/<updated ms>/
+//                             <remote>/<initiator view>/<responder view>,
 //                             "-" for an empty field: the columns the paths
-//                             table holds, no more
+//                             table holds, no more (remote: 0 or 1; a view:
+//                             an IPv4 address, "-" when not chosen)
 //   gone <sender> <id>...     paths deleted (writer)
 //   paths <sender> <id>...    path writes that do not fit a pathw entry: the
 //                             receiver reloads them, erasing those it does

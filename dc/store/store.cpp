@@ -85,17 +85,23 @@ constexpr Statement kStatements[] = {
     // Group commit: every path write of a batch in one statement.
     {"path_upsert_bulk",
      "INSERT INTO paths (path_id, initiator, responder, responder_fqdn, general_addr, route_type, "
-     "first_sender, relay_id, relay_addr, relay_port, key_epoch, state) "
+     "first_sender, relay_id, relay_addr, relay_port, key_epoch, state, remote, initiator_view, "
+     "responder_view) "
      "SELECT decode(v.id, 'hex'), decode(v.ini, 'hex'), decode(NULLIF(v.resp, ''), 'hex'), v.fqdn, "
      "NULLIF(v.gaddr, '')::inet, v.route, v.first, decode(NULLIF(v.relay, ''), 'hex'), "
-     "NULLIF(v.raddr, '')::inet, NULLIF(v.rport, 0), v.epoch, v.state "
+     "NULLIF(v.raddr, '')::inet, NULLIF(v.rport, 0), v.epoch, v.state, v.remote, "
+     "NULLIF(v.iview, '')::inet, NULLIF(v.rview, '')::inet "
      "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], "
-     "$7::int[], $8::text[], $9::text[], $10::int[], $11::int[], $12::int[]) "
-     "AS v(id, ini, resp, fqdn, gaddr, route, first, relay, raddr, rport, epoch, state) "
+     "$7::int[], $8::text[], $9::text[], $10::int[], $11::int[], $12::int[], $13::bool[], "
+     "$14::text[], $15::text[]) "
+     "AS v(id, ini, resp, fqdn, gaddr, route, first, relay, raddr, rport, epoch, state, remote, "
+     "iview, rview) "
      "ON CONFLICT (path_id) DO UPDATE SET route_type = EXCLUDED.route_type, "
      "first_sender = EXCLUDED.first_sender, relay_id = EXCLUDED.relay_id, "
      "relay_addr = EXCLUDED.relay_addr, relay_port = EXCLUDED.relay_port, "
-     "key_epoch = EXCLUDED.key_epoch, state = EXCLUDED.state, updated_at = now()"},
+     "key_epoch = EXCLUDED.key_epoch, state = EXCLUDED.state, "
+     "initiator_view = EXCLUDED.initiator_view, responder_view = EXCLUDED.responder_view, "
+     "updated_at = now()"},
     {"zone_serial", "UPDATE zones SET serial = GREATEST(serial, $2) WHERE zone_id = $1"},
     {"node_seen", "UPDATE nodes SET last_seen = now(), online = true WHERE node_id = decode($1, 'hex')"},
     {"relay_seen",
@@ -107,14 +113,17 @@ constexpr Statement kStatements[] = {
      "UPDATE relays SET online = false, updated_at = now() WHERE relay_id = decode($1, 'hex')"},
     {"path_upsert",
      "INSERT INTO paths (path_id, initiator, responder, responder_fqdn, general_addr, route_type, "
-     "first_sender, relay_id, relay_addr, relay_port, key_epoch, state) "
+     "first_sender, relay_id, relay_addr, relay_port, key_epoch, state, remote, initiator_view, "
+     "responder_view) "
      "VALUES (decode($1, 'hex'), decode($2, 'hex'), decode(NULLIF($3, ''), 'hex'), $4, "
      "NULLIF($5, '')::inet, $6, $7, decode(NULLIF($8, ''), 'hex'), NULLIF($9, '')::inet, "
-     "NULLIF($10, 0), $11, $12) "
+     "NULLIF($10, 0), $11, $12, $13, NULLIF($14, '')::inet, NULLIF($15, '')::inet) "
      "ON CONFLICT (path_id) DO UPDATE SET route_type = EXCLUDED.route_type, "
      "first_sender = EXCLUDED.first_sender, relay_id = EXCLUDED.relay_id, "
      "relay_addr = EXCLUDED.relay_addr, relay_port = EXCLUDED.relay_port, "
-     "key_epoch = EXCLUDED.key_epoch, state = EXCLUDED.state, updated_at = now()"},
+     "key_epoch = EXCLUDED.key_epoch, state = EXCLUDED.state, "
+     "initiator_view = EXCLUDED.initiator_view, responder_view = EXCLUDED.responder_view, "
+     "updated_at = now()"},
     // Every path deletion of a batch in one statement (group commit).
     {"path_delete_bulk",
      "DELETE FROM paths WHERE path_id = ANY (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)"},
@@ -124,13 +133,20 @@ constexpr Statement kStatements[] = {
      "coalesce(encode(relay_id, 'hex'), ''), coalesce(host(relay_addr), ''), "
      "coalesce(relay_port, 0), key_epoch, state, "
      "(extract(epoch FROM created_at) * 1000)::bigint, "
-     "(extract(epoch FROM updated_at) * 1000)::bigint FROM paths WHERE state <> 3"},
+     "(extract(epoch FROM updated_at) * 1000)::bigint, remote, "
+     "coalesce(host(initiator_view), ''), coalesce(host(responder_view), '') "
+     "FROM paths WHERE state <> 3"},
     // Paths keep no foreign keys (migration 0003): rows whose node went
     // while another DC process wrote them go before a full load.
+    // A federated path (remote) has one end that is another DC's node: it
+    // goes when its own end, whichever that is, is gone.
     {"path_orphans_delete",
-     "DELETE FROM paths p WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = p.initiator) "
+     "DELETE FROM paths p WHERE (NOT p.remote AND "
+     "(NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = p.initiator) "
      "OR (p.responder IS NOT NULL AND "
-     "NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = p.responder))"},
+     "NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = p.responder)))) "
+     "OR (p.remote AND NOT EXISTS (SELECT 1 FROM nodes n "
+     "WHERE n.node_id = p.initiator OR n.node_id = p.responder))"},
     {"path_orphans_unlink",
      "UPDATE paths p SET relay_id = NULL WHERE p.relay_id IS NOT NULL AND "
      "NOT EXISTS (SELECT 1 FROM relays r WHERE r.relay_id = p.relay_id)"},
@@ -157,7 +173,9 @@ constexpr Statement kStatements[] = {
      "coalesce(encode(relay_id, 'hex'), ''), coalesce(host(relay_addr), ''), "
      "coalesce(relay_port, 0), key_epoch, state, "
      "(extract(epoch FROM created_at) * 1000)::bigint, "
-     "(extract(epoch FROM updated_at) * 1000)::bigint FROM paths WHERE state <> 3 "
+     "(extract(epoch FROM updated_at) * 1000)::bigint, remote, "
+     "coalesce(host(initiator_view), ''), coalesce(host(responder_view), '') "
+     "FROM paths WHERE state <> 3 "
      "AND path_id = ANY (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)"},
 };
 
@@ -215,8 +233,7 @@ PartyRow node_row(const pqxx::row& r) {
   p.key_epoch = static_cast<std::uint8_t>(r[4].as<int>());
   wire::IpAddr vip;
   if (wire::IpAddr::parse(r[5].c_str(), vip) && vip.family == wire::Family::v4)
-    p.vip = (std::uint32_t{vip.bytes[0]} << 24) | (std::uint32_t{vip.bytes[1]} << 16) |
-            (std::uint32_t{vip.bytes[2]} << 8) | vip.bytes[3];
+    p.vip = vip.v4_host_order();
   p.local = parse_endpoint_array(r[6].c_str());
   p.observed = endpoint_from(r[7], r[8]);
   p.behind_nat = r[9].as<bool>();
@@ -242,6 +259,14 @@ PartyRow relay_row(const pqxx::row& r) {
   return p;
 }
 
+// A path end's address for its peer (paths.initiator_view, responder_view):
+// NULL (read as "") is 0, "not chosen".
+std::uint32_t view_from(const char* text) {
+  wire::IpAddr a;
+  if (!*text || !wire::IpAddr::parse(text, a) || a.family != wire::Family::v4) return 0;
+  return a.v4_host_order();
+}
+
 state::Path path_row(const pqxx::row& r) {
   state::Path p;
   p.id = id_from<wire::PathTag>(r[0]);
@@ -257,6 +282,9 @@ state::Path path_row(const pqxx::row& r) {
   p.state = static_cast<state::PathState>(r[11].as<int>());
   p.created_ms = r[12].as<std::uint64_t>();
   p.updated_ms = r[13].as<std::uint64_t>();
+  p.remote = r[14].as<bool>();
+  p.peer_view[0] = view_from(r[15].c_str());
+  p.peer_view[1] = view_from(r[16].c_str());
   return p;
 }
 
@@ -278,6 +306,7 @@ std::string text_array(const std::vector<std::string>& items) {
 }
 
 std::string vip_text(std::uint32_t vip) { return wire::Vip{vip}.to_string(); }
+std::string view_text(std::uint32_t v) { return v ? vip_text(v) : std::string(); }
 
 class Receiver final : public pqxx::notification_receiver {
  public:
@@ -513,7 +542,8 @@ struct Apply {
                      p.relay ? hex(*p.relay) : std::string(),
                      p.relay_endpoint.empty() ? std::string() : p.relay_endpoint.addr.to_string(),
                      static_cast<int>(p.relay_endpoint.port), static_cast<int>(p.key_epoch),
-                     static_cast<int>(p.state));
+                     static_cast<int>(p.state), p.remote, view_text(p.peer_view[0]),
+                     view_text(p.peer_view[1]));
   }
   // Store::apply batches deletions itself; this serves the visit's completeness.
   void operator()(const PathDelete& w) const {
@@ -631,8 +661,9 @@ class PathBulk {
       rows_.clear();
       return;
     }
-    std::vector<std::string> id, ini, resp, fqdn, gaddr, relay, raddr;
+    std::vector<std::string> id, ini, resp, fqdn, gaddr, relay, raddr, iview, rview;
     std::vector<int> route, first, rport, epoch, state;
+    std::vector<bool> remote;
     for (const state::Path* p : rows_) {
       if (!p) continue;  // cancelled
       id.push_back(hex(p->id));
@@ -649,11 +680,14 @@ class PathBulk {
       rport.push_back(p->relay_endpoint.port);
       epoch.push_back(p->key_epoch);
       state.push_back(static_cast<int>(p->state));
+      remote.push_back(p->remote);
+      iview.push_back(view_text(p->peer_view[0]));
+      rview.push_back(view_text(p->peer_view[1]));
     }
     tx.exec_prepared("path_upsert_bulk", text_array(id), text_array(ini), text_array(resp),
                      text_array(fqdn), text_array(gaddr), plain_array(route), plain_array(first),
                      text_array(relay), text_array(raddr), plain_array(rport), plain_array(epoch),
-                     plain_array(state));
+                     plain_array(state), plain_array(remote), text_array(iview), text_array(rview));
     rows_.clear();
     index_.clear();
   }

@@ -5,9 +5,11 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <thread>
 
 #include "dc_process.hpp"
 
@@ -71,6 +73,24 @@ inline std::string query1(const std::string& url, const std::string& sql) {
   pqxx::work tx(c);
   auto r = tx.exec(sql);
   return r.empty() || r[0][0].is_null() ? std::string() : r[0][0].c_str();
+}
+
+// query1 until it returns `want` or timeout_ms passed; returns the last
+// value (the DC writes paths behind its answers).
+inline std::string query_until(const std::string& url, const std::string& sql,
+                               const std::string& want, int timeout_ms = 2000) {
+  std::string v;
+  for (int waited = 0; (v = query1(url, sql)) != want && waited < timeout_ms; waited += 20)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return v;
+}
+
+// Runs a statement that changes the database, committed.
+inline void execute(const std::string& url, const std::string& sql) {
+  pqxx::connection c(url);
+  pqxx::work tx(c);
+  tx.exec0(sql);
+  tx.commit();
 }
 
 }  // namespace ntm::test

@@ -334,9 +334,9 @@ TEST_CASE("federation: MN at DC_A reaches CN at DC_B and both hold the K_path DC
 
   REQUIRE(f.a.wait_log("established", 3000));
   REQUIRE(f.b.wait_log("established", 3000));
-  // Federated paths live in memory: DC_A's database has no row to a node
-  // it does not hold.
-  CHECK(query1(f.db_a.url(), "SELECT count(*) FROM paths") == "0");
+  // Federated paths are rows at both DCs, marked remote (migration 0004).
+  CHECK(query_until(f.db_a.url(), "SELECT count(*) FROM paths WHERE remote", "1") == "1");
+  CHECK(query_until(f.db_b.url(), "SELECT count(*) FROM paths WHERE remote", "1") == "1");
 
   // MN asks for a re-direction of the federated path: DC_A asks DC_B
   // again and forwards the next key epoch; CN and MN get epoch 1.
@@ -636,6 +636,73 @@ TEST_CASE("federation: MN moves and DC_A asks DC_B again and forwards the next k
   CHECK(mn2.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
             .equals(cn.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
   CHECK(f.a.wait_log("asking peer b", 1000, from));
+}
+
+TEST_CASE("federation: clashing VIPs get substitutes at both DCs, and restarts keep the path and its views") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  // The two pools overlap: MN's VIP is CN's too, so each end's peer has
+  // its own address in that end's view.
+  const std::string cn_vip = query1(f.db_b.url(), "SELECT host(vip) FROM nodes");
+  execute(f.db_a.url(), "UPDATE nodes SET vip = '" + cn_vip + "'");
+  f.a.start();
+  f.b.start();
+  NodeClient cn(cc, f.b.endpoint(), ep("127.0.0.1", 0));
+  NodeClient mn(mc, f.a.endpoint(), ep("127.0.0.2", 0));
+  REQUIRE(cn.register_at({ep("192.168.1.20", 4512)}));  // CN behind NAT: MN's move re-directs
+  REQUIRE(mn.register_at());
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
+  const auto to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  const auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  REQUIRE(f.a.wait_log("established", 3000));
+  REQUIRE(f.b.wait_log("established", 3000));
+  CHECK(wire::Vip{to_cn->responder.vip}.to_string() == cn_vip);
+  CHECK(to_mn->responder.vip == to_cn->initiator.vip);  // the clash
+  // MN's address for CN is not its own VIP; nor is CN's for MN.
+  CHECK(to_mn->peer_view != to_mn->initiator.vip);
+  CHECK(to_cn->peer_view != to_cn->responder.vip);
+  CHECK(to_cn->peer_view.addr != 0);
+  // Both are stored with the path, at the DC that chose them (written
+  // behind the answers: waited for).
+  const std::string mn_view = wire::Vip{to_mn->peer_view}.to_string();
+  const std::string cn_view = wire::Vip{to_cn->peer_view}.to_string();
+  CHECK(query_until(f.db_a.url(), "SELECT host(initiator_view) FROM paths WHERE remote",
+                    mn_view) == mn_view);
+  CHECK(query_until(f.db_b.url(), "SELECT host(responder_view) FROM paths WHERE remote",
+                    cn_view) == cn_view);
+
+  // Both DCs restart.  MN then moves G -> G: CN must send first to MN's new
+  // address, so DC_A re-directs the path it loaded under the next epoch
+  // (not afresh), and neither end's address for its peer changes.
+  CHECK(f.a.stop() == 0);
+  CHECK(f.b.stop() == 0);
+  const std::size_t mark_a = f.a.log().size(), mark_b = f.b.log().size();
+  f.a.start();
+  f.b.start();
+  CHECK(f.a.wait_log("1 paths loaded", 100, mark_a));
+  CHECK(f.b.wait_log("1 paths loaded", 100, mark_b));
+  REQUIRE(cn.register_at({ep("192.168.1.20", 4512)}));
+  NodeClient mn2(mc, f.a.endpoint(), ep("127.0.0.3", 0));
+  REQUIRE(mn2.register_at());
+  std::optional<wire::RouteDirection> again_cn;
+  for (int i = 0; i < 10 && !(again_cn && again_cn->key_epoch == 1); ++i)
+    again_cn = accept_direction(cn);
+  if (!again_cn) MESSAGE("DC_A:\n" << f.a.log().substr(mark_a) << "\nDC_B:\n" << f.b.log().substr(mark_b));
+  REQUIRE(again_cn);
+  CHECK(again_cn->key_epoch == 1);
+  CHECK(again_cn->initiator.real == mn2.local());
+  CHECK(again_cn->peer_view == to_cn->peer_view);
+  const auto again_mn = accept_direction(mn2);
+  REQUIRE(again_mn);
+  CHECK(again_mn->key_epoch == 1);
+  CHECK(again_mn->peer_view == to_mn->peer_view);
+  CHECK(mn2.open_key(again_mn->path_key, path, 1, wire::SealedKind::path_key)
+            .equals(cn.open_key(again_cn->path_key, path, 1, wire::SealedKind::path_key)));
 }
 
 TEST_CASE("federation: both ends behind NAT go through DC_A's relay with K_rp re-sealed to CN") {

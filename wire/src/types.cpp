@@ -50,6 +50,11 @@ template struct Id<NodeTag>;
 template struct Id<PathTag>;
 template struct Id<DcTag>;
 
+std::uint32_t IpAddr::v4_host_order() const noexcept {
+  return std::uint32_t{bytes[0]} << 24 | std::uint32_t{bytes[1]} << 16 |
+         std::uint32_t{bytes[2]} << 8 | std::uint32_t{bytes[3]};
+}
+
 IpAddr IpAddr::v4(std::uint32_t host_order) {
   IpAddr a;
   a.family = Family::v4;

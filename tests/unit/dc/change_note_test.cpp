@@ -144,6 +144,9 @@ ntm::dc::state::Path sample_path(unsigned n) {
   p.state = ntm::dc::state::PathState::established;
   p.created_ms = 1764450000000ull + n;
   p.updated_ms = 1764450000123ull + n;
+  p.remote = n % 3 == 1;
+  p.peer_view[0] = 0x64400000u + n;          // 100.64.0.n: the responder's VIP
+  p.peer_view[1] = n % 2 ? 0x64780002u : 0;  // a substitute (100.120.0.2), or not chosen
   return p;
 }
 
@@ -162,6 +165,9 @@ void check_same_columns(const ntm::dc::state::Path& a, const ntm::dc::state::Pat
   CHECK(a.state == b.state);
   CHECK(a.created_ms == b.created_ms);
   CHECK(a.updated_ms == b.updated_ms);
+  CHECK(a.remote == b.remote);
+  CHECK(a.peer_view[0] == b.peer_view[0]);
+  CHECK(a.peer_view[1] == b.peer_view[1]);
 }
 
 }  // namespace
@@ -233,19 +239,23 @@ TEST_CASE("change note: many path writes are split under the limits; bad entries
       if (slash == std::string::npos) break;
       start = slash + 1;
     }
-    REQUIRE(f.size() == 13);
+    REQUIRE(f.size() == 16);
     f[field] = value;
     std::string out = std::string("pathw ") + kSender + " ";
     for (std::size_t k = 0; k < f.size(); ++k) out += (k ? "/" : "") + f[k];
     return out;
   };
   CHECK(store::parse_change_note(with(5, "4")));
+  CHECK(store::parse_change_note(with(13, "1")));
+  CHECK(store::parse_change_note(with(14, "-")));
+  CHECK(store::parse_change_note(with(15, "10.1.2.3")));
   // Not a structured binding: doctest's macros capture in lambdas, which
   // clang 14 does not allow for structured bindings.
   for (const auto& bad : std::vector<std::pair<std::size_t, std::string>>{
            {0, "xyz"}, {1, "-"}, {3, "UPPER.example"}, {3, "a b"}, {4, "not-an-address"},
            {5, "0"}, {5, "5"}, {6, "4"}, {6, "01"}, {8, "10.0.0.1"}, {9, "256"}, {10, "0"},
-           {11, "-1"}, {12, ""}, {12, "1234567890123456"}})
+           {11, "-1"}, {12, ""}, {12, "1234567890123456"}, {13, "2"}, {13, "-"},
+           {14, "0.0.0.0"}, {14, "2001:db8::1"}, {15, "100.64"}, {15, ""}})
     CHECK_MESSAGE(!store::parse_change_note(with(bad.first, bad.second)),
                   bad.first << "=" << bad.second);
   CHECK_FALSE(store::parse_change_note(good + "/0"));  // a field too many

@@ -43,6 +43,8 @@ struct IpAddr {
   auto operator<=>(const IpAddr&) const = default;
 
   static IpAddr v4(std::uint32_t host_order);
+  // The first four bytes as one number in host order (meaningful for v4).
+  std::uint32_t v4_host_order() const noexcept;
   static bool parse(std::string_view text, IpAddr& out);  // dotted quad or IPv6 text
   std::string to_string() const;
 };
