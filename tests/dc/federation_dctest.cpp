@@ -705,6 +705,66 @@ TEST_CASE("federation: clashing VIPs get substitutes at both DCs, and restarts k
             .equals(cn.open_key(again_cn->path_key, path, 1, wire::SealedKind::path_key)));
 }
 
+TEST_CASE("federation: a path one member of DC_A's cluster made is re-directed by the other") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  // DC_A is a cluster of two processes on one database; DC_B is one.
+  TestDatabase db_a, db_b;
+  DcProcess::Options oa = Federation::opts(db_a.url(), "a.test");
+  oa.dc_id = "0123456789abcdef0123456789abcdef";
+  DcProcess a1(oa), a2(oa), b(Federation::opts(db_b.url(), "b.test"));
+  a1.set_cluster({a1.endpoint(), a2.endpoint()});
+  a2.set_cluster({a1.endpoint(), a2.endpoint()});
+  UdpServer dns;
+  const std::string key = random_key_hex();
+  for (DcProcess* a : {&a1, &a2})
+    append(*a, "[federation]\nresolver = " + dns.endpoint().to_string() +
+                   "\ndns_timeout_ms = 200\npeer_timeout_ms = 600\n"
+                   "[peer.b]\ndc_id = " + dc_id_of(b) + "\nkey = " + key + "\nzones = b.test\n");
+  append(b, "[peer.a]\ndc_id = " + oa.dc_id + "\nkey = " + key + "\nzones = a.test\nendpoints = " +
+                a1.endpoint().to_string() + "\n");
+  dns.set_handler(zone_dns({{"b.test", b.endpoint()}}));
+  const auto mc = a1.enroll("mn.a.test");
+  const auto cc = b.enroll("cn.b.test");
+  a1.start();
+  a2.start();
+  b.start();
+  NodeClient cn(cc, b.endpoint(), ep("127.0.0.1", 0));
+  NodeClient mn(mc, a1.endpoint(), ep("127.0.0.2", 0));
+  REQUIRE(cn.register_at({ep("192.168.1.20", 4512)}));  // CN behind NAT: MN's move re-directs
+  REQUIRE(mn.register_at());
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
+  const auto first = accept_direction(cn);
+  REQUIRE(first);
+  REQUIRE(accept_direction(mn));
+  REQUIRE(a1.wait_log("established", 3000));
+  // The row reaches a2 in a1's pathw note (it logs nothing for that): wait
+  // for the write, then for a2's listener.
+  REQUIRE(query_until(db_a.url(), "SELECT count(*) FROM paths WHERE remote AND state = 2", "1") ==
+          "1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  // MN moves and registers at a2, which never saw the direction and has
+  // not learnt DC_B's endpoint: it finds DC_B through DNS and re-directs
+  // the path under the next epoch.
+  const std::size_t from = a2.log().size();
+  NodeClient mn2(mc, a2.endpoint(), ep("127.0.0.3", 0));
+  REQUIRE(mn2.register_at());
+  std::optional<wire::RouteDirection> to_cn;
+  for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i) to_cn = accept_direction(cn);
+  if (!to_cn || to_cn->key_epoch != 1) MESSAGE("a2:\n" << a2.log().substr(from));
+  REQUIRE(to_cn);
+  CHECK(to_cn->key_epoch == 1);
+  CHECK(to_cn->initiator.real == mn2.local());
+  CHECK(to_cn->peer_view == first->peer_view);
+  const auto to_mn = accept_direction(mn2);
+  REQUIRE(to_mn);
+  CHECK(to_mn->key_epoch == 1);
+  CHECK(mn2.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
+            .equals(cn.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
+  CHECK(a2.wait_log("asking peer b", 1000, from));
+}
+
 TEST_CASE("federation: both ends behind NAT go through DC_A's relay with K_rp re-sealed to CN") {
   NTM_REQUIRE_PG_OR_SKIP();
   Federation f;
