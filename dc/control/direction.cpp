@@ -671,7 +671,7 @@ void Server::finish_direction(const wire::PathId& id) {
     if (state::Party* r = view_.find(*d->previous->relay); r && r->active_paths) r->active_paths--;
   view_.put_path(d->path);
   writer_.submit(store::PathWrite{d->path}, nullptr);
-  if (!d->previous && !d->path.remote && d->path.responder) supersede_paths(d->path);
+  if (!d->previous && d->path.responder) supersede_paths(d->path);
   if (d->previous)
     spdlog::info("direction: path {} re-directed: {} -> {}, key epoch {}, established",
                  id.to_hex(), wire::to_string(d->previous->route), wire::to_string(d->path.route),
@@ -689,11 +689,13 @@ void Server::supersede_paths(const state::Path& newest) {
   // live on here, and a move would re-direct every one of them.  Each end
   // would then keep whichever direction it received last, and the two ends
   // could keep different paths (seen as a tunnel that never came up after
-  // a restarted ntmd moved, bench/run_tunnel_bench.sh).
+  // a restarted ntmd moved, bench/run_tunnel_bench.sh).  Federated paths
+  // too, at both DCs: their rows would pile up otherwise (the other end's
+  // ID is as unique as a local node's).
   const wire::NodeId a = newest.initiator, b = *newest.responder;
   std::vector<wire::PathId> older;
   for (const state::Path* p : view_.paths_of(a)) {
-    if (p->id == newest.id || p->remote || !p->responder) continue;
+    if (p->id == newest.id || !p->responder) continue;
     const bool pair = (p->initiator == a && *p->responder == b) ||
                       (p->initiator == b && *p->responder == a);
     // One being re-directed right now ends first; the next one supersedes it.

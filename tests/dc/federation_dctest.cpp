@@ -366,6 +366,10 @@ TEST_CASE("federation: MN at DC_A reaches CN at DC_B and both hold the K_path DC
   };
   CHECK(accept_path(cn, path2));
   CHECK(accept_path(mn, path2));
+  // The new path supersedes the first at both DCs, as between local nodes.
+  const std::string only = "SELECT string_agg(encode(path_id, 'hex'), ',') FROM paths";
+  CHECK(query_until(f.db_a.url(), only, path2.to_hex()) == path2.to_hex());
+  CHECK(query_until(f.db_b.url(), only, path2.to_hex()) == path2.to_hex());
 
   // A name in DC_B's zone without a node: DC_B says so, MN hears it.
   auto e = error_for(mn, {random_path(), wire::Fqdn{"nobody.b.test"}, false}, 3000);
