@@ -44,7 +44,7 @@ constexpr std::string_view kTimersKeys[] = {"keepalive_s", "lifetime_s", "direct
                                             "retransmit_initial_ms", "max_skew_s"};
 constexpr std::string_view kRouteKeys[] = {"same_network_prefix_len", "relay_idle_timeout_s"};
 constexpr std::string_view kLogKeys[] = {"level"};
-constexpr std::string_view kLimitsKeys[] = {"rate_per_node"};
+constexpr std::string_view kLimitsKeys[] = {"rate_per_node", "rate_per_peer"};
 constexpr std::string_view kDnsKeys[] = {"socket",           "socket_mode",        "nameservers",
                                          "ns_addresses",     "hostmaster",         "nat_address",
                                          "prompt_interval_ms", "max_connections", "request_timeout_ms",
@@ -591,6 +591,7 @@ Config parse(std::string_view ini_text) {
 
   // [limits]
   c.rate_per_node = number(root, "limits", "rate_per_node", c.rate_per_node, 1, 100000);
+  c.rate_per_peer = number(root, "limits", "rate_per_peer", c.rate_per_peer, 1, 1000000);
 
   // [dns]
   parse_dns(root, c);

@@ -72,6 +72,7 @@ struct Config {
 
   // [limits]
   unsigned rate_per_node = 50;          // rate_per_node: control messages per second per node
+  unsigned rate_per_peer = 5000;        // rate_per_peer: messages per second per peer DC
 
   // [dns]: the PowerDNS remote backend (docs/dns.md)
   struct Dns {

@@ -509,6 +509,10 @@ void Server::on_peer_datagram(std::span<const std::uint8_t> data, const wire::Co
                   wire::to_string(e));
     return;
   }
+  if (!peer->rate.allow(common::mono_ms(), cfg_.rate_per_peer)) {
+    peer->stats.rate_limited++;
+    return;
+  }
   std::visit(
       [&](auto& body) {
         using T = std::decay_t<decltype(body)>;
@@ -556,10 +560,10 @@ void Server::log_federation_stats() const {
                r.queries, r.retries, r.cache_hits, r.timeouts, r.ignored, r.failed);
   for (const auto& p : peers_->all())
     spdlog::info("federation: peer {} received={} sent={} auth_failed={} replayed={} stale={} "
-                 "bad={} refused={} unexpected={} timeouts={}",
+                 "bad={} refused={} unexpected={} timeouts={} rate_limited={}",
                  p->name(), p->stats.received, p->stats.sent, p->stats.auth_failed,
                  p->stats.replayed, p->stats.stale, p->stats.bad, p->stats.refused,
-                 p->stats.unexpected, p->stats.timeouts);
+                 p->stats.unexpected, p->stats.timeouts, p->stats.rate_limited);
 }
 
 }  // namespace ntm::dc::control

@@ -15,6 +15,7 @@
 #include "config/config.hpp"
 #include "ntm/wire/control_channel.hpp"
 #include "ntm/wire/sealed_key.hpp"
+#include "state/party.hpp"
 
 namespace ntm::dc::federation {
 
@@ -32,6 +33,7 @@ struct PeerStats {
   std::uint64_t refused = 0;       // authentic, but outside what the peer may say
   std::uint64_t unexpected = 0;    // authentic, answers nothing we asked
   std::uint64_t timeouts = 0;      // exchanges the peer did not answer in time
+  std::uint64_t rate_limited = 0;  // authentic, over [limits] rate_per_peer
   std::uint64_t sent = 0;
 };
 
@@ -63,6 +65,10 @@ class Peer {
                        wire::SealedKind kind, wire::SecretKey& out);
 
   PeerStats stats;
+  // Authentic messages beyond [limits] rate_per_peer are dropped: a peer
+  // is trusted for its zones, not for unbounded work (each Node Info
+  // Request prompts a node, each Route Forward directs one).
+  state::RateLimiter rate;
 
  private:
   config::Config::Peer cfg_;

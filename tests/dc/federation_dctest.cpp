@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <regex>
 #include <thread>
 
 #include "../unit/dc/dns_bytes.hpp"
@@ -559,6 +560,45 @@ TEST_CASE("federation: DC_B drops forged and replayed and unknown-DC messages an
   CHECK(log.find("auth_failed=1 replayed=1") != std::string::npos);
   CHECK(log.find("refused=3") != std::string::npos);
   CHECK(log.find("dropped 1 x unknown_key") != std::string::npos);
+}
+
+TEST_CASE("federation: an authentic peer that floods DC_B is cut to its rate, counted") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  Federation f;
+  append(f.b, "[limits]\nrate_per_peer = 5\n");  // a burst of 10, then 5 a second
+  const auto cc = f.b.enroll("cn.b.test");
+  f.b.start();
+  NodeClient cn(cc, f.b.endpoint());
+  REQUIRE(cn.register_at());
+  auto as_a = fake_dc(f.id_a, f.id_b, f.key, "b.test");
+  // 40 authentic, distinct requests at once, from one socket.
+  common::UdpSocket sock(ep("127.0.0.1", 0));
+  for (std::uint32_t i = 0; i < 40; ++i)
+    REQUIRE(sock.send(as_a.seal(wire::NodeInfoRequest{{"cn.b.test"}, {"mn.a.test"}}, 100 + i),
+                      f.b.endpoint()));
+  std::size_t answers = 0;
+  std::vector<std::uint8_t> buf(2048);
+  const auto until = common::mono_ms() + 600;
+  while (common::mono_ms() < until) {
+    wire::Endpoint from;
+    const long n = sock.receive(buf, from);
+    if (n < 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
+    wire::Received r;
+    if (as_a.open({buf.data(), static_cast<std::size_t>(n)}, r) == wire::Error::ok &&
+        std::holds_alternative<wire::NodeInfoResponse>(r.body))
+      ++answers;
+  }
+  MESSAGE("answered " << answers << " of 40");
+  CHECK(answers >= 10);  // the burst
+  CHECK(answers <= 14);  // and what 5/s refills meanwhile
+  REQUIRE(f.b.stop() == 0);
+  std::smatch m;
+  const std::string log = f.b.log();
+  REQUIRE(std::regex_search(log, m, std::regex("federation: peer a .*rate_limited=([0-9]+)")));
+  CHECK(std::stoul(m[1].str()) + answers == 40);
 }
 
 TEST_CASE("federation: DC_A finds DC_B through DC_B's PowerDNS") {

@@ -84,6 +84,7 @@ TEST_CASE("config: the example file parses and matches the documented defaults")
   CHECK(c.relay_idle_timeout_s == d.relay_idle_timeout_s);
   CHECK(c.log_level == d.log_level);
   CHECK(c.rate_per_node == d.rate_per_node);
+  CHECK(c.rate_per_peer == d.rate_per_peer);
   CHECK(c.dns.socket == d.dns.socket);
   CHECK(c.dns.socket_mode == d.dns.socket_mode);
   CHECK(c.dns.nat_address == d.dns.nat_address);
@@ -112,6 +113,7 @@ TEST_CASE("config: a minimal file gets the defaults") {
   CHECK(c.relay_idle_timeout_s == 300);
   CHECK(c.log_level == "info");
   CHECK(c.rate_per_node == 50);
+  CHECK(c.rate_per_peer == 5000);
 }
 
 TEST_CASE("config: values are read and canonicalised") {
@@ -375,6 +377,8 @@ TEST_CASE("config: each validation rule names its key") {
   // [limits]
   CHECK(names(error_of(with("[limits]\nrate_per_node = 0\n")),
               "[limits] rate_per_node: must be between 1 and 100000"));
+  CHECK(names(error_of(with("[limits]\nrate_per_peer = 0\n")),
+              "[limits] rate_per_peer: must be between 1 and 1000000"));
   CHECK(names(error_of(with("[limits]\nrate_per_node = 100001\n")),
               "[limits] rate_per_node: must be between 1 and 100000"));
 }
