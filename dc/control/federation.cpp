@@ -198,10 +198,8 @@ void Server::arm_asking(Asking& a) {
 }
 
 void Server::fail_asking(const wire::PathId& id, wire::ErrorCode code, std::string_view reason) {
-  auto it = asking_.find(id);
-  if (it == asking_.end()) return;
-  std::unique_ptr<Asking> a = std::move(it->second);
-  asking_.erase(it);
+  std::unique_ptr<Asking> a = take_asking(id);
+  if (!a) return;
   a->timer.cancel();
   stats_.directions_failed++;
   if (!a->requester) {
@@ -234,9 +232,8 @@ void Server::on_node_info_response(federation::Peer& peer, const wire::NodeInfoR
     peer.stats.refused++;
     return fail_asking(id, wire::ErrorCode::peer_dc_failed, "peer DC gave an unusable answer");
   }
-  auto it = asking_.find(id);
-  std::unique_ptr<Asking> owned = std::move(it->second);
-  asking_.erase(it);
+  std::unique_ptr<Asking> owned = take_asking(id);
+  if (!owned) return;  // checked above; defensive
   owned->timer.cancel();
   state::Party* mn = view_.find(owned->mn_id);
   if (!mn || directing_.count(id)) return;
