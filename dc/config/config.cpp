@@ -42,7 +42,8 @@ constexpr std::string_view kVipKeys[] = {"pool", "route_prefix_len", "general_po
                                          "substitute_pool"};
 constexpr std::string_view kTimersKeys[] = {"keepalive_s", "lifetime_s", "direction_timeout_ms",
                                             "retransmit_initial_ms", "max_skew_s"};
-constexpr std::string_view kRouteKeys[] = {"same_network_prefix_len", "relay_idle_timeout_s"};
+constexpr std::string_view kRouteKeys[] = {"same_network_prefix_len", "relay_idle_timeout_s",
+                                           "standby_relay"};
 constexpr std::string_view kLogKeys[] = {"level"};
 constexpr std::string_view kLimitsKeys[] = {"rate_per_node", "rate_per_peer"};
 constexpr std::string_view kDnsKeys[] = {"socket",           "socket_mode",        "nameservers",
@@ -578,6 +579,11 @@ Config parse(std::string_view ini_text) {
       number(root, "route", "same_network_prefix_len", c.same_network_prefix_len, 8, 32);
   c.relay_idle_timeout_s =
       number(root, "route", "relay_idle_timeout_s", c.relay_idle_timeout_s, 10, 86400);
+  if (const auto v = get(root, "route", "standby_relay")) {
+    if (*v == "on") c.standby_relay = true;
+    else if (*v == "off") c.standby_relay = false;
+    else fail("route", "standby_relay", "must be on or off, got '" + *v + "'");
+  }
 
   // [log]
   if (const auto level = get(root, "log", "level")) {

@@ -66,6 +66,9 @@ struct Config {
   // [route]
   unsigned same_network_prefix_len = 24;  // same_network_prefix_len
   unsigned relay_idle_timeout_s = 300;    // relay_idle_timeout_s
+  // standby_relay: a direct route with a NATed first sender gets a relay
+  // leg beside it, for the other end's moves (route::standby_relay).
+  bool standby_relay = true;
 
   // [log]
   std::string log_level = "info";       // level

@@ -432,10 +432,11 @@ void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
   spdlog::debug("direction: path {} {} -> {}: {} ({}), first sender {}, key epoch {}",
                 d->path.id.to_hex(), mn->name, d->path.responder_fqdn, wire::to_string(dec.route),
                 dec.reason, static_cast<int>(dec.first), static_cast<int>(d->path.key_epoch));
-  // Two nodes sharing a private network go direct, with a relay named as
-  // their fallback should the direct route not answer (when one is up).
-  state::Party* relay = relayed || dec.route == wire::RouteType::direct_private ? pick_relay({})
-                                                                               : nullptr;
+  // A direct route may get a relay named as its stand-by (when one is up):
+  // two nodes sharing a private network, should that not answer; a NATed
+  // first sender, for the other end's moves (route::standby_relay).
+  state::Party* relay =
+      relayed || route::standby_relay(dec, cfg_.standby_relay) ? pick_relay({}) : nullptr;
   if (relayed && !relay) return fail(wire::ErrorCode::no_route, "no relay available");
   if (relay) {
     if (dec.route != wire::RouteType::relay_general) d->relay_key = wire::SecretKey::random();
@@ -590,9 +591,9 @@ void Server::on_route_direction_ack(state::Party& party, const wire::RouteDirect
 }
 
 void Server::relay_unavailable(Directing& d) {
-  if (d.path.route != wire::RouteType::direct_private)
+  if (d.path.route == wire::RouteType::relay || d.path.route == wire::RouteType::relay_general)
     return fail_direction(d.path.id, wire::ErrorCode::no_route, "no relay answered");
-  // The relay was only the fallback of a direct route: go on without one.
+  // The relay was only the stand-by of a direct route: go on without one.
   d.path.relay.reset();
   d.path.relay_endpoint = {};
   view_.put_path(d.path);
@@ -625,8 +626,9 @@ void Server::party_removed_from_directions(const wire::NodeId& id) {
       } else {
         relay_unavailable(d);
       }
-    } else if (d.path.route == wire::RouteType::direct_private) {
-      // It had accepted as a fallback: direct the ends again without it.
+    } else if (d.path.route == wire::RouteType::direct ||
+               d.path.route == wire::RouteType::direct_private) {
+      // It had accepted as a stand-by: direct the ends again without it.
       relay_unavailable(d);
     } else {
       fail_direction(pid, wire::ErrorCode::no_route, "relay removed");

@@ -168,7 +168,7 @@ class Server {
   void arm_retransmit(Directing& d);
   void fail_direction(const wire::PathId& id, wire::ErrorCode code, std::string_view reason);
   // No relay could take the path: fatal for relayed routes, not for a
-  // direct route whose relay was only its fallback.
+  // direct route whose relay was only its stand-by.
   void relay_unavailable(Directing& d);
   void finish_direction(const wire::PathId& id);
   // Forgets the other paths between newest's two nodes (one path per pair,

@@ -254,4 +254,14 @@ Decision after_route_failed(RouteType current, const Decision& next, const Polic
   return made(RouteType::relay, FirstSender::both, reason::route_failed);
 }
 
+bool standby_relay(const Decision& d, bool nat_standby) {
+  if (d.outcome != Outcome::ok) return false;
+  switch (d.route) {
+    case RouteType::direct_private: return true;
+    case RouteType::direct:
+      return nat_standby && (d.reason == reason::mn_behind_nat || d.reason == reason::cn_behind_nat);
+    default: return false;
+  }
+}
+
 }  // namespace ntm::dc::route

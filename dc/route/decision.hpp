@@ -90,6 +90,19 @@ bool redirect_after_move(wire::RouteType current, const Decision& next, const Pl
 // first, reason route_failed); otherwise `next` is returned unchanged.
 Decision after_route_failed(wire::RouteType current, const Decision& next, const Policy& policy);
 
+// Whether the route decided gets a relay named as its stand-by.  The ends
+// set up their relay leg beside the direct one, so that an end can switch
+// to the relay at once when the direct route stops carrying, instead of
+// waiting for the DC to re-direct the path (docs/route-decision.md,
+// "Stand-by relay"):
+//   - direct_private, always: the private path may not answer at all;
+//   - direct where one end sends first because it is (or may be) behind
+//     NAT, when `nat_standby` ([route] standby_relay): that NAT filters
+//     the other end's new address after a move of the other end.
+// Never where both ends are global (each end's NTM Update reaches the
+// other), nor on relayed routes (they are on the relay already).
+bool standby_relay(const Decision& d, bool nat_standby);
+
 // NAT verdict for a registration: behind NAT when the observed source
 // address:port is none of the reported local addresses.
 bool behind_nat(const std::vector<wire::Endpoint>& local, const wire::Endpoint& observed);

@@ -218,6 +218,7 @@ void Agent::housekeeping() {
     if (p.info.state == PathState::up) check_liveness(p, now);
     if (p.info.state == PathState::up && now - p.last_keepalive_ms >= kPathKeepaliveMs) {
       dp_.send_keepalive(p.info.id);
+      keep_relay_leg(p);
       p.last_keepalive_ms = now;
     }
     ++it;

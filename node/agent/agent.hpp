@@ -43,6 +43,7 @@ struct PathMoves {
   std::uint64_t updates_accepted = 0;   // the peer's updates that moved our endpoint
   std::uint64_t updates_refused = 0;    // not the peer, stale, rate-limited
   std::uint64_t redirects = 0;          // re-directions of this path (new key epoch)
+  std::uint64_t standby_switches = 0;   // moves that put the path on its stand-by relay
   std::uint32_t last_update_ms = 0;     // from the move to the confirmation, last round
 };
 
@@ -152,6 +153,10 @@ class Agent {
   // Holding (docs/mobility.md, "Holding"): the path's outgoing packets are
   // kept by the data path from the move until the path answers again.
   void hold_path(const Path& p, std::uint64_t now);
+  // A path whose peer must send first and whose stand-by relay leg is up:
+  // on our move it goes via the relay at once instead of being held until
+  // the DC re-directs it (docs/mobility.md, "Stand-by relay").
+  bool switch_to_standby(Path& p);
   void release_path(const wire::PathId& id, std::string_view why);
   void arm_hold_timer();
 
@@ -162,6 +167,10 @@ class Agent {
                        const wire::ControlHeader& h);
   void mark_up(Path& p);
   void fall_back_to_relay(Path& p);
+  wire::TunnelRequest tunnel_request(const Path& p) const;
+  // The stand-by relay leg of a direct path, refreshed at the path
+  // keepalive interval: the relay keeps it, the ends' NATs keep its binding.
+  void keep_relay_leg(Path& p);
 
   boost::asio::io_context& io_;
   NodeConfig cfg_;

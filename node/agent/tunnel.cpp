@@ -56,12 +56,7 @@ void Agent::send_tunnel_requests(Path& p) {
   if (i.state != PathState::setting_up && !relay_leg) return;
   if (now - p.started_ms >= cfg_.tunnel_wait_ms) return;  // up; the relay leg gave up
 
-  wire::TunnelRequest req;
-  req.sender = cfg_.id;
-  req.sender_vip = reg_.vip;
-  req.receiver_vip = i.peer.vip;
-  req.sender_real = reported_.empty() ? dp_.local() : reported_.front();
-  if (reg_.behind_nat) req.sender_nat = reg_.observed;
+  wire::TunnelRequest req = tunnel_request(p);
   std::array<std::uint8_t, NTM_MAX_CONTROL> buf;
   wire::Error err = wire::Error::ok;
   if (peer_leg) {
@@ -86,6 +81,28 @@ void Agent::send_tunnel_requests(Path& p) {
     if (ec || alive.expired()) return;
     if (auto it = paths_.find(id); it != paths_.end()) send_tunnel_requests(*it->second);
   });
+}
+
+wire::TunnelRequest Agent::tunnel_request(const Path& p) const {
+  wire::TunnelRequest req;
+  req.sender = cfg_.id;
+  req.sender_vip = reg_.vip;
+  req.receiver_vip = p.info.peer.vip;
+  req.sender_real = reported_.empty() ? dp_.local() : reported_.front();
+  if (reg_.behind_nat) req.sender_nat = reg_.observed;
+  return req;
+}
+
+void Agent::keep_relay_leg(Path& p) {
+  // Only a relay leg standing by: a path on the relay keeps it busy (and
+  // alive) with its own capsules and keepalives.
+  if (!p.relay_chan || !p.info.relay_up || p.info.via_relay || p.info.relay.empty()) return;
+  wire::TunnelRequest req = tunnel_request(p);
+  req.receiver = wire::NodeId{};
+  std::array<std::uint8_t, NTM_MAX_CONTROL> buf;
+  wire::Error err = wire::Error::ok;
+  if (const auto n = p.relay_chan->seal(req, p.tunnel_txid, common::wall_ms(), buf, err))
+    dp_.send_control(std::span(buf.data(), n), p.info.relay);
 }
 
 void Agent::fall_back_to_relay(Path& p) {

@@ -75,7 +75,7 @@ void Agent::start_move_round(std::string_view why,
     if (p->info.state != PathState::up) continue;
     ++live;
     p->update_started_ms = now;
-    hold_path(*p, now);
+    if (!switch_to_standby(*p)) hold_path(*p, now);
     begin_update(*p);
   }
   // Logged after the datagrams are out: every microsecond before them is
@@ -83,6 +83,20 @@ void Agent::start_move_round(std::string_view why,
   spdlog::info("network changed ({}): local {} -> {}; registered again, updated {} path(s)", why,
                before.empty() ? std::string("-") : before.front().to_string(),
                now_local.empty() ? std::string("-") : now_local.front().to_string(), live);
+}
+
+bool Agent::switch_to_standby(Path& p) {
+  if (!peer_sends_first(p.info) || !p.relay_chan || !p.info.relay_up || p.info.relay.empty())
+    return false;
+  // The peer's NAT filters our new address until the DC has directed the
+  // path again (the peer then sends first to it); its relay leg is open.
+  // The NTM Update goes to the RS (send_update: via_relay), which moves our
+  // end and forwards; the peer follows our first capsule from the relay
+  // (on_roam).  The DC's re-direction brings the path back to its route.
+  p.info.via_relay = true;
+  dp_.set_peer(p.info.id, p.info.relay);
+  ++p.info.moves.standby_switches;
+  return true;
 }
 
 void Agent::hold_path(const Path& p, std::uint64_t now) {

@@ -35,6 +35,10 @@ std::string status_json(const AgentStatus& s, const std::string& fqdn) {
                      {"route", std::string(wire::to_string(p.route))},
                      {"state", std::string(to_string(p.state))},
                      {"via_relay", p.via_relay},
+                     // A direct route's relay leg, up and standing by.
+                     {"relay_standby", !p.via_relay && p.relay_up &&
+                                           (p.route == wire::RouteType::direct ||
+                                            p.route == wire::RouteType::direct_private)},
                      {"endpoint", c.peer.empty() ? "" : c.peer.to_string()},
                      {"tx_packets", c.tx_packets},
                      {"rx_packets", c.rx_packets},
@@ -48,6 +52,7 @@ std::string status_json(const AgentStatus& s, const std::string& fqdn) {
                                 {"updates_accepted", p.moves.updates_accepted},
                                 {"updates_refused", p.moves.updates_refused},
                                 {"redirects", p.moves.redirects},
+                                {"standby_switches", p.moves.standby_switches},
                                 {"last_update_ms", p.moves.last_update_ms}}}});
   }
   j["moves"] = s.moves;
@@ -79,7 +84,8 @@ std::string status_text(const AgentStatus& s, const std::string& fqdn) {
       o << "      moves: updates sent " << p.moves.updates_sent << ", confirmed "
         << p.moves.updates_answered << " (last in " << p.moves.last_update_ms
         << " ms); peer's accepted " << p.moves.updates_accepted << ", refused "
-        << p.moves.updates_refused << "; re-directed " << p.moves.redirects << " times\n";
+        << p.moves.updates_refused << "; re-directed " << p.moves.redirects
+        << " times; onto the stand-by relay " << p.moves.standby_switches << " times\n";
   }
   o << "  drops: unknown path " << s.totals.unknown_path << ", no tunnel " << s.totals.no_tunnel
     << ", bad packet " << s.totals.bad_packet << ", send errors " << s.totals.send_errors

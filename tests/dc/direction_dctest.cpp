@@ -291,6 +291,64 @@ TEST_CASE("a fallback relay that does not answer does not stop a direct route") 
   CHECK_FALSE(to_mn->relay_key);
 }
 
+TEST_CASE("a direct route with a NATed first sender gets a stand-by relay") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  const auto rc = dc.enroll("relay.test.example", true);
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint()), relay(rc, dc.endpoint());
+  REQUIRE(relay.register_at());
+  REQUIRE(mn.register_at());                               // global
+  REQUIRE(cn.register_at({ep("192.168.1.3", 4512)}));      // behind NAT
+  const auto path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  auto rd = accept_relay(relay, 50005);
+  REQUIRE(rd);
+  CHECK(rd->mode == wire::RelayMode::forward);
+  auto to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->route == wire::RouteType::direct);
+  CHECK(to_mn->first == wire::FirstSender::responder);
+  CHECK(to_mn->relay == ep("127.0.0.1", 50005));
+  CHECK(to_cn->relay == ep("127.0.0.1", 50005));
+  REQUIRE(to_mn->relay_key);
+  REQUIRE(to_cn->relay_key);
+  const auto k = relay.open_key(rd->relay_key, path, 0, wire::SealedKind::relay_key);
+  CHECK(mn.open_key(*to_mn->relay_key, path, 0, wire::SealedKind::relay_key).equals(k));
+  CHECK(cn.open_key(*to_cn->relay_key, path, 0, wire::SealedKind::relay_key).equals(k));
+}
+
+TEST_CASE("standby_relay = off leaves a NATed direct route without a relay") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess::Options o{db.url()};
+  o.extra = "[route]\nstandby_relay = off\n";
+  DcProcess dc(o);
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  const auto rc = dc.enroll("relay.test.example", true);
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint()), relay(rc, dc.endpoint());
+  REQUIRE(relay.register_at());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at({ep("192.168.1.3", 4512)}));
+  const auto path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  auto to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->route == wire::RouteType::direct);
+  CHECK(to_mn->relay.empty());
+  CHECK_FALSE(to_mn->relay_key);
+  CHECK_FALSE(relay.wait_for<wire::RelayDirection>(300));  // the relay was never asked
+}
+
 TEST_CASE("a retransmitted Direction Request after the path was directed changes nothing") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;

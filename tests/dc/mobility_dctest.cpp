@@ -119,10 +119,10 @@ TEST_CASE("move G -> P(B) with the CN behind NAT A: direct becomes relay") {
   REQUIRE(cn.register_at({ep("192.168.1.20", 4512)}));  // behind NAT A
   REQUIRE(mn.register_at());                            // global
   const auto path = random_path();
-  const auto first = establish(dc, mn, cn, path);
+  const auto first = establish(dc, mn, cn, path, &relay, 50015);
   REQUIRE(first.route == wire::RouteType::direct);
   REQUIRE(first.first == wire::FirstSender::responder);
-  CHECK_FALSE(relay.wait_for<wire::RelayDirection>(100));
+  CHECK(first.relay == ep("127.0.0.1", 50015));  // standing by ([route] standby_relay)
 
   const std::size_t from = dc.log().size();
   NodeClient mn2 = at(mc, dc, "127.0.0.3");
@@ -154,7 +154,7 @@ TEST_CASE("move G -> P(B) with the CN behind NAT A: direct becomes relay") {
   CHECK_FALSE(direction_of(mn, 1, 100));
 }
 
-TEST_CASE("move P(B) -> G with the CN behind NAT A: relay becomes direct, CN first") {
+TEST_CASE("move P(B) -> G with the CN behind NAT A: relay becomes direct, CN first, relay standing by") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;
   DcProcess dc(db.url());
@@ -174,16 +174,21 @@ TEST_CASE("move P(B) -> G with the CN behind NAT A: relay becomes direct, CN fir
 
   NodeClient mn2 = at(mc, dc, "127.0.0.2");
   REQUIRE(mn2.register_at());  // global
+  // The direct route's stand-by relay, before the ends are directed.
+  auto sb = accept_relay(relay, 50016);
+  REQUIRE(sb);
+  CHECK(sb->key_epoch == 1);
   const auto r = expect_redirect(cn, mn2, path, 1);
   for (const auto* d : {&r.responder, &r.initiator}) {
     CHECK(d->route == wire::RouteType::direct);
     CHECK(d->first == wire::FirstSender::responder);  // the CN behind NAT sends first
-    CHECK(d->relay.empty());
-    CHECK_FALSE(d->relay_key);
+    CHECK(d->relay == ep("127.0.0.1", 50016));
+    REQUIRE(d->relay_key);
     CHECK(d->initiator.real == mn2.local());
     CHECK(d->initiator.nat.empty());
   }
-  CHECK_FALSE(relay.wait_for<wire::RelayDirection>(300));  // a direct route needs no relay
+  CHECK(mn2.open_key(*r.initiator.relay_key, path, 1, wire::SealedKind::relay_key)
+            .equals(relay.open_key(sb->relay_key, path, 1, wire::SealedKind::relay_key)));
   CHECK(stored_epoch_becomes(db.url(), "1"));
   CHECK(query1(db.url(), "SELECT route_type FROM paths") == "1");  // direct
 }
@@ -275,7 +280,7 @@ TEST_CASE("the MN moves into the CN's private network: direct becomes direct_pri
   REQUIRE(cn.register_at({ep("192.168.1.20", 4512)}));
   REQUIRE(mn.register_at());
   const auto path = random_path();
-  establish(dc, mn, cn, path);
+  establish(dc, mn, cn, path, &relay, 50017);
 
   NodeClient mn2 = at(mc, dc, "127.0.0.1");
   REQUIRE(mn2.register_at({ep("192.168.1.30", 4512)}));  // NAT A, the CN's /24
@@ -424,7 +429,7 @@ TEST_CASE("two moves in quick succession: the path ends directed for the last pl
   REQUIRE(cn.register_at({ep("192.168.1.20", 4512)}));  // NAT A
   REQUIRE(mn.register_at());
   const auto path = random_path();
-  establish(dc, mn, cn, path);
+  establish(dc, mn, cn, path, &relay, 50019);
 
   // Move 1 (G -> P(B)): the DC starts a re-direction via the relay ...
   NodeClient mn2 = at(mc, dc, "127.0.0.3");
@@ -440,7 +445,11 @@ TEST_CASE("two moves in quick succession: the path ends directed for the last pl
   // The running one completes (its Route Directions follow the mover) ...
   const auto r1 = expect_redirect(cn, mn3, path, 1);
   CHECK(r1.responder.route == wire::RouteType::relay);
-  // ... then exactly one more, for where the MN is now: global, CN behind NAT.
+  // ... then exactly one more, for where the MN is now: global, CN behind
+  // NAT, with its stand-by relay.
+  auto sb = accept_relay(relay, 50018);
+  REQUIRE(sb);
+  CHECK(sb->key_epoch == 2);
   const auto r2 = expect_redirect(cn, mn3, path, 2);
   CHECK(r2.responder.route == wire::RouteType::direct);
   CHECK(r2.responder.first == wire::FirstSender::responder);

@@ -27,7 +27,7 @@
 #   TB_PREFIX=P   namespace prefix (default mb<pid>)
 #   RUNDIR=DIR    where mobility.tsv goes (default the work directory, kept)
 #   MOB_ONLY="1 5 twice"  run only these cases (pattern numbers, twice,
-#                 both, dcfrozen, natflush, natidle)
+#                 both, dcfrozen, dcfrozen_nat, natflush, natidle)
 set -uo pipefail
 
 DC_BIN=${1:?usage: mobility_test.sh NTM_DC NTM_SIM NTMD NTM_RS}
@@ -206,6 +206,27 @@ if want_case dcfrozen && prepare g1 G; then
   CASE_BOUND_MS=$((DC_RESUMED_AFTER * 1000)) run_case dcfrozen "G->A(DC stopped ${DC_RESUMED_AFTER}s)" g1 direct act_dc_frozen A
   [ -n "${DC_RESUME_PID:-}" ] && wait "$DC_RESUME_PID"
   kill -CONT "$DCPID" 2>/dev/null
+fi
+if want_case dcfrozen_nat && prepare a1 G; then
+  # Row 11 with the DC stopped: a1 (behind NAT A) filters m's new address
+  # and only the DC could have a1 send first to it.  m goes on through the
+  # path's stand-by relay ([route] standby_relay) at once, so the streams
+  # recover long before the DC resumes; after it resumes, the DC's
+  # re-direction brings the path back to direct.
+  CASE_BOUND_MS=1000 run_case dcfrozen_nat "G->G2(DC stopped ${DC_RESUMED_AFTER}s)" a1 direct act_dc_frozen G2
+  [ -n "${DC_RESUME_PID:-}" ] && wait "$DC_RESUME_PID"
+  kill -CONT "$DCPID" 2>/dev/null
+  sw=$(svc_status m | jq -r --arg p "$(fqdn a1)" '[.paths[] | select(.peer == $p)] | last | .moves.standby_switches // 0')
+  [ "${sw:-0}" -ge 1 ]
+  check "dcfrozen_nat: stand-by relay used" $? "m's path to a1 went onto its stand-by relay ${sw:-0} time(s) (expected >= 1)"
+  back=1
+  for _ in $(seq 50); do
+    back=$(svc_status m | jq -r --arg p "$(fqdn a1)" '[.paths[] | select(.peer == $p)] | last | if .via_relay == false and .state == "up" then 0 else 1 end')
+    [ "$back" = 0 ] && break
+    sleep 0.1
+  done
+  [ "$back" = 0 ]
+  check "dcfrozen_nat: back to direct" $? "m's path to a1 direct again within 5 s of the DC resuming: $(svc_status m | jq -c --arg p "$(fqdn a1)" '[.paths[] | select(.peer == $p)] | last | {route, via_relay, state, relay_standby}')"
 fi
 if want_case natflush && prepare g1 A; then
   # NAT A forgets its bindings while traffic flows both ways: m's next

@@ -82,6 +82,7 @@ TEST_CASE("config: the example file parses and matches the documented defaults")
   CHECK(c.max_skew_s == d.max_skew_s);
   CHECK(c.same_network_prefix_len == d.same_network_prefix_len);
   CHECK(c.relay_idle_timeout_s == d.relay_idle_timeout_s);
+  CHECK(c.standby_relay == d.standby_relay);
   CHECK(c.log_level == d.log_level);
   CHECK(c.rate_per_node == d.rate_per_node);
   CHECK(c.rate_per_peer == d.rate_per_peer);
@@ -111,6 +112,7 @@ TEST_CASE("config: a minimal file gets the defaults") {
   CHECK(c.max_skew_s == 60);
   CHECK(c.same_network_prefix_len == 24);
   CHECK(c.relay_idle_timeout_s == 300);
+  CHECK(c.standby_relay);
   CHECK(c.log_level == "info");
   CHECK(c.rate_per_node == 50);
   CHECK(c.rate_per_peer == 5000);
@@ -381,6 +383,10 @@ TEST_CASE("config: each validation rule names its key") {
               "[limits] rate_per_peer: must be between 1 and 1000000"));
   CHECK(names(error_of(with("[limits]\nrate_per_node = 100001\n")),
               "[limits] rate_per_node: must be between 1 and 100000"));
+  // [route]
+  CHECK(names(error_of(with("[route]\nstandby_relay = maybe\n")),
+              "[route] standby_relay: must be on or off, got 'maybe'"));
+  CHECK_FALSE(parse(std::string(kMinimal) + "[route]\nstandby_relay = off\n").standby_relay);
 }
 
 TEST_CASE("config: an empty value means the default") {

@@ -563,3 +563,34 @@ TEST_CASE("re-decision: a redirect without a move puts a failed direct route on 
               FirstSender::both);
   CHECK(route::after_route_failed(RouteType::relay, relay, Policy{}).reason == route::reason::two_nats);
 }
+
+TEST_CASE("stand-by relay: direct_private always, direct with a NATed first sender when asked") {
+  const Decision cn_nat = route::decide(global("203.0.113.6"), nat("192.168.1.20", kNatA));
+  REQUIRE(cn_nat.route == RouteType::direct);
+  REQUIRE(cn_nat.first == FirstSender::responder);
+  const Decision mn_nat = route::decide(nat("192.168.1.20", kNatA), global("203.0.113.6"));
+  REQUIRE(mn_nat.route == RouteType::direct);
+  REQUIRE(mn_nat.first == FirstSender::initiator);
+  const Decision both = route::decide(global("203.0.113.6"), global("203.0.113.7"));
+  REQUIRE(both.route == RouteType::direct);
+  const Decision priv = route::decide(nat("192.168.1.30", kNatA), nat("192.168.1.20", kNatA));
+  REQUIRE(priv.route == RouteType::direct_private);
+  const Decision relay = route::decide(nat("192.168.1.30", kNatB), nat("192.168.1.20", kNatA));
+  REQUIRE(relay.route == RouteType::relay);
+  const Decision offline_cn = route::decide(global("203.0.113.6"), offline(nat("192.168.1.20", kNatA)));
+  REQUIRE(offline_cn.outcome == Outcome::peer_offline);
+
+  CHECK(route::standby_relay(cn_nat, true));
+  CHECK(route::standby_relay(mn_nat, true));
+  CHECK_FALSE(route::standby_relay(cn_nat, false));
+  CHECK_FALSE(route::standby_relay(mn_nat, false));
+  // Both global: each end's NTM Update reaches the other; no stand-by.
+  CHECK_FALSE(route::standby_relay(both, true));
+  // direct_private keeps its fallback whatever the setting.
+  CHECK(route::standby_relay(priv, true));
+  CHECK(route::standby_relay(priv, false));
+  // Relayed routes are on the relay already; a failed decision builds nothing.
+  CHECK_FALSE(route::standby_relay(relay, true));
+  CHECK_FALSE(route::standby_relay(route::decide(global("203.0.113.6"), general("192.0.2.80")), true));
+  CHECK_FALSE(route::standby_relay(offline_cn, true));
+}
