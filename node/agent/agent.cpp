@@ -44,7 +44,8 @@ Agent::Agent(boost::asio::io_context& io, const NodeConfig& cfg, DataPath& dp)
       tick_(io),
       dc_watch_(io),
       move_timer_(io),
-      hold_timer_(io) {
+      hold_timer_(io),
+      move_reg_timer_(io) {
   // A config built in code (tests) may name only `dc`.
   if (cfg_.dc_members.empty()) cfg_.dc_members.push_back(cfg_.dc);
 }
@@ -65,6 +66,7 @@ void Agent::stop() {
   dc_watch_.cancel();
   move_timer_.cancel();
   hold_timer_.cancel();
+  move_reg_timer_.cancel();
   for (auto& [id, p] : paths_) {
     p->retry.cancel();
     p->update_timer.cancel();
@@ -258,6 +260,7 @@ AgentStatus Agent::status() const {
   s.observed = reg_.observed;
   s.local = dp_.local();
   s.moves = moves_;
+  s.deferred_registrations = deferred_registrations_;
   for (const auto& [id, p] : paths_) {
     auto c = dp_.counters(id);
     s.paths.emplace_back(p->info, c.value_or(TunnelCounters{}));

@@ -74,6 +74,7 @@ struct AgentStatus {
   wire::Endpoint observed;
   wire::Endpoint local;
   std::uint64_t moves = 0;  // network changes acted on
+  std::uint64_t deferred_registrations = 0;  // moves whose registration waited (mobility.md §4)
   std::vector<std::pair<PathInfo, TunnelCounters>> paths;
   DataPathCounters totals;
   std::uint64_t dropped_control = 0;
@@ -157,6 +158,8 @@ class Agent {
   // on our move it goes via the relay at once instead of being held until
   // the DC re-directs it (docs/mobility.md, "Stand-by relay").
   bool switch_to_standby(Path& p);
+  static bool goes_on_without_dc(const PathInfo& i);
+  void register_after_move(bool now);
   void release_path(const wire::PathId& id, std::string_view why);
   void arm_hold_timer();
 
@@ -201,8 +204,10 @@ class Agent {
   bool move_armed_ = false;
   std::string move_why_;
   std::uint64_t moves_ = 0;
+  std::uint64_t deferred_registrations_ = 0;
   std::map<wire::PathId, std::uint64_t> held_paths_;  // being held, since (monotonic ms)
   boost::asio::steady_timer hold_timer_;
+  boost::asio::steady_timer move_reg_timer_;  // the registration after a move, deferred
 
   // directions and paths
   std::map<std::string, std::unique_ptr<Lookup>> lookups_;  // by peer FQDN, before a Route Direction

@@ -36,6 +36,10 @@ inline constexpr std::uint64_t kDeadRedirectEveryMs = 30000;
 // the DC's re-direction takes a few ms; past this, what is kept goes out
 // anyway (as it would have without holding), and later packets are not kept.
 inline constexpr std::uint64_t kHoldMaxMs = 200;
+// A move whose every path goes on by its NTM Update registers this much
+// later (docs/mobility.md §4): long enough for the first packets on the new
+// address, short against the DC's view of where we are.
+inline constexpr std::uint32_t kMoveRegisterDeferMs = 20;
 inline constexpr double kUpdateBurst = 10;                  // peer's updates: token bucket
 inline constexpr double kUpdatePerSecond = 5;
 // The DC named the peer to send first: its NAT filters what we send from

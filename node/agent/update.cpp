@@ -69,20 +69,56 @@ void Agent::start_move_round(std::string_view why,
   // route existed): retry as soon as an update would, not as at start.
   registered_ = false;
   reg_backoff_ms_ = kUpdateRetryFirstMs;
-  register_now(wire::RegistrationReason::move, now_local);
+  // The updates carry what the round registers with (send_update).
+  reported_ = now_local;
   std::size_t live = 0;
+  bool needs_dc = false;
   for (auto& [id, p] : paths_) {
     if (p->info.state != PathState::up) continue;
     ++live;
     p->update_started_ms = now;
-    if (!switch_to_standby(*p)) hold_path(*p, now);
+    if (!switch_to_standby(*p)) {
+      hold_path(*p, now);
+      needs_dc = needs_dc || !goes_on_without_dc(p->info);
+    }
     begin_update(*p);
   }
+  register_after_move(needs_dc || live == 0);
   // Logged after the datagrams are out: every microsecond before them is
   // part of every path's gap.
   spdlog::info("network changed ({}): local {} -> {}; registered again, updated {} path(s)", why,
                before.empty() ? std::string("-") : before.front().to_string(),
                now_local.empty() ? std::string("-") : now_local.front().to_string(), live);
+}
+
+// A path whose update reaches the one who keeps our end of it: the RS on a
+// relayed route, a peer that does not wait for us to send first (it answers
+// from where it is).  A held path, or one over private addresses (we may
+// have left that network), needs the DC's re-direction.
+bool Agent::goes_on_without_dc(const PathInfo& i) {
+  if (relayed(i)) return true;
+  return i.route == wire::RouteType::direct && !peer_sends_first(i);
+}
+
+void Agent::register_after_move(bool now) {
+  move_reg_timer_.cancel();
+  if (now) {
+    register_now(wire::RegistrationReason::move, reported_);
+    return;
+  }
+  // Every path goes on by its NTM Update alone.  The registration (its
+  // commit, and the re-direction of our paths it sets off at the DC and
+  // the RS) waits a little, so that it does not take the CPU from the first
+  // packets on the new address where DC, RS and node share one (mobility.md
+  // §4, "Registration after a move").  A later round in the window restarts
+  // the wait and registers what it found.
+  reg_timer_.cancel();
+  ++deferred_registrations_;
+  move_reg_timer_.expires_after(std::chrono::milliseconds(kMoveRegisterDeferMs));
+  move_reg_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
+    if (ec || alive.expired()) return;
+    register_now(wire::RegistrationReason::move, reported_);
+  });
 }
 
 bool Agent::switch_to_standby(Path& p) {

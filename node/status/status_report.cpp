@@ -56,6 +56,7 @@ std::string status_json(const AgentStatus& s, const std::string& fqdn) {
                                 {"last_update_ms", p.moves.last_update_ms}}}});
   }
   j["moves"] = s.moves;
+  j["deferred_registrations"] = s.deferred_registrations;
   j["drops"] = {{"unknown_path", s.totals.unknown_path},
                 {"no_tunnel", s.totals.no_tunnel},
                 {"bad_packet", s.totals.bad_packet},

@@ -62,6 +62,12 @@ TEST_CASE("e2e: a node that moves keeps its path: NTM Update, same path ID, VIPs
   const auto before = *path_to(mn, "cn.e2e.test");
   const auto vip = vip_of(mn);
 
+  // What mn sends after the move, in order.
+  std::vector<wire::MsgType> sent;
+  mn.dp.control_tap = [&](std::span<const std::uint8_t> d, const wire::Endpoint&) {
+    wire::ControlHeader h;
+    if (wire::peek_control_header(d, h) == wire::Error::ok) sent.push_back(h.common.type);
+  };
   mn.dp.rebind(endpoint("127.0.0.4:0"));
   const auto moved_to = mn.dp.local();
   mn.agent.network_changed("test: new network");
@@ -81,9 +87,40 @@ TEST_CASE("e2e: a node that moves keeps its path: NTM Update, same path ID, VIPs
   REQUIRE(run_until(w.io, [&] { return registered(mn) && mn.agent.status().observed == moved_to; }));
   CHECK(vip_of(mn) == vip);
   CHECK(mn.agent.status().moves == 1);
+  // Its only path goes on by the update alone: the registration waited
+  // for it (mobility.md §4) and left after it.
+  CHECK(mn.agent.status().deferred_registrations == 1);
+  const auto first_reg = std::find(sent.begin(), sent.end(), wire::MsgType::registration_request);
+  const auto first_update = std::find(sent.begin(), sent.end(), wire::MsgType::update_request);
+  REQUIRE(first_reg != sent.end());
+  REQUIRE(first_update != sent.end());
+  CHECK(first_update < first_reg);
   exchange(w.io, mn, cn);
   mn.agent.stop();
   cn.agent.stop();
+  w.dc.stop();
+}
+
+TEST_CASE("e2e: a move with no path to carry registers at once") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w;
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0");
+  mn.agent.start();
+  REQUIRE(run_until(w.io, [&] { return registered(mn); }));
+  std::vector<wire::MsgType> sent;
+  mn.dp.control_tap = [&](std::span<const std::uint8_t> d, const wire::Endpoint&) {
+    wire::ControlHeader h;
+    if (wire::peek_control_header(d, h) == wire::Error::ok) sent.push_back(h.common.type);
+  };
+  mn.dp.rebind(endpoint("127.0.0.4:0"));
+  const auto moved_to = mn.dp.local();
+  mn.agent.network_changed("test: new network");
+  // No path waits for it: the round registers as it starts.
+  REQUIRE(run_until(w.io, [&] { return !sent.empty(); }));
+  CHECK(sent.front() == wire::MsgType::registration_request);
+  CHECK(mn.agent.status().deferred_registrations == 0);
+  REQUIRE(run_until(w.io, [&] { return registered(mn) && mn.agent.status().observed == moved_to; }));
+  mn.agent.stop();
   w.dc.stop();
 }
 
