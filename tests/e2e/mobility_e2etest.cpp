@@ -45,6 +45,18 @@ struct World {
   boost::asio::io_context io{1};
 };
 
+// Moves mn to a new loopback address, recording the type of every control
+// message it sends from then on.
+wire::Endpoint move_recording(TestNode& mn, std::vector<wire::MsgType>& sent) {
+  mn.dp.control_tap = [&sent](std::span<const std::uint8_t> d, const wire::Endpoint&) {
+    wire::ControlHeader h;
+    if (wire::peek_control_header(d, h) == wire::Error::ok) sent.push_back(h.common.type);
+  };
+  mn.dp.rebind(endpoint("127.0.0.4:0"));
+  mn.agent.network_changed("test: new network");
+  return mn.dp.local();
+}
+
 bool is_update(std::span<const std::uint8_t> d) {
   wire::ControlHeader h;
   return wire::peek_control_header(d, h) == wire::Error::ok &&
@@ -64,13 +76,7 @@ TEST_CASE("e2e: a node that moves keeps its path: NTM Update, same path ID, VIPs
 
   // What mn sends after the move, in order.
   std::vector<wire::MsgType> sent;
-  mn.dp.control_tap = [&](std::span<const std::uint8_t> d, const wire::Endpoint&) {
-    wire::ControlHeader h;
-    if (wire::peek_control_header(d, h) == wire::Error::ok) sent.push_back(h.common.type);
-  };
-  mn.dp.rebind(endpoint("127.0.0.4:0"));
-  const auto moved_to = mn.dp.local();
-  mn.agent.network_changed("test: new network");
+  const auto moved_to = move_recording(mn, sent);
   // The CN sends to the new address, having been told (not having guessed
   // from a capsule: nothing was sent since the move).
   REQUIRE(run_until(w.io, [&] {
@@ -108,13 +114,7 @@ TEST_CASE("e2e: a move with no path to carry registers at once") {
   mn.agent.start();
   REQUIRE(run_until(w.io, [&] { return registered(mn); }));
   std::vector<wire::MsgType> sent;
-  mn.dp.control_tap = [&](std::span<const std::uint8_t> d, const wire::Endpoint&) {
-    wire::ControlHeader h;
-    if (wire::peek_control_header(d, h) == wire::Error::ok) sent.push_back(h.common.type);
-  };
-  mn.dp.rebind(endpoint("127.0.0.4:0"));
-  const auto moved_to = mn.dp.local();
-  mn.agent.network_changed("test: new network");
+  const auto moved_to = move_recording(mn, sent);
   // No path waits for it: the round registers as it starts.
   REQUIRE(run_until(w.io, [&] { return !sent.empty(); }));
   CHECK(sent.front() == wire::MsgType::registration_request);
