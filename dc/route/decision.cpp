@@ -241,7 +241,10 @@ bool redirect_after_move(RouteType current, const Decision& next, const Placemen
       return reach_in(still, next.family) != Reach::global;
     }
     case RouteType::direct_private:
-      return both;
+      // The mover cannot tell whether it left the network (the same private
+      // prefix is everywhere), so it went onto its stand-by relay at once;
+      // it stayed, and the re-direction brings it back.
+      return true;
     default:  // relay: each end updates the RS, which stays where it is
       return false;
   }

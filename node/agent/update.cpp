@@ -77,7 +77,11 @@ void Agent::start_move_round(std::string_view why,
     if (p->info.state != PathState::up) continue;
     ++live;
     p->update_started_ms = now;
-    if (!switch_to_standby(*p)) {
+    const bool private_route = p->info.route == wire::RouteType::direct_private;
+    if (switch_to_standby(*p)) {
+      // Whether we are still in the peer's network only the DC can say.
+      needs_dc = needs_dc || private_route;
+    } else {
       hold_path(*p, now);
       needs_dc = needs_dc || !goes_on_without_dc(p->info);
     }
@@ -122,13 +126,24 @@ void Agent::register_after_move(bool now) {
 }
 
 bool Agent::switch_to_standby(Path& p) {
-  if (!peer_sends_first(p.info) || !p.relay_chan || !p.info.relay_up || p.info.relay.empty())
+  // Which paths the relay carries at once:
+  //  - the peer sends first: its NAT filters our new address until the DC
+  //    has directed the path again (the peer then sends first to it);
+  //  - over private addresses: we have most likely left the peer's network
+  //    (a node that stays gets a new address seldom), and from outside its
+  //    private address is no address at all.  The node cannot tell (the
+  //    same private prefix is everywhere); the DC re-directs every such
+  //    path after a move (route::redirect_after_move), so a node that
+  //    stayed is back on the private route a few ms later.
+  const bool private_route =
+      p.info.route == wire::RouteType::direct_private && !p.info.via_relay;
+  if (!(peer_sends_first(p.info) || private_route) || !p.relay_chan || !p.info.relay_up ||
+      p.info.relay.empty())
     return false;
-  // The peer's NAT filters our new address until the DC has directed the
-  // path again (the peer then sends first to it); its relay leg is open.
-  // The NTM Update goes to the RS (send_update: via_relay), which moves our
-  // end and forwards; the peer follows our first capsule from the relay
-  // (on_roam).  The DC's re-direction brings the path back to its route.
+  // The relay leg is open.  The NTM Update goes to the RS (send_update:
+  // via_relay), which moves our end and forwards; the peer follows our first
+  // capsule from the relay (on_roam).  The DC's re-direction brings the path
+  // back to its route.
   p.info.via_relay = true;
   dp_.set_peer(p.info.id, p.info.relay);
   ++p.info.moves.standby_switches;

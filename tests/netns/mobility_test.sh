@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # The testbed's moves: the 17 movement patterns of the paper's Table 1, each
 # with a TCP download and a 1 ms UDP probe stream running across the move,
-# plus a double move, both ends moving, a move while the DC is frozen and
-# expiring NAT bindings (docs/testbed.md §5).
+# plus a double move, both ends moving, a move while the DC is frozen, a
+# new address within the CN's private network and expiring NAT bindings
+# (docs/testbed.md §5).
 #
 #   mobility_test.sh NTM_DC NTM_SIM NTMD NTM_RS
 #
@@ -27,7 +28,7 @@
 #   TB_PREFIX=P   namespace prefix (default mb<pid>)
 #   RUNDIR=DIR    where mobility.tsv goes (default the work directory, kept)
 #   MOB_ONLY="1 5 twice"  run only these cases (pattern numbers, twice,
-#                 both, dcfrozen, dcfrozen_nat, natflush, natidle)
+#                 both, dcfrozen, dcfrozen_nat, privstay, natflush, natidle)
 set -uo pipefail
 
 DC_BIN=${1:?usage: mobility_test.sh NTM_DC NTM_SIM NTMD NTM_RS}
@@ -174,6 +175,33 @@ act_natflush() {  # no move: NAT A forgets every binding
   T_CONF=$(nowns)
 }
 
+# standby_switches: how many times m's path to a1 went onto its stand-by relay
+standby_switches() {
+  svc_status m | jq -r --arg p "$(fqdn a1)" '[.paths[] | select(.peer == $p)] | last | .moves.standby_switches // 0'
+}
+
+# check_standby_used NAME BEFORE: the case moved m's path to a1 onto its
+# stand-by relay at least once more than BEFORE
+check_standby_used() {
+  local sw
+  sw=$(standby_switches)
+  [ "${sw:-0}" -gt "${2:-0}" ]
+  check "$1: stand-by relay used" $? "m's path to a1 went onto its stand-by relay ${2:-?} -> ${sw:-?} times (expected more after the move)"
+}
+# check_off_relay NAME ROUTE WHAT: within 5 s, m's path to a1 is up on ROUTE
+# and not through the relay
+check_off_relay() {
+  local back=1 sel
+  sel='[.paths[] | select(.peer == $p)] | last'
+  for _ in $(seq 50); do
+    back=$(svc_status m | jq -r --arg p "$(fqdn a1)" --arg r "$2" "$sel | if .via_relay == false and .state == \"up\" and .route == \$r then 0 else 1 end")
+    [ "$back" = 0 ] && break
+    sleep 0.1
+  done
+  [ "$back" = 0 ]
+  check "$1: $3" $? "m's path to a1 on $2, off the relay, within 5 s: $(svc_status m | jq -c --arg p "$(fqdn a1)" "$sel | {route, via_relay, state, relay_standby}")"
+}
+
 want_case() { [ -z "${MOB_ONLY:-}" ] || [[ " $MOB_ONLY " == *" $1 "* ]]; }
 
 # ---- Table 1 -------------------------------------------------------------
@@ -188,7 +216,7 @@ mob_table1_rows "${ROWS[@]}"
 
 # ---- beyond Table 1 -------------------------------------------------------
 echo
-log "twice, both ends, DC frozen, NAT bindings"
+log "twice, both ends, DC frozen, staying in a private network, NAT bindings"
 if want_case twice && prepare a1 G; then
   # G -> A -> G within 100 ms: a re-direction to direct_private may be in
   # flight when the second move comes; the path must end on the last one.
@@ -213,20 +241,21 @@ if want_case dcfrozen_nat && prepare a1 G; then
   # path's stand-by relay ([route] standby_relay) at once, so the streams
   # recover long before the DC resumes; after it resumes, the DC's
   # re-direction brings the path back to direct.
+  sw0=$(standby_switches)
   CASE_BOUND_MS=1000 run_case dcfrozen_nat "G->G2(DC stopped ${DC_RESUMED_AFTER}s)" a1 direct act_dc_frozen G2
   [ -n "${DC_RESUME_PID:-}" ] && wait "$DC_RESUME_PID"
   kill -CONT "$DCPID" 2>/dev/null
-  sw=$(svc_status m | jq -r --arg p "$(fqdn a1)" '[.paths[] | select(.peer == $p)] | last | .moves.standby_switches // 0')
-  [ "${sw:-0}" -ge 1 ]
-  check "dcfrozen_nat: stand-by relay used" $? "m's path to a1 went onto its stand-by relay ${sw:-0} time(s) (expected >= 1)"
-  back=1
-  for _ in $(seq 50); do
-    back=$(svc_status m | jq -r --arg p "$(fqdn a1)" '[.paths[] | select(.peer == $p)] | last | if .via_relay == false and .state == "up" then 0 else 1 end')
-    [ "$back" = 0 ] && break
-    sleep 0.1
-  done
-  [ "$back" = 0 ]
-  check "dcfrozen_nat: back to direct" $? "m's path to a1 direct again within 5 s of the DC resuming: $(svc_status m | jq -c --arg p "$(fqdn a1)" '[.paths[] | select(.peer == $p)] | last | {route, via_relay, state, relay_standby}')"
+  check_standby_used dcfrozen_nat "$sw0"
+  check_off_relay dcfrozen_nat direct "back to direct"
+fi
+if want_case privstay && prepare a1 A; then
+  # m gets a new address in a1's network (A -> A2) on a direct_private
+  # path: it cannot tell it stayed, so it goes onto the stand-by relay at
+  # once, and the DC's re-direction puts the path back on the private route.
+  sw0=$(standby_switches)
+  run_case privstay "A->A2" a1 direct_private act_place m A2
+  check_standby_used privstay "$sw0"
+  check_off_relay privstay direct_private "back on the private route"
 fi
 if want_case natflush && prepare g1 A; then
   # NAT A forgets its bindings while traffic flows both ways: m's next

@@ -492,6 +492,21 @@ TEST_CASE("re-decision: the route type changes -> re-directed") {
   CHECK(redirect(RouteType::direct_private, global("203.0.113.5"), nat("192.168.1.20", kNatA)));
 }
 
+TEST_CASE("re-decision: direct_private stays direct_private -> re-directed all the same") {
+  // A new address in the CN's network: the mover went onto its stand-by
+  // relay (it cannot tell it stayed), and only a re-direction brings it back.
+  CHECK(redirect(RouteType::direct_private, nat("192.168.1.31", kNatA),
+                 nat("192.168.1.20", kNatA)));
+  // The CN moved within the network, the MN did not; both moved.
+  CHECK(redirect(RouteType::direct_private, nat("192.168.1.30", kNatA),
+                 nat("192.168.1.21", kNatA), false, true));
+  CHECK(redirect(RouteType::direct_private, nat("192.168.1.31", kNatA),
+                 nat("192.168.1.21", kNatA), true, true));
+  // Neither moved: nothing to re-decide.
+  CHECK_FALSE(redirect(RouteType::direct_private, nat("192.168.1.30", kNatA),
+                       nat("192.168.1.20", kNatA), false, false));
+}
+
 TEST_CASE("re-decision: direct stays direct -> only when the peer is behind NAT") {
   // Row 11: G -> G with the CN behind NAT A: the CN must send first again.
   CHECK(redirect(RouteType::direct, global("203.0.113.6"), nat("192.168.1.20", kNatA)));
@@ -519,14 +534,10 @@ TEST_CASE("re-decision: direct stays direct -> only when the peer is behind NAT"
   CHECK(route::redirect_after_move(RouteType::direct, d, mn6, cn46, true, false));
 }
 
-TEST_CASE("re-decision: relayed and private routes that stay -> the nodes update them") {
+TEST_CASE("re-decision: relayed routes that stay -> the nodes update them") {
   // Rows 16, 17: P(A) -> P(B) / P(B) -> P(C) with the CN behind NAT A: relay -> relay.
   CHECK_FALSE(redirect(RouteType::relay, nat("192.168.1.30", kNatC), nat("192.168.1.20", kNatA)));
-  // Within one private network: direct_private -> direct_private.
-  CHECK_FALSE(redirect(RouteType::direct_private, nat("192.168.1.31", kNatA),
-                       nat("192.168.1.20", kNatA)));
-  CHECK(redirect(RouteType::direct_private, nat("192.168.1.31", kNatA), nat("192.168.1.21", kNatA),
-                 true, true));
+  // (direct_private that stays: re-directed, see above.)
   // A general host: never.
   CHECK_FALSE(redirect(RouteType::relay_general, nat("192.168.1.30", kNatB), general("192.0.2.80")));
   // Nobody moved: nothing to do.
