@@ -87,12 +87,16 @@ void Agent::start_move_round(std::string_view why,
     }
     begin_update(*p);
   }
-  register_after_move(needs_dc || live == 0);
+  // A path still being set up, or a name being directed, waits for the DC
+  // too (it resends a Route Direction in flight to where we register from).
+  const bool register_at_once = needs_dc || live == 0 || live != paths_.size() || !lookups_.empty();
+  register_after_move(register_at_once);
   // Logged after the datagrams are out: every microsecond before them is
   // part of every path's gap.
-  spdlog::info("network changed ({}): local {} -> {}; registered again, updated {} path(s)", why,
+  spdlog::info("network changed ({}): local {} -> {}; updated {} path(s), {}", why,
                before.empty() ? std::string("-") : before.front().to_string(),
-               now_local.empty() ? std::string("-") : now_local.front().to_string(), live);
+               now_local.empty() ? std::string("-") : now_local.front().to_string(), live,
+               register_at_once ? "registered again" : "registering again after them");
 }
 
 // A path whose update reaches the one who keeps our end of it: the RS on a
@@ -113,9 +117,9 @@ void Agent::register_after_move(bool now) {
   // Every path goes on by its NTM Update alone.  The registration (its
   // commit, and the re-direction of our paths it sets off at the DC and
   // the RS) waits a little, so that it does not take the CPU from the first
-  // packets on the new address where DC, RS and node share one (mobility.md
-  // §4, "Registration after a move").  A later round in the window restarts
-  // the wait and registers what it found.
+  // packets on the new address where DC, RS and node share one
+  // (docs/mobility.md §2, §4).  A later round in the window restarts the
+  // wait and registers what it found.
   reg_timer_.cancel();
   ++deferred_registrations_;
   move_reg_timer_.expires_after(std::chrono::milliseconds(kMoveRegisterDeferMs));
