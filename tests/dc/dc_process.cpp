@@ -8,7 +8,9 @@
 
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <stdexcept>
+#include <system_error>
 #include <fcntl.h>
 
 #include "ntm/common/udp_socket.hpp"
@@ -18,11 +20,28 @@ extern char** environ;
 
 namespace ntm::test {
 
+// A port for a process the test starts later, seconds later at times (the
+// CLI may start an embedded cluster first).  The kernel's own pick (port 0)
+// came from the ephemeral range, which every socket another test binds to
+// port 0 meanwhile draws from too: in CI one took the DC's listen port
+// before the DC started.  So a random port below that range (32768-60999 by
+// default), checked free now: only a test that names ports itself could
+// still take it.
 unsigned free_udp_port() {
-  wire::Endpoint e;
-  e.addr = wire::IpAddr::v4(0x7f000001);
-  common::UdpSocket s(e);
-  return s.local().port;
+  static std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<unsigned> pick(20000, 32000);
+  for (int i = 0; i < 200; ++i) {
+    wire::Endpoint e;
+    e.addr = wire::IpAddr::v4(0x7f000001);
+    e.port = static_cast<std::uint16_t>(pick(rng));
+    try {
+      common::UdpSocket s(e);
+      return e.port;
+    } catch (const std::system_error&) {
+      // taken: draw again
+    }
+  }
+  throw std::runtime_error("no free UDP port in 20000-32000 on 127.0.0.1");
 }
 
 DcProcess::DcProcess(Options o) : opt_(std::move(o)) {

@@ -76,7 +76,8 @@ class DcProcess {
   std::string log_;
 };
 
-// A free UDP port on 127.0.0.1 (bound and released: a small race, fine for tests).
+// A free UDP port on 127.0.0.1 below the ephemeral range (bound and released;
+// dc_process.cpp says why not port 0).
 unsigned free_udp_port();
 
 }  // namespace ntm::test
