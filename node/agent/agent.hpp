@@ -74,7 +74,7 @@ struct AgentStatus {
   wire::Endpoint observed;
   wire::Endpoint local;
   std::uint64_t moves = 0;  // network changes acted on
-  std::uint64_t deferred_registrations = 0;  // moves whose registration waited (mobility.md §4)
+  std::uint64_t deferred_registrations = 0;  // moves whose registration waited (mobility.md §2)
   std::vector<std::pair<PathInfo, TunnelCounters>> paths;
   DataPathCounters totals;
   std::uint64_t dropped_control = 0;
@@ -158,7 +158,6 @@ class Agent {
   // on our move it goes via the relay at once instead of being held until
   // the DC re-directs it (docs/mobility.md, "Stand-by relay").
   bool switch_to_standby(Path& p);
-  static bool goes_on_without_dc(const PathInfo& i);
   void register_after_move(bool now);
   void release_path(const wire::PathId& id, std::string_view why);
   void arm_hold_timer();

@@ -29,6 +29,15 @@ bool relayed(const PathInfo& i) {
          i.route == wire::RouteType::relay_general;
 }
 
+// A path whose update reaches the one who keeps our end of it: the RS on a
+// relayed route, a peer that does not wait for us to send first (it answers
+// from where it is).  A held path, or one over private addresses (we may
+// have left that network), needs the DC's re-direction.
+bool goes_on_without_dc(const PathInfo& i) {
+  if (relayed(i)) return true;
+  return i.route == wire::RouteType::direct && !peer_sends_first(i);
+}
+
 }  // namespace
 
 void Agent::network_changed(std::string_view why) {
@@ -97,15 +106,6 @@ void Agent::start_move_round(std::string_view why,
                before.empty() ? std::string("-") : before.front().to_string(),
                now_local.empty() ? std::string("-") : now_local.front().to_string(), live,
                register_at_once ? "registered again" : "registering again after them");
-}
-
-// A path whose update reaches the one who keeps our end of it: the RS on a
-// relayed route, a peer that does not wait for us to send first (it answers
-// from where it is).  A held path, or one over private addresses (we may
-// have left that network), needs the DC's re-direction.
-bool Agent::goes_on_without_dc(const PathInfo& i) {
-  if (relayed(i)) return true;
-  return i.route == wire::RouteType::direct && !peer_sends_first(i);
 }
 
 void Agent::register_after_move(bool now) {
