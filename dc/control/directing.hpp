@@ -86,7 +86,10 @@ struct Server::Asking {
   std::uint32_t req_txid = 0;
   wire::Endpoint req_from;
   std::optional<state::Path> previous;  // the federated path this re-directs
+  // A re-direction the DC started after an end moved: taken only if the
+  // route must change (route::redirect_after_move with these ends moved).
   bool after_move = false;
+  bool initiator_moved = true;  // false: CN moved, as DC_CN told (Path Moved)
   bool resolving = true;  // in DNS; else asking the peer
   bool looked_up = false;  // the peer's endpoint was looked for in DNS (ask_peer)
   federation::Peer* peer = nullptr;
@@ -95,6 +98,23 @@ struct Server::Asking {
   asio::steady_timer timer;
   unsigned backoff_ms = 0;
   std::uint64_t deadline_ms = 0;
+};
+
+// Federation, DC_CN (federation.cpp): CN moved or asked for a re-direction
+// of a federated path, and DC_MN, which alone may re-direct it, is told
+// (Path Moved) until it acknowledges.
+struct Server::Telling {
+  explicit Telling(asio::io_context& io) : timer(io) {}
+  federation::Peer* peer = nullptr;
+  wire::PathMoved body;
+  std::uint32_t txid = 0;
+  asio::steady_timer timer;
+  unsigned backoff_ms = 0;
+  std::uint64_t deadline_ms = 0;  // monotonic
+  // CN's redirect request, sent the Error if DC_MN refuses or stays silent.
+  std::optional<wire::NodeId> requester;
+  std::uint32_t req_txid = 0;
+  wire::Endpoint req_from;
 };
 
 }  // namespace ntm::dc::control

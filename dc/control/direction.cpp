@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "control/directing.hpp"
+#include "control/redirect_limits.hpp"
 #include "ntm/common/clock.hpp"
 #include "ntm/wire/sealed_key.hpp"
 #include "state/end_view.hpp"
@@ -35,36 +36,6 @@ route::Placement Server::placement(const state::Party& p) const {
   pl.symmetric_nat = p.symmetric_nat;
   return pl;
 }
-
-namespace {
-
-// Re-direction limits (docs/dc.md "Moves").  A redirect request is taken at
-// most once per kRedirectHoldoffMs after the path's last direction ended,
-// unless an end moved since: it bounds how fast a node can cycle a path's
-// key epochs (a u8), and a request that crossed the Route Direction of the
-// re-direction it asked for is not taken for a second failure.  A node
-// retransmits its request every second, so one that still wants it is
-// served on its next retransmission.  A retransmission (same txid) of a
-// request already taken is a duplicate for kAskedMemoryMs, longer than any
-// node retransmits one request.
-constexpr std::uint64_t kRedirectHoldoffMs = 1000;
-constexpr std::uint64_t kAskedMemoryMs = 30'000;
-
-// Index of an end in Path::asked.
-int end_index(const state::Path& p, const wire::NodeId& id) {
-  return p.initiator == id ? 0 : 1;
-}
-
-void note_asked(state::Path& p, const wire::NodeId& id, std::uint32_t txid) {
-  p.asked[end_index(p, id)] = {txid, std::max<std::uint64_t>(common::mono_ms(), 1)};
-}
-
-bool was_asked(const state::Path& p, const wire::NodeId& id, std::uint32_t txid) {
-  const auto& a = p.asked[end_index(p, id)];
-  return a.mono_ms != 0 && a.txid == txid && common::mono_ms() - a.mono_ms < kAskedMemoryMs;
-}
-
-}  // namespace
 
 void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest& req,
                                   const wire::ControlHeader& h, const wire::Endpoint& from) {
@@ -108,7 +79,10 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
     const bool orphan = existing->state != state::PathState::established;
     if (!req.redirect && !orphan) return;
     state::Party* ini = view_.find(existing->initiator);
-    const std::string& other = initiator ? existing->responder_fqdn : (ini ? ini->name : "");
+    // Another DC's initiator (a federated path at the CN's DC) is named by
+    // the path itself.
+    const std::string& other =
+        initiator ? existing->responder_fqdn : (ini ? ini->name : existing->initiator_fqdn);
     if (req.peer.name != other)
       return error(wire::ErrorCode::bad_request, "peer is not the other end of this path");
     if (!existing->responder) {
@@ -121,8 +95,23 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
       return direct_general(mn, req, h, from);
     }
     if (existing->remote) {
-      // A federated path: asked of the peer DC again (federation.cpp).
-      if (!initiator) return error(wire::ErrorCode::not_authorized, "not the path's initiator");
+      // A federated path: asked of the peer DC again (federation.cpp).  At
+      // the CN's DC (CN asks), only the MN's DC may re-direct it: it is
+      // told (Path Moved), and its Route Forward answers CN.
+      if (!initiator) {
+        if (orphan) return error(wire::ErrorCode::not_authorized, "not the path's initiator");
+        if (was_asked(*existing, mn.id, h.txid)) return;
+        const bool moved = existing->directed_seq == 0 || mn.moved_seq > existing->directed_seq;
+        if (!moved && existing->directed_mono_ms != 0 &&
+            common::mono_ms() - existing->directed_mono_ms < kRedirectHoldoffMs)
+          return;  // not noted: its retransmission is served
+        if (!tell_peer_of_move(*existing, true, &mn, h.txid, from))
+          return error(wire::ErrorCode::not_authorized,
+                       "the initiator's DC re-directs this path, and it is not known here");
+        note_asked(*existing, mn.id, h.txid);
+        stats_.redirects_requested++;
+        return;
+      }
       if (!orphan) {
         if (was_asked(*existing, mn.id, h.txid)) return;
         note_asked(*existing, mn.id, h.txid);
@@ -257,11 +246,16 @@ void Server::reconsider(const wire::PathId& id, bool initiator_moved, bool respo
   // through the relay, which the mover updates itself.
   if (!p || p->state != state::PathState::established || !p->responder) return;
   if (p->remote) {
-    // Federated: our node is the initiator (DC_MN) and is asked about
-    // again; at DC_CN, CN's moves are carried by the nodes' NTM Updates.
-    const state::Party* mn = view_.find(p->initiator);
-    if (initiator_moved && mn && mn->online && mn->moved_seq > p->directed_seq)
-      reask_after_move(*p);
+    // Federated.  At DC_MN our node is the initiator: the peer is asked
+    // about CN again.  At DC_CN our node is the responder, and only DC_MN
+    // may re-direct: it is told (Path Moved) and decides.
+    if (const state::Party* mn = view_.find(p->initiator)) {
+      if (initiator_moved && mn->online && mn->moved_seq > p->directed_seq)
+        reask(*p, /*initiator_moved=*/true, /*redirect=*/false);
+    } else if (const state::Party* cn = view_.find(*p->responder)) {
+      if (responder_moved && cn->online && cn->moved_seq > p->directed_seq)
+        tell_peer_of_move(*p, false, nullptr, 0, {});
+    }
     return;
   }
   state::Party* ini = view_.find(p->initiator);

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "control/directing.hpp"
+#include "control/redirect_limits.hpp"
 #include "state/end_view.hpp"
 #include "federation/marker.hpp"
 #include "ntm/common/clock.hpp"
@@ -246,9 +247,11 @@ void Server::on_node_info_response(federation::Peer& peer, const wire::NodeInfoR
     policy.relay_available = pick_relay({}) != nullptr;
     const route::Placement ip = placement(*mn);
     const route::Decision dec = route::decide(ip, cn_pl, policy);
-    if (!route::redirect_after_move(owned->previous->route, dec, ip, cn_pl, true, false)) {
+    if (!route::redirect_after_move(owned->previous->route, dec, ip, cn_pl,
+                                    owned->initiator_moved, !owned->initiator_moved)) {
       spdlog::debug("federation: path {} stays {} after a move of {}", id.to_hex(),
-                    wire::to_string(owned->previous->route), mn->name);
+                    wire::to_string(owned->previous->route),
+                    owned->initiator_moved ? mn->name : owned->target);
       return;
     }
     stats_.redirects_on_move++;
@@ -325,6 +328,10 @@ void Server::on_peer_error(federation::Peer& peer, const wire::ErrorReply& err,
     for (const auto& [id, a] : asking_)
       if (!a->resolving && a->txid == txid && a->peer == &peer) hit = id;
     if (hit) return fail_asking(*hit, wire::ErrorCode::peer_dc_failed, why);
+  } else if (err.ref_type == wire::MsgType::path_moved) {
+    for (const auto& [id, t] : telling_)
+      if (t->txid == txid && t->peer == &peer) hit = id;
+    if (hit) return end_telling(*hit, why);
   } else if (err.ref_type == wire::MsgType::route_forward) {
     for (const auto& [id, d] : directing_)
       if (d->forwarding_to_peer() && d->txid == txid && d->remote->peer == &peer) hit = id;
@@ -338,7 +345,7 @@ void Server::on_peer_error(federation::Peer& peer, const wire::ErrorReply& err,
   peer.stats.unexpected++;
 }
 
-void Server::reask_after_move(const state::Path& p) {
+void Server::reask(const state::Path& p, bool initiator_moved, bool redirect) {
   federation::Peer* peer = peers_ ? peers_->for_name(p.responder_fqdn) : nullptr;
   if (!peer || asking_.count(p.id)) return;
   auto a = std::make_unique<Asking>(io_);
@@ -346,12 +353,131 @@ void Server::reask_after_move(const state::Path& p) {
   a->mn_id = p.initiator;
   a->target = p.responder_fqdn;
   a->previous = p;
-  a->after_move = true;
+  a->after_move = !redirect;
+  a->initiator_moved = initiator_moved;
   a->peer = peer;
   ask_peer(std::move(a));
 }
 
+void Server::on_path_moved(federation::Peer& peer, const wire::PathMoved& m, std::uint32_t txid,
+                           const wire::Endpoint& from) {
+  state::Path* p = view_.find_path(m.path_id);
+  // One answer whether the path is missing or another's: a peer learns
+  // nothing about paths that are not its own.
+  if (!p || !p->remote || !p->responder || p->responder_fqdn != m.responder.name ||
+      !view_.find(p->initiator) || peers_->for_name(p->responder_fqdn) != &peer)
+    return refuse_peer(peer, from, txid, wire::MsgType::path_moved, "no such path of yours");
+  const wire::PathMovedAck ack{m.path_id};
+  // A retransmission whose ack was lost: taken once.
+  if (was_asked(*p, *p->responder, txid)) return send_to_peer(peer, from, ack, txid);
+  // Being directed or asked about: not acknowledged, so that the peer's
+  // retransmission (peer_retransmit_ms, doubling) finds it done and CN as
+  // it is by then.
+  if (p->state != state::PathState::established || directing_.count(p->id) ||
+      asking_.count(p->id))
+    return;
+  note_asked(*p, *p->responder, txid);
+  send_to_peer(peer, from, ack, txid);
+  spdlog::debug("federation: path {}: peer {} tells {} {}", p->id.to_hex(), peer.name(),
+                m.responder.name, m.redirect ? "asks for a re-direction" : "moved");
+  if (m.redirect) stats_.redirects_requested++;
+  reask(*p, /*initiator_moved=*/false, m.redirect);
+}
+
 // ---------------------------------------------------------------- DC_CN
+
+bool Server::tell_peer_of_move(const state::Path& p, bool redirect, const state::Party* requester,
+                               std::uint32_t txid, const wire::Endpoint& from) {
+  federation::Peer* peer =
+      peers_ && !p.initiator_fqdn.empty() ? peers_->for_name(p.initiator_fqdn) : nullptr;
+  if (!peer || peer->reach().empty()) {
+    // A row from before migration 0005, or a peer no longer configured:
+    // the nodes' dead-path detection re-directs through DC_MN instead.
+    spdlog::debug("federation: path {}: no peer DC known for {}; not told of {}'s move",
+                  p.id.to_hex(), p.initiator_fqdn, p.responder_fqdn);
+    return false;
+  }
+  if (auto it = telling_.find(p.id); it != telling_.end()) {
+    // One in flight: it carries this one too.  A request turns it into one
+    // that re-directs, and a new requester is the one answered.
+    Telling& t = *it->second;
+    if (redirect && !t.body.redirect) {
+      t.body.redirect = true;
+      t.txid = next_txid();  // a new message: a different answer is due
+      send_to_peer(*t.peer, t.peer->reach(), t.body, t.txid);
+    }
+    if (requester) {
+      t.requester = requester->id;
+      t.req_txid = txid;
+      t.req_from = from;
+    }
+    return true;
+  }
+  auto t = std::make_unique<Telling>(io_);
+  t->peer = peer;
+  t->body = wire::PathMoved{p.id, wire::Fqdn{p.responder_fqdn}, redirect};
+  t->txid = next_txid();
+  t->backoff_ms = cfg_.federation.peer_retransmit_ms;
+  t->deadline_ms = common::mono_ms() + cfg_.federation.peer_timeout_ms;
+  if (requester) {
+    t->requester = requester->id;
+    t->req_txid = txid;
+    t->req_from = from;
+  }
+  spdlog::debug("federation: path {}: telling peer {} that {} {}", p.id.to_hex(), peer->name(),
+                p.responder_fqdn, redirect ? "asks for a re-direction" : "moved");
+  Telling& ref = *t;
+  telling_[p.id] = std::move(t);
+  send_to_peer(*peer, peer->reach(), ref.body, ref.txid);
+  arm_telling(ref);
+  return true;
+}
+
+void Server::arm_telling(Telling& t) {
+  t.timer.expires_after(std::chrono::milliseconds(t.backoff_ms));
+  const wire::PathId id = t.body.path_id;
+  t.timer.async_wait([this, id](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    auto it = telling_.find(id);
+    if (it == telling_.end()) return;
+    Telling& tt = *it->second;
+    const std::uint64_t now = common::mono_ms();
+    if (now >= tt.deadline_ms) {
+      tt.peer->stats.timeouts++;
+      return end_telling(id, reason_text("peer DC " + tt.peer->name() + " did not answer"));
+    }
+    stats_.retransmissions++;
+    send_to_peer(*tt.peer, tt.peer->reach(), tt.body, tt.txid);
+    tt.backoff_ms = static_cast<unsigned>(
+        std::min<std::uint64_t>(std::uint64_t{tt.backoff_ms} * 2, tt.deadline_ms - now));
+    arm_telling(tt);
+  });
+}
+
+void Server::end_telling(const wire::PathId& id, std::string_view failure) {
+  auto it = telling_.find(id);
+  if (it == telling_.end()) return;
+  std::unique_ptr<Telling> t = std::move(it->second);
+  telling_.erase(it);
+  t->timer.cancel();
+  if (failure.empty()) return;
+  spdlog::warn("federation: path {}: peer {} not told of {}'s move: {}", id.to_hex(),
+               t->peer->name(), t->body.responder.name, failure);
+  if (!t->requester) return;
+  stats_.directions_failed++;
+  if (state::Party* cn = view_.find(*t->requester))
+    send_error(*cn, t->req_from, t->req_txid, wire::ErrorCode::peer_dc_failed,
+               wire::MsgType::direction_request, failure);
+}
+
+void Server::on_path_moved_ack(federation::Peer& peer, const wire::PathMovedAck& ack,
+                               std::uint32_t txid) {
+  auto it = telling_.find(ack.path_id);
+  if (it == telling_.end() || it->second->txid != txid) return void(peer.stats.unexpected++);
+  if (it->second->peer != &peer) return void(peer.stats.refused++);
+  // Taken: DC_MN's Route Forward, if the route changes, answers CN.
+  end_telling(ack.path_id, {});
+}
 
 void Server::on_node_info_request(federation::Peer& peer, const wire::NodeInfoRequest& req,
                                   std::uint32_t txid, const wire::Endpoint& from) {
@@ -434,6 +560,7 @@ void Server::on_route_forward(federation::Peer& peer, const wire::RouteForward& 
   d->path.initiator = rd.initiator.node_id;
   d->path.responder = cn->id;
   d->path.responder_fqdn = cn->name;
+  d->path.initiator_fqdn = rd.initiator.fqdn.name;  // whose DC to tell when CN moves
   d->path.route = rd.route;
   d->path.first = rd.first;
   d->path.relay_endpoint = rd.relay;  // a relay of DC_MN's, not in our view
@@ -506,6 +633,7 @@ void Server::on_peer_datagram(std::span<const std::uint8_t> data, const wire::Co
                   wire::to_string(e));
     return;
   }
+  peer->heard_from(from);
   if (!peer->rate.allow(common::mono_ms(), cfg_.rate_per_peer)) {
     peer->stats.rate_limited++;
     return;
@@ -521,6 +649,10 @@ void Server::on_peer_datagram(std::span<const std::uint8_t> data, const wire::Co
           on_route_forward(*peer, body, msg.header.txid, from);
         } else if constexpr (std::is_same_v<T, wire::RouteForwardAck>) {
           on_route_forward_ack(*peer, body);
+        } else if constexpr (std::is_same_v<T, wire::PathMoved>) {
+          on_path_moved(*peer, body, msg.header.txid, from);
+        } else if constexpr (std::is_same_v<T, wire::PathMovedAck>) {
+          on_path_moved_ack(*peer, body, msg.header.txid);
         } else if constexpr (std::is_same_v<T, wire::ErrorReply>) {
           on_peer_error(*peer, body, msg.header.txid);
         } else {
@@ -547,6 +679,7 @@ void Server::start_federation() {
 void Server::stop_federation() {
   if (txt_resolver_) txt_resolver_->stop();
   asking_.clear();
+  telling_.clear();
 }
 
 void Server::log_federation_stats() const {

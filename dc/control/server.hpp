@@ -107,7 +107,8 @@ class Server {
 
  private:
   struct Directing;
-  struct Asking;  // directing.hpp
+  struct Asking;   // directing.hpp
+  struct Telling;  // directing.hpp
   class ViewKeys final : public KeyDirectory {
    public:
     explicit ViewKeys(state::View& v) : view_(v) {}
@@ -240,8 +241,26 @@ class Server {
   void forward_to_peer(Directing& d);
   // DC_CN: a forwarded direction ended (CN acknowledged, or it failed).
   void answer_forward(const Directing& d, wire::Status status, const wire::Endpoint& local);
-  // DC_MN: MN moved; its federated path p is asked of the peer again.
-  void reask_after_move(const state::Path& p);
+  // DC_MN: an end of the federated path p moved (MN here, or CN as its DC
+  // told), or CN asked for a re-direction: the peer is asked about CN
+  // again, and the path re-directed if the route must change (always, for
+  // redirect).
+  void reask(const state::Path& p, bool initiator_moved, bool redirect);
+  // DC_MN: DC_CN tells that CN moved or asked (Path Moved).
+  void on_path_moved(federation::Peer& peer, const wire::PathMoved& m, std::uint32_t txid,
+                     const wire::Endpoint& from);
+  // DC_CN: CN moved (redirect false) or asked for a re-direction of the
+  // federated path p: the peer DC that directed it is told, which alone may
+  // re-direct it.  requester: CN's request, sent an Error if the peer
+  // refuses or stays silent.  False: no peer is known for the path's
+  // initiator (nothing sent).
+  bool tell_peer_of_move(const state::Path& p, bool redirect, const state::Party* requester,
+                         std::uint32_t txid, const wire::Endpoint& from);
+  void arm_telling(Telling& t);
+  // Ends the Path Moved in flight for id; a reason is a failure.
+  void end_telling(const wire::PathId& id, std::string_view failure);
+  void on_path_moved_ack(federation::Peer& peer, const wire::PathMovedAck& ack,
+                         std::uint32_t txid);
   // DC_CN: the forwarded Route Direction with the keys sealed to CN.
   wire::RouteDirection forwarded_direction(Directing& d, state::Party& cn);
   // The shared key wrapper, turned to seal to p.
@@ -287,6 +306,7 @@ class Server {
   std::unique_ptr<federation::PeerTable> peers_;
   std::unique_ptr<federation::TxtResolver> txt_resolver_;
   std::unordered_map<wire::PathId, std::unique_ptr<Asking>> asking_;  // DC_MN: before the route
+  std::unordered_map<wire::PathId, std::unique_ptr<Telling>> telling_;  // DC_CN: Path Moved
   // DC_CN: Route Forwards answered lately (path -> epoch, ack), so that a
   // retransmitted Route Forward whose ack was lost is answered again.
   struct Forwarded {

@@ -52,6 +52,13 @@ class Peer {
   // in a marker, else empty.
   wire::Endpoint endpoint() const noexcept;
   void learn(const wire::Endpoint& e) noexcept { learned_ = e; }
+  // Where an authentic message from it came from last: a member of its
+  // cluster that is up.  reach() is endpoint(), else that.
+  void heard_from(const wire::Endpoint& e) noexcept { heard_ = e; }
+  wire::Endpoint reach() const noexcept {
+    const wire::Endpoint e = endpoint();
+    return e.empty() ? heard_ : e;
+  }
 
   // Seals a message for the peer; empty on failure (logged).
   std::vector<std::uint8_t> seal(const wire::Body& body, std::uint32_t txid);
@@ -76,6 +83,7 @@ class Peer {
   wire::KeyWrapper to_peer_;
   wire::KeyWrapper to_us_;
   wire::Endpoint learned_;
+  wire::Endpoint heard_;
 };
 
 class PeerTable {

@@ -19,6 +19,10 @@ struct Path {
   wire::NodeId initiator;
   std::optional<wire::NodeId> responder;  // empty: a general host
   std::string responder_fqdn;
+  // The initiator's FQDN where it is another DC's node (a federated path at
+  // the CN's DC, paths.initiator_fqdn): the peer DC to tell when CN moves is
+  // the one whose zones hold it.  Empty elsewhere.
+  std::string initiator_fqdn;
   wire::IpAddr general_addr;              // the general host's address
   wire::RouteType route = wire::RouteType::direct;
   wire::FirstSender first = wire::FirstSender::initiator;

@@ -145,6 +145,7 @@ std::string path_entry(const state::Path& p) {
   put_field(s, p.remote ? "1" : "0");
   put_field(s, p.peer_view[0] ? wire::Vip{p.peer_view[0]}.to_string() : std::string());
   put_field(s, p.peer_view[1] ? wire::Vip{p.peer_view[1]}.to_string() : std::string());
+  put_field(s, p.initiator_fqdn);
   return s;
 }
 
@@ -187,8 +188,17 @@ bool parse_path_entry(std::string_view entry, state::Path& p) {
   std::array<std::string_view, 16> f;
   for (auto& field : f)
     if (!next_field(entry, '/', field)) return false;
-  if (!entry.empty()) return false;
   auto none = [](std::string_view v) { return v == "-"; };
+  // The initiator's FQDN (migration 0005) is the 17th field; a member that
+  // predates it sends 16, read as "none".
+  if (!entry.empty()) {
+    std::string_view ini_fqdn;
+    if (!next_field(entry, '/', ini_fqdn) || !entry.empty()) return false;
+    if (!none(ini_fqdn)) {
+      if (!carriable_name(ini_fqdn)) return false;
+      p.initiator_fqdn = std::string(ini_fqdn);
+    }
+  }
   if (!wire::PathId::from_hex(f[0], p.id) || !wire::NodeId::from_hex(f[1], p.initiator))
     return false;
   if (!none(f[2])) {
@@ -330,8 +340,10 @@ std::vector<std::string> path_row_notes(std::string_view sender,
                                         std::vector<wire::PathId>& reload) {
   std::vector<std::string> entries;
   for (const state::Path* p : rows) {
-    if (!carriable_name(p->responder_fqdn)) reload.push_back(p->id);
-    else entries.push_back(path_entry(*p));  // at most about 600 bytes
+    if (!carriable_name(p->responder_fqdn) || !carriable_name(p->initiator_fqdn))
+      reload.push_back(p->id);
+    else
+      entries.push_back(path_entry(*p));  // at most about 850 bytes
   }
   return pack("pathw", sender, entries);
 }

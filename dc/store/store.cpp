@@ -86,22 +86,22 @@ constexpr Statement kStatements[] = {
     {"path_upsert_bulk",
      "INSERT INTO paths (path_id, initiator, responder, responder_fqdn, general_addr, route_type, "
      "first_sender, relay_id, relay_addr, relay_port, key_epoch, state, remote, initiator_view, "
-     "responder_view) "
+     "responder_view, initiator_fqdn) "
      "SELECT decode(v.id, 'hex'), decode(v.ini, 'hex'), decode(NULLIF(v.resp, ''), 'hex'), v.fqdn, "
      "NULLIF(v.gaddr, '')::inet, v.route, v.first, decode(NULLIF(v.relay, ''), 'hex'), "
      "NULLIF(v.raddr, '')::inet, NULLIF(v.rport, 0), v.epoch, v.state, v.remote, "
-     "NULLIF(v.iview, '')::inet, NULLIF(v.rview, '')::inet "
+     "NULLIF(v.iview, '')::inet, NULLIF(v.rview, '')::inet, NULLIF(v.ifqdn, '') "
      "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], "
      "$7::int[], $8::text[], $9::text[], $10::int[], $11::int[], $12::int[], $13::bool[], "
-     "$14::text[], $15::text[]) "
+     "$14::text[], $15::text[], $16::text[]) "
      "AS v(id, ini, resp, fqdn, gaddr, route, first, relay, raddr, rport, epoch, state, remote, "
-     "iview, rview) "
+     "iview, rview, ifqdn) "
      "ON CONFLICT (path_id) DO UPDATE SET route_type = EXCLUDED.route_type, "
      "first_sender = EXCLUDED.first_sender, relay_id = EXCLUDED.relay_id, "
      "relay_addr = EXCLUDED.relay_addr, relay_port = EXCLUDED.relay_port, "
      "key_epoch = EXCLUDED.key_epoch, state = EXCLUDED.state, "
      "initiator_view = EXCLUDED.initiator_view, responder_view = EXCLUDED.responder_view, "
-     "updated_at = now()"},
+     "initiator_fqdn = EXCLUDED.initiator_fqdn, updated_at = now()"},
     {"zone_serial", "UPDATE zones SET serial = GREATEST(serial, $2) WHERE zone_id = $1"},
     {"node_seen", "UPDATE nodes SET last_seen = now(), online = true WHERE node_id = decode($1, 'hex')"},
     {"relay_seen",
@@ -114,16 +114,17 @@ constexpr Statement kStatements[] = {
     {"path_upsert",
      "INSERT INTO paths (path_id, initiator, responder, responder_fqdn, general_addr, route_type, "
      "first_sender, relay_id, relay_addr, relay_port, key_epoch, state, remote, initiator_view, "
-     "responder_view) "
+     "responder_view, initiator_fqdn) "
      "VALUES (decode($1, 'hex'), decode($2, 'hex'), decode(NULLIF($3, ''), 'hex'), $4, "
      "NULLIF($5, '')::inet, $6, $7, decode(NULLIF($8, ''), 'hex'), NULLIF($9, '')::inet, "
-     "NULLIF($10, 0), $11, $12, $13, NULLIF($14, '')::inet, NULLIF($15, '')::inet) "
+     "NULLIF($10, 0), $11, $12, $13, NULLIF($14, '')::inet, NULLIF($15, '')::inet, "
+     "NULLIF($16, '')) "
      "ON CONFLICT (path_id) DO UPDATE SET route_type = EXCLUDED.route_type, "
      "first_sender = EXCLUDED.first_sender, relay_id = EXCLUDED.relay_id, "
      "relay_addr = EXCLUDED.relay_addr, relay_port = EXCLUDED.relay_port, "
      "key_epoch = EXCLUDED.key_epoch, state = EXCLUDED.state, "
      "initiator_view = EXCLUDED.initiator_view, responder_view = EXCLUDED.responder_view, "
-     "updated_at = now()"},
+     "initiator_fqdn = EXCLUDED.initiator_fqdn, updated_at = now()"},
     // Every path deletion of a batch in one statement (group commit).
     {"path_delete_bulk",
      "DELETE FROM paths WHERE path_id = ANY (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)"},
@@ -134,7 +135,8 @@ constexpr Statement kStatements[] = {
      "coalesce(relay_port, 0), key_epoch, state, "
      "(extract(epoch FROM created_at) * 1000)::bigint, "
      "(extract(epoch FROM updated_at) * 1000)::bigint, remote, "
-     "coalesce(host(initiator_view), ''), coalesce(host(responder_view), '') "
+     "coalesce(host(initiator_view), ''), coalesce(host(responder_view), ''), "
+     "coalesce(initiator_fqdn, '') "
      "FROM paths WHERE state <> 3"},
     // Paths keep no foreign keys (migration 0003): rows whose node went
     // while another DC process wrote them go before a full load.
@@ -174,7 +176,8 @@ constexpr Statement kStatements[] = {
      "coalesce(relay_port, 0), key_epoch, state, "
      "(extract(epoch FROM created_at) * 1000)::bigint, "
      "(extract(epoch FROM updated_at) * 1000)::bigint, remote, "
-     "coalesce(host(initiator_view), ''), coalesce(host(responder_view), '') "
+     "coalesce(host(initiator_view), ''), coalesce(host(responder_view), ''), "
+     "coalesce(initiator_fqdn, '') "
      "FROM paths WHERE state <> 3 "
      "AND path_id = ANY (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)"},
 };
@@ -285,6 +288,7 @@ state::Path path_row(const pqxx::row& r) {
   p.remote = r[14].as<bool>();
   p.peer_view[0] = view_from(r[15].c_str());
   p.peer_view[1] = view_from(r[16].c_str());
+  p.initiator_fqdn = r[17].c_str();
   return p;
 }
 
@@ -543,7 +547,7 @@ struct Apply {
                      p.relay_endpoint.empty() ? std::string() : p.relay_endpoint.addr.to_string(),
                      static_cast<int>(p.relay_endpoint.port), static_cast<int>(p.key_epoch),
                      static_cast<int>(p.state), p.remote, view_text(p.peer_view[0]),
-                     view_text(p.peer_view[1]));
+                     view_text(p.peer_view[1]), p.initiator_fqdn);
   }
   // Store::apply batches deletions itself; this serves the visit's completeness.
   void operator()(const PathDelete& w) const {
@@ -661,7 +665,7 @@ class PathBulk {
       rows_.clear();
       return;
     }
-    std::vector<std::string> id, ini, resp, fqdn, gaddr, relay, raddr, iview, rview;
+    std::vector<std::string> id, ini, resp, fqdn, gaddr, relay, raddr, iview, rview, ifqdn;
     std::vector<int> route, first, rport, epoch, state;
     std::vector<bool> remote;
     for (const state::Path* p : rows_) {
@@ -683,11 +687,13 @@ class PathBulk {
       remote.push_back(p->remote);
       iview.push_back(view_text(p->peer_view[0]));
       rview.push_back(view_text(p->peer_view[1]));
+      ifqdn.push_back(p->initiator_fqdn);
     }
     tx.exec_prepared("path_upsert_bulk", text_array(id), text_array(ini), text_array(resp),
                      text_array(fqdn), text_array(gaddr), plain_array(route), plain_array(first),
                      text_array(relay), text_array(raddr), plain_array(rport), plain_array(epoch),
-                     plain_array(state), plain_array(remote), text_array(iview), text_array(rview));
+                     plain_array(state), plain_array(remote), text_array(iview), text_array(rview),
+                     text_array(ifqdn));
     rows_.clear();
     index_.clear();
   }

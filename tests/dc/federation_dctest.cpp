@@ -845,3 +845,165 @@ TEST_CASE("federation: both ends behind NAT go through DC_A's relay with K_rp re
   CHECK(k_path.equals(mn.open_key(to_mn->path_key, path, 0, wire::SealedKind::path_key)));
   CHECK_FALSE(k_path.equals(k_rp));  // the relay never holds K_path
 }
+
+TEST_CASE("federation: CN moves behind a NAT, DC_B tells DC_A, which puts the path on its relay") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto rc = f.a.enroll("relay.a.test", true);
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient mn(mc, f.a.endpoint()), relay(rc, f.a.endpoint());
+  NodeClient cn(cc, f.b.endpoint(), ep("127.0.0.2", 0));
+  REQUIRE(relay.register_at());
+  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));  // MN behind NAT
+  REQUIRE(cn.register_at());                           // CN on a global address
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
+  // MN behind NAT: DC_A's relay stands by for the direct path.
+  REQUIRE(accept_relay(relay, 50001));
+  auto first = accept_direction(cn);
+  REQUIRE(first);
+  CHECK(first->route == wire::RouteType::direct);
+  REQUIRE(accept_direction(mn));
+  REQUIRE(f.a.wait_log("established", 3000));
+  REQUIRE(f.b.wait_log("established", 3000));
+
+  // CN moves behind another NAT: no direct route is left between two NATs,
+  // and MN's NAT would drop CN's NTM Update from a new address.  Only DC_B
+  // sees the move, only DC_A may re-direct.
+  const std::size_t from_a = f.a.log().size(), from_b = f.b.log().size();
+  NodeClient cn2(cc, f.b.endpoint(), ep("127.0.0.3", 0));
+  REQUIRE(cn2.register_at({ep("10.0.0.2", 4512)}));
+  auto rd = accept_relay(relay, 50002);
+  REQUIRE(rd);
+  CHECK(rd->responder.node_id == cc.id);
+  std::optional<wire::RouteDirection> to_cn;
+  for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i) to_cn = accept_direction(cn2);
+  REQUIRE(to_cn);
+  CHECK(to_cn->key_epoch == 1);
+  CHECK(to_cn->route == wire::RouteType::relay);
+  CHECK(to_cn->relay == ep("127.0.0.1", 50002));
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->key_epoch == 1);
+  CHECK(to_mn->route == wire::RouteType::relay);
+  CHECK(mn.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
+            .equals(cn2.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
+  CHECK(f.b.wait_log("telling peer a that cn.b.test moved", 1000, from_b));
+  CHECK(f.a.wait_log("peer b tells cn.b.test moved", 1000, from_a));
+
+  // CN moves again, behind a third NAT: the relayed route stays (its own
+  // NTM Update to the relay carries the move), so DC_A asks DC_B and leaves
+  // the path as it is.
+  const std::size_t again = f.a.log().size();
+  NodeClient cn3(cc, f.b.endpoint(), ep("127.0.0.4", 0));
+  REQUIRE(cn3.register_at({ep("10.0.1.2", 4512)}));
+  CHECK(f.a.wait_log("stays relay after a move of cn.b.test", 3000, again));
+  CHECK_FALSE(cn3.wait_for<wire::RouteDirection>(300));
+}
+
+TEST_CASE("federation: CN asks DC_B to re-direct a federated path and DC_A does, under the next epoch") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient mn(mc, f.a.endpoint(), ep("127.0.0.2", 0));
+  NodeClient cn(cc, f.b.endpoint(), ep("127.0.0.3", 0));
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
+  REQUIRE(accept_direction(cn));
+  REQUIRE(accept_direction(mn));
+  REQUIRE(f.b.wait_log("established", 3000));
+
+  // Not the other end's name: refused at DC_B, before any peer hears of it.
+  cn.send(wire::DirectionRequest{path, wire::Fqdn{"other.a.test"}, true});
+  auto err = cn.wait_for<wire::ErrorReply>(1000);
+  REQUIRE(err);
+  CHECK(err->code == wire::ErrorCode::bad_request);
+  // Within a second of the direction, without a move, a request waits for
+  // its retransmission (the hold-off of docs/dc.md "Moves"); after it, it
+  // is passed on.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  cn.send(wire::DirectionRequest{path, wire::Fqdn{"mn.a.test"}, true});
+  std::optional<wire::RouteDirection> to_cn;
+  for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i) to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  CHECK(to_cn->key_epoch == 1);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->key_epoch == 1);
+  CHECK(mn.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
+            .equals(cn.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
+  CHECK(f.a.wait_log("peer b tells cn.b.test asks for a re-direction", 1000));
+}
+
+TEST_CASE("federation: a Path Moved for a path that is not the peer's is refused, the same for every path") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient mn(mc, f.a.endpoint());
+  NodeClient cn(cc, f.b.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
+  REQUIRE(accept_direction(cn));
+  REQUIRE(accept_direction(mn));
+  REQUIRE(f.a.wait_log("established", 3000));
+
+  // The test as DC_B: the right key, but a path ID nobody has, and the real
+  // path under another responder's name.  One answer for both.
+  auto as_b = fake_dc(f.id_b, f.id_a, f.key, "a.test");
+  std::uint32_t txid = 60;
+  for (const auto& [id, name] : std::vector<std::pair<wire::PathId, std::string>>{
+           {random_path(), "cn.b.test"}, {path, "other.b.test"}}) {
+    const auto reply = exchange(f.a.endpoint(), as_b.seal(wire::PathMoved{id, {name}, true}, ++txid));
+    REQUIRE(reply);
+    wire::Received r;
+    REQUIRE(as_b.open(*reply, r) == wire::Error::ok);
+    REQUIRE(std::holds_alternative<wire::ErrorReply>(r.body));
+    const auto& e = std::get<wire::ErrorReply>(r.body);
+    CHECK(e.code == wire::ErrorCode::not_authorized);
+    CHECK(e.ref_type == wire::MsgType::path_moved);
+    CHECK(e.reason.value == "no such path of yours");
+  }
+  // Neither end was re-directed.
+  CHECK_FALSE(mn.wait_for<wire::RouteDirection>(300));
+  CHECK_FALSE(cn.wait_for<wire::RouteDirection>(100));
+
+  // The real one: acknowledged once; its retransmission (same txid) gets
+  // the ack again and re-directs nothing more.
+  const auto moved = as_b.seal(wire::PathMoved{path, {"cn.b.test"}, true}, 70);
+  for (int copy = 0; copy < 2; ++copy) {
+    // A retransmission is sealed afresh (a new counter) under the same txid.
+    const auto reply =
+        exchange(f.a.endpoint(), copy ? as_b.seal(wire::PathMoved{path, {"cn.b.test"}, true}, 70)
+                                      : moved);
+    REQUIRE(reply);
+    wire::Received r;
+    REQUIRE(as_b.open(*reply, r) == wire::Error::ok);
+    REQUIRE(std::holds_alternative<wire::PathMovedAck>(r.body));
+    CHECK(std::get<wire::PathMovedAck>(r.body).path_id == path);
+    if (!copy) {
+      // Under way: DC_A asks DC_B about CN (the real DC_B answers) and
+      // forwards the next epoch.
+      std::optional<wire::RouteDirection> to_cn;
+      for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i)
+        to_cn = accept_direction(cn);
+      REQUIRE(to_cn);
+      REQUIRE(accept_direction(mn));
+    }
+  }
+  CHECK_FALSE(cn.wait_for<wire::RouteDirection>(500));
+  REQUIRE(f.a.stop() == 0);
+  CHECK(f.a.log().find("refused=2") != std::string::npos);
+}

@@ -35,7 +35,7 @@ TSV=$W/mobility.tsv
 # (5), P(A) -> P(B) (9), a CN behind NAT (11), into its network (12), away
 # from it onto the relay (13, 16), off the relay (14) and relay to relay
 # (17).  All 17 take about 145 s instead of 80 (docs/testbed.md §6.3).
-FED_MOB_ROWS=${FED_MOB_ROWS:-3 5 9 11 12 13 14 16 17}
+FED_MOB_ROWS=${FED_MOB_ROWS:-3 5 9 11 12 13 14 16 17 cnmove}
 want_case() { [[ " $FED_MOB_ROWS " == *" $1 "* ]]; }
 
 # ---- services -----------------------------------------------------------------
@@ -107,6 +107,51 @@ if want_phase moves; then
       T_CONF=$MOB_T_CONFIGURED
     }
     CASE_HORIZON=0.5 run_case twice "G->${FED_TWICE_VIA:-A}->G (${FED_TWICE_MS:-20} ms)" a1 direct act_twice_fed "${FED_TWICE_VIA:-A}" G
+  fi
+  # The CN moves (docs/federation.md §5): a2 (za, behind NAT A) has a direct
+  # path to m2 (zb) on a global address; m2 moves behind NAT B.  No direct
+  # route is left between two NATs, and NAT A drops m2's NTM Update from its
+  # new address; only zb's DC sees the move and only za's may re-direct, so
+  # zb's tells za's (Path Moved).  The path must be on za's relay within
+  # 2 s of the move: the nodes' own dead-path detection, the only way
+  # before, starts after 3 s of silence.  m2 ends at B, where it started.
+  if want_case cnmove; then
+    d=$W/case-cnmove
+    mkdir -p "$d"
+    name=$(fqdn m2)
+    ok=1 detail="m2 not registered at G"
+    if mob_place m2 G && wait_registered m2 G 10; then
+      v=$(tx a2 dig +short +time=8 +tries=1 "$name" A 2>/dev/null | tail -1)
+      read -r rb _ < <(wait_path a2 "$name" direct 8)
+      detail="a2 -> m2 before the move: '$rb' (VIP '$v'), expected direct"
+      if [ "$rb" = direct ]; then
+        ip netns exec "$TOPO_P-m2" python3 "$PROBE" recv 0.0.0.0 9004 8 "$d/fwd.txt" &
+        rpid=$!
+        sleep 0.3
+        ip netns exec "$TOPO_P-a2" python3 "$PROBE" send "$v" 9004 1 5 2>"$d/fwd.send" &
+        spid=$!
+        sleep 1
+        mob_place m2 B
+        t_move=$MOB_T_START t_conf=$MOB_T_CONFIGURED t=$(now)
+        read -r ra _ < <(wait_path a2 "$name" relay 2)
+        took=$(since "$t")
+        read -r rm2 _ < <(wait_path m2 "$(fqdn a2)" relay 1)
+        wait "$spid"
+        sleep 0.5
+        kill -TERM "$rpid" 2>/dev/null
+        wait "$rpid" 2>/dev/null
+        read -r -a g < <(gapof "$d/fwd.txt" "$t_move" "$t_conf" 1)
+        [ "$ra" = relay ] && [ "$rm2" = relay ] && [ "${g[3]}" = true ] && [ "${g[1]}" != - ] &&
+          awk -v x="${g[1]}" 'BEGIN{exit !(x < 1000)}'
+        ok=$?
+        detail="a2 -> m2 after m2 G->B: a2 '$ra' (after ${took} s), m2 '$rm2', expected relay within 2 s;"
+        detail+=" probes a2 -> m2: recovered ${g[3]}, ${g[1]} ms after the configured moment (bound 1000), lost ${g[2]}"
+      fi
+    fi
+    check "case cnmove" "$ok" "$detail"
+    printf 'cnmove\tm2 G->B\ta2\t%s\t%s\t-\t%s\t%s\t-\t-\t-\t-\t-\t-\t%s\n' "${rb:--}" "${ra:--}" \
+      "${g[1]:--}" "${g[2]:--}" "$([ "$ok" = 0 ] && echo PASS || echo FAIL)" >>"$TSV"
+    [ "$(mob_loc m2)" = B ] || mob_place m2 B
   fi
   echo "-- moves across zones (gaps in ms, '-' = no data; $TSV)"
   column -t -s $'\t' "$TSV"

@@ -41,10 +41,10 @@ wait_path() {
   return 1
 }
 
-# observed_for LOC: the address the DC sees m at from LOC
+# observed_for LOC [HOST]: the address the DC sees HOST (default m) at from LOC
 observed_for() {
   case $1 in
-    G | G2) mob_addr m "$1" ;;
+    G | G2) mob_addr "${2:-m}" "$1" ;;
     A | A2) echo "${TOPO_WAN[a]}" ;;
     B) echo "${TOPO_WAN[b]}" ;;
     C) echo "${TOPO_WAN[c]}" ;;
@@ -56,7 +56,7 @@ observed_for() {
 # has seen it from LOC's address
 wait_registered() {
   local i want js
-  want=$(observed_for "$2")
+  want=$(observed_for "$2" "$1")
   for ((i = 0; i < $3 * 10; i++)); do
     js=$(svc_status "$1")
     if [ "$(jq -r '"\(.registered) \(.observed | split(":")[0])"' <<<"$js" 2>/dev/null)" = "true $want" ]; then

@@ -205,7 +205,9 @@ constexpr std::uint16_t allowed_mask(MsgType t) {
     case MsgType::node_info_request:
     case MsgType::node_info_response:
     case MsgType::route_forward:
-    case MsgType::route_forward_ack: return kDcPeer;
+    case MsgType::route_forward_ack:
+    case MsgType::path_moved:
+    case MsgType::path_moved_ack: return kDcPeer;
   }
   return 0;
 }
@@ -281,6 +283,8 @@ Error decode_body(MsgType t, std::span<const std::uint8_t> in, Body& out) {
     case MsgType::node_info_response: return decode_as<NodeInfoResponse>(in, out);
     case MsgType::route_forward: return decode_as<RouteForward>(in, out);
     case MsgType::route_forward_ack: return decode_as<RouteForwardAck>(in, out);
+    case MsgType::path_moved: return decode_as<PathMoved>(in, out);
+    case MsgType::path_moved_ack: return decode_as<PathMovedAck>(in, out);
     case MsgType::capsulated_packet: break;  // has no control body
   }
   return Error::bad_type;

@@ -161,6 +161,8 @@ std::string_view to_string(MsgType t) noexcept {
     case MsgType::node_info_response: return "node_info_response";
     case MsgType::route_forward: return "route_forward";
     case MsgType::route_forward_ack: return "route_forward_ack";
+    case MsgType::path_moved: return "path_moved";
+    case MsgType::path_moved_ack: return "path_moved_ack";
   }
   return "unknown";
 }

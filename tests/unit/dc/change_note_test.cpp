@@ -147,6 +147,8 @@ ntm::dc::state::Path sample_path(unsigned n) {
   p.remote = n % 3 == 1;
   p.peer_view[0] = 0x64400000u + n;          // 100.64.0.n: the responder's VIP
   p.peer_view[1] = n % 2 ? 0x64780002u : 0;  // a substitute (100.120.0.2), or not chosen
+  // Another DC's node as initiator (a federated path at the CN's DC), or none.
+  if (p.remote) p.initiator_fqdn = "mn-" + std::to_string(n) + ".other.example";
   return p;
 }
 
@@ -168,6 +170,7 @@ void check_same_columns(const ntm::dc::state::Path& a, const ntm::dc::state::Pat
   CHECK(a.remote == b.remote);
   CHECK(a.peer_view[0] == b.peer_view[0]);
   CHECK(a.peer_view[1] == b.peer_view[1]);
+  CHECK(a.initiator_fqdn == b.initiator_fqdn);
 }
 
 }  // namespace
@@ -185,11 +188,17 @@ TEST_CASE("change note: path writes are carried whole and parse back; deletions 
   general.state = ntm::dc::state::PathState::directing;
   auto odd = sample_path(3);
   odd.responder_fqdn = "Not/Carriable";  // not a name the DC keeps: reloaded instead
+  auto odd_ini = sample_path(4);
+  odd_ini.initiator_fqdn = "Not Carriable";
+  REQUIRE(relayed.remote);
+  REQUIRE(!relayed.initiator_fqdn.empty());
   std::vector<wire::PathId> reload;
-  const auto notes = store::path_row_notes(kSender, {&relayed, &general, &odd}, reload);
+  const auto notes =
+      store::path_row_notes(kSender, {&relayed, &general, &odd, &odd_ini}, reload);
   REQUIRE(notes.size() == 1);
-  REQUIRE(reload.size() == 1);
+  REQUIRE(reload.size() == 2);
   CHECK(reload[0] == odd.id);
+  CHECK(reload[1] == odd_ini.id);
   const auto n = store::parse_change_note(notes[0]);
   REQUIRE(n);
   CHECK(n->kind == ChangeNote::Kind::path_rows);
@@ -239,7 +248,7 @@ TEST_CASE("change note: many path writes are split under the limits; bad entries
       if (slash == std::string::npos) break;
       start = slash + 1;
     }
-    REQUIRE(f.size() == 16);
+    REQUIRE(f.size() == 17);
     f[field] = value;
     std::string out = std::string("pathw ") + kSender + " ";
     for (std::size_t k = 0; k < f.size(); ++k) out += (k ? "/" : "") + f[k];
@@ -249,13 +258,24 @@ TEST_CASE("change note: many path writes are split under the limits; bad entries
   CHECK(store::parse_change_note(with(13, "1")));
   CHECK(store::parse_change_note(with(14, "-")));
   CHECK(store::parse_change_note(with(15, "10.1.2.3")));
+  CHECK(store::parse_change_note(with(16, "mn.other.example")));
+  // A member that predates the initiator's FQDN (migration 0005) sends 16
+  // fields: read as none.
+  {
+    const std::string old = good.substr(0, good.rfind('/'));
+    const auto n = store::parse_change_note(old);
+    REQUIRE(n);
+    REQUIRE(n->path_rows.size() == 1);
+    CHECK(n->path_rows[0].initiator_fqdn.empty());
+  }
   // Not a structured binding: doctest's macros capture in lambdas, which
   // clang 14 does not allow for structured bindings.
   for (const auto& bad : std::vector<std::pair<std::size_t, std::string>>{
            {0, "xyz"}, {1, "-"}, {3, "UPPER.example"}, {3, "a b"}, {4, "not-an-address"},
            {5, "0"}, {5, "5"}, {6, "4"}, {6, "01"}, {8, "10.0.0.1"}, {9, "256"}, {10, "0"},
            {11, "-1"}, {12, ""}, {12, "1234567890123456"}, {13, "2"}, {13, "-"},
-           {14, "0.0.0.0"}, {14, "2001:db8::1"}, {15, "100.64"}, {15, ""}})
+           {14, "0.0.0.0"}, {14, "2001:db8::1"}, {15, "100.64"}, {15, ""}, {16, "A.example"},
+           {16, ""}})
     CHECK_MESSAGE(!store::parse_change_note(with(bad.first, bad.second)),
                   bad.first << "=" << bad.second);
   CHECK_FALSE(store::parse_change_note(good + "/0"));  // a field too many

@@ -99,6 +99,8 @@ std::vector<Body> sample_bodies() {
       PeerNode{node_info(3, "cn.other.example"), true, {ep4(192, 168, 7, 3, 4512)}}});
   v.push_back(RouteForward{node_id(3), route_direction()});
   v.push_back(RouteForwardAck{path_id(7), 1, Status::ok, ep4(192, 168, 7, 3, 4512)});
+  v.push_back(PathMoved{path_id(7), Fqdn{"cn.other.example"}, true});
+  v.push_back(PathMovedAck{path_id(7)});
   return v;
 }
 

@@ -56,7 +56,9 @@ enum ntm_msg_type {
 	NTM_T_NODE_INFO_RESPONSE = 18, /* DC -> DC */
 	NTM_T_ROUTE_FORWARD = 19,      /* DC_MN -> DC_CN: Route Direction for CN */
 	NTM_T_ROUTE_FORWARD_ACK = 20,  /* DC_CN -> DC_MN */
-	NTM_T_MAX = 20,
+	NTM_T_PATH_MOVED = 21,         /* DC_CN -> DC_MN: CN moved or asks for a re-direction */
+	NTM_T_PATH_MOVED_ACK = 22,     /* DC_MN -> DC_CN */
+	NTM_T_MAX = 22,
 };
 
 /*

@@ -231,11 +231,30 @@ struct RouteForwardAck {
   NTM_WIRE_FIELDS(path_id, key_epoch, status, local)
 };
 
+// 21: DC_CN -> DC_MN.  The responder of this federated path, our node,
+// moved (or asked for a re-direction): only DC_MN may re-direct the path,
+// so it is asked to reconsider it.
+struct PathMoved {
+  static constexpr MsgType kType = MsgType::path_moved;
+  PathId path_id;
+  Fqdn responder;         // CN's FQDN, as the path names it at DC_MN
+  bool redirect = false;  // CN asked: re-direct even if the route would stay
+  NTM_WIRE_FIELDS(path_id, responder, redirect)
+};
+
+// 22: DC_MN -> DC_CN.  Taken: DC_MN reconsiders the path (a Route Forward
+// follows if the route changes).  Refusals are Error replies.
+struct PathMovedAck {
+  static constexpr MsgType kType = MsgType::path_moved_ack;
+  PathId path_id;
+  NTM_WIRE_FIELDS(path_id)
+};
+
 using Body = std::variant<RegistrationRequest, RegistrationResponse, DirectionRequest,
                           RouteDirection, RouteDirectionAck, RelayDirection, RelayResponse,
                           TunnelRequest, TunnelResponse, UpdateRequest, UpdateResponse, Keepalive,
                           KeepaliveAck, ErrorReply, NodeInfoRequest, NodeInfoResponse,
-                          RouteForward, RouteForwardAck>;
+                          RouteForward, RouteForwardAck, PathMoved, PathMovedAck>;
 
 MsgType type_of(const Body& b) noexcept;
 

@@ -112,6 +112,8 @@ enum class MsgType : std::uint8_t {
   node_info_response = NTM_T_NODE_INFO_RESPONSE,
   route_forward = NTM_T_ROUTE_FORWARD,
   route_forward_ack = NTM_T_ROUTE_FORWARD_ACK,
+  path_moved = NTM_T_PATH_MOVED,
+  path_moved_ack = NTM_T_PATH_MOVED_ACK,
 };
 std::string_view to_string(MsgType t) noexcept;
 bool is_known(MsgType t) noexcept;
