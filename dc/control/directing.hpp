@@ -110,7 +110,7 @@ struct Server::Telling {
   std::uint32_t txid = 0;
   asio::steady_timer timer;
   unsigned backoff_ms = 0;
-  std::uint64_t deadline_ms = 0;  // monotonic
+  std::uint64_t deadline_ms = 0;  // monotonic; 0: the peer's endpoint is being looked up
   // CN's redirect request, sent the Error if DC_MN refuses or stays silent.
   std::optional<wire::NodeId> requester;
   std::uint32_t req_txid = 0;

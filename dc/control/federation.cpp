@@ -390,10 +390,10 @@ bool Server::tell_peer_of_move(const state::Path& p, bool redirect, const state:
                                std::uint32_t txid, const wire::Endpoint& from) {
   federation::Peer* peer =
       peers_ && !p.initiator_fqdn.empty() ? peers_->for_name(p.initiator_fqdn) : nullptr;
-  if (!peer || peer->reach().empty()) {
+  if (!peer) {
     // A row from before migration 0005, or a peer no longer configured:
     // the nodes' dead-path detection re-directs through DC_MN instead.
-    spdlog::debug("federation: path {}: no peer DC known for {}; not told of {}'s move",
+    spdlog::debug("federation: path {}: no peer DC known for '{}'; not told of {}'s move",
                   p.id.to_hex(), p.initiator_fqdn, p.responder_fqdn);
     return false;
   }
@@ -404,7 +404,7 @@ bool Server::tell_peer_of_move(const state::Path& p, bool redirect, const state:
     if (redirect && !t.body.redirect) {
       t.body.redirect = true;
       t.txid = next_txid();  // a new message: a different answer is due
-      send_to_peer(*t.peer, t.peer->reach(), t.body, t.txid);
+      if (t.deadline_ms) send_to_peer(*t.peer, t.peer->reach(), t.body, t.txid);
     }
     if (requester) {
       t.requester = requester->id;
@@ -417,20 +417,43 @@ bool Server::tell_peer_of_move(const state::Path& p, bool redirect, const state:
   t->peer = peer;
   t->body = wire::PathMoved{p.id, wire::Fqdn{p.responder_fqdn}, redirect};
   t->txid = next_txid();
-  t->backoff_ms = cfg_.federation.peer_retransmit_ms;
-  t->deadline_ms = common::mono_ms() + cfg_.federation.peer_timeout_ms;
   if (requester) {
     t->requester = requester->id;
     t->req_txid = txid;
     t->req_from = from;
   }
-  spdlog::debug("federation: path {}: telling peer {} that {} {}", p.id.to_hex(), peer->name(),
-                p.responder_fqdn, redirect ? "asks for a re-direction" : "moved");
   Telling& ref = *t;
   telling_[p.id] = std::move(t);
-  send_to_peer(*peer, peer->reach(), ref.body, ref.txid);
-  arm_telling(ref);
+  if (!peer->reach().empty() || !txt_resolver_) {
+    send_telling(ref);
+    return true;
+  }
+  // Neither configured nor heard from since this process started (a
+  // restart, or a member of the cluster the peer never spoke to): found
+  // through the marker of the initiator's name, as ask_peer does.
+  txt_resolver_->lookup(p.initiator_fqdn, [this, alive = std::weak_ptr<bool>(alive_),
+                                           id = p.id](const federation::TxtAnswer& ans) {
+    if (alive.expired() || stopped_) return;
+    auto it = telling_.find(id);
+    if (it == telling_.end()) return;
+    Telling& tt = *it->second;
+    const auto marker = marker_in(ans);
+    if (marker && tt.peer->config().endpoints.empty()) tt.peer->learn(*marker);
+    send_telling(tt);
+  });
   return true;
+}
+
+void Server::send_telling(Telling& t) {
+  const wire::PathId id = t.body.path_id;
+  if (t.peer->reach().empty()) return end_telling(id, "peer DC endpoint unknown");
+  t.backoff_ms = cfg_.federation.peer_retransmit_ms;
+  t.deadline_ms = common::mono_ms() + cfg_.federation.peer_timeout_ms;
+  spdlog::debug("federation: path {}: telling peer {} at {} that {} {}", id.to_hex(),
+                t.peer->name(), t.peer->reach().to_string(), t.body.responder.name,
+                t.body.redirect ? "asks for a re-direction" : "moved");
+  send_to_peer(*t.peer, t.peer->reach(), t.body, t.txid);
+  arm_telling(t);
 }
 
 void Server::arm_telling(Telling& t) {

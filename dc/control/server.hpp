@@ -256,6 +256,9 @@ class Server {
   // initiator (nothing sent).
   bool tell_peer_of_move(const state::Path& p, bool redirect, const state::Party* requester,
                          std::uint32_t txid, const wire::Endpoint& from);
+  // Sends t's Path Moved (once the peer's endpoint is known) and arms its
+  // retransmission.
+  void send_telling(Telling& t);
   void arm_telling(Telling& t);
   // Ends the Path Moved in flight for id; a reason is a failure.
   void end_telling(const wire::PathId& id, std::string_view failure);

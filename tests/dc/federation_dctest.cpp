@@ -190,13 +190,22 @@ struct Federation {
   std::string key = random_key_hex();
   std::string id_a, id_b;
 
-  explicit Federation(const std::string& extra_a = {})
+  // b_by_dns: DC_B has no endpoints for DC_A either, and finds it through
+  // the marker of a name in a.test (the DNS publishes both zones).
+  explicit Federation(const std::string& extra_a = {}, bool b_by_dns = false)
       : a(opts(db_a.url(), "a.test")), b(opts(db_b.url(), "b.test")) {
     id_a = dc_id_of(a);
     id_b = dc_id_of(b);
     append(a, "[federation]\nresolver = " + dns.endpoint().to_string() +
                   "\ndns_timeout_ms = 200\npeer_timeout_ms = 600\n"
                   "[peer.b]\ndc_id = " + id_b + "\nkey = " + key + "\nzones = b.test\n" + extra_a);
+    if (b_by_dns) {
+      append(b, "[federation]\nresolver = " + dns.endpoint().to_string() +
+                    "\ndns_timeout_ms = 200\npeer_timeout_ms = 600\n"
+                    "[peer.a]\ndc_id = " + id_a + "\nkey = " + key + "\nzones = a.test\n");
+      dns.set_handler(zone_dns({{"b.test", b.endpoint()}, {"a.test", a.endpoint()}}));
+      return;
+    }
     // DC_B finds DC_A by configuration alone (it only answers).
     append(b, "[peer.a]\ndc_id = " + id_a + "\nkey = " + key + "\nzones = a.test\nendpoints = " +
                   a.endpoint().to_string() + "\n");
@@ -891,7 +900,7 @@ TEST_CASE("federation: CN moves behind a NAT, DC_B tells DC_A, which puts the pa
   CHECK(to_mn->route == wire::RouteType::relay);
   CHECK(mn.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
             .equals(cn2.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
-  CHECK(f.b.wait_log("telling peer a that cn.b.test moved", 1000, from_b));
+  CHECK(f.b.wait_log("that cn.b.test moved", 1000, from_b));
   CHECK(f.a.wait_log("peer b tells cn.b.test moved", 1000, from_a));
 
   // CN moves again, behind a third NAT: the relayed route stays (its own
@@ -1006,4 +1015,42 @@ TEST_CASE("federation: a Path Moved for a path that is not the peer's is refused
   CHECK_FALSE(cn.wait_for<wire::RouteDirection>(500));
   REQUIRE(f.a.stop() == 0);
   CHECK(f.a.log().find("refused=2") != std::string::npos);
+}
+
+TEST_CASE("federation: after a restart DC_B finds DC_A through DNS to tell it that CN moved") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  Federation f({}, /*b_by_dns=*/true);
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto rc = f.a.enroll("relay.a.test", true);
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient mn(mc, f.a.endpoint()), relay(rc, f.a.endpoint());
+  NodeClient cn(cc, f.b.endpoint(), ep("127.0.0.2", 0));
+  REQUIRE(relay.register_at());
+  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
+  REQUIRE(cn.register_at());
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
+  REQUIRE(accept_relay(relay, 50001));
+  REQUIRE(accept_direction(cn));
+  REQUIRE(accept_direction(mn));
+  REQUIRE(f.b.wait_log("established", 3000));
+
+  // DC_B restarts: the path comes back from its database with MN's name,
+  // and this process has heard nothing from DC_A.
+  REQUIRE(f.b.stop() == 0);
+  f.b.start();
+  NodeClient cn2(cc, f.b.endpoint(), ep("127.0.0.3", 0));
+  REQUIRE(cn2.register_at({ep("10.0.0.2", 4512)}));
+  REQUIRE(accept_relay(relay, 50002));
+  std::optional<wire::RouteDirection> to_cn;
+  for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i) to_cn = accept_direction(cn2);
+  REQUIRE(to_cn);
+  CHECK(to_cn->route == wire::RouteType::relay);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->key_epoch == 1);
+  CHECK(f.b.wait_log("telling peer a at " + f.a.endpoint().to_string() + " that cn.b.test moved",
+                     1000));
 }
