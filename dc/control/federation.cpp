@@ -602,6 +602,12 @@ void Server::on_route_forward(federation::Peer& peer, const wire::RouteForward& 
       !why.empty())
     return refuse(why);
   d->previous = previous;
+  if (previous) {
+    // CN's redirect requests already taken stay known: a retransmission
+    // that crosses this direction is not passed on again.
+    d->path.asked[0] = previous->asked[0];
+    d->path.asked[1] = previous->asked[1];
+  }
   d->mn_id = rd.initiator.node_id;
   d->remote.emplace();
   d->remote->peer = &peer;

@@ -939,7 +939,8 @@ TEST_CASE("federation: CN asks DC_B to re-direct a federated path and DC_A does,
   // its retransmission (the hold-off of docs/dc.md "Moves"); after it, it
   // is passed on.
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  cn.send(wire::DirectionRequest{path, wire::Fqdn{"mn.a.test"}, true});
+  const wire::DirectionRequest redirect{path, wire::Fqdn{"mn.a.test"}, true};
+  const std::uint32_t txid = cn.send(redirect);
   std::optional<wire::RouteDirection> to_cn;
   for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i) to_cn = accept_direction(cn);
   REQUIRE(to_cn);
@@ -950,6 +951,12 @@ TEST_CASE("federation: CN asks DC_B to re-direct a federated path and DC_A does,
   CHECK(mn.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
             .equals(cn.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
   CHECK(f.a.wait_log("peer b tells cn.b.test asks for a re-direction", 1000));
+  // A retransmission of that request (same txid) after the hold-off: taken
+  // already, so neither passed on nor re-directed again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  cn.send(redirect, txid);
+  CHECK_FALSE(cn.wait_for<wire::RouteDirection>(800));
+  CHECK_FALSE(mn.wait_for<wire::RouteDirection>(100));
 }
 
 TEST_CASE("federation: a Path Moved for a path that is not the peer's is refused, the same for every path") {
