@@ -264,6 +264,33 @@ std::optional<wire::ErrorReply> error_for(NodeClient& mn, const wire::DirectionR
   return mn.wait_for<wire::ErrorReply>(timeout_ms);
 }
 
+// MN directs a path to cn.b.test and both ends acknowledge; its ID.
+wire::PathId direct_to_cn(NodeClient& mn, NodeClient& cn) {
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
+  REQUIRE(accept_direction(cn));
+  REQUIRE(accept_direction(mn));
+  return path;
+}
+
+// The path's re-direction under key epoch 1: CN's Route Direction (older
+// copies skipped), then MN's, both acknowledged; both open one K_path.
+struct NextEpoch {
+  wire::RouteDirection to_cn, to_mn;
+};
+NextEpoch accept_next_epoch(NodeClient& cn, NodeClient& mn, const wire::PathId& path) {
+  std::optional<wire::RouteDirection> to_cn;
+  for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i) to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  REQUIRE(to_cn->key_epoch == 1);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->key_epoch == 1);
+  CHECK(mn.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
+            .equals(cn.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
+  return {*to_cn, *to_mn};
+}
+
 }  // namespace
 
 TEST_CASE("federation: MN at DC_A reaches CN at DC_B and both hold the K_path DC_B re-sealed") {
@@ -888,18 +915,10 @@ TEST_CASE("federation: CN moves behind a NAT, DC_B tells DC_A, which puts the pa
   auto rd = accept_relay(relay, 50002);
   REQUIRE(rd);
   CHECK(rd->responder.node_id == cc.id);
-  std::optional<wire::RouteDirection> to_cn;
-  for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i) to_cn = accept_direction(cn2);
-  REQUIRE(to_cn);
-  CHECK(to_cn->key_epoch == 1);
-  CHECK(to_cn->route == wire::RouteType::relay);
-  CHECK(to_cn->relay == ep("127.0.0.1", 50002));
-  auto to_mn = accept_direction(mn);
-  REQUIRE(to_mn);
-  CHECK(to_mn->key_epoch == 1);
-  CHECK(to_mn->route == wire::RouteType::relay);
-  CHECK(mn.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
-            .equals(cn2.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
+  const auto next = accept_next_epoch(cn2, mn, path);
+  CHECK(next.to_cn.route == wire::RouteType::relay);
+  CHECK(next.to_cn.relay == ep("127.0.0.1", 50002));
+  CHECK(next.to_mn.route == wire::RouteType::relay);
   CHECK(f.b.wait_log("that cn.b.test moved", 1000, from_b));
   CHECK(f.a.wait_log("peer b tells cn.b.test moved", 1000, from_a));
 
@@ -924,10 +943,7 @@ TEST_CASE("federation: CN asks DC_B to re-direct a federated path and DC_A does,
   NodeClient cn(cc, f.b.endpoint(), ep("127.0.0.3", 0));
   REQUIRE(mn.register_at());
   REQUIRE(cn.register_at());
-  const wire::PathId path = random_path();
-  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
-  REQUIRE(accept_direction(cn));
-  REQUIRE(accept_direction(mn));
+  const wire::PathId path = direct_to_cn(mn, cn);
   REQUIRE(f.b.wait_log("established", 3000));
 
   // Not the other end's name: refused at DC_B, before any peer hears of it.
@@ -941,15 +957,7 @@ TEST_CASE("federation: CN asks DC_B to re-direct a federated path and DC_A does,
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   const wire::DirectionRequest redirect{path, wire::Fqdn{"mn.a.test"}, true};
   const std::uint32_t txid = cn.send(redirect);
-  std::optional<wire::RouteDirection> to_cn;
-  for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i) to_cn = accept_direction(cn);
-  REQUIRE(to_cn);
-  CHECK(to_cn->key_epoch == 1);
-  auto to_mn = accept_direction(mn);
-  REQUIRE(to_mn);
-  CHECK(to_mn->key_epoch == 1);
-  CHECK(mn.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
-            .equals(cn.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
+  accept_next_epoch(cn, mn, path);
   CHECK(f.a.wait_log("peer b tells cn.b.test asks for a re-direction", 1000));
   // A retransmission of that request (same txid) after the hold-off: taken
   // already, so neither passed on nor re-directed again.
@@ -970,10 +978,7 @@ TEST_CASE("federation: a Path Moved for a path that is not the peer's is refused
   NodeClient cn(cc, f.b.endpoint());
   REQUIRE(mn.register_at());
   REQUIRE(cn.register_at());
-  const wire::PathId path = random_path();
-  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
-  REQUIRE(accept_direction(cn));
-  REQUIRE(accept_direction(mn));
+  const wire::PathId path = direct_to_cn(mn, cn);
   REQUIRE(f.a.wait_log("established", 3000));
 
   // The test as DC_B: the right key, but a path ID nobody has, and the real
@@ -1012,11 +1017,7 @@ TEST_CASE("federation: a Path Moved for a path that is not the peer's is refused
     if (!copy) {
       // Under way: DC_A asks DC_B about CN (the real DC_B answers) and
       // forwards the next epoch.
-      std::optional<wire::RouteDirection> to_cn;
-      for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i)
-        to_cn = accept_direction(cn);
-      REQUIRE(to_cn);
-      REQUIRE(accept_direction(mn));
+      accept_next_epoch(cn, mn, path);
     }
   }
   CHECK_FALSE(cn.wait_for<wire::RouteDirection>(500));
@@ -1051,13 +1052,7 @@ TEST_CASE("federation: after a restart DC_B finds DC_A through DNS to tell it th
   NodeClient cn2(cc, f.b.endpoint(), ep("127.0.0.3", 0));
   REQUIRE(cn2.register_at({ep("10.0.0.2", 4512)}));
   REQUIRE(accept_relay(relay, 50002));
-  std::optional<wire::RouteDirection> to_cn;
-  for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i) to_cn = accept_direction(cn2);
-  REQUIRE(to_cn);
-  CHECK(to_cn->route == wire::RouteType::relay);
-  auto to_mn = accept_direction(mn);
-  REQUIRE(to_mn);
-  CHECK(to_mn->key_epoch == 1);
+  CHECK(accept_next_epoch(cn2, mn, path).to_cn.route == wire::RouteType::relay);
   CHECK(f.b.wait_log("telling peer a at " + f.a.endpoint().to_string() + " that cn.b.test moved",
                      1000));
 }
