@@ -86,7 +86,13 @@ bool next_field(std::string_view& rest, char sep, std::string_view& field) {
   return !field.empty();
 }
 
+// Every field is non-empty, so an entry never ends in its separator; one
+// that does has an empty last field, which next_field cannot tell from no
+// field at all.
+bool ends_in_separator(std::string_view entry) { return !entry.empty() && entry.back() == '/'; }
+
 bool parse_registration_entry(std::string_view entry, RegistrationWrite& w) {
+  if (ends_in_separator(entry)) return false;
   std::string_view id, nat, observed, local;
   if (!next_field(entry, '/', id) || !next_field(entry, '/', nat) ||
       !next_field(entry, '/', observed) || !next_field(entry, '/', local) || !entry.empty())
@@ -185,6 +191,7 @@ bool ms_number(std::string_view t, std::uint64_t& out) {
 }
 
 bool parse_path_entry(std::string_view entry, state::Path& p) {
+  if (ends_in_separator(entry)) return false;
   std::array<std::string_view, 16> f;
   for (auto& field : f)
     if (!next_field(entry, '/', field)) return false;

@@ -156,7 +156,7 @@ TEST_CASE("cluster: B directs a node homed at A through the node's binding towar
   CHECK(cluster_counter(c.a.log(), "paths_reloaded") == 0);
 }
 
-TEST_CASE("cluster: a relay homed at A carries a path B directs; B never writes A's relay") {
+TEST_CASE("cluster: a relay homed at A carries a path B directs, B never writes A's relay") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;
   Cluster c(db.url());

@@ -479,7 +479,7 @@ TEST_CASE("a peer removed mid-direction: the initiator is told at once") {
   CHECK(left == "0");
 }
 
-TEST_CASE("a new path between two nodes supersedes their older ones; other pairs keep theirs") {
+TEST_CASE("a new path between two nodes supersedes their older ones, other pairs keep theirs") {
   // A node keeps one path per peer, so the DC keeps one per pair: older
   // ones would be re-directed on a move, and the two ends could keep
   // different ones (docs/dc.md §8.4).

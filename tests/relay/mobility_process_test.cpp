@@ -68,7 +68,7 @@ bool carried(End& e, common::UdpSocket& from, common::UdpSocket& to, const wire:
 
 }  // namespace
 
-TEST_CASE("ntm-rs process: an end moves, forwarding follows; bad updates do not redirect; re-direction keeps traffic flowing") {
+TEST_CASE("ntm-rs process: an end moves, forwarding follows, bad updates do not redirect, re-direction keeps traffic flowing") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;
   DcProcess dc(db.url());

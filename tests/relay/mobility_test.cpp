@@ -278,7 +278,7 @@ TEST_CASE("forward update: a flapping node converges to its last location") {
   CHECK(f.carry(f.cn, f.b) == z);
 }
 
-TEST_CASE("held capsules: those that race the update go on after it, in order; nothing else ever does") {
+TEST_CASE("held capsules: those that race the update go on after it, in order, nothing else ever does") {
   ForwardPath f;
   const auto a2 = endpoint("192.0.2.10", 51000);  // where the MN moves
   const auto evil = endpoint("192.0.2.66", 6666);
@@ -584,7 +584,7 @@ TEST_CASE("re-direction: a newer epoch re-keys the path while forwarding continu
         Status::ok);
 }
 
-TEST_CASE("re-direction: the previous epoch lapses after the grace time; epochs wrap") {
+TEST_CASE("re-direction: the previous epoch lapses after the grace time, epochs wrap") {
   ForwardPath f(255);
   REQUIRE(f.rs.direct(f.path, 0, RelayMode::forward, wire::SecretKey::random()) == Status::ok);
   CHECK(f.p().key_epoch == 0);  // 0 follows 255

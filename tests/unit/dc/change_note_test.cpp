@@ -92,6 +92,7 @@ TEST_CASE("change note: malformed reg entries are refused") {
            id + "/4/-/-",                          // NAT digit out of range
            id + "/1/-",                            // a field missing
            id + "/1/-/-/-",                        // a field too many
+           id + "/1/-/-/",                         // an empty fifth field
            id + "/1//-",                           // empty observed
            id + "/1/-/10.0.0.1:4500,",             // trailing comma
            id + "/1/-/10.0.0.1:4500,,10.0.0.2:1",  // empty local
@@ -175,7 +176,7 @@ void check_same_columns(const ntm::dc::state::Path& a, const ntm::dc::state::Pat
 
 }  // namespace
 
-TEST_CASE("change note: path writes are carried whole and parse back; deletions by ID") {
+TEST_CASE("change note: path writes are carried whole and parse back, deletions by ID") {
   auto relayed = sample_path(1);
   auto general = sample_path(2);  // towards a general host: no responder, an address, no relay
   general.responder.reset();
@@ -214,7 +215,7 @@ TEST_CASE("change note: path writes are carried whole and parse back; deletions 
   CHECK(g->paths == std::vector<wire::PathId>{relayed.id, general.id});
 }
 
-TEST_CASE("change note: many path writes are split under the limits; bad entries are refused") {
+TEST_CASE("change note: many path writes are split under the limits, bad entries are refused") {
   std::vector<ntm::dc::state::Path> rows;
   for (unsigned i = 0; i < 300; ++i) {
     rows.push_back(sample_path(i));

@@ -151,7 +151,7 @@ Bytes icmp_error(std::uint32_t src, std::uint32_t dst, const Bytes& quoted) {
 
 }  // namespace
 
-TEST_CASE("view translation: TCP destination out, source in; checksums from scratch") {
+TEST_CASE("view translation: TCP destination out, source in, checksums from scratch") {
   for (bool option : {false, true}) {
     // Outgoing: the application wrote to the substitute.
     Bytes p = tcp(kMe, kView, 1000, option);
@@ -174,7 +174,7 @@ TEST_CASE("view translation: TCP destination out, source in; checksums from scra
   }
 }
 
-TEST_CASE("view translation: UDP, with and without a checksum; a zero result is 0xffff") {
+TEST_CASE("view translation: UDP, with and without a checksum, a zero result is 0xffff") {
   Bytes p = udp(kMe, kView, payload(200, 11));
   REQUIRE(translate_address(p, false, kPeer));
   CHECK(ip_ok(p));
@@ -251,7 +251,7 @@ TEST_CASE("view translation: an ICMP error's quoted packet is translated too") {
   CHECK(icmp_ok(err3.data() + 20, err3.size() - 20));
 }
 
-TEST_CASE("view translation: fragments; the first carries the transport checksum") {
+TEST_CASE("view translation: fragments, the first carries the transport checksum") {
   // A UDP datagram of 1000 bytes split in two; translated fragment by
   // fragment, reassembled, it checks out.
   const Bytes whole = udp(kMe, kView, payload(992, 31));
@@ -389,7 +389,7 @@ struct ClashPair {
 
 }  // namespace
 
-TEST_CASE("tunnel table: a peer known by a substitute; both ways, addresses and checksums") {
+TEST_CASE("tunnel table: a peer known by a substitute, both ways, addresses and checksums") {
   ClashPair t;
   // MN's application writes to the substitute; CN's application sees MN's
   // datagram come from the substitute too, to its own VIP.
