@@ -17,8 +17,15 @@ namespace ntm::dc::cluster {
 namespace asio = boost::asio;
 
 ChangeListener::ChangeListener(std::string url, std::string sender, asio::io_context& io,
-                               control::Server& server)
-    : url_(std::move(url)), sender_(std::move(sender)), io_(io), server_(server) {}
+                               control::Server& server, std::unique_ptr<store::Store> listening)
+    : url_(std::move(url)),
+      sender_(std::move(sender)),
+      io_(io),
+      server_(server),
+      store_(std::move(listening)),
+      resync_(!store_) {
+  if (!store_) store_ = std::make_unique<store::Store>(url_);
+}
 
 ChangeListener::~ChangeListener() { stop(); }
 
@@ -63,12 +70,13 @@ void ChangeListener::reload_requested(store::Store& store) {
 }
 
 void ChangeListener::run() {
-  store::Store store(url_);
+  store::Store& store = *store_;
   auto& server = server_;
   // Resync once LISTEN is in place: that covers whatever changed between
-  // loading the view and listening, and after a reconnect whatever changed
-  // while the connection was down (removals included).
-  bool resync = true;
+  // loading the view and listening (unless LISTEN came first: see the
+  // constructor), and after a reconnect whatever changed while the
+  // connection was down (removals included).
+  bool resync = resync_;
   while (!stop_) {
     try {
       store.listen();

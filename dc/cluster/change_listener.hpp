@@ -4,12 +4,16 @@
 // processes of the cluster, reloads the rows they name (one round trip per
 // note), or takes the registrations and path changes they carry, and hands
 // them to the I/O thread.  After a lost connection it cannot know what it
-// missed, so it reloads every party and path.
+// missed, so it reloads every party and path.  At start it needs no such
+// reload when it is handed the connection that was LISTENing before the
+// view was loaded (daemon.cpp): every change committed after the load's
+// snapshot is then a notification queued on that connection.
 #pragma once
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -41,8 +45,11 @@ struct ListenerStats {
 class ChangeListener {
  public:
   // sender: this process's token, the one its Writer notifies with.
+  // listening: a Store whose connection LISTENed before the view was
+  // loaded from the database, or null (then the listener connects and
+  // reloads everything once it listens).
   ChangeListener(std::string url, std::string sender, boost::asio::io_context& io,
-                 control::Server& server);
+                 control::Server& server, std::unique_ptr<store::Store> listening = nullptr);
   ~ChangeListener();
   ChangeListener(const ChangeListener&) = delete;
   ChangeListener& operator=(const ChangeListener&) = delete;
@@ -64,6 +71,8 @@ class ChangeListener {
   std::string sender_;
   boost::asio::io_context& io_;
   control::Server& server_;
+  std::unique_ptr<store::Store> store_;  // the listening connection
+  bool resync_ = true;  // reload everything once LISTEN is in place
   std::atomic<bool> stop_{false};
   ListenerStats stats_;
   std::mutex reload_mu_;

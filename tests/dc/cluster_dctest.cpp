@@ -243,3 +243,40 @@ TEST_CASE("cluster: garbage on the notification channel is ignored and counted")
   CHECK(cluster_counter(c.b.log(), "notes") >= garbage.size() + 2);
   CHECK(cluster_counter(c.b.log(), "unplaced") == 1);
 }
+
+TEST_CASE("cluster: a member listens before it loads, so it starts with one load and misses "
+          "nothing enrolled meanwhile") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  Cluster c(db.url());
+  c.a.start();
+  // Nodes enrolled through A's CLI before, while and after B starts: each
+  // is in B's load, or a notification B's connection queued since LISTEN.
+  std::vector<Credentials> creds;
+  creds.push_back(c.a.enroll("n0.test.example"));
+  std::thread enroller([&] {
+    for (int i = 1; i <= 8; ++i)
+      creds.push_back(c.a.enroll("n" + std::to_string(i) + ".test.example"));
+  });
+  c.b.start();
+  enroller.join();
+  REQUIRE(creds.size() == 9);
+  // B holds every one of them: each registers at B.
+  for (const auto& cr : creds) {
+    NodeClient n(cr, c.b.endpoint());
+    bool ok = false;
+    // The last enrollments' notes may still be on their way to B.
+    for (int attempt = 0; attempt < 5 && !ok; ++attempt) {
+      ok = static_cast<bool>(n.register_at());
+      if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK_MESSAGE(ok, cr.name << " unknown at B");
+  }
+  REQUIRE(c.b.stop() == 0);
+  REQUIRE(c.a.stop() == 0);
+  // One load at start: the listener's connection was LISTENing before it,
+  // so the listener did not reload everything once more.
+  CHECK(cluster_counter(c.b.log(), "resyncs") == 0);
+  CHECK(cluster_counter(c.a.log(), "resyncs") == 0);
+  CHECK(c.b.log().find("listener: database") == std::string::npos);
+}
