@@ -2,7 +2,9 @@
 // Which PostgreSQL the DC uses: the configured URL, or its own embedded
 // cluster under the state directory (started with the DC, stopped with it).
 // Commands run beside a serving DC (node add ...) reuse the cluster the DC
-// already runs instead of starting a second server on the same directory.
+// already runs instead of starting a second server on the same directory,
+// and so do commands run while another command's temporary cluster is up;
+// whoever started the server stops it once nobody uses it (cluster_users.hpp).
 #pragma once
 
 #include <memory>
@@ -15,6 +17,7 @@ namespace ntm::dc {
 namespace store {
 class EmbeddedPostgres;
 }
+class ClusterUsers;
 
 class Database {
  public:
@@ -29,7 +32,8 @@ class Database {
   bool embedded() const noexcept { return embedded_; }
 
  private:
-  std::unique_ptr<store::EmbeddedPostgres> pg_;
+  std::unique_ptr<ClusterUsers> users_;  // embedded only
+  std::unique_ptr<store::EmbeddedPostgres> pg_;  // set when this process started the server
   std::string url_;
   bool embedded_ = false;
 };

@@ -131,6 +131,38 @@ TEST_CASE("with no database configured the DC runs its own PostgreSQL") {
   CHECK(dc.stop() == 0);
 }
 
+TEST_CASE("commands run at once on the embedded default share its cluster, the last one stops it") {
+  NTM_REQUIRE_PG_OR_SKIP();  // same tier: needs the PostgreSQL server binaries
+  DcProcess dc{std::string()};
+  dc.enroll("first.test.example");  // initdb, outside the race
+  // No DC serves: the first command starts a temporary cluster, the others
+  // find it running and use it.  The one that started it must not stop it
+  // under them.
+  constexpr int kCommands = 6;
+  std::vector<int> status(kCommands, -1);
+  std::vector<std::string> out(kCommands);
+  std::vector<std::thread> ts;
+  for (int i = 0; i < kCommands; ++i)
+    ts.emplace_back([&, i] {
+      // Staggered, so that some arrive while a temporary cluster is up.
+      std::this_thread::sleep_for(std::chrono::milliseconds(150 * i));
+      out[i] = dc.cli({"node", "add", "n" + std::to_string(i) + ".test.example", "-o", "-"},
+                      &status[i]);
+    });
+  for (auto& t : ts) t.join();
+  for (int i = 0; i < kCommands; ++i) CHECK_MESSAGE(status[i] == 0, "command " << i << ": " << out[i]);
+  int st = -1;
+  const std::string list = dc.cli({"node", "list"}, &st);
+  CHECK(st == 0);
+  for (int i = 0; i < kCommands; ++i)
+    CHECK_MESSAGE(list.find("n" + std::to_string(i) + ".test.example") != std::string::npos, list);
+  // Nothing is left running: the last user stopped the cluster.
+  CHECK_FALSE(std::filesystem::exists(dc.state_dir() / "postgres" / "data" / "postmaster.pid"));
+  // And a DC starts on it.
+  dc.start();
+  CHECK(dc.stop() == 0);
+}
+
 namespace {
 
 // pg_ctl on the DC's embedded cluster, behind the DC's back.
