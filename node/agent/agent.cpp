@@ -217,7 +217,10 @@ void Agent::housekeeping() {
       it = paths_.erase(it);
       continue;
     }
-    if (p.info.state == PathState::up) check_liveness(p, now);
+    if (p.info.state == PathState::up) {
+      check_liveness(p, now);
+      check_relay_leg(p, now);
+    }
     if (p.info.state == PathState::up && now - p.last_keepalive_ms >= kPathKeepaliveMs) {
       dp_.send_keepalive(p.info.id);
       keep_relay_leg(p);

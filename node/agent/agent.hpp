@@ -44,6 +44,7 @@ struct PathMoves {
   std::uint64_t updates_refused = 0;    // not the peer, stale, rate-limited
   std::uint64_t redirects = 0;          // re-directions of this path (new key epoch)
   std::uint64_t standby_switches = 0;   // moves that put the path on its stand-by relay
+  std::uint64_t standby_lost = 0;       // times its stand-by relay leg went silent
   std::uint32_t last_update_ms = 0;     // from the move to the confirmation, last round
 };
 
@@ -58,7 +59,8 @@ struct PathInfo {
   std::uint32_t peer_view = 0;     // the peer's address in our view
   wire::Endpoint relay;            // relay endpoint (relayed routes, or fallback)
   PathState state = PathState::setting_up;
-  bool relay_up = false;           // the RS answered our RELAY_PATH Tunnel Request
+  bool relay_up = false;           // the RS answers our RELAY_PATH Tunnel Requests (stand-by
+                                   // legs: within kRelayLegSilentMs)
   bool via_relay = false;          // capsules go to the RS
   PathMoves moves;
 };
@@ -173,6 +175,8 @@ class Agent {
   // The stand-by relay leg of a direct path, refreshed at the path
   // keepalive interval: the relay keeps it, the ends' NATs keep its binding.
   void keep_relay_leg(Path& p);
+  // A stand-by leg the RS stopped answering counts as down (kRelayLegSilentMs).
+  void check_relay_leg(Path& p, std::uint64_t now);
 
   boost::asio::io_context& io_;
   NodeConfig cfg_;

@@ -15,6 +15,11 @@ inline constexpr std::uint64_t kPrivateFallbackMs = 1000;  // direct_private: th
 inline constexpr std::uint64_t kDirectionRetryMs = 1000;   // Direction Request retransmission
 inline constexpr std::uint64_t kPathKeepaliveMs = 15000;   // zero-length capsule on an idle path
 inline constexpr std::uint64_t kPathIdleMs = 600000;       // nothing heard: the path is gone
+// A stand-by relay leg is refreshed with every path keepalive; silent for
+// two refreshes and a bit (one lost datagram is forgiven), it counts as
+// down: an RS that restarted forgets the path and drops the refreshes, and
+// a move must not switch onto it (docs/mobility.md, "Stand-by relay").
+inline constexpr std::uint64_t kRelayLegSilentMs = 2 * kPathKeepaliveMs + 2000;
 inline constexpr std::uint32_t kAnswerTtl = 60;
 // DC cluster: a member that leaves a registration, keepalive or Direction
 // Request unanswered this long is taken for dead (docs/node.md "DC cluster").
@@ -78,6 +83,7 @@ struct Agent::Path {
   std::uint32_t tunnel_txid = 0;
   std::uint64_t started_ms = 0, last_keepalive_ms = 0;
   bool peer_answered = false;  // the PATH exchange with the peer (or RS) completed
+  std::uint64_t relay_answered_ms = 0;  // the RS's last answer on the RELAY_PATH leg (0: never)
 
   // NTM Update, ours (update_seq is in info.moves) and the peer's.
   boost::asio::steady_timer update_timer;

@@ -95,14 +95,27 @@ wire::TunnelRequest Agent::tunnel_request(const Path& p) const {
 
 void Agent::keep_relay_leg(Path& p) {
   // Only a relay leg standing by: a path on the relay keeps it busy (and
-  // alive) with its own capsules and keepalives.
-  if (!p.relay_chan || !p.info.relay_up || p.info.via_relay || p.info.relay.empty()) return;
+  // alive) with its own capsules and keepalives.  A leg that went silent is
+  // still refreshed: an answer brings it back (a lost datagram or two).
+  if (!p.relay_chan || !p.relay_answered_ms || p.info.via_relay || p.info.relay.empty()) return;
   wire::TunnelRequest req = tunnel_request(p);
   req.receiver = wire::NodeId{};
   std::array<std::uint8_t, NTM_MAX_CONTROL> buf;
   wire::Error err = wire::Error::ok;
   if (const auto n = p.relay_chan->seal(req, p.tunnel_txid, common::wall_ms(), buf, err))
     dp_.send_control(std::span(buf.data(), n), p.info.relay);
+}
+
+void Agent::check_relay_leg(Path& p, std::uint64_t now) {
+  if (!p.info.relay_up || p.info.via_relay || !p.relay_answered_ms || now <= p.relay_answered_ms ||
+      now - p.relay_answered_ms <= kRelayLegSilentMs)
+    return;
+  p.info.relay_up = false;
+  ++p.info.moves.standby_lost;
+  spdlog::warn("path {} to {}: its stand-by relay leg at {} has not answered for {} s; a move "
+               "waits for the DC instead",
+               p.info.id.to_hex().substr(0, 8), p.info.peer.fqdn.name, p.info.relay.to_string(),
+               (now - p.relay_answered_ms) / 1000);
 }
 
 void Agent::fall_back_to_relay(Path& p) {
@@ -160,9 +173,16 @@ void Agent::on_path_message(std::span<const std::uint8_t> d, const wire::Endpoin
   if (relay_domain) {
     // Only the RS speaks RELAY_PATH to us.
     if (const auto* r = std::get_if<wire::TunnelResponse>(&rx.body); r && from == p.info.relay) {
-      if (r->status == wire::Status::ok && !p.info.relay_up) {
-        p.info.relay_up = true;
-        spdlog::debug("path {}: the relay carries it", id.to_hex().substr(0, 8));
+      if (r->status == wire::Status::ok) {
+        if (!p.info.relay_up) {
+          p.info.relay_up = true;
+          if (p.relay_answered_ms)
+            spdlog::info("path {}: its stand-by relay leg answers again",
+                         id.to_hex().substr(0, 8));
+          else
+            spdlog::debug("path {}: the relay carries it", id.to_hex().substr(0, 8));
+        }
+        p.relay_answered_ms = common::mono_ms();
       }
     } else if (const auto* u = std::get_if<wire::UpdateResponse>(&rx.body);
                u && from == p.info.relay) {

@@ -28,7 +28,8 @@
 #   TB_PREFIX=P   namespace prefix (default mb<pid>)
 #   RUNDIR=DIR    where mobility.tsv goes (default the work directory, kept)
 #   MOB_ONLY="1 5 twice"  run only these cases (pattern numbers, twice,
-#                 both, dcfrozen, dcfrozen_nat, privstay, natflush, natidle)
+#                 both, dcfrozen, dcfrozen_nat, privstay, rsrestart, natflush,
+#                 natidle)
 set -uo pipefail
 
 DC_BIN=${1:?usage: mobility_test.sh NTM_DC NTM_SIM NTMD NTM_RS}
@@ -116,6 +117,7 @@ for h in "${NODES[@]}"; do svc_enrol_node "$h" "$(fqdn "$h")" || die "node add $
 svc_enrol_relay "rs.$ZONE" || die "relay add"
 svc_start_pdns || die "pdns_server"
 svc_start_rs || die "ntm-rs"
+RSPID=${SVC_PIDS[-1]}
 for h in gh g1 a1 m2; do
   ip netns exec "$TOPO_P-$h" python3 "$HERE/bulk.py" 9100 >"$W/bulk-$h.log" 2>&1 &
   SVC_PIDS+=("$!")
@@ -202,6 +204,23 @@ check_off_relay() {
   check "$1: $3" $? "m's path to a1 on $2, off the relay, within 5 s: $(svc_status m | jq -c --arg p "$(fqdn a1)" "$sel | {route, via_relay, state, relay_standby}")"
 }
 
+# restart_rs: ntm-rs stops (SIGTERM) and starts again with the same
+# configuration; it has forgotten every path (the DC directs it anew).
+restart_rs() {
+  kill -TERM "$RSPID" 2>/dev/null
+  wait "$RSPID" 2>/dev/null
+  RS_STARTS=$((${RS_STARTS:-1} + 1))
+  ip netns exec "$TOPO_P-rs" "$NTMRS" -c "$W/rs/relay.conf" run >"$W/rs/rs-$RS_STARTS.log" 2>&1 &
+  RSPID=$!
+  SVC_PIDS+=("$RSPID")
+  svc_wait_for "$W/rs/rs-$RS_STARTS.log" 'ntm-rs ready' "$RSPID" 20
+}
+
+# relay_standby: whether m's path to a1 counts its stand-by relay leg as up
+relay_standby() {
+  svc_status m | jq -r --arg p "$(fqdn a1)" '[.paths[] | select(.peer == $p)] | last | .relay_standby'
+}
+
 want_case() { [ -z "${MOB_ONLY:-}" ] || [[ " $MOB_ONLY " == *" $1 "* ]]; }
 
 # ---- Table 1 -------------------------------------------------------------
@@ -256,6 +275,29 @@ if want_case privstay && prepare a1 A; then
   run_case privstay "A->A2" a1 direct_private act_place m A2
   check_standby_used privstay "$sw0"
   check_off_relay privstay direct_private "back on the private route"
+fi
+if want_case rsrestart && prepare a1 G; then
+  # Row 11's path (a1, behind NAT A, sends first) keeps a stand-by relay
+  # leg.  The RS restarts and forgets the path, so m's refreshes of the leg
+  # (every 15 s) go unanswered: within kRelayLegSilentMs (32 s) of the last
+  # answer m counts the leg as down.  A move then does not switch onto it
+  # (what m sent there would be lost): the path is held and m registers at
+  # once, and the DC's re-direction (a1 sends first) brings it back.
+  [ "$(relay_standby)" = true ]
+  check "rsrestart: stand-by leg up before" $? "m's path to a1: relay_standby $(relay_standby) (expected true)"
+  restart_rs
+  check "rsrestart: ntm-rs restarted" $? "ntm-rs ready again (log $W/rs/rs-${RS_STARTS}.log)"
+  t_rs=$(now)
+  for _ in $(seq 50); do
+    [ "$(relay_standby)" = false ] && break
+    sleep 1
+  done
+  [ "$(relay_standby)" = false ]
+  check "rsrestart: silent leg seen" $? "m counts the stand-by leg as down $(since "$t_rs") s after the RS restarted (bound 50 s): relay_standby $(relay_standby)"
+  sw0=$(standby_switches)
+  run_case rsrestart "G->G2 (RS restarted)" a1 direct act_place m G2
+  [ "$(standby_switches)" = "$sw0" ]
+  check "rsrestart: silent leg not used" $? "m's path to a1 went onto its stand-by relay $sw0 -> $(standby_switches) times (expected no more)"
 fi
 if want_case natflush && prepare g1 A; then
   # NAT A forgets its bindings while traffic flows both ways: m's next
