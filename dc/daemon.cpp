@@ -108,6 +108,27 @@ int serve(const config::Config& cfg) {
   cluster::ChangeListener listener(db.url(), sender, io, server, std::move(listening));
   listener.start();
 
+  // The counters while running, not only at stop: cumulative since start,
+  // in the same lines as at stop (docs/dc.md §16).
+  auto log_all_stats = [&] {
+    server.log_stats();
+    listener.log_stats();
+    if (publisher) publisher->log_stats();
+    const auto& ws = writer.stats();
+    spdlog::info("store: {} operations in {} transactions, {} failed", ws.ops.load(),
+                 ws.batches.load(), ws.failed_ops.load());
+  };
+  asio::steady_timer stats_timer(io);
+  std::function<void()> arm_stats = [&] {
+    if (cfg.stats_interval_s == 0) return;
+    stats_timer.expires_after(std::chrono::seconds(cfg.stats_interval_s));
+    stats_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      log_all_stats();
+      arm_stats();
+    });
+  };
+  arm_stats();
   // SIGTERM drains: no new datagrams are taken, every queued write is
   // committed and its answer sent, then the DC stops (bounded: 5 s).
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -131,6 +152,7 @@ int serve(const config::Config& cfg) {
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: draining and stopping", sig);
+    stats_timer.cancel();
     common::service_notify("STOPPING=1");
     server.drain();
     *drain_deadline = common::mono_ms() + 5000;
@@ -148,12 +170,7 @@ int serve(const config::Config& cfg) {
   listener.stop();
   // Drain: every queued write is applied before the database goes away.
   writer.stop();
-  server.log_stats();
-  listener.log_stats();
-  if (publisher) publisher->log_stats();
-  const auto& ws = writer.stats();
-  spdlog::info("store: {} operations in {} transactions, {} failed", ws.ops.load(),
-               ws.batches.load(), ws.failed_ops.load());
+  log_all_stats();
   return 0;
 }
 

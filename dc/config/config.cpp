@@ -44,7 +44,7 @@ constexpr std::string_view kTimersKeys[] = {"keepalive_s", "lifetime_s", "direct
                                             "retransmit_initial_ms", "max_skew_s"};
 constexpr std::string_view kRouteKeys[] = {"same_network_prefix_len", "relay_idle_timeout_s",
                                            "standby_relay"};
-constexpr std::string_view kLogKeys[] = {"level"};
+constexpr std::string_view kLogKeys[] = {"level", "stats_interval_s"};
 constexpr std::string_view kLimitsKeys[] = {"rate_per_node", "rate_per_peer"};
 constexpr std::string_view kDnsKeys[] = {"socket",           "socket_mode",        "nameservers",
                                          "ns_addresses",     "hostmaster",         "nat_address",
@@ -594,6 +594,7 @@ Config parse(std::string_view ini_text) {
            "must be one of trace, debug, info, warn, error, off; got '" + *level + "'");
     c.log_level = *level;
   }
+  c.stats_interval_s = number(root, "log", "stats_interval_s", c.stats_interval_s, 0, 86400);
 
   // [limits]
   c.rate_per_node = number(root, "limits", "rate_per_node", c.rate_per_node, 1, 100000);

@@ -72,6 +72,9 @@ struct Config {
 
   // [log]
   std::string log_level = "info";       // level
+  // stats_interval_s: every so often the counters logged at stop are logged
+  // while running too (cumulative since start); 0: only at stop.
+  unsigned stats_interval_s = 300;
 
   // [limits]
   unsigned rate_per_node = 50;          // rate_per_node: control messages per second per node

@@ -305,3 +305,23 @@ TEST_CASE("a flooding node is rate limited while other nodes keep being served")
   CHECK(dc.stop() == 0);
   CHECK(dc.log().find("rate_limited=0 ") == std::string::npos);
 }
+
+TEST_CASE("the counters are logged while the DC runs, every stats_interval_s") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess::Options o(db.url());
+  o.extra = "stats_interval_s = 1\n";  // lands in [log], the last section
+  DcProcess dc(o);
+  dc.start();
+  const auto creds = dc.enroll("laptop.test.example");
+  NodeClient node(creds, dc.endpoint());
+  REQUIRE(node.register_at());
+  // Before any stop: a periodic line that already counts the registration.
+  CHECK(dc.wait_log("registrations=1 ", 3000));
+  CHECK(dc.wait_log("store: ", 100));
+  const std::size_t before_stop = dc.log().size();
+  CHECK(dc.log().find("signal") == std::string::npos);
+  REQUIRE(dc.stop() == 0);
+  // And once more at the stop, as before.
+  CHECK(dc.log().find("control: received=", before_stop) != std::string::npos);
+}

@@ -114,6 +114,7 @@ TEST_CASE("config: a minimal file gets the defaults") {
   CHECK(c.relay_idle_timeout_s == 300);
   CHECK(c.standby_relay);
   CHECK(c.log_level == "info");
+  CHECK(c.stats_interval_s == 300);
   CHECK(c.rate_per_node == 50);
   CHECK(c.rate_per_peer == 5000);
 }
@@ -134,7 +135,8 @@ TEST_CASE("config: values are read and canonicalised") {
       "general_pool = 10.127.0.0/16\n"
       "substitute_pool = 10.126.0.0/16\n"
       "[log]\n"
-      "level = debug\n");
+      "level = debug\n"
+      "stats_interval_s = 0\n");
   REQUIRE(c.zones.size() == 2);
   CHECK(c.zones[0] == "example.com");
   CHECK(c.zones[1] == "b.example.org");
@@ -147,6 +149,7 @@ TEST_CASE("config: values are read and canonicalised") {
   CHECK(c.general_pool.to_string() == "10.127.0.0/16");
   CHECK(c.substitute_pool.to_string() == "10.126.0.0/16");
   CHECK(c.log_level == "debug");
+  CHECK(c.stats_interval_s == 0);
   // Both comment markers that ini_parser accepts, and CRLF line ends.
   CHECK(error_of("# hash comment\r\n; semicolon comment\r\n" + kMinimal) == "");
   CHECK(parse(with("[database]\nurl = host=/run/postgresql dbname=ntm\n")).database_url ==
@@ -375,6 +378,9 @@ TEST_CASE("config: each validation rule names its key") {
   // [log]
   CHECK(names(error_of(with("[log]\nlevel = verbose\n")), "[log] level: must be one of"));
   CHECK(names(error_of(with("[log]\nlevel = INFO\n")), "[log] level: must be one of"));
+  CHECK(names(error_of(with("[log]\nstats_interval_s = 86401\n")),
+              "[log] stats_interval_s: must be between 0 and 86400"));
+  CHECK(names(error_of(with("[log]\nstats_interval_s = -1\n")), "[log] stats_interval_s"));
 
   // [limits]
   CHECK(names(error_of(with("[limits]\nrate_per_node = 0\n")),
