@@ -41,7 +41,7 @@ constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_port", "group_com
 constexpr std::string_view kVipKeys[] = {"pool", "route_prefix_len", "general_pool",
                                          "substitute_pool"};
 constexpr std::string_view kTimersKeys[] = {"keepalive_s", "lifetime_s", "direction_timeout_ms",
-                                            "retransmit_initial_ms", "max_skew_s"};
+                                            "retransmit_initial_ms", "max_skew_s", "path_rekey_s"};
 constexpr std::string_view kRouteKeys[] = {"same_network_prefix_len", "relay_idle_timeout_s",
                                            "standby_relay"};
 constexpr std::string_view kLogKeys[] = {"level", "stats_interval_s"};
@@ -573,6 +573,9 @@ Config parse(std::string_view ini_text) {
                ")");
   }
   c.max_skew_s = number(root, "timers", "max_skew_s", c.max_skew_s, 1, 3600);
+  c.path_rekey_s = number(root, "timers", "path_rekey_s", c.path_rekey_s, 0, 30 * 86400);
+  if (c.path_rekey_s != 0 && c.path_rekey_s < 2)
+    fail("timers", "path_rekey_s", "must be 0 (never) or at least 2");
 
   // [route]
   c.same_network_prefix_len =

@@ -62,6 +62,9 @@ struct Config {
   unsigned direction_timeout_ms = 3000; // direction_timeout_ms: total time to direct a path
   unsigned retransmit_initial_ms = 200; // retransmit_initial_ms: first retransmission, then doubled
   unsigned max_skew_s = 60;             // max_skew_s: accepted clock difference
+  // path_rekey_s: a path whose key epoch is this old is re-directed under a
+  // new one, route and relay kept (docs/dc.md "Re-keying"); 0: never.
+  unsigned path_rekey_s = 3600;
 
   // [route]
   unsigned same_network_prefix_len = 24;  // same_network_prefix_len

@@ -107,6 +107,9 @@ void Server::on_cluster_paths(const std::vector<wire::PathId>& ids,
       // Memory-only re-direction records of this process (path.hpp).
       merged.directed_seq = old->directed_seq;
       merged.directed_mono_ms = old->directed_mono_ms;
+      // The same key epoch: its age goes on; another member's new one
+      // counts from when this view sees it (0).
+      if (old->key_epoch == merged.key_epoch) merged.keyed_mono_ms = old->keyed_mono_ms;
       merged.asked[0] = old->asked[0];
       merged.asked[1] = old->asked[1];
     }

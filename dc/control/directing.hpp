@@ -33,6 +33,9 @@ struct Server::Directing {
   // A redirect request without a move since the path was last directed:
   // its route failed (route::after_route_failed).
   bool route_failed = false;
+  // A re-key (path_rekey_s): the route is decided as ever, but the relay
+  // the path has stays while it serves.
+  bool rekey = false;
   // An end moved while this ran: reconsider the path when it ends.
   bool again = false;
   Step step = Step::responder;
@@ -90,6 +93,7 @@ struct Server::Asking {
   // route must change (route::redirect_after_move with these ends moved).
   bool after_move = false;
   bool initiator_moved = true;  // false: CN moved, as DC_CN told (Path Moved)
+  bool rekey = false;           // asked again to re-key the path (Directing::rekey)
   bool resolving = true;  // in DNS; else asking the peer
   bool looked_up = false;  // the peer's endpoint was looked for in DNS (ask_peer)
   federation::Peer* peer = nullptr;

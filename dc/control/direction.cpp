@@ -178,7 +178,8 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
 }
 
 void Server::redirect_path(const state::Path& existing, state::Party* requester,
-                           std::uint32_t txid, const wire::Endpoint& from, bool route_failed) {
+                           std::uint32_t txid, const wire::Endpoint& from, bool route_failed,
+                           bool rekey) {
   state::Party* cn = existing.responder ? view_.find(*existing.responder) : nullptr;
   if (!cn) return;
   auto d = std::make_unique<Directing>(io_);
@@ -199,6 +200,7 @@ void Server::redirect_path(const state::Path& existing, state::Party* requester,
     d->req_from = from;
   }
   d->route_failed = route_failed;
+  d->rekey = rekey;
   begin_direction(std::move(d), cn, placement(*cn));
 }
 
@@ -431,6 +433,12 @@ void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
   // first sender, for the other end's moves (route::standby_relay).
   state::Party* relay =
       relayed || route::standby_relay(dec, cfg_.standby_relay) ? pick_relay({}) : nullptr;
+  // A re-key keeps the relay the path has while it serves: a new one would
+  // move both ends' legs for nothing.
+  if (relay && d->rekey && d->previous && d->previous->relay && *d->previous->relay != relay->id)
+    if (state::Party* kept = view_.find(*d->previous->relay);
+        kept && kept->kind == state::PartyKind::relay && relay_usable(*kept))
+      relay = kept;
   if (relayed && !relay) return fail(wire::ErrorCode::no_route, "no relay available");
   if (relay) {
     if (dec.route != wire::RouteType::relay_general) d->relay_key = wire::SecretKey::random();
@@ -661,6 +669,7 @@ void Server::finish_direction(const wire::PathId& id) {
   d->path.state = state::PathState::established;
   d->path.updated_ms = common::wall_ms();
   d->path.directed_mono_ms = std::max<std::uint64_t>(common::mono_ms(), 1);
+  d->path.keyed_mono_ms = d->path.directed_mono_ms;
   // A re-direction off a relay: that relay no longer carries this path
   // (it drops it after its idle timeout; there is no teardown message yet).
   if (d->previous && d->previous->relay && !d->previous->relay_endpoint.empty())

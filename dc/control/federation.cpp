@@ -278,6 +278,7 @@ void Server::on_node_info_response(federation::Peer& peer, const wire::NodeInfoR
   d->requester = owned->requester;
   d->req_txid = owned->req_txid;
   d->req_from = owned->req_from;
+  d->rekey = owned->rekey;
   d->remote.emplace();
   d->remote->peer = &peer;
   begin_direction(std::move(d), nullptr, cn_pl);
@@ -345,7 +346,7 @@ void Server::on_peer_error(federation::Peer& peer, const wire::ErrorReply& err,
   peer.stats.unexpected++;
 }
 
-void Server::reask(const state::Path& p, bool initiator_moved, bool redirect) {
+void Server::reask(const state::Path& p, bool initiator_moved, bool redirect, bool rekey) {
   federation::Peer* peer = peers_ ? peers_->for_name(p.responder_fqdn) : nullptr;
   if (!peer || asking_.count(p.id)) return;
   auto a = std::make_unique<Asking>(io_);
@@ -355,6 +356,7 @@ void Server::reask(const state::Path& p, bool initiator_moved, bool redirect) {
   a->previous = p;
   a->after_move = !redirect;
   a->initiator_moved = initiator_moved;
+  a->rekey = rekey;
   a->peer = peer;
   ask_peer(std::move(a));
 }

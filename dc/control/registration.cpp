@@ -172,6 +172,7 @@ void Server::sweep() {
     if (p->home_here)
       writer_.submit(store::OfflineWrite{p->kind == state::PartyKind::relay, p->id}, nullptr);
   }
+  rekey_sweep();
   sweep_timer_.expires_after(std::chrono::milliseconds(1000 / kSlices));
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec && !stopped_) sweep();

@@ -17,12 +17,16 @@ constexpr std::uint32_t kMaxMissed = 2;
 constexpr std::uint64_t kRetryAfterMs = 30'000;
 }  // namespace
 
+bool Server::relay_usable(state::Party& r) {
+  if (r.missed_directions >= kMaxMissed && common::mono_ms() - r.last_missed_ms > kRetryAfterMs)
+    r.missed_directions = 0;
+  return r.online && r.missed_directions < kMaxMissed && !r.observed.empty();
+}
+
 state::Party* Server::pick_relay(const std::vector<wire::NodeId>& exclude) {
   state::Party* best = nullptr;
   for (state::Party* r : view_.relays()) {
-    if (r->missed_directions >= kMaxMissed && common::mono_ms() - r->last_missed_ms > kRetryAfterMs)
-      r->missed_directions = 0;
-    if (!r->online || r->missed_directions >= kMaxMissed || r->observed.empty()) continue;
+    if (!relay_usable(*r)) continue;
     if (std::find(exclude.begin(), exclude.end(), r->id) != exclude.end()) continue;
     // Least loaded first; the path count breaks ties between idle relays.
     if (!best || std::tie(r->load_permille, r->active_paths) <

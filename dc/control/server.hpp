@@ -49,6 +49,7 @@ struct ServerStats {
   std::uint64_t redirects_requested = 0;   // re-directions asked for by an end of the path
   std::uint64_t redirects_via_relay = 0;   // of those: the route failed, moved onto the relay
   std::uint64_t paths_superseded = 0;      // older paths between two nodes a new one replaced
+  std::uint64_t rekeys = 0;                // re-directions the DC started for a key's age
   std::uint64_t retransmissions = 0;
   std::uint64_t errors_sent = 0;
   std::uint64_t expired = 0;
@@ -180,8 +181,15 @@ class Server {
   void report_failure(const Directing& d, wire::ErrorCode code, std::string_view reason);
   // Re-direction (docs/dc.md "Moves"): the same path ID under the next key
   // epoch, the roles kept.  requester null: started by the DC.
+  // Online, answering Relay Directions (or due another try), registered.
+  bool relay_usable(state::Party& r);
   void redirect_path(const state::Path& existing, state::Party* requester, std::uint32_t txid,
-                     const wire::Endpoint& from, bool route_failed);
+                     const wire::Endpoint& from, bool route_failed, bool rekey = false);
+  // Re-keying (rekey.cpp): a slice of the paths per sweep tick; each one
+  // whose key epoch is path_rekey_s old, of a node homed here, is
+  // re-directed under the next epoch.
+  void rekey_sweep();
+  bool rekey_path(state::Path& p, std::uint64_t now);
   // A node moved: reconsider every path it is an end of.
   void reconsider_paths_of(const state::Party& mover);
   // A node moved while a Route Direction to it is in flight: the copy went
@@ -245,7 +253,7 @@ class Server {
   // told), or CN asked for a re-direction: the peer is asked about CN
   // again, and the path re-directed if the route must change (always, for
   // redirect).
-  void reask(const state::Path& p, bool initiator_moved, bool redirect);
+  void reask(const state::Path& p, bool initiator_moved, bool redirect, bool rekey = false);
   // DC_MN: DC_CN tells that CN moved or asked (Path Moved).
   void on_path_moved(federation::Peer& peer, const wire::PathMoved& m, std::uint32_t txid,
                      const wire::Endpoint& from);
@@ -303,6 +311,9 @@ class Server {
   // The expiry sweep's current pass (see sweep()).
   std::vector<wire::NodeId> sweep_ids_;
   std::size_t sweep_pos_ = 0;
+  // The re-key pass's (rekey_sweep()).
+  std::vector<wire::PathId> rekey_ids_;
+  std::size_t rekey_pos_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   state::NodeObserver* observer_ = nullptr;
   // Federation: null unless configured ([federation] or [peer.*]).

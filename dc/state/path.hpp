@@ -51,6 +51,11 @@ struct Path {
   // moved since.  0: unknown (the path was loaded at start).
   std::uint64_t directed_seq = 0;
   std::uint64_t directed_mono_ms = 0;  // when that direction ended (monotonic)
+  // When this view saw the key epoch it holds begin (monotonic): the age
+  // path_rekey_s is counted from.  0: not yet (loaded at start, or from a
+  // note of another member): the re-key pass counts from when it first
+  // sees it.
+  std::uint64_t keyed_mono_ms = 0;
   // The last redirect request taken from each end (0 initiator, 1
   // responder): its retransmissions (same txid) are duplicates.
   struct Asked {

@@ -42,6 +42,10 @@ class View {
   void for_each_party(F&& f) {
     for (auto& [id, p] : parties_) f(*p);
   }
+  template <class F>
+  void for_each_path(F&& f) {
+    for (auto& [id, p] : paths_) f(p);
+  }
 
  private:
   std::unordered_map<wire::NodeId, std::unique_ptr<Party>> parties_;

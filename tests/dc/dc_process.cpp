@@ -92,6 +92,7 @@ void DcProcess::write_config() {
     << "lifetime_s = " << opt_.lifetime_s << "\n"
     << "direction_timeout_ms = " << opt_.direction_timeout_ms << "\n"
     << "retransmit_initial_ms = 100\n"
+    << opt_.timers_extra
     << "[log]\n"
     << "level = debug\n"
     << opt_.extra;

@@ -33,6 +33,7 @@ class DcProcess {
     unsigned keepalive_s = 15;
     unsigned lifetime_s = 60;
     unsigned direction_timeout_ms = 3000;
+    std::string timers_extra;  // more [timers] lines
     std::string extra;  // more INI lines, appended
     std::string dc_id;  // 32 hex digits; empty: a random one (cluster members share one)
   };

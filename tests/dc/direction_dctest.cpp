@@ -527,3 +527,102 @@ TEST_CASE("a new path between two nodes supersedes their older ones, other pairs
   CHECK(accept_direction(mn));
   CHECK(dc.wait_log("path " + p3.to_hex() + " superseded by path " + p1.to_hex(), 3000));
 }
+
+TEST_CASE("re-keying: a path path_rekey_s old gets the next key epoch, same route") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess::Options o(db.url());
+  o.timers_extra = "path_rekey_s = 2\n";
+  DcProcess dc(o);
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  auto cn0 = accept_direction(cn);
+  REQUIRE(cn0);
+  auto mn0 = accept_direction(mn);
+  REQUIRE(mn0);
+  REQUIRE(dc.wait_log("established", 3000));
+  const auto k0 = mn.open_key(mn0->path_key, path, 0, wire::SealedKind::path_key);
+  // Nobody moved or asked: after 2 s the DC directs the path again, CN
+  // first, under epoch 1 and a new K_path, on the same route.
+  const auto t0 = std::chrono::steady_clock::now();
+  auto cn1 = accept_direction(cn, 5000);
+  REQUIRE(cn1);
+  const double after_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(after_s > 1.0);  // not before its age (2 s from the end of the first direction)
+  auto mn1 = accept_direction(mn);
+  REQUIRE(mn1);
+  for (auto* d : {&*cn1, &*mn1}) {
+    CHECK(d->path_id == path);
+    CHECK(d->key_epoch == 1);
+    CHECK(d->route == mn0->route);
+    CHECK(d->first == mn0->first);
+  }
+  CHECK(cn1->you_are == wire::PathEnd::responder);
+  CHECK(mn1->you_are == wire::PathEnd::initiator);
+  CHECK(mn1->peer_view == mn0->peer_view);  // applications keep their address
+  const auto k1 = mn.open_key(mn1->path_key, path, 1, wire::SealedKind::path_key);
+  CHECK(k1.equals(cn.open_key(cn1->path_key, path, 1, wire::SealedKind::path_key)));
+  CHECK_FALSE(k1.equals(k0));
+  CHECK(query_until(db.url(), "SELECT key_epoch FROM paths", "1") == "1");
+  REQUIRE(dc.stop() == 0);
+  CHECK(dc.log().find("rekeys=") != std::string::npos);
+  CHECK(dc.log().find("rekeys=0") == std::string::npos);
+}
+
+TEST_CASE("re-keying keeps the relay the path has, though another is less loaded now") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess::Options o(db.url());
+  o.timers_extra = "path_rekey_s = 2\n";
+  DcProcess dc(o);
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  const auto r1c = dc.enroll("relay1.test.example", true);
+  const auto r2c = dc.enroll("relay2.test.example", true);
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
+  NodeClient r1(r1c, dc.endpoint()), r2(r2c, dc.endpoint());
+  REQUIRE(r1.register_at());
+  REQUIRE(r2.register_at());
+  REQUIRE(r1.request(wire::Keepalive{10, 900}));
+  REQUIRE(r2.request(wire::Keepalive{1, 100}));
+  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
+  REQUIRE(cn.register_at({ep("10.0.0.2", 4512)}));
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  auto rd0 = accept_relay(r2, 50001);
+  REQUIRE(rd0);
+  REQUIRE(accept_direction(cn));
+  REQUIRE(accept_direction(mn));
+  REQUIRE(dc.wait_log("established", 3000));
+  const auto k_rp0 = r2.open_key(rd0->relay_key, path, 0, wire::SealedKind::relay_key);
+  // relay1 is the less loaded one now; a new path would go there.
+  REQUIRE(r1.request(wire::Keepalive{0, 0}));
+  REQUIRE(r2.request(wire::Keepalive{20, 950}));
+  wire::ControlHeader h;
+  auto rd1 = r2.wait_for<wire::RelayDirection>(5000, &h);
+  REQUIRE(rd1);
+  r2.send(wire::RelayResponse{path, rd1->key_epoch, wire::Status::ok, ep("127.0.0.1", 50001)},
+          h.txid);
+  CHECK(rd1->path_id == path);
+  CHECK(rd1->key_epoch == 1);
+  CHECK_FALSE(r1.wait_for<wire::RelayDirection>(100));
+  auto cn1 = accept_direction(cn);
+  REQUIRE(cn1);
+  auto mn1 = accept_direction(mn);
+  REQUIRE(mn1);
+  CHECK(mn1->key_epoch == 1);
+  CHECK(mn1->route == wire::RouteType::relay);
+  CHECK(mn1->relay == ep("127.0.0.1", 50001));
+  REQUIRE(mn1->relay_key);
+  const auto k_rp1 = mn.open_key(*mn1->relay_key, path, 1, wire::SealedKind::relay_key);
+  CHECK(k_rp1.equals(r2.open_key(rd1->relay_key, path, 1, wire::SealedKind::relay_key)));
+  CHECK_FALSE(k_rp1.equals(k_rp0));
+}

@@ -192,8 +192,10 @@ struct Federation {
 
   // b_by_dns: DC_B has no endpoints for DC_A either, and finds it through
   // the marker of a name in a.test (the DNS publishes both zones).
-  explicit Federation(const std::string& extra_a = {}, bool b_by_dns = false)
-      : a(opts(db_a.url(), "a.test")), b(opts(db_b.url(), "b.test")) {
+  // timers: more [timers] lines for both DCs.
+  explicit Federation(const std::string& extra_a = {}, bool b_by_dns = false,
+                      const std::string& timers = {})
+      : a(opts(db_a.url(), "a.test", timers)), b(opts(db_b.url(), "b.test", timers)) {
     id_a = dc_id_of(a);
     id_b = dc_id_of(b);
     append(a, "[federation]\nresolver = " + dns.endpoint().to_string() +
@@ -211,9 +213,11 @@ struct Federation {
                   a.endpoint().to_string() + "\n");
     dns.set_handler(zone_dns({{"b.test", b.endpoint()}}));
   }
-  static DcProcess::Options opts(const std::string& url, const std::string& zone) {
+  static DcProcess::Options opts(const std::string& url, const std::string& zone,
+                                 const std::string& timers = {}) {
     DcProcess::Options o(url);
     o.zones = zone;
+    o.timers_extra = timers;
     o.direction_timeout_ms = 1500;
     return o;
   }
@@ -1055,4 +1059,29 @@ TEST_CASE("federation: after a restart DC_B finds DC_A through DNS to tell it th
   CHECK(accept_next_epoch(cn2, mn, path).to_cn.route == wire::RouteType::relay);
   CHECK(f.b.wait_log("telling peer a at " + f.a.endpoint().to_string() + " that cn.b.test moved",
                      1000));
+}
+
+TEST_CASE("federation: DC_A re-keys a federated path by age through DC_B, DC_B never does") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  // Both DCs would re-key after 2 s; only DC_MN may direct the path.
+  Federation f({}, false, "path_rekey_s = 2\n");
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient mn(mc, f.a.endpoint(), ep("127.0.0.2", 0));
+  NodeClient cn(cc, f.b.endpoint(), ep("127.0.0.3", 0));
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  const wire::PathId path = direct_to_cn(mn, cn);
+  REQUIRE(f.a.wait_log("established", 3000));
+  // Nobody moved or asked: epoch 1 reaches CN (through DC_B) and MN.
+  const auto next = accept_next_epoch(cn, mn, path);
+  CHECK(next.to_mn.route == wire::RouteType::direct);
+  CHECK(next.to_cn.you_are == wire::PathEnd::responder);
+  REQUIRE(f.a.stop() == 0);
+  REQUIRE(f.b.stop() == 0);
+  CHECK(f.a.log().find("rekeys=0") == std::string::npos);
+  CHECK(f.a.log().find("rekeys=") != std::string::npos);
+  CHECK(f.b.log().find("rekeys=0") != std::string::npos);
 }

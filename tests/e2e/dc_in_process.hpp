@@ -35,6 +35,8 @@ class InProcessDc {
   // Test hook: every path gets substitute addresses in both ends' views,
   // as a clash between two DCs' pools would (docs/dc.md).  Before start().
   void force_substitutes() { cfg_.vip_force_substitute = true; }
+  // [timers] path_rekey_s (0: never).  Before start().
+  void set_path_rekey_s(unsigned s) { cfg_.path_rekey_s = s; }
 
   void start();
   void stop();

@@ -311,3 +311,80 @@ TEST_CASE("e2e: two nodes behind one NAT whose private network cannot be told go
 }
 
 }  // namespace ntm::test
+
+namespace ntm::test {
+
+// Re-keying (docs/dc.md "Re-keying"): the DC re-directs a path whose key
+// epoch reached path_rekey_s, route and relay kept; the ends switch to the
+// new keys and the data goes on, both ways, on a direct and a relayed path.
+TEST_CASE("e2e: the DC re-keys paths by age, direct and relayed, and data goes on") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  InProcessDc dc(db.url(), kZone);
+  dc.set_path_rekey_s(2);
+  const auto mn_text = dc.enroll_node("mn.e2e.test");
+  const auto cn_text = dc.enroll_node("cn.e2e.test");
+  const auto gn_text = dc.enroll_node("gn.e2e.test");
+  const auto rs_text = dc.enroll_relay("rs1");
+  dc.start();
+  InProcessRelay rs(rs_text, "127.0.0.4");
+  rs.start();
+  boost::asio::io_context io(1);
+  // mn and cn behind two NATs (relayed); gn global (mn -> gn: direct, mn
+  // sends first).
+  TestNode mn(io, mn_text, "127.0.0.2:0", {endpoint("10.1.0.2:4520")}),
+      cn(io, cn_text, "127.0.0.3:0", {endpoint("10.2.0.2:4520")}),
+      gn(io, gn_text, "127.0.0.5:0");
+  mn.agent.start();
+  cn.agent.start();
+  gn.agent.start();
+  REQUIRE(run_until(io, [&] {
+    return registered(mn) && registered(cn) && registered(gn) && rs.registered();
+  }));
+  for (const char* name : {"cn.e2e.test", "gn.e2e.test"}) {
+    const auto r = resolve(io, mn, name);
+    REQUIRE(r);
+    REQUIRE(r->kind == node::Resolution::Kind::address);
+  }
+  const auto relayed0 = path_to(mn, "cn.e2e.test");
+  const auto direct0 = path_to(mn, "gn.e2e.test");
+  REQUIRE(relayed0);
+  REQUIRE(direct0);
+  CHECK(relayed0->route == wire::RouteType::relay);
+  CHECK(direct0->route == wire::RouteType::direct);
+  CHECK(relayed0->key_epoch == 0);
+  REQUIRE(run_until(io, [&] {
+    auto c = path_to(cn, "mn.e2e.test");
+    auto g = path_to(gn, "mn.e2e.test");
+    return c && c->state == node::PathState::up && g && g->state == node::PathState::up;
+  }));
+  exchange(io, mn, cn);
+  exchange(io, mn, gn);
+  // The relayed path and the direct one's stand-by leg (mn, behind NAT,
+  // sends first).
+  const auto rs_paths = rs.paths();
+  CHECK(rs_paths == 2);
+  // Both paths come back under epoch 1 at both ends, same path IDs and
+  // routes, up again.
+  auto rekeyed = [&](TestNode& n, const std::string& peer, const wire::PathId& id) {
+    auto p = path_to(n, peer);
+    return p && p->id == id && p->key_epoch == 1 && p->state == node::PathState::up;
+  };
+  REQUIRE(run_until(io, [&] {
+    return rekeyed(mn, "cn.e2e.test", relayed0->id) && rekeyed(cn, "mn.e2e.test", relayed0->id) &&
+           rekeyed(mn, "gn.e2e.test", direct0->id) && rekeyed(gn, "mn.e2e.test", direct0->id);
+  }, 6000));
+  CHECK(path_to(mn, "cn.e2e.test")->route == wire::RouteType::relay);
+  CHECK(path_to(mn, "cn.e2e.test")->relay == rs.endpoint());
+  CHECK(path_to(mn, "gn.e2e.test")->route == wire::RouteType::direct);
+  CHECK(rs.paths() == rs_paths);  // the same paths at the relay, none added
+  exchange(io, mn, cn);
+  exchange(io, mn, gn);
+  mn.agent.stop();
+  cn.agent.stop();
+  gn.agent.stop();
+  rs.stop();
+  dc.stop();
+}
+
+}  // namespace ntm::test

@@ -80,6 +80,7 @@ TEST_CASE("config: the example file parses and matches the documented defaults")
   CHECK(c.direction_timeout_ms == d.direction_timeout_ms);
   CHECK(c.retransmit_initial_ms == d.retransmit_initial_ms);
   CHECK(c.max_skew_s == d.max_skew_s);
+  CHECK(c.path_rekey_s == d.path_rekey_s);
   CHECK(c.same_network_prefix_len == d.same_network_prefix_len);
   CHECK(c.relay_idle_timeout_s == d.relay_idle_timeout_s);
   CHECK(c.standby_relay == d.standby_relay);
@@ -110,6 +111,7 @@ TEST_CASE("config: a minimal file gets the defaults") {
   CHECK(c.direction_timeout_ms == 3000);
   CHECK(c.retransmit_initial_ms == 200);
   CHECK(c.max_skew_s == 60);
+  CHECK(c.path_rekey_s == 3600);
   CHECK(c.same_network_prefix_len == 24);
   CHECK(c.relay_idle_timeout_s == 300);
   CHECK(c.standby_relay);
@@ -364,6 +366,12 @@ TEST_CASE("config: each validation rule names its key") {
               "[timers] max_skew_s: must be between 1 and 3600"));
   CHECK(names(error_of(with("[timers]\nmax_skew_s = 3601\n")),
               "[timers] max_skew_s: must be between 1 and 3600"));
+  CHECK(parse(with("[timers]\npath_rekey_s = 0\n")).path_rekey_s == 0);
+  CHECK(parse(with("[timers]\npath_rekey_s = 2\n")).path_rekey_s == 2);
+  CHECK(names(error_of(with("[timers]\npath_rekey_s = 1\n")),
+              "[timers] path_rekey_s: must be 0 (never) or at least 2"));
+  CHECK(names(error_of(with("[timers]\npath_rekey_s = 2592001\n")),
+              "[timers] path_rekey_s: must be between 0 and 2592000"));
 
   // [route]
   CHECK(names(error_of(with("[route]\nsame_network_prefix_len = 7\n")),
