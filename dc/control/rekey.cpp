@@ -39,6 +39,8 @@ bool Server::rekey_path(state::Path& p, std::uint64_t now) {
     return false;
   }
   if (now - p.keyed_mono_ms < cfg_.path_rekey_s * 1000ull) return false;
+  // A general host's path (no responder node) is not re-keyed: its key is
+  // the RS's, and redirect_path needs a responder party (docs/dc.md §18).
   if (p.state != state::PathState::established || !p.responder || directing_.count(p.id))
     return false;
   // The initiator's DC decides, and in a cluster only the member the
@@ -47,7 +49,7 @@ bool Server::rekey_path(state::Path& p, std::uint64_t now) {
   const state::Party* ini = view_.find(p.initiator);
   if (!ini || !ini->home_here || !ini->online) return false;
   if (p.remote) {
-    if (asking_.count(p.id)) return false;
+    if (asking_.count(p.id) || !peers_ || !peers_->for_name(p.responder_fqdn)) return false;
     stats_.rekeys++;
     spdlog::debug("direction: path {} re-keyed after {} s (federated: asking the peer DC)",
                   p.id.to_hex(), (now - p.keyed_mono_ms) / 1000);
