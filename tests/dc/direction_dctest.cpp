@@ -12,6 +12,43 @@
 using namespace ntm;
 using namespace ntm::test;
 
+namespace {
+
+// MN and CN behind two NATs; relay1 reports more load than relay2, so a
+// relayed path goes through relay2.  All registered.
+struct TwoNatsTwoRelays {
+  TestDatabase db;
+  DcProcess dc;
+  Credentials mc, cc, r1c, r2c;
+  NodeClient mn, cn, r1, r2;
+  // timers: more [timers] lines.
+  explicit TwoNatsTwoRelays(const std::string& timers = {})
+      : dc(options(db.url(), timers)),
+        mc(dc.enroll("mn.test.example")),
+        cc(dc.enroll("cn.test.example")),
+        r1c(dc.enroll("relay1.test.example", true)),
+        r2c(dc.enroll("relay2.test.example", true)),
+        mn(mc, dc.endpoint()),
+        cn(cc, dc.endpoint()),
+        r1(r1c, dc.endpoint()),
+        r2(r2c, dc.endpoint()) {
+    dc.start();
+    REQUIRE(r1.register_at());
+    REQUIRE(r2.register_at());
+    REQUIRE(r1.request(wire::Keepalive{10, 900}));
+    REQUIRE(r2.request(wire::Keepalive{1, 100}));
+    REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
+    REQUIRE(cn.register_at({ep("10.0.0.2", 4512)}));
+  }
+  static DcProcess::Options options(const std::string& url, const std::string& timers) {
+    DcProcess::Options o(url);
+    o.timers_extra = timers;
+    return o;
+  }
+};
+
+}  // namespace
+
 TEST_CASE("direction between two global nodes: CN first then MN with one common key") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;
@@ -90,22 +127,11 @@ TEST_CASE("direction: the NATed side is told to send first and retransmission ru
 
 TEST_CASE("direction via a relay when both ends are behind different NATs") {
   NTM_REQUIRE_PG_OR_SKIP();
-  TestDatabase db;
-  DcProcess dc(db.url());
-  const auto mc = dc.enroll("mn.test.example");
-  const auto cc = dc.enroll("cn.test.example");
-  const auto r1c = dc.enroll("relay1.test.example", true);
-  const auto r2c = dc.enroll("relay2.test.example", true);
-  dc.start();
-  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
-  NodeClient r1(r1c, dc.endpoint()), r2(r2c, dc.endpoint());
-  REQUIRE(r1.register_at());
-  REQUIRE(r2.register_at());
-  // relay1 reports more load: relay2 must win.
-  REQUIRE(r1.request(wire::Keepalive{10, 900}));
-  REQUIRE(r2.request(wire::Keepalive{1, 100}));
-  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
-  REQUIRE(cn.register_at({ep("10.0.0.2", 4512)}));
+  TwoNatsTwoRelays f;  // relay1 reports more load: relay2 must win
+  // Not a structured binding: doctest's macros capture in lambdas, which
+  // clang 14 does not allow for structured bindings.
+  const Credentials &mc = f.mc, &cc = f.cc;
+  NodeClient &mn = f.mn, &cn = f.cn, &r1 = f.r1, &r2 = f.r2;
   const wire::PathId path = random_path();
   mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
 
@@ -578,23 +604,9 @@ TEST_CASE("re-keying: a path path_rekey_s old gets the next key epoch, same rout
 
 TEST_CASE("re-keying keeps the relay the path has, though another is less loaded now") {
   NTM_REQUIRE_PG_OR_SKIP();
-  TestDatabase db;
-  DcProcess::Options o(db.url());
-  o.timers_extra = "path_rekey_s = 2\n";
-  DcProcess dc(o);
-  const auto mc = dc.enroll("mn.test.example");
-  const auto cc = dc.enroll("cn.test.example");
-  const auto r1c = dc.enroll("relay1.test.example", true);
-  const auto r2c = dc.enroll("relay2.test.example", true);
-  dc.start();
-  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
-  NodeClient r1(r1c, dc.endpoint()), r2(r2c, dc.endpoint());
-  REQUIRE(r1.register_at());
-  REQUIRE(r2.register_at());
-  REQUIRE(r1.request(wire::Keepalive{10, 900}));
-  REQUIRE(r2.request(wire::Keepalive{1, 100}));
-  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
-  REQUIRE(cn.register_at({ep("10.0.0.2", 4512)}));
+  TwoNatsTwoRelays f("path_rekey_s = 2\n");
+  DcProcess& dc = f.dc;
+  NodeClient &mn = f.mn, &cn = f.cn, &r1 = f.r1, &r2 = f.r2;
   const wire::PathId path = random_path();
   mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
   auto rd0 = accept_relay(r2, 50001);
