@@ -147,23 +147,17 @@ void Server::on_keepalive(state::Party& party, const wire::Keepalive& ka,
 }
 
 void Server::sweep() {
-  // Expiry runs in ten slices per second rather than one pass: a pass over
-  // 100,000 parties holds the I/O thread for tens of milliseconds, which
-  // every message arriving meanwhile would wait out.
+  // Expiry runs in ten slices per second rather than one pass (slices.hpp).
   constexpr std::size_t kSlices = 10;
-  if (sweep_pos_ >= sweep_ids_.size()) {
-    sweep_ids_.clear();
-    sweep_ids_.reserve(view_.party_count());
-    view_.for_each_party([&](state::Party& p) { sweep_ids_.push_back(p.id); });
-    sweep_pos_ = 0;
-  }
   const std::uint64_t now = common::wall_ms();
   const std::uint64_t lifetime_ms = cfg_.lifetime_s * 1000ull;
-  const std::size_t end =
-      std::min(sweep_ids_.size(), sweep_pos_ + sweep_ids_.size() / kSlices + 1);
-  for (; sweep_pos_ < end; ++sweep_pos_) {
-    state::Party* p = view_.find(sweep_ids_[sweep_pos_]);
-    if (!p || !p->online || now <= p->last_seen_ms + lifetime_ms) continue;
+  auto all_parties = [&](std::vector<wire::NodeId>& ids) {
+    ids.reserve(view_.party_count());
+    view_.for_each_party([&](state::Party& p) { ids.push_back(p.id); });
+  };
+  expiry_pass_.next(kSlices, all_parties, [&](const wire::NodeId& id) {
+    state::Party* p = view_.find(id);
+    if (!p || !p->online || now <= p->last_seen_ms + lifetime_ms) return;
     p->online = false;
     stats_.expired++;
     spdlog::info("registration: {} silent for {} s: offline", p->name, cfg_.lifetime_s);
@@ -171,7 +165,7 @@ void Server::sweep() {
     // Another member's party: offline in this view only; its home writes it.
     if (p->home_here)
       writer_.submit(store::OfflineWrite{p->kind == state::PartyKind::relay, p->id}, nullptr);
-  }
+  });
   rekey_sweep();
   sweep_timer_.expires_after(std::chrono::milliseconds(1000 / kSlices));
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {

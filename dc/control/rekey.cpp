@@ -21,17 +21,14 @@ void Server::rekey_sweep() {
   // of a tick on it (at 50,000 paths: 500 look-ups, and a copy of the IDs
   // once per pass).
   constexpr std::size_t kSlices = 100;
-  if (rekey_pos_ >= rekey_ids_.size()) {
-    rekey_ids_.clear();
-    rekey_ids_.reserve(view_.path_count());
-    view_.for_each_path([&](state::Path& p) { rekey_ids_.push_back(p.id); });
-    rekey_pos_ = 0;
-  }
   const std::uint64_t now = std::max<std::uint64_t>(common::mono_ms(), 1);
-  const std::size_t end =
-      std::min(rekey_ids_.size(), rekey_pos_ + rekey_ids_.size() / kSlices + 1);
-  for (; rekey_pos_ < end; ++rekey_pos_)
-    if (state::Path* p = view_.find_path(rekey_ids_[rekey_pos_])) rekey_path(*p, now);
+  auto all_paths = [&](std::vector<wire::PathId>& ids) {
+    ids.reserve(view_.path_count());
+    view_.for_each_path([&](state::Path& p) { ids.push_back(p.id); });
+  };
+  rekey_pass_.next(kSlices, all_paths, [&](const wire::PathId& id) {
+    if (state::Path* p = view_.find_path(id)) rekey_path(*p, now);
+  });
 }
 
 bool Server::rekey_path(state::Path& p, std::uint64_t now) {

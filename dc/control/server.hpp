@@ -18,6 +18,7 @@
 #include "federation/resolver.hpp"
 #include "control/batch_io.hpp"
 #include "control/receiver.hpp"
+#include "control/slices.hpp"
 #include "ntm/wire/aead.hpp"
 #include "ntm/wire/control_channel.hpp"
 #include "ntm/wire/sealed_key.hpp"
@@ -308,12 +309,10 @@ class Server {
   // General hosts' VIPs: in memory for now (stable while the DC runs).
   std::optional<state::VipPool> general_pool_;
   std::unordered_map<std::string, std::uint32_t> general_vips_;
-  // The expiry sweep's current pass (see sweep()).
-  std::vector<wire::NodeId> sweep_ids_;
-  std::size_t sweep_pos_ = 0;
-  // The re-key pass's (rekey_sweep()).
-  std::vector<wire::PathId> rekey_ids_;
-  std::size_t rekey_pos_ = 0;
+  // The expiry sweep's and the re-key pass's current passes (sweep(),
+  // rekey_sweep()).
+  SlicedPass<wire::NodeId> expiry_pass_;
+  SlicedPass<wire::PathId> rekey_pass_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   state::NodeObserver* observer_ = nullptr;
   // Federation: null unless configured ([federation] or [peer.*]).
