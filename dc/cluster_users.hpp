@@ -26,9 +26,10 @@ class ClusterUsers {
   // Blocks until no process stops the cluster, then counts this one in.
   void join();
   void leave() noexcept;
-  // The owner, before stopping the server: leaves, then waits until nobody
-  // uses the cluster, at most `bound`.  False when others still did then
-  // (the caller stops anyway: a DC told to stop must stop).
+  // The owner, before stopping the server: turns its shared lock into an
+  // exclusive one, which it gets once nobody else uses the cluster; waits
+  // at most `bound`.  False when others still did then (the caller stops
+  // anyway: a DC told to stop must stop).
   bool wait_alone(std::chrono::milliseconds bound) noexcept;
 
  private:
