@@ -109,7 +109,7 @@ int serve(const config::Config& cfg) {
   listener.start();
 
   // The counters while running, not only at stop: cumulative since start,
-  // in the same lines as at stop (docs/dc.md §16).
+  // in the same lines as at stop (docs/dc.md §14).
   auto log_all_stats = [&] {
     server.log_stats();
     listener.log_stats();
