@@ -97,6 +97,12 @@ struct Server::Asking {
   bool resolving = true;  // in DNS; else asking the peer
   bool looked_up = false;  // the peer's endpoint was looked for in DNS (ask_peer)
   federation::Peer* peer = nullptr;
+  // The peer's member to ask first (empty: peer->endpoint()).  After a Path
+  // Moved it is the member that sent it: it committed CN's registration,
+  // while another member's view may not have it yet (cluster notification
+  // lag), and would answer with CN where it was.
+  wire::Endpoint ask_at;
+  unsigned sends = 0;  // Node Info Requests sent, retransmissions included
   wire::NodeInfoRequest request;
   std::uint32_t txid = 0;
   asio::steady_timer timer;

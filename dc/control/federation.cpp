@@ -138,7 +138,7 @@ std::unique_ptr<Server::Asking> Server::take_asking(const wire::PathId& id) {
 }
 
 void Server::ask_peer(std::unique_ptr<Asking> a) {
-  if (a->peer->endpoint().empty() && !a->looked_up && txt_resolver_) {
+  if (a->ask_at.empty() && a->peer->endpoint().empty() && !a->looked_up && txt_resolver_) {
     // A peer without configured endpoints is found through its marker in
     // DNS; this process has not looked it up since it started (a
     // re-direction of a path loaded at start, or made by another member of
@@ -168,12 +168,19 @@ void Server::ask_peer(std::unique_ptr<Asking> a) {
   Asking& ref = *a;
   const wire::PathId id = a->path_id;
   asking_[id] = std::move(a);
-  if (ref.peer->endpoint().empty())
+  if (ref.ask_at.empty() && ref.peer->endpoint().empty())
     return fail_asking(id, wire::ErrorCode::peer_dc_failed, "peer DC endpoint unknown");
-  spdlog::debug("federation: path {}: asking peer {} at {} about {}", id.to_hex(),
-                ref.peer->name(), ref.peer->endpoint().to_string(), ref.target);
-  send_to_peer(*ref.peer, ref.peer->endpoint(), ref.request, ref.txid);
+  send_asking(ref);
   arm_asking(ref);
+}
+
+void Server::send_asking(Asking& a) {
+  const bool first_member = !a.ask_at.empty() && (a.sends < 2 || a.peer->endpoint().empty());
+  const wire::Endpoint to = first_member ? a.ask_at : a.peer->endpoint();
+  if (a.sends++ == 0)
+    spdlog::debug("federation: path {}: asking peer {} at {} about {}", a.path_id.to_hex(),
+                  a.peer->name(), to.to_string(), a.target);
+  send_to_peer(*a.peer, to, a.request, a.txid);
 }
 
 void Server::arm_asking(Asking& a) {
@@ -191,7 +198,7 @@ void Server::arm_asking(Asking& a) {
                          reason_text("peer DC " + aa.peer->name() + " did not answer"));
     }
     stats_.retransmissions++;
-    send_to_peer(*aa.peer, aa.peer->endpoint(), aa.request, aa.txid);
+    send_asking(aa);
     aa.backoff_ms = static_cast<unsigned>(
         std::min<std::uint64_t>(std::uint64_t{aa.backoff_ms} * 2, aa.deadline_ms - now));
     arm_asking(aa);
@@ -346,7 +353,8 @@ void Server::on_peer_error(federation::Peer& peer, const wire::ErrorReply& err,
   peer.stats.unexpected++;
 }
 
-void Server::reask(const state::Path& p, bool initiator_moved, bool redirect, bool rekey) {
+void Server::reask(const state::Path& p, bool initiator_moved, bool redirect, bool rekey,
+                   const wire::Endpoint& at) {
   federation::Peer* peer = peers_ ? peers_->for_name(p.responder_fqdn) : nullptr;
   if (!peer || asking_.count(p.id)) return;
   auto a = std::make_unique<Asking>(io_);
@@ -358,6 +366,7 @@ void Server::reask(const state::Path& p, bool initiator_moved, bool redirect, bo
   a->initiator_moved = initiator_moved;
   a->rekey = rekey;
   a->peer = peer;
+  a->ask_at = at;
   ask_peer(std::move(a));
 }
 
@@ -383,7 +392,8 @@ void Server::on_path_moved(federation::Peer& peer, const wire::PathMoved& m, std
   spdlog::debug("federation: path {}: peer {} tells {} {}", p->id.to_hex(), peer.name(),
                 m.responder.name, m.redirect ? "asks for a re-direction" : "moved");
   if (m.redirect) stats_.redirects_requested++;
-  reask(*p, /*initiator_moved=*/false, m.redirect);
+  // Asked at the member that told: CN registered there (docs/federation.md, "CN moves").
+  reask(*p, /*initiator_moved=*/false, m.redirect, /*rekey=*/false, from);
 }
 
 // ---------------------------------------------------------------- DC_CN

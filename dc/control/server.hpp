@@ -231,6 +231,9 @@ class Server {
   // Removes the asking of this path from asking_ and hands it over (null: none).
   std::unique_ptr<Asking> take_asking(const wire::PathId& id);
   void arm_asking(Asking& a);
+  // Sends a's Node Info Request (again): to a.ask_at for the first two
+  // sends, then to the peer's endpoint, should that member have gone.
+  void send_asking(Asking& a);
   void fail_asking(const wire::PathId& id, wire::ErrorCode code, std::string_view reason);
   void on_peer_datagram(std::span<const std::uint8_t> data, const wire::ControlHeader& h,
                         const wire::Endpoint& from);
@@ -254,7 +257,9 @@ class Server {
   // told), or CN asked for a re-direction: the peer is asked about CN
   // again, and the path re-directed if the route must change (always, for
   // redirect).
-  void reask(const state::Path& p, bool initiator_moved, bool redirect, bool rekey = false);
+  // at: the peer's member to ask first (empty: the peer's endpoint).
+  void reask(const state::Path& p, bool initiator_moved, bool redirect, bool rekey = false,
+             const wire::Endpoint& at = {});
   // DC_MN: DC_CN tells that CN moved or asked (Path Moved).
   void on_path_moved(federation::Peer& peer, const wire::PathMoved& m, std::uint32_t txid,
                      const wire::Endpoint& from);

@@ -1029,6 +1029,60 @@ TEST_CASE("federation: a Path Moved for a path that is not the peer's is refused
   CHECK(f.a.log().find("refused=2") != std::string::npos);
 }
 
+TEST_CASE("federation: after a Path Moved DC_A asks the member that told, then the peer's endpoint") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  // DC_B's cluster has a member whose view lags behind the one CN
+  // registered at (LISTEN/NOTIFY): asked first, it would answer with CN
+  // where it was, and the path would keep a route that no longer works.
+  // The test is that other member: DC_A must ask it, the sender of the
+  // Path Moved, and not the endpoint it knows DC_B by.
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient mn(mc, f.a.endpoint());
+  NodeClient cn(cc, f.b.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  const wire::PathId path = direct_to_cn(mn, cn);
+  REQUIRE(f.a.wait_log("established", 3000));
+
+  auto member = fake_dc(f.id_b, f.id_a, f.key, "a.test");
+  common::UdpSocket s(wire::Endpoint{wire::IpAddr::v4(0x7f000001), 0});
+  REQUIRE(s.send(member.seal(wire::PathMoved{path, {"cn.b.test"}, false}, 80), f.a.endpoint()));
+  // What DC_A sends to this member: the ack, then its Node Info Requests.
+  std::vector<wire::Body> got;
+  std::uint32_t asked_txid = 0;
+  for (int i = 0; i < 4; ++i) {
+    pollfd p{s.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 800) != 1) break;
+    std::array<std::uint8_t, 2048> buf{};
+    wire::Endpoint from;
+    const long n = s.receive(buf, from);
+    REQUIRE(n > 0);
+    CHECK(from == f.a.endpoint());
+    wire::Received r;
+    REQUIRE(member.open(std::span<const std::uint8_t>(buf.data(), std::size_t(n)), r) ==
+            wire::Error::ok);
+    if (std::holds_alternative<wire::NodeInfoRequest>(r.body)) {
+      CHECK(std::get<wire::NodeInfoRequest>(r.body).target.name == "cn.b.test");
+      if (asked_txid) CHECK(r.header.txid == asked_txid);  // a retransmission
+      asked_txid = r.header.txid;
+    }
+    got.push_back(r.body);
+  }
+  REQUIRE(got.size() == 3);
+  CHECK(std::holds_alternative<wire::PathMovedAck>(got[0]));
+  CHECK(std::holds_alternative<wire::NodeInfoRequest>(got[1]));
+  CHECK(std::holds_alternative<wire::NodeInfoRequest>(got[2]));
+  // This member stays silent; the third send goes to the endpoint DC_A
+  // knows (the real DC_B), whose answer shows CN where it is: no move that
+  // changes the route, so the path stays as it was.
+  CHECK(f.a.wait_log("stays direct after a move of cn.b.test", 3000));
+  CHECK_FALSE(cn.wait_for<wire::RouteDirection>(200));
+}
+
 TEST_CASE("federation: after a restart DC_B finds DC_A through DNS to tell it that CN moved") {
   NTM_REQUIRE_PG_OR_SKIP();
   Federation f({}, /*b_by_dns=*/true);
