@@ -296,6 +296,7 @@ void Server::reconsider(const wire::PathId& id, bool initiator_moved, bool respo
 }
 
 void Server::follow_up(const Directing& d) {
+  if (d.remote) moved_while_busy(d.path.id);
   if (!d.again || !d.path.responder) return;
   state::Party* ini = view_.find(d.path.initiator);
   state::Party* resp = view_.find(*d.path.responder);
@@ -658,6 +659,7 @@ void Server::fail_direction(const wire::PathId& id, wire::ErrorCode code, std::s
   }
   view_.erase_path(id);
   writer_.submit(store::PathDelete{id}, nullptr);
+  moved_later_.erase(id);
 }
 
 void Server::finish_direction(const wire::PathId& id) {

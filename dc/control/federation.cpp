@@ -210,6 +210,10 @@ void Server::fail_asking(const wire::PathId& id, wire::ErrorCode code, std::stri
   if (!a) return;
   a->timer.cancel();
   stats_.directions_failed++;
+  // Posted: a Path Moved taken meanwhile asks the peer again, after this.
+  asio::post(io_, [this, id, alive = std::weak_ptr<bool>(alive_)] {
+    if (!alive.expired() && !stopped_) moved_while_busy(id);
+  });
   if (!a->requester) {
     spdlog::warn("federation: re-direction of path {} after a move failed ({}): it stays {}",
                  id.to_hex(), reason,
@@ -259,7 +263,7 @@ void Server::on_node_info_response(federation::Peer& peer, const wire::NodeInfoR
       spdlog::debug("federation: path {} stays {} after a move of {}", id.to_hex(),
                     wire::to_string(owned->previous->route),
                     owned->initiator_moved ? mn->name : owned->target);
-      return;
+      return moved_while_busy(id);
     }
     stats_.redirects_on_move++;
   }
@@ -381,19 +385,42 @@ void Server::on_path_moved(federation::Peer& peer, const wire::PathMoved& m, std
   const wire::PathMovedAck ack{m.path_id};
   // A retransmission whose ack was lost: taken once.
   if (was_asked(*p, *p->responder, txid)) return send_to_peer(peer, from, ack, txid);
-  // Being directed or asked about: not acknowledged, so that the peer's
-  // retransmission (peer_retransmit_ms, doubling) finds it done and CN as
-  // it is by then.
-  if (p->state != state::PathState::established || directing_.count(p->id) ||
-      asking_.count(p->id))
-    return;
+  // Being directed or asked about: acknowledged, and acted on when that
+  // ends (moved_while_busy), for CN as it is by then.  Left unacknowledged,
+  // it would be lost to a direction longer than the peer's own timeout
+  // (direction_timeout_ms is twice peer_timeout_ms by default).
+  const bool busy = directing_.count(p->id) || asking_.count(p->id);
+  // Half-directed and left so (a restart): its initiator asks again.
+  if (!busy && p->state != state::PathState::established) return;
   note_asked(*p, *p->responder, txid);
   send_to_peer(peer, from, ack, txid);
+  if (busy) {
+    MovedLater& later = moved_later_[p->id];
+    later.redirect = later.redirect || m.redirect;
+    later.from = from;
+    if (m.redirect) stats_.redirects_requested++;
+    spdlog::debug("federation: path {}: peer {} tells {} {}; taken when the path's direction ends",
+                  p->id.to_hex(), peer.name(), m.responder.name,
+                  m.redirect ? "asks for a re-direction" : "moved");
+    return;
+  }
   spdlog::debug("federation: path {}: peer {} tells {} {}", p->id.to_hex(), peer.name(),
                 m.responder.name, m.redirect ? "asks for a re-direction" : "moved");
   if (m.redirect) stats_.redirects_requested++;
   // Asked at the member that told: CN registered there (docs/federation.md, "CN moves").
   reask(*p, /*initiator_moved=*/false, m.redirect, /*rekey=*/false, from);
+}
+
+void Server::moved_while_busy(const wire::PathId& id) {
+  auto it = moved_later_.find(id);
+  if (it == moved_later_.end() || directing_.count(id) || asking_.count(id)) return;
+  const MovedLater later = it->second;
+  moved_later_.erase(it);
+  const state::Path* p = view_.find_path(id);
+  if (!p || !p->remote || p->state != state::PathState::established) return;  // gone meanwhile
+  spdlog::debug("federation: path {}: now asking about {}, who moved during its direction",
+                id.to_hex(), p->responder_fqdn);
+  reask(*p, /*initiator_moved=*/false, later.redirect, /*rekey=*/false, later.from);
 }
 
 // ---------------------------------------------------------------- DC_CN

@@ -260,6 +260,9 @@ class Server {
   // at: the peer's member to ask first (empty: the peer's endpoint).
   void reask(const state::Path& p, bool initiator_moved, bool redirect, bool rekey = false,
              const wire::Endpoint& at = {});
+  // DC_MN: a Path Moved taken while the path was busy, now that it is not:
+  // the peer is asked about CN again (no-op if none, or still busy).
+  void moved_while_busy(const wire::PathId& id);
   // DC_MN: DC_CN tells that CN moved or asked (Path Moved).
   void on_path_moved(federation::Peer& peer, const wire::PathMoved& m, std::uint32_t txid,
                      const wire::Endpoint& from);
@@ -325,6 +328,13 @@ class Server {
   std::unique_ptr<federation::TxtResolver> txt_resolver_;
   std::unordered_map<wire::PathId, std::unique_ptr<Asking>> asking_;  // DC_MN: before the route
   std::unordered_map<wire::PathId, std::unique_ptr<Telling>> telling_;  // DC_CN: Path Moved
+  // DC_MN: Path Moved taken while its path was being directed or asked
+  // about (on_path_moved), acted on once that ends (moved_while_busy()).
+  struct MovedLater {
+    bool redirect = false;
+    wire::Endpoint from;  // the member that told
+  };
+  std::unordered_map<wire::PathId, MovedLater> moved_later_;
   // DC_CN: Route Forwards answered lately (path -> epoch, ack), so that a
   // retransmitted Route Forward whose ack was lost is answered again.
   struct Forwarded {

@@ -295,6 +295,29 @@ NextEpoch accept_next_epoch(NodeClient& cn, NodeClient& mn, const wire::PathId& 
   return {*to_cn, *to_mn};
 }
 
+// The test as one member of DC_B's cluster, on its own socket: what it
+// sends DC_A and what DC_A sends it.
+struct FakeMember {
+  federation::Peer as_b;
+  common::UdpSocket sock{wire::Endpoint{wire::IpAddr::v4(0x7f000001), 0}};
+  explicit FakeMember(const Federation& f) : as_b(fake_dc(f.id_b, f.id_a, f.key, "a.test")) {}
+  void send(const wire::Body& body, std::uint32_t txid, const wire::Endpoint& to) {
+    REQUIRE(sock.send(as_b.seal(body, txid), to));
+  }
+  std::optional<wire::Received> next(int timeout_ms) {
+    pollfd p{sock.fd(), POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) != 1) return std::nullopt;
+    std::array<std::uint8_t, 2048> buf{};
+    wire::Endpoint from;
+    const long n = sock.receive(buf, from);
+    REQUIRE(n > 0);
+    wire::Received r;
+    REQUIRE(as_b.open(std::span<const std::uint8_t>(buf.data(), std::size_t(n)), r) ==
+            wire::Error::ok);
+    return r;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("federation: MN at DC_A reaches CN at DC_B and both hold the K_path DC_B re-sealed") {
@@ -1048,29 +1071,20 @@ TEST_CASE("federation: after a Path Moved DC_A asks the member that told, then t
   const wire::PathId path = direct_to_cn(mn, cn);
   REQUIRE(f.a.wait_log("established", 3000));
 
-  auto member = fake_dc(f.id_b, f.id_a, f.key, "a.test");
-  common::UdpSocket s(wire::Endpoint{wire::IpAddr::v4(0x7f000001), 0});
-  REQUIRE(s.send(member.seal(wire::PathMoved{path, {"cn.b.test"}, false}, 80), f.a.endpoint()));
+  FakeMember member(f);
+  member.send(wire::PathMoved{path, {"cn.b.test"}, false}, 80, f.a.endpoint());
   // What DC_A sends to this member: the ack, then its Node Info Requests.
   std::vector<wire::Body> got;
   std::uint32_t asked_txid = 0;
   for (int i = 0; i < 4; ++i) {
-    pollfd p{s.fd(), POLLIN, 0};
-    if (::poll(&p, 1, 800) != 1) break;
-    std::array<std::uint8_t, 2048> buf{};
-    wire::Endpoint from;
-    const long n = s.receive(buf, from);
-    REQUIRE(n > 0);
-    CHECK(from == f.a.endpoint());
-    wire::Received r;
-    REQUIRE(member.open(std::span<const std::uint8_t>(buf.data(), std::size_t(n)), r) ==
-            wire::Error::ok);
-    if (std::holds_alternative<wire::NodeInfoRequest>(r.body)) {
-      CHECK(std::get<wire::NodeInfoRequest>(r.body).target.name == "cn.b.test");
-      if (asked_txid) CHECK(r.header.txid == asked_txid);  // a retransmission
-      asked_txid = r.header.txid;
+    const auto r = member.next(800);
+    if (!r) break;
+    if (std::holds_alternative<wire::NodeInfoRequest>(r->body)) {
+      CHECK(std::get<wire::NodeInfoRequest>(r->body).target.name == "cn.b.test");
+      if (asked_txid) CHECK(r->header.txid == asked_txid);  // a retransmission
+      asked_txid = r->header.txid;
     }
-    got.push_back(r.body);
+    got.push_back(r->body);
   }
   REQUIRE(got.size() == 3);
   CHECK(std::holds_alternative<wire::PathMovedAck>(got[0]));
@@ -1081,6 +1095,48 @@ TEST_CASE("federation: after a Path Moved DC_A asks the member that told, then t
   // changes the route, so the path stays as it was.
   CHECK(f.a.wait_log("stays direct after a move of cn.b.test", 3000));
   CHECK_FALSE(cn.wait_for<wire::RouteDirection>(200));
+}
+
+TEST_CASE("federation: a Path Moved during the path's direction is acknowledged and taken after it") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  // DC_A re-directs the path (MN asks) and CN never acknowledges, so the
+  // direction runs until DC_B gives up on CN (1,500 ms here), longer than
+  // DC_B's peer_timeout_ms (600 ms): a Path Moved left unacknowledged
+  // meanwhile would be lost.
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient mn(mc, f.a.endpoint());
+  NodeClient cn(cc, f.b.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  const wire::PathId path = direct_to_cn(mn, cn);
+  REQUIRE(f.a.wait_log("established", 3000));
+
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, true});
+  const auto redirected = cn.wait_for<wire::RouteDirection>(2000);  // not acknowledged
+  REQUIRE(redirected);
+  CHECK(redirected->key_epoch == 1);
+
+  FakeMember member(f);
+  const std::size_t from_a = f.a.log().size();
+  member.send(wire::PathMoved{path, {"cn.b.test"}, false}, 90, f.a.endpoint());
+  const auto ack = member.next(500);
+  REQUIRE(ack);
+  REQUIRE(std::holds_alternative<wire::PathMovedAck>(ack->body));
+  CHECK(std::get<wire::PathMovedAck>(ack->body).path_id == path);
+  // Nothing yet: DC_A asks about CN only once the direction has ended.
+  CHECK_FALSE(member.next(300));
+  // It ends (CN silent, the path stays at epoch 0), and DC_A asks this
+  // member, which told it.
+  const auto asked = member.next(3000);
+  REQUIRE(asked);
+  REQUIRE(std::holds_alternative<wire::NodeInfoRequest>(asked->body));
+  CHECK(std::get<wire::NodeInfoRequest>(asked->body).target.name == "cn.b.test");
+  CHECK(f.a.wait_log("taken when the path's direction ends", 100, from_a));
+  CHECK(f.a.wait_log("who moved during its direction", 100, from_a));
 }
 
 TEST_CASE("federation: after a restart DC_B finds DC_A through DNS to tell it that CN moved") {
