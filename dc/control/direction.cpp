@@ -588,6 +588,12 @@ void Server::on_route_direction_ack(state::Party& party, const wire::RouteDirect
     d.step = Directing::Step::initiator;
     advance(d);
   } else if (d.step == Directing::Step::initiator) {
+    // MN refuses when the path is not for it or a sealed key does not open
+    // (node/agent/direction.cpp): the path would be half-keyed, so the
+    // direction fails as if MN had not answered.
+    if (ack.status != wire::Status::ok)
+      return fail_direction(d.path.id, wire::ErrorCode::peer_unreachable,
+                            "initiator refused the path");
     d.timer.cancel();
     finish_direction(d.path.id);
   }
@@ -651,7 +657,12 @@ void Server::fail_direction(const wire::PathId& id, wire::ErrorCode code, std::s
   if (d->path.relay && !d->path.relay_endpoint.empty())
     if (state::Party* r = view_.find(*d->path.relay); r && r->active_paths) r->active_paths--;
   if (d->previous) {
-    // A failed re-direction leaves the path as it was.
+    // A failed re-direction leaves the path as it was, but for its key
+    // epoch: an end or the relay may hold the failed direction's keys (its
+    // ack lost, or the other end silent or refusing), and takes a Route
+    // Direction of an epoch it has as a copy of what it holds.  So the next
+    // direction must come after this one's.
+    d->previous->key_epoch = d->path.key_epoch;
     view_.put_path(*d->previous);
     writer_.submit(store::PathWrite{*d->previous}, nullptr);
     follow_up(*d);

@@ -337,6 +337,67 @@ TEST_CASE("redirect from the responder: directed again under the next epoch, rol
   CHECK_FALSE(direction_of(cn, 2, 700));
 }
 
+TEST_CASE("a re-direction the initiator does not take fails, and the next one has a later key epoch") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  // CN takes each re-direction's keys; MN first stays silent, then
+  // refuses.  Each time the direction fails (CN is told), and the next one
+  // must come with an epoch CN has not seen, or CN would take it for a copy
+  // of the keys it holds while MN got new ones.
+  TestDatabase db;
+  DcProcess::Options o(db.url());
+  o.direction_timeout_ms = 800;
+  DcProcess dc(o);
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  dc.start();
+  NodeClient cn = at(cc, dc, "127.0.0.1");
+  NodeClient mn = at(mc, dc, "127.0.0.2");
+  REQUIRE(cn.register_at());
+  REQUIRE(mn.register_at());
+  const auto path = random_path();
+  establish(dc, mn, cn, path);
+
+  auto redirect_from_cn = [&](std::uint8_t want_epoch) {
+    wire::ControlHeader h;
+    auto to_cn = ask_until<wire::RouteDirection>(cn, wire::DirectionRequest{path, kMn, true}, cn, &h);
+    REQUIRE(to_cn);
+    CHECK(to_cn->key_epoch == want_epoch);
+    ack(cn, *to_cn, h);
+    auto to_mn = direction_of(mn, want_epoch, 3000, &h);
+    REQUIRE(to_mn);
+    return std::make_pair(*to_mn, h);
+  };
+  auto cn_told = [&](const std::string& reason) {
+    const auto e = cn.wait_for<wire::ErrorReply>(3000);
+    REQUIRE(e);
+    CHECK(e->code == wire::ErrorCode::peer_unreachable);
+    CHECK(e->ref_type == wire::MsgType::direction_request);
+    CHECK(e->reason.value == reason);
+  };
+
+  // 1: MN silent (its retransmitted Route Directions go unanswered).
+  redirect_from_cn(1);
+  cn_told("initiator did not acknowledge");
+  CHECK(stored_epoch_becomes(db.url(), "1"));
+
+  // 2: MN refuses.
+  {
+    const auto to_mn = redirect_from_cn(2);
+    mn.send(wire::RouteDirectionAck{path, 2, wire::Status::refused, mn.local()},
+            to_mn.second.txid);
+  }
+  cn_told("initiator refused the path");
+  CHECK(stored_epoch_becomes(db.url(), "2"));
+
+  // 3: both take it.
+  {
+    const auto to_mn = redirect_from_cn(3);
+    ack(mn, to_mn.first, to_mn.second);
+  }
+  CHECK(dc.wait_log("re-directed: direct -> direct, key epoch 3", 3000));
+  CHECK(stored_epoch_becomes(db.url(), "3"));
+}
+
 TEST_CASE("a redirect without a move on a direct path puts it on the relay") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;
