@@ -4,7 +4,7 @@
 // view through LISTEN/NOTIFY within a bound (measured); a node homed at one
 // member is directed by the other through its own NAT binding, and the ack
 // reaches the directing member; garbage on the channel is counted, never
-// acted on.
+// acted on; a path is re-keyed by one member only.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -22,13 +22,16 @@ namespace {
 
 // Two members of one cluster (same DC ID and zone) on one database.
 struct Cluster {
-  explicit Cluster(const std::string& url) : a(options(url)), b(options(url)) {
+  // timers: more [timers] lines for both members.
+  explicit Cluster(const std::string& url, const std::string& timers = {})
+      : a(options(url, timers)), b(options(url, timers)) {
     a.set_cluster({a.endpoint(), b.endpoint()});
     b.set_cluster({a.endpoint(), b.endpoint()});
   }
-  static DcProcess::Options options(const std::string& url) {
+  static DcProcess::Options options(const std::string& url, const std::string& timers = {}) {
     DcProcess::Options o(url);
     o.dc_id = "0123456789abcdef0123456789abcdef";
+    o.timers_extra = timers;
     return o;
   }
   DcProcess a, b;
@@ -43,6 +46,13 @@ std::uint64_t cluster_counter(const std::string& log, const std::string& name) {
 }
 
 std::size_t log_size(const DcProcess& dc) { return dc.log().size(); }
+
+// The re-key counter of the stats a DC logs when it stops (~0: none).
+std::uint64_t rekeys_of(const std::string& log) {
+  std::smatch m;
+  if (!std::regex_search(log, m, std::regex("\\brekeys=([0-9]+)"))) return ~0ull;
+  return std::stoull(m[1].str());
+}
 
 }  // namespace
 
@@ -279,4 +289,53 @@ TEST_CASE("cluster: a member listens before it loads, so it starts with one load
   CHECK(cluster_counter(c.b.log(), "resyncs") == 0);
   CHECK(cluster_counter(c.a.log(), "resyncs") == 0);
   CHECK(c.b.log().find("listener: database") == std::string::npos);
+}
+
+TEST_CASE("cluster: only the member the initiator registers with re-keys a path") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  // Both members have the path in their views with the same age rule; if
+  // both re-keyed, each would direct the same next epoch with its own key.
+  TestDatabase db;
+  Cluster c(db.url(), "path_rekey_s = 2\n");
+  c.a.start();
+  c.b.start();
+  const auto mc = c.a.enroll("mn.test.example");
+  const auto cc = c.a.enroll("cn.test.example");
+  NodeClient mn(mc, c.a.endpoint(), ep("127.0.0.2", 0));
+  NodeClient cn(cc, c.a.endpoint(), ep("127.0.0.3", 0));
+  const auto from_b = log_size(c.b);
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  REQUIRE(c.b.wait_log("cluster: mn.test.example registered at", 2000, from_b));
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  REQUIRE(accept_direction(cn));
+  REQUIRE(accept_direction(mn));
+  REQUIRE(c.a.wait_log("established", 3000));
+  REQUIRE(query_until(db.url(), "SELECT state FROM paths", "2") == "2");
+
+  // For 5 s (B has had the path for over 2 s by the end): every re-key
+  // comes from A, reaches CN then MN with one key, and has a new epoch.
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  std::vector<int> epochs;
+  while (std::chrono::steady_clock::now() < end) {
+    const int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          end - std::chrono::steady_clock::now())
+                                          .count());
+    auto to_cn = accept_direction(cn, std::max(left, 1));
+    if (!to_cn) break;
+    auto to_mn = accept_direction(mn);
+    REQUIRE(to_mn);
+    CHECK(to_mn->key_epoch == to_cn->key_epoch);
+    CHECK(mn.open_key(to_mn->path_key, path, to_mn->key_epoch, wire::SealedKind::path_key)
+              .equals(cn.open_key(to_cn->path_key, path, to_cn->key_epoch,
+                                  wire::SealedKind::path_key)));
+    epochs.push_back(to_cn->key_epoch);
+  }
+  REQUIRE_FALSE(epochs.empty());
+  for (std::size_t i = 0; i < epochs.size(); ++i) CHECK(epochs[i] == static_cast<int>(i + 1));
+  REQUIRE(c.a.stop() == 0);
+  REQUIRE(c.b.stop() == 0);
+  CHECK(rekeys_of(c.a.log()) >= 1);
+  CHECK(rekeys_of(c.b.log()) == 0);
 }
