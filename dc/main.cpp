@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   auto* serve_cmd = app.add_subcommand("serve", "run the DC");
   auto* migrate_cmd = app.add_subcommand("migrate", "apply pending schema migrations and exit");
 
-  auto* node = app.add_subcommand("node", "enroll, list, show or remove nodes");
+  auto* node = app.add_subcommand("node", "enroll, list, show, rekey or remove nodes");
   node->require_subcommand(1);
   auto* node_add = node->add_subcommand("add", "enroll a node and write its config file");
   node_add->add_option("fqdn", a.name, "the node's name, inside a zone this DC serves")->required();
@@ -55,8 +55,12 @@ int main(int argc, char** argv) {
   node_show->add_option("fqdn", a.name)->required();
   auto* node_remove = node->add_subcommand("remove", "revoke a node at once");
   node_remove->add_option("fqdn", a.name)->required();
+  auto* node_rekey = node->add_subcommand(
+      "rekey", "give a node a new key (the old one is refused at once) and write its config file");
+  node_rekey->add_option("fqdn", a.name)->required();
+  node_rekey->add_option("-o,--out", a.out, "where to write the node's config ('-': stdout)");
 
-  auto* relay = app.add_subcommand("relay", "enroll, list, show or remove relay servers");
+  auto* relay = app.add_subcommand("relay", "enroll, list, show, rekey or remove relay servers");
   relay->require_subcommand(1);
   auto* relay_add = relay->add_subcommand("add", "enroll a relay and write its config file");
   relay_add->add_option("name", a.name)->required();
@@ -66,6 +70,10 @@ int main(int argc, char** argv) {
   relay_show->add_option("name", a.name)->required();
   auto* relay_remove = relay->add_subcommand("remove", "revoke a relay at once");
   relay_remove->add_option("name", a.name)->required();
+  auto* relay_rekey = relay->add_subcommand(
+      "rekey", "give a relay a new key (the old one is refused at once) and write its config file");
+  relay_rekey->add_option("name", a.name)->required();
+  relay_rekey->add_option("-o,--out", a.out, "where to write the relay's config ('-': stdout)");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -108,6 +116,18 @@ int main(int argc, char** argv) {
       return enrollment(cfg, [&](store::Store& s) { enroll::list(s, is_relay, std::cout); });
     if (*node_show || *relay_show)
       return enrollment(cfg, [&](store::Store& s) { enroll::show(s, a.name, is_relay, std::cout); });
+    if (*node_rekey || *relay_rekey)
+      return enrollment(cfg, [&](store::Store& s) {
+        std::string text;
+        const auto e = enroll::rekey(s, cfg, a.name, is_relay, a.out, &text);
+        if (a.out == "-") {
+          std::fputs(text.c_str(), stdout);
+        } else {
+          std::printf("rekeyed %s %s: key epoch %d\nconfig written to %s\n",
+                      is_relay ? "relay" : "node", e.name.c_str(), static_cast<int>(e.key_epoch),
+                      e.config_file.c_str());
+        }
+      });
     if (*node_remove || *relay_remove)
       return enrollment(cfg, [&](store::Store& s) {
         enroll::remove(s, a.name, is_relay);

@@ -3,6 +3,7 @@
 
 #include <poll.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -19,6 +20,7 @@ wire::ChannelConfig channel_config(const Credentials& c) {
   cfg.tx_role = wire::Role::node;
   cfg.rx_role = wire::Role::dc;
   cfg.tx_id = cfg.rx_id = c.id.bytes;
+  cfg.key_epoch = c.key_epoch;
   cfg.instance = wire::new_instance();
   cfg.first_counter = wire::initial_counter(common::wall_ns());
   return cfg;
@@ -59,6 +61,11 @@ Credentials parse_credentials(const std::string& text) {
     if (k == "id") have_id = wire::NodeId::from_hex(v, c.id);
     if (k == "fqdn" || k == "name") c.name = v;
     if (k == "key") have_key = wire::SecretKey::from_hex(v, c.key);
+    if (k == "key_epoch") {
+      const int e = std::atoi(v.c_str());
+      if (e < 0 || e > 255 || v.empty()) throw std::runtime_error("bad key_epoch: " + v);
+      c.key_epoch = static_cast<std::uint8_t>(e);
+    }
   }
   if (!have_id || !have_key || c.name.empty())
     throw std::runtime_error("not a node config:\n" + text);
@@ -149,7 +156,7 @@ void NodeClient::move() { sock_ = common::UdpSocket(loopback_any()); }
 
 wire::SecretKey NodeClient::open_key(const wire::SealedKey& k, const wire::PathId& path,
                                      std::uint8_t epoch, wire::SealedKind kind) {
-  wire::KeyWrapper w(creds_.key, wire::KeyDomain::node_dc, 0, creds_.id.bytes);
+  wire::KeyWrapper w(creds_.key, wire::KeyDomain::node_dc, creds_.key_epoch, creds_.id.bytes);
   wire::SecretKey out;
   if (w.open(k, path, epoch, kind, out) != wire::Error::ok)
     throw std::runtime_error("sealed key does not open");

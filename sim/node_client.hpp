@@ -22,6 +22,7 @@ struct Credentials {
   wire::NodeId id;
   std::string name;
   wire::SecretKey key;
+  std::uint8_t key_epoch = 0;  // [node] / [relay] key_epoch (ntm-dc node|relay rekey)
   bool relay = false;
   wire::Endpoint dc;  // [dc] endpoint, if the file has one
 };

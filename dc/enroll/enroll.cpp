@@ -50,14 +50,15 @@ void write_secret_file(const std::filesystem::path& path, const std::string& tex
 }
 
 std::string party_config(const char* section, const wire::NodeId& id, const std::string& name,
-                         const wire::SecretKey& key, const config::Config& cfg) {
+                         const wire::SecretKey& key, const config::Config& cfg,
+                         std::uint8_t key_epoch = 0) {
   std::ostringstream os;
   os << "; NTMobile " << section << " credentials, written by ntm-dc. Keep secret (mode 0600).\n"
      << "[" << section << "]\n"
      << "id = " << id.to_hex() << "\n"
      << (std::strcmp(section, "node") == 0 ? "fqdn = " : "name = ") << name << "\n"
      << "key = " << key.to_hex() << "\n"
-     << "key_epoch = 0\n\n"
+     << "key_epoch = " << static_cast<int>(key_epoch) << "\n\n"
      << "[dc]\n"
      << "id = " << cfg.dc_id.to_hex() << "\n"
      << "endpoint = " << cfg.advertise.to_string() << "\n";
@@ -184,6 +185,54 @@ void remove(store::Store& store, const std::string& name_in, bool relay) {
   const auto row = store.load_party_by_name(name, relay);
   if (!row) throw EnrollError(std::string(relay ? "no relay named " : "no node named ") + name);
   store.remove_party(row->id, relay);
+}
+
+Enrolled rekey(store::Store& store, const config::Config& cfg, const std::string& name_in,
+               bool relay, const std::filesystem::path& out, std::string* text) {
+  const std::string name = canonical(name_in);
+  const auto row = store.load_party_by_name(name, relay);
+  if (!row) throw EnrollError(std::string(relay ? "no relay named " : "no node named ") + name);
+  Enrolled e;
+  e.id = row->id;
+  e.name = name;
+  e.vip = row->vip;
+  e.key_epoch = static_cast<std::uint8_t>(row->key_epoch + 1);
+  const wire::SecretKey key = wire::SecretKey::random();
+  const std::string conf = party_config(relay ? "relay" : "node", e.id, name, key, cfg, e.key_epoch);
+  // The new file is written beside the old one first: the old key stays
+  // on disk until the database has the new one, and the file is replaced
+  // whole (rename), never left half-written.
+  std::filesystem::path staged;
+  if (out != "-") {
+    e.config_file = !out.empty() ? out
+                    : relay      ? cfg.node_config_dir / ("relay-" + name + ".conf")
+                                 : cfg.node_config_dir / (name + ".conf");
+    staged = e.config_file;
+    staged += ".new";
+    write_secret_file(staged, conf);  // O_EXCL: a rekey under way elsewhere fails here
+  } else if (text) {
+    *text = conf;
+  }
+  bool done = false;
+  try {
+    done = store.rekey_party(e.id, relay, key, row->key_epoch);
+  } catch (...) {
+    if (!staged.empty()) std::filesystem::remove(staged);
+    throw;
+  }
+  if (!done) {
+    if (!staged.empty()) std::filesystem::remove(staged);
+    throw EnrollError(name + " was removed or re-keyed meanwhile; nothing changed");
+  }
+  if (!staged.empty()) {
+    std::error_code ec;
+    std::filesystem::rename(staged, e.config_file, ec);
+    if (ec)
+      throw EnrollError("the new key is in the database, but " + staged.string() +
+                        " could not replace " + e.config_file.string() + ": " + ec.message() +
+                        "; move it there by hand");
+  }
+  return e;
 }
 
 void list(store::Store& store, bool relays, std::ostream& os) {

@@ -66,6 +66,12 @@ constexpr Statement kStatements[] = {
     {"node_delete",
      "DELETE FROM nodes WHERE node_id = decode($1, 'hex') RETURNING zone_id"},
     {"relay_delete", "DELETE FROM relays WHERE relay_id = decode($1, 'hex')"},
+    {"node_rekey",
+     "UPDATE nodes SET node_key = decode($2, 'hex'), key_epoch = ($3::int + 1) % 256, "
+     "online = false, updated_at = now() WHERE node_id = decode($1, 'hex') AND key_epoch = $3"},
+    {"relay_rekey",
+     "UPDATE relays SET relay_key = decode($2, 'hex'), key_epoch = ($3::int + 1) % 256, "
+     "online = false, updated_at = now() WHERE relay_id = decode($1, 'hex') AND key_epoch = $3"},
     {"node_register",
      "UPDATE nodes SET local_endpoints = $2::text[], observed_addr = NULLIF($3, '')::inet, "
      "observed_port = $4, behind_nat = $5, symmetric_nat = $6, online = true, "
@@ -492,6 +498,17 @@ void Store::insert_relay(const wire::NodeId& id, const std::string& name,
   impl_->run<pqxx::work>([&](pqxx::work& tx) {
     tx.exec_prepared("relay_insert", hex(id), name, key.to_hex());
     tx.exec_prepared("notify", "relay " + hex(id));
+  });
+}
+
+bool Store::rekey_party(const wire::NodeId& id, bool relay, const wire::SecretKey& key,
+                        std::uint8_t from_epoch) {
+  return impl_->run<pqxx::work>([&](pqxx::work& tx) {
+    const bool found = tx.exec_prepared(relay ? "relay_rekey" : "node_rekey", hex(id),
+                                        key.to_hex(), static_cast<int>(from_epoch))
+                           .affected_rows() == 1;
+    if (found) tx.exec_prepared("notify", std::string(relay ? "relay " : "node ") + hex(id));
+    return found;
   });
 }
 

@@ -63,6 +63,11 @@ class Store {
   // Removes the party and its paths; notifies every DC process.  False if
   // there was no such party.
   bool remove_party(const wire::NodeId& id, bool relay);
+  // A new key and the next key epoch for a party whose epoch is still
+  // from_epoch, marked offline (its running daemon holds the old key);
+  // false if it was removed or re-keyed meanwhile.  Running DCs are told.
+  bool rekey_party(const wire::NodeId& id, bool relay, const wire::SecretKey& key,
+                   std::uint8_t from_epoch);
 
   // Applies a batch in one transaction (group commit).  Throws on failure;
   // the caller then retries the operations one by one to isolate a bad one.

@@ -5,6 +5,7 @@
 
 #include <pqxx/pqxx>
 #include <atomic>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -243,6 +244,73 @@ TEST_CASE("revocation takes effect at once") {
   REQUIRE(dc.wait_log("b.test.example", 5000));
   NodeClient nb(b, dc.endpoint());
   CHECK(nb.register_at());
+}
+
+TEST_CASE("rekey: a node's new key works at once, the old one is refused, ID and VIP stay") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto old_creds = dc.enroll("a.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  dc.start();
+  NodeClient old_node(old_creds, dc.endpoint(), ep("127.0.0.2", 0));
+  const auto first = old_node.register_at();
+  REQUIRE(first);
+  NodeClient cn(cc, dc.endpoint());
+  REQUIRE(cn.register_at());
+
+  int st = 0;
+  const std::size_t from = dc.log().size();
+  const auto out = dc.cli({"node", "rekey", "a.test.example", "-o", "-"}, &st);
+  REQUIRE(st == 0);
+  const auto creds = sim::parse_credentials(out);
+  CHECK(creds.id == old_creds.id);
+  CHECK(creds.key_epoch == 1);
+  CHECK_FALSE(creds.key.equals(old_creds.key));
+  CHECK(query1(db.url(), "SELECT key_epoch FROM nodes WHERE fqdn = 'a.test.example'") == "1");
+  REQUIRE(dc.wait_log("control: party a.test.example", 5000, from));
+
+  // The old key: silence (its messages are dropped and counted).
+  CHECK_FALSE(old_node.register_at());
+  // The new one: registered, with the VIP it had.
+  NodeClient node(creds, dc.endpoint(), ep("127.0.0.3", 0));
+  const auto again = node.register_at();
+  REQUIRE(again);
+  CHECK(again->vip == first->vip);
+  // Path keys are sealed to the new key under the new epoch: CN and the
+  // node open the same K_path.
+  const wire::PathId path = random_path();
+  cn.send(wire::DirectionRequest{path, wire::Fqdn{"a.test.example"}, false});
+  const auto to_a = accept_direction(node);
+  REQUIRE(to_a);
+  const auto to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  CHECK(node.open_key(to_a->path_key, path, to_a->key_epoch, wire::SealedKind::path_key)
+            .equals(cn.open_key(to_cn->path_key, path, to_cn->key_epoch, wire::SealedKind::path_key)));
+
+  // A relay, into a file that exists: replaced whole, mode 0600, epoch 1.
+  const auto file = dc.state_dir() / "relay-r1.conf";
+  dc.cli({"relay", "add", "r1.test.example", "-o", file.string()}, &st);
+  REQUIRE(st == 0);
+  const auto relay_before = sim::load_credentials(file.string());
+  const auto msg = dc.cli({"relay", "rekey", "r1.test.example", "-o", file.string()}, &st);
+  REQUIRE(st == 0);
+  CHECK(msg.find("key epoch 1") != std::string::npos);
+  const auto relay_after = sim::load_credentials(file.string());
+  CHECK(relay_after.key_epoch == 1);
+  CHECK(relay_after.id == relay_before.id);
+  CHECK_FALSE(relay_after.key.equals(relay_before.key));
+  CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+  CHECK_FALSE(std::filesystem::exists(file.string() + ".new"));
+  NodeClient relay(relay_after, dc.endpoint());
+  CHECK(relay.register_at());
+
+  // Unknown names: a clear error, exit status 1.
+  dc.cli({"node", "rekey", "nobody.test.example", "-o", "-"}, &st);
+  CHECK(st == 1);
+  dc.cli({"relay", "rekey", "a.test.example", "-o", "-"}, &st);
+  CHECK(st == 1);
 }
 
 TEST_CASE("enrollment: concurrent enrollers never share a VIP and the pool runs out cleanly") {
