@@ -65,6 +65,11 @@ struct Server::Directing {
     wire::RouteDirection direction;  // DC_CN: the forwarded Route Direction
     std::uint32_t peer_txid = 0;     // DC_CN: the Route Forward's txid
     wire::Endpoint peer_from;        // DC_CN: where it came from
+    // DC_MN: the peer's member that answered the Node Info Request, sent
+    // the Route Forward first (send_forward): its view holds CN as
+    // described.  It may be one this process never looked up in DNS.
+    wire::Endpoint at;
+    unsigned forwards = 0;  // Route Forwards sent, retransmissions included
   };
   std::optional<Remote> remote;
 

@@ -532,7 +532,7 @@ void Server::arm_retransmit(Directing& d) {
         return fail_direction(id, wire::ErrorCode::peer_dc_failed, "peer DC did not answer");
       }
       stats_.retransmissions++;
-      send_to_peer(*dd.remote->peer, dd.remote->peer->endpoint(), dd.body, dd.txid);
+      send_forward(dd);
       dd.backoff_ms = std::min<unsigned>(dd.backoff_ms * 2, cfg_.direction_timeout_ms);
       return arm_retransmit(dd);
     }

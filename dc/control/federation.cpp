@@ -175,8 +175,8 @@ void Server::ask_peer(std::unique_ptr<Asking> a) {
 }
 
 void Server::send_asking(Asking& a) {
-  const bool first_member = !a.ask_at.empty() && (a.sends < 2 || a.peer->endpoint().empty());
-  const wire::Endpoint to = first_member ? a.ask_at : a.peer->endpoint();
+  const bool first_member = !a.ask_at.empty() && (a.sends < 2 || a.peer->reach().empty());
+  const wire::Endpoint to = first_member ? a.ask_at : a.peer->reach();
   if (a.sends++ == 0)
     spdlog::debug("federation: path {}: asking peer {} at {} about {}", a.path_id.to_hex(),
                   a.peer->name(), to.to_string(), a.target);
@@ -225,7 +225,7 @@ void Server::fail_asking(const wire::PathId& id, wire::ErrorCode code, std::stri
 }
 
 void Server::on_node_info_response(federation::Peer& peer, const wire::NodeInfoResponse& resp,
-                                   std::uint32_t txid) {
+                                   std::uint32_t txid, const wire::Endpoint& from) {
   Asking* a = nullptr;
   for (auto& [id, x] : asking_)
     if (!x->resolving && x->txid == txid) a = x.get();
@@ -292,6 +292,7 @@ void Server::on_node_info_response(federation::Peer& peer, const wire::NodeInfoR
   d->rekey = owned->rekey;
   d->remote.emplace();
   d->remote->peer = &peer;
+  d->remote->at = from;
   begin_direction(std::move(d), nullptr, cn_pl);
 }
 
@@ -313,8 +314,15 @@ void Server::forward_to_peer(Directing& d) {
   // for that and one peer exchange more.
   d.deadline_ms =
       common::mono_ms() + cfg_.direction_timeout_ms + cfg_.federation.peer_timeout_ms;
-  send_to_peer(peer, peer.endpoint(), d.body, d.txid);
+  send_forward(d);
   arm_retransmit(d);
+}
+
+void Server::send_forward(Directing& d) {
+  Directing::Remote& r = *d.remote;
+  const bool first_member = !r.at.empty() && (r.forwards < 2 || r.peer->reach().empty());
+  r.forwards++;
+  send_to_peer(*r.peer, first_member ? r.at : r.peer->reach(), d.body, d.txid);
 }
 
 void Server::on_route_forward_ack(federation::Peer& peer, const wire::RouteForwardAck& ack) {
@@ -712,7 +720,7 @@ void Server::on_peer_datagram(std::span<const std::uint8_t> data, const wire::Co
         if constexpr (std::is_same_v<T, wire::NodeInfoRequest>) {
           on_node_info_request(*peer, body, msg.header.txid, from);
         } else if constexpr (std::is_same_v<T, wire::NodeInfoResponse>) {
-          on_node_info_response(*peer, body, msg.header.txid);
+          on_node_info_response(*peer, body, msg.header.txid, from);
         } else if constexpr (std::is_same_v<T, wire::RouteForward>) {
           on_route_forward(*peer, body, msg.header.txid, from);
         } else if constexpr (std::is_same_v<T, wire::RouteForwardAck>) {

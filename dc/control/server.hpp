@@ -232,7 +232,7 @@ class Server {
   std::unique_ptr<Asking> take_asking(const wire::PathId& id);
   void arm_asking(Asking& a);
   // Sends a's Node Info Request (again): to a.ask_at for the first two
-  // sends, then to the peer's endpoint, should that member have gone.
+  // sends, then wherever the peer is reached, should that member have gone.
   void send_asking(Asking& a);
   void fail_asking(const wire::PathId& id, wire::ErrorCode code, std::string_view reason);
   void on_peer_datagram(std::span<const std::uint8_t> data, const wire::ControlHeader& h,
@@ -240,7 +240,7 @@ class Server {
   void on_node_info_request(federation::Peer& peer, const wire::NodeInfoRequest& req,
                             std::uint32_t txid, const wire::Endpoint& from);
   void on_node_info_response(federation::Peer& peer, const wire::NodeInfoResponse& resp,
-                             std::uint32_t txid);
+                             std::uint32_t txid, const wire::Endpoint& from);
   void on_route_forward(federation::Peer& peer, const wire::RouteForward& fwd, std::uint32_t txid,
                         const wire::Endpoint& from);
   void on_route_forward_ack(federation::Peer& peer, const wire::RouteForwardAck& ack);
@@ -251,6 +251,9 @@ class Server {
                    wire::MsgType ref, std::string_view why);
   // DC_MN: the Route Forward of d, keys sealed to the peer.
   void forward_to_peer(Directing& d);
+  // DC_MN: sends d's Route Forward (again): to the member that answered the
+  // Node Info for the first two sends, then wherever the peer is reached.
+  void send_forward(Directing& d);
   // DC_CN: a forwarded direction ended (CN acknowledged, or it failed).
   void answer_forward(const Directing& d, wire::Status status, const wire::Endpoint& local);
   // DC_MN: an end of the federated path p moved (MN here, or CN as its DC

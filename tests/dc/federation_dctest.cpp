@@ -872,6 +872,64 @@ TEST_CASE("federation: a path one member of DC_A's cluster made is re-directed b
   CHECK(a2.wait_log("asking peer b", 1000, from));
 }
 
+TEST_CASE("federation: CN moves, DC_B tells the member of DC_A that did not make the path, which re-directs it") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  // DC_A is a cluster (a1, a2) that finds DC_B through DNS; DC_B knows
+  // DC_A by a2 alone.  a1 makes the path; CN's move is told to a2, which
+  // has never looked DC_B up: it must ask, and forward to, the member that
+  // told it.
+  TestDatabase db_a, db_b;
+  DcProcess::Options oa = Federation::opts(db_a.url(), "a.test");
+  oa.dc_id = "0123456789abcdef0123456789abcdef";
+  DcProcess a1(oa), a2(oa), b(Federation::opts(db_b.url(), "b.test"));
+  a1.set_cluster({a1.endpoint(), a2.endpoint()});
+  a2.set_cluster({a1.endpoint(), a2.endpoint()});
+  UdpServer dns;
+  const std::string key = random_key_hex();
+  for (DcProcess* a : {&a1, &a2})
+    append(*a, "[federation]\nresolver = " + dns.endpoint().to_string() +
+                   "\ndns_timeout_ms = 200\npeer_timeout_ms = 600\n"
+                   "[peer.b]\ndc_id = " + dc_id_of(b) + "\nkey = " + key + "\nzones = b.test\n");
+  append(b, "[peer.a]\ndc_id = " + oa.dc_id + "\nkey = " + key + "\nzones = a.test\nendpoints = " +
+                a2.endpoint().to_string() + "\n");
+  dns.set_handler(zone_dns({{"b.test", b.endpoint()}}));
+  const auto mc = a1.enroll("mn.a.test");
+  const auto rc = a1.enroll("relay.a.test", true);
+  const auto cc = b.enroll("cn.b.test");
+  a1.start();
+  a2.start();
+  b.start();
+  NodeClient mn(mc, a1.endpoint(), ep("127.0.0.2", 0)), relay(rc, a1.endpoint());
+  NodeClient cn(cc, b.endpoint(), ep("127.0.0.3", 0));
+  REQUIRE(relay.register_at());
+  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));  // MN behind NAT
+  REQUIRE(cn.register_at());                           // CN global
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
+  REQUIRE(accept_relay(relay, 50001));  // stand-by for the direct route
+  REQUIRE(accept_direction(cn));
+  REQUIRE(accept_direction(mn));
+  REQUIRE(a1.wait_log("established", 3000));
+  REQUIRE(query_until(db_a.url(), "SELECT count(*) FROM paths WHERE remote AND state = 2", "1") ==
+          "1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a2's listener
+
+  // Acks go to the member that sent (as ntmd does).
+  mn.set_dc(a2.endpoint());
+  relay.set_dc(a2.endpoint());
+  const std::size_t from_a2 = a2.log().size();
+  NodeClient cn2(cc, b.endpoint(), ep("127.0.0.4", 0));
+  REQUIRE(cn2.register_at({ep("10.0.0.2", 4512)}));  // CN behind another NAT
+  auto rd = accept_relay(relay, 50002);
+  if (!rd) MESSAGE("a2:\n" << a2.log().substr(from_a2));
+  REQUIRE(rd);
+  const auto next = accept_next_epoch(cn2, mn, path);
+  CHECK(next.to_cn.route == wire::RouteType::relay);
+  CHECK(next.to_mn.route == wire::RouteType::relay);
+  CHECK(a2.wait_log("peer b tells cn.b.test moved", 1000, from_a2));
+  CHECK(a2.wait_log("re-directed: direct -> relay, key epoch 1", 1000, from_a2));
+}
+
 TEST_CASE("federation: both ends behind NAT go through DC_A's relay with K_rp re-sealed to CN") {
   NTM_REQUIRE_PG_OR_SKIP();
   Federation f;
