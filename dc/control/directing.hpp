@@ -94,6 +94,10 @@ struct Server::Asking {
   std::uint32_t req_txid = 0;
   wire::Endpoint req_from;
   std::optional<state::Path> previous;  // the federated path this re-directs
+  // The key epoch the direction will have: one past the path's row when it
+  // has one, established or left half-directed (whose epoch an end may
+  // hold), else 0.
+  std::uint8_t key_epoch = 0;
   // A re-direction the DC started after an end moved: taken only if the
   // route must change (route::redirect_after_move with these ends moved).
   bool after_move = false;

@@ -91,6 +91,7 @@ void Server::direct_remote(state::Party& mn, const wire::DirectionRequest& req,
   a->req_from = from;
   if (existing) {
     if (existing->state == state::PathState::established) a->previous = *existing;
+    a->key_epoch = static_cast<std::uint8_t>(existing->key_epoch + 1);
     // A federated path is re-directed through the peer that made it: its
     // name is known to be that peer's node.
     if ((a->peer = peers_->for_name(existing->responder_fqdn))) return ask_peer(std::move(a));
@@ -273,8 +274,8 @@ void Server::on_node_info_response(federation::Peer& peer, const wire::NodeInfoR
   d->path.responder = n.info.node_id;
   d->path.responder_fqdn = owned->target;
   d->path.remote = true;
+  d->path.key_epoch = owned->key_epoch;
   if (owned->previous) {
-    d->path.key_epoch = static_cast<std::uint8_t>(owned->previous->key_epoch + 1);
     d->path.created_ms = owned->previous->created_ms;
     d->path.asked[0] = owned->previous->asked[0];
     d->path.asked[1] = owned->previous->asked[1];
@@ -377,6 +378,7 @@ void Server::reask(const state::Path& p, bool initiator_moved, bool redirect, bo
   a->after_move = !redirect;
   a->initiator_moved = initiator_moved;
   a->rekey = rekey;
+  a->key_epoch = static_cast<std::uint8_t>(p.key_epoch + 1);
   a->peer = peer;
   a->ask_at = at;
   ask_peer(std::move(a));

@@ -930,6 +930,48 @@ TEST_CASE("federation: CN moves, DC_B tells the member of DC_A that did not make
   CHECK(a2.wait_log("re-directed: direct -> relay, key epoch 1", 1000, from_a2));
 }
 
+TEST_CASE("federation: a path left half-directed by DC_A's crash is directed afresh under a new epoch") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  // CN got epoch 0's keys and never answered; DC_A died.  Directed afresh,
+  // the path must not reuse epoch 0: CN would take it for a copy of the
+  // direction it holds and keep its keys while MN got new ones (and DC_B
+  // answers a Route Forward of an epoch it has just forwarded from memory).
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient mn(mc, f.a.endpoint());
+  NodeClient cn(cc, f.b.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  const wire::PathId path = random_path();
+  const wire::DirectionRequest req{path, wire::Fqdn{"cn.b.test"}, false};
+  mn.send(req);
+  const auto first = cn.wait_for<wire::RouteDirection>(3000);  // not acknowledged
+  REQUIRE(first);
+  CHECK(first->key_epoch == 0);
+  REQUIRE(query_until(f.db_a.url(), "SELECT state FROM paths", "1") == "1");  // directing
+  f.a.kill9();
+  // DC_B gives up on CN (its direction timeout, 1.5 s); DC_B's copies of
+  // epoch 0 to CN are dropped.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  while (cn.wait_for<wire::RouteDirection>(100)) {
+  }
+  f.a.start();
+  mn.send(req);
+  wire::ControlHeader h;
+  const auto to_cn = cn.wait_for<wire::RouteDirection>(3000, &h);
+  REQUIRE(to_cn);
+  CHECK(to_cn->key_epoch == 1);
+  cn.send(wire::RouteDirectionAck{path, to_cn->key_epoch, wire::Status::ok, cn.local()}, h.txid);
+  const auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->key_epoch == 1);
+  CHECK(mn.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
+            .equals(cn.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
+}
+
 TEST_CASE("federation: both ends behind NAT go through DC_A's relay with K_rp re-sealed to CN") {
   NTM_REQUIRE_PG_OR_SKIP();
   Federation f;
