@@ -223,6 +223,35 @@ struct Federation {
   }
 };
 
+// DC_A a cluster of two processes (a1, a2) on one database, finding DC_B
+// through DNS; DC_B one process that knows DC_A by one member's endpoint.
+struct ClusterA {
+  TestDatabase db_a, db_b;
+  DcProcess a1, a2, b;
+  UdpServer dns;
+  std::string key = random_key_hex();
+  static constexpr const char* kDcId = "0123456789abcdef0123456789abcdef";
+
+  explicit ClusterA(bool b_knows_a2)
+      : a1(opts_a(db_a.url())), a2(opts_a(db_a.url())), b(Federation::opts(db_b.url(), "b.test")) {
+    a1.set_cluster({a1.endpoint(), a2.endpoint()});
+    a2.set_cluster({a1.endpoint(), a2.endpoint()});
+    for (DcProcess* a : {&a1, &a2})
+      append(*a, "[federation]\nresolver = " + dns.endpoint().to_string() +
+                     "\ndns_timeout_ms = 200\npeer_timeout_ms = 600\n"
+                     "[peer.b]\ndc_id = " + dc_id_of(b) + "\nkey = " + key + "\nzones = b.test\n");
+    append(b, std::string("[peer.a]\ndc_id = ") + kDcId + "\nkey = " + key +
+                  "\nzones = a.test\nendpoints = " +
+                  (b_knows_a2 ? a2 : a1).endpoint().to_string() + "\n");
+    dns.set_handler(zone_dns({{"b.test", b.endpoint()}}));
+  }
+  static DcProcess::Options opts_a(const std::string& url) {
+    DcProcess::Options o = Federation::opts(url, "a.test");
+    o.dc_id = kDcId;
+    return o;
+  }
+};
+
 // The test speaking as a DC over the DC_PEER channel.
 federation::Peer fake_dc(const std::string& self_hex, const std::string& peer_hex,
                          const std::string& key_hex, const std::string& zone) {
@@ -815,21 +844,8 @@ TEST_CASE("federation: clashing VIPs get substitutes at both DCs, and restarts k
 TEST_CASE("federation: a path one member of DC_A's cluster made is re-directed by the other") {
   NTM_REQUIRE_PG_OR_SKIP();
   // DC_A is a cluster of two processes on one database; DC_B is one.
-  TestDatabase db_a, db_b;
-  DcProcess::Options oa = Federation::opts(db_a.url(), "a.test");
-  oa.dc_id = "0123456789abcdef0123456789abcdef";
-  DcProcess a1(oa), a2(oa), b(Federation::opts(db_b.url(), "b.test"));
-  a1.set_cluster({a1.endpoint(), a2.endpoint()});
-  a2.set_cluster({a1.endpoint(), a2.endpoint()});
-  UdpServer dns;
-  const std::string key = random_key_hex();
-  for (DcProcess* a : {&a1, &a2})
-    append(*a, "[federation]\nresolver = " + dns.endpoint().to_string() +
-                   "\ndns_timeout_ms = 200\npeer_timeout_ms = 600\n"
-                   "[peer.b]\ndc_id = " + dc_id_of(b) + "\nkey = " + key + "\nzones = b.test\n");
-  append(b, "[peer.a]\ndc_id = " + oa.dc_id + "\nkey = " + key + "\nzones = a.test\nendpoints = " +
-                a1.endpoint().to_string() + "\n");
-  dns.set_handler(zone_dns({{"b.test", b.endpoint()}}));
+  ClusterA f(/*b_knows_a2=*/false);
+  DcProcess &a1 = f.a1, &a2 = f.a2, &b = f.b;
   const auto mc = a1.enroll("mn.a.test");
   const auto cc = b.enroll("cn.b.test");
   a1.start();
@@ -847,7 +863,7 @@ TEST_CASE("federation: a path one member of DC_A's cluster made is re-directed b
   REQUIRE(a1.wait_log("established", 3000));
   // The row reaches a2 in a1's pathw note (it logs nothing for that): wait
   // for the write, then for a2's listener.
-  REQUIRE(query_until(db_a.url(), "SELECT count(*) FROM paths WHERE remote AND state = 2", "1") ==
+  REQUIRE(query_until(f.db_a.url(), "SELECT count(*) FROM paths WHERE remote AND state = 2", "1") ==
           "1");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
 
@@ -878,21 +894,8 @@ TEST_CASE("federation: CN moves, DC_B tells the member of DC_A that did not make
   // DC_A by a2 alone.  a1 makes the path; CN's move is told to a2, which
   // has never looked DC_B up: it must ask, and forward to, the member that
   // told it.
-  TestDatabase db_a, db_b;
-  DcProcess::Options oa = Federation::opts(db_a.url(), "a.test");
-  oa.dc_id = "0123456789abcdef0123456789abcdef";
-  DcProcess a1(oa), a2(oa), b(Federation::opts(db_b.url(), "b.test"));
-  a1.set_cluster({a1.endpoint(), a2.endpoint()});
-  a2.set_cluster({a1.endpoint(), a2.endpoint()});
-  UdpServer dns;
-  const std::string key = random_key_hex();
-  for (DcProcess* a : {&a1, &a2})
-    append(*a, "[federation]\nresolver = " + dns.endpoint().to_string() +
-                   "\ndns_timeout_ms = 200\npeer_timeout_ms = 600\n"
-                   "[peer.b]\ndc_id = " + dc_id_of(b) + "\nkey = " + key + "\nzones = b.test\n");
-  append(b, "[peer.a]\ndc_id = " + oa.dc_id + "\nkey = " + key + "\nzones = a.test\nendpoints = " +
-                a2.endpoint().to_string() + "\n");
-  dns.set_handler(zone_dns({{"b.test", b.endpoint()}}));
+  ClusterA f(/*b_knows_a2=*/true);
+  DcProcess &a1 = f.a1, &a2 = f.a2, &b = f.b;
   const auto mc = a1.enroll("mn.a.test");
   const auto rc = a1.enroll("relay.a.test", true);
   const auto cc = b.enroll("cn.b.test");
@@ -910,7 +913,7 @@ TEST_CASE("federation: CN moves, DC_B tells the member of DC_A that did not make
   REQUIRE(accept_direction(cn));
   REQUIRE(accept_direction(mn));
   REQUIRE(a1.wait_log("established", 3000));
-  REQUIRE(query_until(db_a.url(), "SELECT count(*) FROM paths WHERE remote AND state = 2", "1") ==
+  REQUIRE(query_until(f.db_a.url(), "SELECT count(*) FROM paths WHERE remote AND state = 2", "1") ==
           "1");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a2's listener
 
