@@ -38,8 +38,9 @@ class MemoryDataPath final : public DataPath {
   std::optional<TunnelCounters> counters(const wire::PathId& p) const override;
   DataPathCounters totals() const override { return table_.totals(); }
 
-  // An application on this node sends an IPv4 packet; false if it was
-  // dropped (no tunnel for its destination, wrong source ...).
+  // An application on this node sends an IPv4 packet; false if it was not
+  // sent now: dropped (no tunnel for its destination, wrong source ...), or
+  // held while its path is re-directed, and sent once the new one is up.
   bool inject(std::span<const std::uint8_t> ipv4_packet);
   // Packets the interface handed up, oldest first.
   std::deque<std::vector<std::uint8_t>>& delivered() { return delivered_; }

@@ -36,14 +36,18 @@ std::uint32_t vip_of(const TestNode& n) { return n.agent.status().vip; }
 bool registered(const TestNode& n) { return n.agent.status().registered; }
 
 void exchange(boost::asio::io_context& io, TestNode& a, TestNode& b) {
+  // inject() is false for a packet that is not sent now: dropped, or held
+  // while its path is being re-directed (node/datapath/tunnel_table.cpp),
+  // to be sent when the new direction is up.  Delivery is what counts; a
+  // dropped packet never arrives.
   const auto out = udp_packet(vip_of(a), vip_of(b), 40000, 7, "ping over the tunnel");
   const auto before = b.dp.delivered().size();
-  REQUIRE(a.dp.inject(out));
+  a.dp.inject(out);
   REQUIRE(run_until(io, [&] { return b.dp.delivered().size() > before; }));
   CHECK(b.dp.delivered().back() == out);
   const auto back = udp_packet(vip_of(b), vip_of(a), 7, 40000, "and the answer");
   const auto before_a = a.dp.delivered().size();
-  REQUIRE(b.dp.inject(back));
+  b.dp.inject(back);
   REQUIRE(run_until(io, [&] { return a.dp.delivered().size() > before_a; }));
   CHECK(a.dp.delivered().back() == back);
 }
