@@ -19,6 +19,15 @@ namespace ntm::dc::control {
 
 namespace {
 
+// Where the next send of an exchange with a peer's member goes: that member
+// (at) for the first two sends, then wherever the peer is reached, should
+// the member have gone (Node Info Requests and Route Forwards alike).
+wire::Endpoint member_then_peer(const wire::Endpoint& at, unsigned sent,
+                                const federation::Peer& peer) {
+  const wire::Endpoint reach = peer.reach();
+  return !at.empty() && (sent < 2 || reach.empty()) ? at : reach;
+}
+
 // The NTMobile marker in a TXT answer, if the lookup succeeded and has one.
 std::optional<wire::Endpoint> marker_in(const federation::TxtAnswer& ans) {
   return ans.status == federation::TxtStatus::ok ? federation::find_marker(ans.texts)
@@ -176,8 +185,7 @@ void Server::ask_peer(std::unique_ptr<Asking> a) {
 }
 
 void Server::send_asking(Asking& a) {
-  const bool first_member = !a.ask_at.empty() && (a.sends < 2 || a.peer->reach().empty());
-  const wire::Endpoint to = first_member ? a.ask_at : a.peer->reach();
+  const wire::Endpoint to = member_then_peer(a.ask_at, a.sends, *a.peer);
   if (a.sends++ == 0)
     spdlog::debug("federation: path {}: asking peer {} at {} about {}", a.path_id.to_hex(),
                   a.peer->name(), to.to_string(), a.target);
@@ -321,9 +329,7 @@ void Server::forward_to_peer(Directing& d) {
 
 void Server::send_forward(Directing& d) {
   Directing::Remote& r = *d.remote;
-  const bool first_member = !r.at.empty() && (r.forwards < 2 || r.peer->reach().empty());
-  r.forwards++;
-  send_to_peer(*r.peer, first_member ? r.at : r.peer->reach(), d.body, d.txid);
+  send_to_peer(*r.peer, member_then_peer(r.at, r.forwards++, *r.peer), d.body, d.txid);
 }
 
 void Server::on_route_forward_ack(federation::Peer& peer, const wire::RouteForwardAck& ack) {
