@@ -101,6 +101,11 @@ void Server::on_cluster_paths(const std::vector<wire::PathId>& ids,
     present.insert(row.id);
     // A direction in progress here owns its path until it ends.
     if (directing_.count(row.id)) continue;
+    spdlog::debug("cluster: path {} {} epoch {} (another member's)", row.id.to_hex(),
+                  row.state == state::PathState::directing     ? "directing"
+                  : row.state == state::PathState::established ? "established"
+                                                               : "closed",
+                  row.key_epoch);
     state::Path merged = row;
     if (const state::Path* old = view_.find_path(row.id)) {
       if (resync && old->updated_ms > row.updated_ms) continue;

@@ -78,6 +78,16 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
     // directed afresh, or its initiator could never complete it.
     const bool orphan = existing->state != state::PathState::established;
     if (!req.redirect && !orphan) return;
+    // Another member's direction under way: a second one here would send
+    // the ends two key epochs at once.  Its end learns the outcome from it;
+    // this request is asked again and finds the path directed, or orphaned.
+    if (directed_elsewhere(*existing, cfg_.cluster.size() > 1, cfg_.direction_timeout_ms,
+                           common::wall_ms())) {
+      stats_.directing_elsewhere++;
+      spdlog::debug("direction: path {}: being directed by another member; {} asks again",
+                    existing->id.to_hex(), mn.name);
+      return;
+    }
     state::Party* ini = view_.find(existing->initiator);
     // Another DC's initiator (a federated path at the CN's DC) is named by
     // the path itself.

@@ -22,6 +22,22 @@ namespace ntm::dc::control {
 
 inline constexpr std::uint64_t kRedirectHoldoffMs = 1000;
 inline constexpr std::uint64_t kAskedMemoryMs = 30'000;
+// How far the members' wall clocks may disagree (docs/operations.md "DC
+// cluster": the members keep time with NTP): added to a `directing` row's
+// lease so that a member whose clock runs ahead does not cut another's
+// direction short.
+inline constexpr std::uint64_t kClockSkewMs = 1000;
+
+// A `directing` row with no direction running here was written by another
+// member of the cluster (whose direction is under way for as long as a
+// direction may take: the row's lease) or left by a member that stopped
+// midway (past the lease: an orphan, directed afresh).  A lone DC has no
+// other member: every such row is its own, left by a restart.
+inline bool directed_elsewhere(const state::Path& p, bool cluster,
+                               std::uint64_t direction_timeout_ms, std::uint64_t now_wall_ms) {
+  return cluster && p.state == state::PathState::directing &&
+         now_wall_ms < p.updated_ms + direction_timeout_ms + kClockSkewMs;
+}
 
 // Index of an end in Path::asked.
 inline int end_index(const state::Path& p, const wire::NodeId& id) {

@@ -365,14 +365,15 @@ void Server::log_stats() const {
       "replayed={} rate_limited={} bad_body={} unexpected={} registrations={} keepalives={} "
       "directions={} directions_failed={} retransmissions={} errors_sent={} expired={} "
       "prompts={} prompts_suppressed={} prompts_fresh={} redirects_on_move={} "
-      "redirects_requested={} redirects_via_relay={} paths_superseded={} rekeys={}",
+      "redirects_requested={} redirects_via_relay={} paths_superseded={} rekeys={} "
+      "directing_elsewhere={}",
       r.received, r.total_dropped(), r.oversized, stats_.auth_failed, stats_.stale,
       stats_.replayed, stats_.rate_limited, stats_.bad_body, stats_.unexpected,
       stats_.registrations, stats_.keepalives, stats_.directions, stats_.directions_failed,
       stats_.retransmissions, stats_.errors_sent, stats_.expired, stats_.prompts,
       stats_.prompts_suppressed, stats_.prompts_fresh, stats_.redirects_on_move,
       stats_.redirects_requested, stats_.redirects_via_relay, stats_.paths_superseded,
-      stats_.rekeys);
+      stats_.rekeys, stats_.directing_elsewhere);
   for (std::size_t i = 1; i < r.dropped.size(); ++i)
     if (r.dropped[i])
       spdlog::info("control: dropped {} x {}", r.dropped[i],

@@ -46,6 +46,9 @@ struct ServerStats {
   std::uint64_t keepalives = 0;
   std::uint64_t directions = 0;
   std::uint64_t directions_failed = 0;
+  // Direction Requests for a path another member of the cluster is
+  // directing (redirect_limits.hpp): dropped, the node asks again.
+  std::uint64_t directing_elsewhere = 0;
   std::uint64_t redirects_on_move = 0;     // re-directions the DC started after a move
   std::uint64_t redirects_requested = 0;   // re-directions asked for by an end of the path
   std::uint64_t redirects_via_relay = 0;   // of those: the route failed, moved onto the relay

@@ -23,15 +23,19 @@ namespace {
 // Two members of one cluster (same DC ID and zone) on one database.
 struct Cluster {
   // timers: more [timers] lines for both members.
-  explicit Cluster(const std::string& url, const std::string& timers = {})
-      : a(options(url, timers)), b(options(url, timers)) {
+  explicit Cluster(const std::string& url, const std::string& timers = {},
+                   unsigned direction_timeout_ms = 3000)
+      : a(options(url, timers, direction_timeout_ms)),
+        b(options(url, timers, direction_timeout_ms)) {
     a.set_cluster({a.endpoint(), b.endpoint()});
     b.set_cluster({a.endpoint(), b.endpoint()});
   }
-  static DcProcess::Options options(const std::string& url, const std::string& timers = {}) {
+  static DcProcess::Options options(const std::string& url, const std::string& timers,
+                                    unsigned direction_timeout_ms) {
     DcProcess::Options o(url);
     o.dc_id = "0123456789abcdef0123456789abcdef";
     o.timers_extra = timers;
+    o.direction_timeout_ms = direction_timeout_ms;
     return o;
   }
   DcProcess a, b;
@@ -338,4 +342,68 @@ TEST_CASE("cluster: only the member the initiator registers with re-keys a path"
   REQUIRE(c.b.stop() == 0);
   CHECK(rekeys_of(c.a.log()) >= 1);
   CHECK(rekeys_of(c.b.log()) == 0);
+}
+
+TEST_CASE("cluster: a path another member is directing is not directed twice, and is taken over "
+          "once that member is gone") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  // A directs; CN, whose Route Direction from A is not yet acknowledged,
+  // asks B to re-direct (it moved, or failed over).  B must not start a
+  // second direction under another epoch while A's runs: the ends would
+  // hold two keys.  Once A is gone for longer than a direction may take,
+  // B directs the path afresh.
+  TestDatabase db;
+  Cluster c(db.url(), {}, 1500);
+  c.a.start();
+  c.b.start();
+  const auto mc = c.a.enroll("mn.test.example");
+  const auto cc = c.a.enroll("cn.test.example");
+  NodeClient mn(mc, c.a.endpoint(), ep("127.0.0.2", 0));
+  NodeClient cn_a(cc, c.a.endpoint(), ep("127.0.0.3", 0));
+  NodeClient cn_b(cc, c.b.endpoint(), ep("127.0.0.3", 0));
+  const auto from_b = log_size(c.b);
+  REQUIRE(mn.register_at());
+  REQUIRE(cn_a.register_at());
+  REQUIRE(c.b.wait_log("cluster: cn.test.example registered at", 2000, from_b));
+  REQUIRE(c.b.wait_log("cluster: mn.test.example registered at", 2000, from_b));
+  // CN's binding towards B: B's messages to CN reach cn_b.
+  REQUIRE(cn_b.request(wire::Keepalive{}));
+
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  const auto from_a = cn_a.wait_for<wire::RouteDirection>(3000);  // not acknowledged
+  REQUIRE(from_a);
+  CHECK(from_a->key_epoch == 0);
+  REQUIRE(c.b.wait_log("cluster: path " + path.to_hex() + " directing", 2000, from_b));
+
+  // While A's direction runs: dropped at B, counted, nothing sent.
+  const wire::DirectionRequest redirect{path, wire::Fqdn{"mn.test.example"}, true};
+  cn_b.send(redirect);
+  CHECK_FALSE(cn_b.wait_for<wire::RouteDirection>(500));
+  CHECK_FALSE(mn.wait_for<wire::RouteDirection>(10));
+  CHECK(query1(db.url(), "SELECT key_epoch FROM paths") == "0");
+
+  // A dies midway; past the row's lease (direction timeout plus the
+  // clock margin), B takes the path over under the next epoch.
+  c.a.kill9();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2700));
+  cn_b.send(redirect);
+  wire::ControlHeader h;
+  const auto to_cn = cn_b.wait_for<wire::RouteDirection>(3000, &h);
+  REQUIRE(to_cn);
+  CHECK(to_cn->key_epoch == 1);
+  cn_b.send(wire::RouteDirectionAck{path, to_cn->key_epoch, wire::Status::ok, cn_a.local()},
+            h.txid);
+  mn.set_dc(c.b.endpoint());
+  const auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->key_epoch == 1);
+  CHECK(mn.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
+            .equals(cn_b.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
+  REQUIRE(c.b.wait_log("established", 3000, from_b));
+  REQUIRE(c.b.stop() == 0);
+  std::smatch m;
+  const std::string log = c.b.log();
+  REQUIRE(std::regex_search(log, m, std::regex("\\bdirecting_elsewhere=([0-9]+)")));
+  CHECK(std::stoull(m[1].str()) >= 1);
 }
