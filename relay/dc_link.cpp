@@ -88,12 +88,11 @@ void DcLink::on_timer(Sink& sink, Now now) {
 
 wire::Status DcLink::install(const wire::RelayDirection& d, Now now) {
   RelayPath* existing = paths_.find(d.path_id);
-  if (existing && existing->key_epoch == d.key_epoch)
-    return wire::Status::ok;  // a retransmission: the same answer, the state kept
+  const bool same_epoch = existing && existing->key_epoch == d.key_epoch;
   const std::string id = d.path_id.to_hex();
   // An older epoch than the one in force: a late duplicate of a direction
   // the DC has since replaced.  Never roll a path back.
-  if (existing && !epoch_newer(d.key_epoch, existing->key_epoch)) {
+  if (existing && !same_epoch && !epoch_newer(d.key_epoch, existing->key_epoch)) {
     ++paths_.mobility().old_directions;
     spdlog::warn("dc: path {} epoch {} refused: epoch {} is in force", id, d.key_epoch,
                  existing->key_epoch);
@@ -122,6 +121,19 @@ wire::Status DcLink::install(const wire::RelayDirection& d, Now now) {
     return wire::Status::refused;
   }
   const char* mode = d.mode == wire::RelayMode::forward ? "forward" : "translate";
+  if (same_epoch) {
+    // The same key: a retransmission, the same answer, the state kept.
+    if (key.equals(existing->key) && existing->mode == d.mode) return wire::Status::ok;
+    // Another key under the epoch in force: the DC directed the path anew
+    // after losing the direction that brought these keys (it failed before
+    // the DC recorded it, docs/dc.md §8.3).  Those keys were never the
+    // ends' both; the new ones replace them whole.
+    paths_.put(make_path(d, key, now.mono_ms));
+    ++paths_.mobility().redirected_anew;
+    spdlog::warn("dc: path {} directed anew under epoch {} with another key ({}, {} -> {})", id,
+                 d.key_epoch, mode, d.initiator.fqdn.name, d.responder.fqdn.name);
+    return wire::Status::ok;
+  }
   if (existing && existing->mode == d.mode) {
     // A re-direction (the DC re-decided the route after a move): new keys
     // and ends; the endpoints keep being used until each end speaks under

@@ -82,6 +82,7 @@ std::unique_ptr<RelayPath> make_path(const wire::RelayDirection& d, const wire::
   p->idle_timeout_ms = idle_ms(d);
   p->last_active_ms = now_ms;
   p->keys = std::move(*make_keys(d, key));
+  p->key = key;
   return p;
 }
 
@@ -118,6 +119,7 @@ void PathTable::redirect(RelayPath& p, const wire::RelayDirection& d, const wire
   touch();
   auto old = std::make_unique<PathKeys>(std::move(p.keys));
   p.keys = std::move(*make_keys(d, key));
+  p.key = key;
   p.previous = std::move(old);
   p.previous_until_ms = now_ms + kSwitchGraceMs;
   p.key_epoch = d.key_epoch;

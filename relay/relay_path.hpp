@@ -101,6 +101,9 @@ struct RelayPath {
   TokenBucket update_budget[2];
 
   PathKeys keys;                       // the current epoch
+  // The current epoch's key as the DC sealed it: a Relay Direction of the
+  // same epoch is a retransmission only if it carries this key.
+  wire::SecretKey key;
   std::unique_ptr<PathKeys> previous;  // the epoch before a re-direction, during the switch
   std::uint64_t previous_until_ms = 0;  // monotonic
 

@@ -249,9 +249,9 @@ int run_server(const Config& cfg) {
   const Mobility& m = paths.mobility();
   spdlog::info(
       "ntm-rs: mobility: updates accepted {} repeated {} stale {} refused {} rate_limited {}, "
-      "roams {}, redirections {}, old directions {}, held {} (released {})",
+      "roams {}, redirections {}, old directions {}, redirected anew {}, held {} (released {})",
       m.accepted, m.repeated, m.stale, m.refused, m.rate_limited, m.roams, m.redirections,
-      m.old_directions, m.held, m.held_released);
+      m.old_directions, m.redirected_anew, m.held, m.held_released);
   ::close(sig);
   return 0;
 }

@@ -31,6 +31,7 @@ struct Mobility {
   std::uint64_t roams = 0;         // translate: a newer authentic capsule from a new MN source
   std::uint64_t redirections = 0;  // Relay Directions with a newer epoch for a carried path
   std::uint64_t old_directions = 0;  // Relay Directions with an older epoch: refused
+  std::uint64_t redirected_anew = 0;  // the epoch in force with another key: the path replaced
   std::uint64_t held = 0;           // capsules from an end's new source kept for its Update (also foreign_source)
   std::uint64_t held_released = 0;  // of those, forwarded once the Update from that source moved the end
 };

@@ -75,6 +75,7 @@ std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& 
                      {"roams", m.roams},
                      {"redirections", m.redirections},
                      {"old_directions", m.old_directions},
+                     {"redirected_anew", m.redirected_anew},
                      {"held", m.held},
                      {"held_released", m.held_released}};
     return j.dump() + "\n";
@@ -111,6 +112,7 @@ std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& 
   os << "mobility: updates accepted " << m.accepted << ", repeated " << m.repeated << ", stale "
      << m.stale << ", refused " << m.refused << ", rate_limited " << m.rate_limited << ", roams "
      << m.roams << ", redirections " << m.redirections << ", old_directions " << m.old_directions
+     << ", redirected_anew " << m.redirected_anew
      << ", held " << m.held << " (released " << m.held_released << ")\n";
   return os.str();
 }

@@ -77,6 +77,9 @@ struct Agent::Path {
   std::optional<wire::ControlChannel> peer_chan;   // PATH: the peer, or the RS on relay_general
   std::optional<wire::ControlChannel> relay_chan;  // RELAY_PATH: the RS
   wire::Endpoint target;                           // where PATH Tunnel Requests go
+  // The keys the DC sealed for this epoch: a Route Direction of the same
+  // epoch is a retransmission only if it carries them (direction.cpp).
+  wire::SecretKey path_key, relay_key;
   std::vector<ResolveDone> waiters;
   boost::asio::steady_timer retry;
   std::uint32_t retry_ms = kTunnelRetryFirstMs;

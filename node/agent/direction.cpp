@@ -111,14 +111,17 @@ void Agent::on_route_direction(const wire::RouteDirection& rd, const wire::Contr
                   rd.path_id.to_hex().substr(0, 8));
     return;
   }
-  // A retransmission (our ack was lost), or a late copy of an older
-  // direction of a path the DC has re-directed since: ack, change nothing.
+  // A late copy of an older direction of a path the DC has re-directed
+  // since: ack, change nothing.
   Path* before = nullptr;
+  bool same_epoch = false;
   if (auto it = paths_.find(rd.path_id); it != paths_.end()) {
-    if (static_cast<std::int8_t>(it->second->info.key_epoch - rd.key_epoch) >= 0) {
+    const auto age = static_cast<std::int8_t>(it->second->info.key_epoch - rd.key_epoch);
+    if (age > 0) {
       ack(wire::Status::ok);
       return;
     }
+    same_epoch = age == 0;
     before = it->second.get();  // a re-direction (docs/mobility.md §3)
   }
   wire::KeyWrapper wrap(cfg_.key, wire::KeyDomain::node_dc, cfg_.key_epoch, cfg_.id.bytes);
@@ -133,7 +136,22 @@ void Agent::on_route_direction(const wire::RouteDirection& rd, const wire::Contr
     ack(wire::Status::refused);
     return;
   }
+  if (same_epoch) {
+    // The same keys: a retransmission (our ack was lost); ack, change
+    // nothing.  Other keys under the epoch we hold: the DC directed the
+    // path anew after losing the direction that brought ours (a first
+    // direction that failed leaves no record of its epoch, docs/dc.md
+    // §8.3); the peer gets the new keys too, so ours must go.
+    if (path_key.equals(before->path_key) && relay_key.equals(before->relay_key)) {
+      ack(wire::Status::ok);
+      return;
+    }
+    spdlog::warn("direction: path {}: directed anew under epoch {} with other keys",
+                 rd.path_id.to_hex().substr(0, 8), rd.key_epoch);
+  }
   auto p = std::make_unique<Path>(io_);
+  p->path_key = path_key;
+  p->relay_key = relay_key;
   p->info.id = rd.path_id;
   p->info.key_epoch = rd.key_epoch;
   p->info.end = rd.you_are;

@@ -387,4 +387,56 @@ TEST_CASE("e2e: the DC re-keys paths by age, direct and relayed, and data goes o
   dc.stop();
 }
 
+TEST_CASE("e2e: a path directed anew under an epoch the responder holds gets the new keys at both ends") {
+  // The DC's first direction of a path fails after CN took its keys (MN
+  // hears nothing from the DC: its Route Direction and the error are
+  // lost).  The failed path leaves no row, so MN's next retransmission of
+  // the same request is directed anew, again under epoch 0, with another
+  // key.  CN must take that key, not ack it as a copy of the one it holds:
+  // otherwise the two ends have different keys and nothing gets through.
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  InProcessDc dc(db.url(), kZone);
+  const auto mn_text = dc.enroll_node("mn.e2e.test");
+  const auto cn_text = dc.enroll_node("cn.e2e.test");
+  dc.start();
+  boost::asio::io_context io(1);
+  // Long resolver bounds: both ends keep their lookup and path through it.
+  TestNode mn(io, mn_text, "127.0.0.2:0", {}, 15000), cn(io, cn_text, "127.0.0.3:0", {}, 15000);
+  mn.agent.start();
+  cn.agent.start();
+  REQUIRE(run_until(io, [&] { return registered(mn) && registered(cn); }));
+
+  const auto dc_ep = dc.endpoint();
+  bool lose = true;
+  mn.dp.lose_from = [&](const wire::Endpoint& from) { return lose && from == dc_ep; };
+  std::optional<node::Resolution> r;
+  mn.agent.resolve("cn.e2e.test", [&r](const node::Resolution& x) { r = x; });
+  // CN takes epoch 0's first keys; the DC then waits for MN in vain and
+  // fails the direction after its direction_timeout_ms (3 s).
+  REQUIRE(run_until(io, [&] { return path_to(cn, "mn.e2e.test").has_value(); }));
+  const auto first = *path_to(cn, "mn.e2e.test");
+  CHECK(first.key_epoch == 0);
+  run_until(io, [] { return false; }, 3600);
+  CHECK_FALSE(r.has_value());
+  lose = false;
+
+  // MN's next retransmission: a new direction of the same path ID.
+  REQUIRE(run_until(io, [&] { return r.has_value(); }, 5000));
+  REQUIRE(r->kind == node::Resolution::Kind::address);
+  const auto mp = path_to(mn, "cn.e2e.test");
+  REQUIRE(mp);
+  CHECK(mp->id == first.id);
+  CHECK(mp->key_epoch == 0);
+  REQUIRE(run_until(io, [&] {
+    const auto c = path_to(cn, "mn.e2e.test");
+    return c && c->state == node::PathState::up;
+  }));
+  CHECK(path_to(cn, "mn.e2e.test")->key_epoch == 0);
+  exchange(io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  dc.stop();
+}
+
 }  // namespace ntm::test

@@ -584,6 +584,43 @@ TEST_CASE("re-direction: a newer epoch re-keys the path while forwarding continu
         Status::ok);
 }
 
+TEST_CASE("re-direction: the epoch in force with another key is a direction anew, with the same "
+          "key a retransmission") {
+  // The DC's first direction of this path failed after the RS took its
+  // keys, so no row remembers epoch 0: its next direction is epoch 0 again,
+  // with a new key, and the ends get that key.
+  ForwardPath f(0);
+  CHECK(f.carry(f.mn, f.a) == f.b);
+  REQUIRE(f.rs.direct(f.path, 0, RelayMode::forward, f.k_rp, 30, f.mn_info, f.cn_info) ==
+          Status::ok);
+  CHECK(f.rs.paths.mobility().redirected_anew == 0);
+  CHECK(f.carry(f.mn, f.a) == f.b);  // a retransmission: the ends stay known
+
+  const auto k_rp2 = wire::SecretKey::random(), k_path2 = wire::SecretKey::random();
+  REQUIRE(f.rs.direct(f.path, 0, RelayMode::forward, k_rp2, 30, f.mn_info, f.cn_info) ==
+          Status::ok);
+  CHECK(f.rs.paths.mobility().redirected_anew == 1);
+  CHECK(f.rs.paths.size() == 1);
+  CHECK(f.p().key_epoch == 0);
+  CHECK_FALSE(f.p().previous);  // the old keys were never both ends': gone at once
+  // A Tunnel Request under the old key is not answered.
+  const std::size_t before = f.rs.sink.out.size();
+  f.rs.receive(f.mn.seal(tunnel_from(f.mn_info.node_id)), f.a);
+  CHECK(f.rs.sink.out.size() == before);
+  // Under the new key both ends are answered, then carried.
+  End mn2(k_rp2, k_path2, f.path, 0, true), cn2(k_rp2, k_path2, f.path, 0, false);
+  f.rs.receive(mn2.seal(tunnel_from(f.mn_info.node_id)), f.a);
+  REQUIRE(f.rs.sink.out.size() == before + 1);
+  CHECK(open_reply<wire::TunnelResponse>(mn2.channel, f.rs.sink.out.back(), f.a).status ==
+        Status::ok);
+  f.rs.receive(cn2.seal(tunnel_from(f.cn_info.node_id)), f.b);
+  REQUIRE(f.rs.sink.out.size() == before + 2);
+  CHECK(open_reply<wire::TunnelResponse>(cn2.channel, f.rs.sink.out.back(), f.b).status ==
+        Status::ok);
+  CHECK(f.carry(mn2, f.a) == f.b);
+  CHECK(f.carry(cn2, f.b) == f.a);
+}
+
 TEST_CASE("re-direction: the previous epoch lapses after the grace time, epochs wrap") {
   ForwardPath f(255);
   REQUIRE(f.rs.direct(f.path, 0, RelayMode::forward, wire::SecretKey::random()) == Status::ok);
