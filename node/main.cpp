@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <spdlog/spdlog.h>
 #include <sstream>
@@ -39,7 +40,25 @@ std::string read_file(const char* path) {
   return s.str();
 }
 
-int run(const node::NodeConfig& cfg) {
+// SIGHUP: the node's file again.  Only its key is taken while running
+// (`ntm-dc node rekey` wrote a new one); anything else needs a restart.
+void reload(const std::string& conf, const node::NodeConfig& running, node::Agent& agent) {
+  node::NodeConfig fresh;
+  try {
+    fresh = node::load_node_config(conf);
+  } catch (const std::exception& e) {
+    spdlog::error("SIGHUP: {}; the running configuration stays", e.what());
+    return;
+  }
+  if (!(fresh.id == running.id) || !(fresh.fqdn == running.fqdn)) {
+    spdlog::error("SIGHUP: {} now names another node; not taken (restart to change it)", conf);
+    return;
+  }
+  if (!agent.reload_key(fresh.key, fresh.key_epoch))
+    spdlog::info("SIGHUP: the node key is unchanged");
+}
+
+int run(const std::string& conf, const node::NodeConfig& cfg) {
   asio::io_context io(1);
   node::TunDataPath dp(io, cfg.listen, cfg.tun, cfg.mtu, cfg.offload);
   node::Agent agent(io, cfg, dp);
@@ -97,12 +116,22 @@ int run(const node::NodeConfig& cfg) {
     spdlog::warn("mobility: no rtnetlink ({}); moves are noticed by the periodic check only",
                  std::strerror(errno));
 
+  asio::signal_set hangups(io, SIGHUP);
+  std::function<void()> wait_hangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      reload(conf, cfg, agent);
+      wait_hangup();
+    });
+  };
+  wait_hangup();
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: stopping", sig);
     common::service_notify("STOPPING=1");
     links.stop();
+    hangups.cancel();
     agent.stop();
     front.reset();
     status.reset();
@@ -139,7 +168,7 @@ int main(int argc, char** argv) {
     }
     if (run_cmd->parsed()) {
       if (conf.empty()) throw std::runtime_error("run: -c NODE.conf is required");
-      return run(node::load_node_config(conf));
+      return run(conf, node::load_node_config(conf));
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ntmd: %s\n", e.what());

@@ -13,10 +13,10 @@ namespace {
 constexpr std::uint64_t kFirstRetryMs = 1000;
 constexpr std::uint64_t kMaxRetryMs = 30'000;
 
-wire::ChannelConfig dc_channel(const Config& cfg) {
+wire::ChannelConfig dc_channel(const Config& cfg, std::uint8_t key_epoch) {
   wire::ChannelConfig c;
   c.domain = wire::KeyDomain::node_dc;
-  c.key_epoch = cfg.key_epoch;
+  c.key_epoch = key_epoch;
   c.tx_role = wire::Role::node;
   c.rx_role = wire::Role::dc;
   c.tx_id = c.rx_id = cfg.id.bytes;
@@ -28,7 +28,24 @@ wire::ChannelConfig dc_channel(const Config& cfg) {
 }  // namespace
 
 DcLink::DcLink(const Config& cfg, PathTable& paths, Drops& drops)
-    : cfg_(cfg), paths_(paths), drops_(drops), channel_(cfg.key, dc_channel(cfg)) {}
+    : cfg_(cfg),
+      paths_(paths),
+      drops_(drops),
+      key_(cfg.key),
+      key_epoch_(cfg.key_epoch),
+      channel_(cfg.key, dc_channel(cfg, cfg.key_epoch)) {}
+
+bool DcLink::reload_key(const wire::SecretKey& key, std::uint8_t key_epoch, Now now) {
+  if (key.equals(key_) && key_epoch == key_epoch_) return false;
+  key_ = key;
+  key_epoch_ = key_epoch;
+  // A new channel (new derived keys, new instance); Relay Directions open
+  // with the new wrap key from now on.
+  channel_ = wire::ControlChannel(key_, dc_channel(cfg_, key_epoch_));
+  spdlog::info("dc: relay key epoch {} taken", key_epoch);
+  lost("the relay key was replaced", now);
+  return true;
+}
 
 bool DcLink::take_first_registration() noexcept {
   const bool r = announce_pending_;
@@ -112,7 +129,7 @@ wire::Status DcLink::install(const wire::RelayDirection& d, Now now) {
     spdlog::warn("dc: path {} refused: translate needs an IPv4 host and both VIPs", id);
     return wire::Status::refused;
   }
-  wire::KeyWrapper wrap(cfg_.key, wire::KeyDomain::node_dc, cfg_.key_epoch, cfg_.id.bytes);
+  wire::KeyWrapper wrap(key_, wire::KeyDomain::node_dc, key_epoch_, cfg_.id.bytes);
   wire::SecretKey key;
   const auto kind = d.mode == wire::RelayMode::forward ? wire::SealedKind::relay_key
                                                        : wire::SealedKind::general_key;

@@ -36,6 +36,11 @@ class DcLink {
   std::uint64_t registrations() const noexcept { return registrations_; }
   const wire::Endpoint& observed() const noexcept { return observed_; }
 
+  // The relay–DC key was replaced (`ntm-dc relay rekey`, then SIGHUP):
+  // a new channel under it and a registration at once; carried paths keep
+  // their keys.  False: the same key and epoch, nothing done.
+  bool reload_key(const wire::SecretKey& key, std::uint8_t key_epoch, Now now);
+
   // Installs (or re-answers) one Relay Direction; the answer's status.
   // Public for the tests and the fuzzer.
   wire::Status install(const wire::RelayDirection& d, Now now);
@@ -49,6 +54,9 @@ class DcLink {
   const Config& cfg_;
   PathTable& paths_;
   Drops& drops_;
+  // The key in force (cfg_'s until a reload_key).
+  wire::SecretKey key_;
+  std::uint8_t key_epoch_ = 0;
   wire::ControlChannel channel_;
   bool registered_ = false;
   bool announced_ = false;

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    return run_server(cfg);
+    return run_server(cfg, config_file);
   } catch (const std::exception& e) {
     spdlog::critical("ntm-rs: {}", e.what());
     return 1;

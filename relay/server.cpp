@@ -97,6 +97,7 @@ int signal_fd() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0)
     throw std::system_error(errno, std::generic_category(), "sigprocmask");
   const int fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -112,9 +113,29 @@ struct NatGuard {
   }
 };
 
+// SIGHUP: the file again.  Only the relay key is taken while running
+// (`ntm-dc relay rekey` wrote a new one); anything else needs a restart.
+void reload(const std::filesystem::path& file, const Config& running, DcLink& dc, Now now) {
+  if (file.empty()) return;
+  Config fresh;
+  try {
+    fresh = load_config(file);
+  } catch (const std::exception& e) {
+    spdlog::error("SIGHUP: {}; the running configuration stays", e.what());
+    return;
+  }
+  if (!(fresh.id == running.id) || fresh.name != running.name) {
+    spdlog::error("SIGHUP: {} now names another relay; not taken (restart to change it)",
+                  file.string());
+    return;
+  }
+  if (!dc.reload_key(fresh.key, fresh.key_epoch, now))
+    spdlog::info("SIGHUP: the relay key is unchanged");
+}
+
 }  // namespace
 
-int run_server(const Config& cfg) {
+int run_server(const Config& cfg, const std::filesystem::path& config_file) {
   const int sig = signal_fd();
   common::UdpSocket sock(cfg.listen);
   // Bursts from many ends meet in this one socket: the default buffers
@@ -194,8 +215,12 @@ int run_server(const Config& cfg) {
     if (pf[1].revents) {
       signalfd_siginfo si;
       if (::read(sig, &si, sizeof si) == sizeof si) {
-        spdlog::info("ntm-rs: signal {}, exiting", si.ssi_signo);
-        break;
+        if (si.ssi_signo == SIGHUP) {
+          reload(config_file, cfg, dc, now());
+        } else {
+          spdlog::info("ntm-rs: signal {}, exiting", si.ssi_signo);
+          break;
+        }
       }
     }
     if (pf[0].revents & POLLIN) {

@@ -18,8 +18,6 @@ std::string_view to_string(PathState s) {
   return "unknown";
 }
 
-namespace {
-
 wire::ChannelConfig dc_channel_config(const NodeConfig& c) {
   wire::ChannelConfig cfg;
   cfg.domain = wire::KeyDomain::node_dc;
@@ -31,8 +29,6 @@ wire::ChannelConfig dc_channel_config(const NodeConfig& c) {
   cfg.first_counter = wire::initial_counter(common::wall_ns());
   return cfg;
 }
-
-}  // namespace
 
 Agent::Agent(boost::asio::io_context& io, const NodeConfig& cfg, DataPath& dp)
     : io_(io),

@@ -101,6 +101,12 @@ class Agent {
   // together are handled once.
   void network_changed(std::string_view why);
 
+  // The node–DC key was replaced (`ntm-dc node rekey`, then SIGHUP): talks
+  // to the DC under the new key from now on and registers at once.  Paths
+  // keep their own keys, so traffic goes on.  False: the same key and
+  // epoch, nothing done.
+  bool reload_key(const wire::SecretKey& key, std::uint8_t key_epoch);
+
   AgentStatus status() const;
   // Called once, after the first registration (the daemon prints its ready line).
   std::function<void(std::uint32_t vip)> on_ready;

@@ -8,6 +8,10 @@
 
 namespace ntm::node {
 
+// The channel towards the DC under the node's key (agent.cpp): made at
+// start and again when the key is replaced (registration.cpp).
+wire::ChannelConfig dc_channel_config(const NodeConfig& c);
+
 // Timers of the tunnel set-up (docs/data-plane.md §3).
 inline constexpr std::uint32_t kTunnelRetryFirstMs = 200;
 inline constexpr std::uint32_t kTunnelRetryMaxMs = 1000;

@@ -49,6 +49,24 @@ void Agent::register_now(wire::RegistrationReason why,
   schedule_registration_retry();
 }
 
+bool Agent::reload_key(const wire::SecretKey& key, std::uint8_t key_epoch) {
+  if (key.equals(cfg_.key) && key_epoch == cfg_.key_epoch) return false;
+  cfg_.key = key;
+  cfg_.key_epoch = key_epoch;
+  // A new channel: new derived keys and a new instance, so the DC's replay
+  // state for the old one does not apply.  Route Directions open with the
+  // new key's wrap key (direction.cpp reads cfg_).
+  dc_chan_ = wire::ControlChannel(cfg_.key, dc_channel_config(cfg_));
+  spdlog::info("registration: node key epoch {} taken; registering again", key_epoch);
+  // The DC took us offline with the old key: not registered until it
+  // answers under the new one (retried with backoff like any registration;
+  // lookups meanwhile wait for it instead of being refused).
+  registered_ = false;
+  reg_backoff_ms_ = 500;
+  register_now(wire::RegistrationReason::refresh);
+  return true;
+}
+
 void Agent::note_sent_home(std::uint64_t now) {
   if (home_waiting_since_ms_ == 0) home_waiting_since_ms_ = now;
 }

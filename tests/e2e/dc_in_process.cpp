@@ -73,7 +73,16 @@ std::string InProcessDc::enroll_relay(const std::string& name) {
   return text;
 }
 
+std::string InProcessDc::rekey_node(const std::string& fqdn) {
+  if (thread_.joinable()) throw std::logic_error("rekey_node: stop the DC first");
+  dc::store::Store store(cfg_.database_url);
+  std::string text;
+  dc::enroll::rekey(store, cfg_, fqdn, false, "-", &text);
+  return text;
+}
+
 void InProcessDc::start() {
+  io_.restart();  // after a stop()
   view_ = std::make_unique<dc::state::View>();
   {
     dc::store::Store store(cfg_.database_url);

@@ -31,6 +31,9 @@ class InProcessDc {
   // by `ntm-dc node add -o -`).  Before start().
   std::string enroll_node(const std::string& fqdn);
   std::string enroll_relay(const std::string& name);
+  // `ntm-dc node rekey`: the node's new configuration text.  While stopped:
+  // this DC has no change listener, so it learns of it at its next start().
+  std::string rekey_node(const std::string& fqdn);
 
   // Test hook: every path gets substitute addresses in both ends' views,
   // as a clash between two DCs' pools would (docs/dc.md).  Before start().

@@ -439,4 +439,61 @@ TEST_CASE("e2e: a path directed anew under an epoch the responder holds gets the
   dc.stop();
 }
 
+TEST_CASE("e2e: a node takes its new key while running: same VIP, paths go on, new ones open") {
+  // `ntm-dc node rekey` replaced MN's key; ntmd is told (SIGHUP reads the
+  // file again) and must not need a restart: its paths keep their own keys,
+  // and it registers and gets Route Directions under the new node key.
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  InProcessDc dc(db.url(), kZone);
+  const auto mn_text = dc.enroll_node("mn.e2e.test");
+  const auto cn_text = dc.enroll_node("cn.e2e.test");
+  const auto cn2_text = dc.enroll_node("cn2.e2e.test");
+  dc.start();
+  boost::asio::io_context io(1);
+  TestNode mn(io, mn_text, "127.0.0.2:0"), cn(io, cn_text, "127.0.0.3:0"),
+      cn2(io, cn2_text, "127.0.0.4:0");
+  mn.agent.start();
+  cn.agent.start();
+  cn2.agent.start();
+  REQUIRE(run_until(io, [&] { return registered(mn) && registered(cn) && registered(cn2); }));
+  const auto r = resolve(io, mn, "cn.e2e.test");
+  REQUIRE(r);
+  REQUIRE(r->kind == node::Resolution::Kind::address);
+  REQUIRE(run_until(io, [&] {
+    const auto c = path_to(cn, "mn.e2e.test");
+    return c && c->state == node::PathState::up;
+  }));
+  exchange(io, mn, cn);
+  const std::uint32_t vip = vip_of(mn);
+
+  dc.stop();
+  const auto fresh = node::parse_node_config(dc.rekey_node("mn.e2e.test"));
+  dc.start();
+  REQUIRE(fresh.id == mn.cfg.id);
+  CHECK(fresh.key_epoch == static_cast<std::uint8_t>(mn.cfg.key_epoch + 1));
+  CHECK_FALSE(fresh.key.equals(mn.cfg.key));
+  // Under the old key the DC answers nothing; the path does not need it.
+  exchange(io, mn, cn);
+
+  CHECK(mn.agent.reload_key(fresh.key, fresh.key_epoch));
+  CHECK_FALSE(registered(mn));  // until the DC answers under the new key
+  CHECK_FALSE(mn.agent.reload_key(fresh.key, fresh.key_epoch));  // the same again: nothing
+  REQUIRE(run_until(io, [&] { return registered(mn); }));
+  const auto r2 = resolve(io, mn, "cn2.e2e.test");
+  REQUIRE(r2);
+  REQUIRE(r2->kind == node::Resolution::Kind::address);
+  CHECK(vip_of(mn) == vip);
+  REQUIRE(run_until(io, [&] {
+    const auto c = path_to(cn2, "mn.e2e.test");
+    return c && c->state == node::PathState::up;
+  }));
+  exchange(io, mn, cn2);
+  exchange(io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  cn2.agent.stop();
+  dc.stop();
+}
+
 }  // namespace ntm::test

@@ -69,7 +69,7 @@ struct RelayUnderTest {
   wire::Status direct(const wire::PathId& path, std::uint8_t epoch, wire::RelayMode mode,
                       const wire::SecretKey& key, std::uint16_t idle_s = 30,
                       wire::NodeInfo init = {}, wire::NodeInfo resp = {}) {
-    wire::KeyWrapper w(cfg.key, wire::KeyDomain::node_dc, cfg.key_epoch, cfg.id.bytes);
+    wire::KeyWrapper w(wrap_key, wire::KeyDomain::node_dc, wrap_epoch, cfg.id.bytes);
     wire::RelayDirection d;
     d.path_id = path;
     d.key_epoch = epoch;
@@ -89,6 +89,9 @@ struct RelayUnderTest {
   relay::Forwarder fwd;
   RecordingSink sink;
   std::uint64_t clock_offset_ms = 0;
+  // The relay key the DC seals Relay Directions with (direct()).
+  wire::SecretKey wrap_key = cfg.key;
+  std::uint8_t wrap_epoch = cfg.key_epoch;
 };
 
 // One end of a relayed path: its RELAY_PATH channel to the RS (K_rp) and
