@@ -93,10 +93,7 @@ TEST_CASE("e2e: a peer known by a substitute address: the data path translates b
   const std::uint32_t cn_seen = r->vip;  // MN's view of CN
   CHECK((cn_seen & kSubstMask) == kSubstNet);
   CHECK(cn_seen != vip_of(cn));
-  REQUIRE(run_until(io, [&] {
-    auto cp = path_to(cn, "mn.e2e.test");
-    return cp && cp->state == node::PathState::up;
-  }));
+  REQUIRE(path_up(io, cn, "mn.e2e.test"));
   const auto cp = *path_to(cn, "mn.e2e.test");
   const std::uint32_t mn_seen = cp.peer_view;  // CN's view of MN
   CHECK((mn_seen & kSubstMask) == kSubstNet);
@@ -135,10 +132,7 @@ TEST_CASE("e2e: substitute addresses stay the same when the DC re-directs the pa
   REQUIRE(run_until(io, [&] { return registered(mn) && registered(cn); }));
   const auto r = resolve(io, mn, "cn.e2e.test");
   REQUIRE(r);
-  REQUIRE(run_until(io, [&] {
-    auto c = path_to(cn, "mn.e2e.test");
-    return c && c->state == node::PathState::up;
-  }));
+  REQUIRE(path_up(io, cn, "mn.e2e.test"));
   const auto before_m = *path_to(mn, "cn.e2e.test");
   const auto before_c = *path_to(cn, "mn.e2e.test");
   one_way(io, mn, cn, before_m.peer_view, before_c.peer_view, "before the move");

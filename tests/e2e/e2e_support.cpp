@@ -66,4 +66,15 @@ std::optional<node::PathInfo> path_to(const TestNode& n, const std::string& peer
   return std::nullopt;
 }
 
+bool path_up(boost::asio::io_context& io, const TestNode& n, const std::string& peer,
+             int timeout_ms) {
+  return run_until(
+      io,
+      [&] {
+        const auto p = path_to(n, peer);
+        return p && p->state == node::PathState::up;
+      },
+      timeout_ms);
+}
+
 }  // namespace ntm::test

@@ -80,5 +80,8 @@ void exchange(boost::asio::io_context& io, TestNode& a, TestNode& b);
 
 // The path to peer in n's status, if any.
 std::optional<node::PathInfo> path_to(const TestNode& n, const std::string& peer);
+// Runs io until n's path to peer is up; whether it is.
+bool path_up(boost::asio::io_context& io, const TestNode& n, const std::string& peer,
+             int timeout_ms = 5000);
 
 }  // namespace ntm::test

@@ -34,10 +34,7 @@ struct World {
     const auto r = resolve(io, mn, "cn.e2e.test");
     REQUIRE(r);
     REQUIRE(r->kind == node::Resolution::Kind::address);
-    REQUIRE(run_until(io, [&] {
-      auto cp = path_to(cn, "mn.e2e.test");
-      return cp && cp->state == node::PathState::up;
-    }));
+    REQUIRE(path_up(io, cn, "mn.e2e.test"));
   }
   TestDatabase db;
   InProcessDc dc;

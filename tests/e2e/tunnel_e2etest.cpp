@@ -46,10 +46,7 @@ TEST_CASE("e2e: two global nodes: registration, a direct path, data both ways") 
   CHECK(mp->state == node::PathState::up);
   CHECK_FALSE(mp->via_relay);
   // The responder knows the path too, with the MN as its peer.
-  REQUIRE(run_until(io, [&] {
-    auto cp = path_to(cn, "mn.e2e.test");
-    return cp && cp->state == node::PathState::up;
-  }));
+  REQUIRE(path_up(io, cn, "mn.e2e.test"));
   exchange(io, mn, cn);
 
   // A second query for the name is answered from the path at once.
@@ -76,10 +73,7 @@ TEST_CASE("e2e: tampered, replayed and foreign capsules are dropped and counted"
   cn.agent.start();
   REQUIRE(run_until(io, [&] { return registered(mn) && registered(cn); }));
   REQUIRE(resolve(io, mn, "cn.e2e.test"));
-  REQUIRE(run_until(io, [&] {
-    auto cp = path_to(cn, "mn.e2e.test");
-    return cp && cp->state == node::PathState::up;
-  }));
+  REQUIRE(path_up(io, cn, "mn.e2e.test"));
 
   std::vector<std::uint8_t> captured;
   mn.dp.tap = [&](std::span<const std::uint8_t> d, const wire::Endpoint&) {
@@ -215,10 +209,7 @@ TEST_CASE("e2e: two nodes behind different NATs talk through the relay, which ca
   CHECK(mp->via_relay);
   CHECK(mp->relay == rs.endpoint());
   CHECK(rs.paths() == 1);
-  REQUIRE(run_until(io, [&] {
-    auto cp = path_to(cn, "mn.e2e.test");
-    return cp && cp->state == node::PathState::up;
-  }));
+  REQUIRE(path_up(io, cn, "mn.e2e.test"));
 
   // Everything MN sends goes to the relay, and arrives at CN unchanged.
   std::vector<std::vector<std::uint8_t>> sent;
@@ -428,10 +419,7 @@ TEST_CASE("e2e: a path directed anew under an epoch the responder holds gets the
   REQUIRE(mp);
   CHECK(mp->id == first.id);
   CHECK(mp->key_epoch == 0);
-  REQUIRE(run_until(io, [&] {
-    const auto c = path_to(cn, "mn.e2e.test");
-    return c && c->state == node::PathState::up;
-  }));
+  REQUIRE(path_up(io, cn, "mn.e2e.test"));
   CHECK(path_to(cn, "mn.e2e.test")->key_epoch == 0);
   exchange(io, mn, cn);
   mn.agent.stop();
@@ -460,10 +448,7 @@ TEST_CASE("e2e: a node takes its new key while running: same VIP, paths go on, n
   const auto r = resolve(io, mn, "cn.e2e.test");
   REQUIRE(r);
   REQUIRE(r->kind == node::Resolution::Kind::address);
-  REQUIRE(run_until(io, [&] {
-    const auto c = path_to(cn, "mn.e2e.test");
-    return c && c->state == node::PathState::up;
-  }));
+  REQUIRE(path_up(io, cn, "mn.e2e.test"));
   exchange(io, mn, cn);
   const std::uint32_t vip = vip_of(mn);
 
@@ -484,10 +469,7 @@ TEST_CASE("e2e: a node takes its new key while running: same VIP, paths go on, n
   REQUIRE(r2);
   REQUIRE(r2->kind == node::Resolution::Kind::address);
   CHECK(vip_of(mn) == vip);
-  REQUIRE(run_until(io, [&] {
-    const auto c = path_to(cn2, "mn.e2e.test");
-    return c && c->state == node::PathState::up;
-  }));
+  REQUIRE(path_up(io, cn2, "mn.e2e.test"));
   exchange(io, mn, cn2);
   exchange(io, mn, cn);
   mn.agent.stop();

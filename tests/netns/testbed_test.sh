@@ -205,53 +205,42 @@ tcase g2 d1 direct "CN behind symmetric NAT sends first"
 tcase d1 a1 relay "symmetric NAT and another NAT"
 tcase d1 gh relay_general "general host"
 
-# ---- a node's key replaced while ntmd runs ----------------------------------
-# `ntm-dc node rekey`, the two [node] lines copied into ntmd's file, SIGHUP
-# (systemctl reload): same VIP, the path b1 -> g2 (row 9) goes on, and a
-# new direction (b1 -> g1) opens under the new key.
+# ---- a party's key replaced while its daemon runs --------------------------
+# rekey_party KIND NAME DIR FILE LOG REGISTERED: `ntm-dc KIND rekey NAME`,
+# the two key lines copied into DIR/FILE (the daemon's file keeps its own
+# sections), SIGHUP to the daemon running on it (systemctl reload); true
+# once DIR/LOG shows the new epoch taken and one registration more.
+rekey_party() {
+  local kind=$1 name=$2 dir=$3 file=$4 log=$5 reg=$6 key epoch regs
+  dcx "$kind" rekey "$name" -o "$dir/rekeyed.conf" >/dev/null || return 1
+  key=$(sed -n 's/^key = //p' "$dir/rekeyed.conf")
+  epoch=$(sed -n 's/^key_epoch = //p' "$dir/rekeyed.conf")
+  sed -i -e "s/^key = .*/key = $key/" -e "s/^key_epoch = .*/key_epoch = $epoch/" "$dir/$file"
+  regs=$(grep -c -- "$reg" "$dir/$log")
+  pkill -HUP -f -- "-c $dir/$file run" || return 1
+  for _ in $(seq 50); do
+    grep -q "$kind key epoch $epoch taken" "$dir/$log" &&
+      [ "$(grep -c -- "$reg" "$dir/$log")" -gt "$regs" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# b1's node key: same VIP, its path to g2 (row 9) goes on, and a new
+# direction (b1 -> g1) opens under the new key.
 echo
-dcx node rekey "b1.$ZONE" -o "$W/b1/rekeyed.conf" >/dev/null
-new_key=$(sed -n 's/^key = //p' "$W/b1/rekeyed.conf")
-new_epoch=$(sed -n 's/^key_epoch = //p' "$W/b1/rekeyed.conf")
-sed -i -e "s/^key = .*/key = $new_key/" -e "s/^key_epoch = .*/key_epoch = $new_epoch/" \
-  "$W/b1/node.conf"
-regs=$(grep -c "registered as b1.$ZONE: vip ${VIP[b1]}/" "$W/b1/ntmd.log")
-pkill -HUP -f -- "-c $W/b1/node.conf run"
-ok=1
-for _ in $(seq 50); do
-  if grep -q "node key epoch $new_epoch taken" "$W/b1/ntmd.log" &&
-    [ "$(grep -c "registered as b1.$ZONE: vip ${VIP[b1]}/" "$W/b1/ntmd.log")" -gt "$regs" ]; then
-    ok=0
-    break
-  fi
-  sleep 0.1
-done
-check "rekey: ntmd takes the new key" $ok "b1 after SIGHUP: $(grep -E 'SIGHUP|key epoch|registered as' "$W/b1/ntmd.log" | tail -2 | tr '\n' ' ')"
+rekey_party node "b1.$ZONE" "$W/b1" node.conf ntmd.log "registered as b1.$ZONE: vip ${VIP[b1]}/"
+check "rekey: ntmd takes the new key" $? "b1 after SIGHUP: $(grep -E 'SIGHUP|key epoch|registered as' "$W/b1/ntmd.log" | tail -2 | tr '\n' ' ')"
 body=$(tx b1 curl -s --max-time 5 "http://g2.$ZONE:8080/" 2>&1)
 [ "$body" = "hello from g2.$ZONE, you are ${VIP[b1]}" ]
 check "rekey: the existing path goes on" $? "b1 -> g2: '${body}'"
 body=$(tx b1 curl -s --max-time 10 "http://g1.$ZONE:8080/" 2>&1)
 [ "$body" = "hello from g1.$ZONE, you are ${VIP[b1]}" ]
 check "rekey: a new direction under the new key" $? "b1 -> g1: '${body}'"
-# The same for the relay (`ntm-dc relay rekey`, SIGHUP to ntm-rs), then a
-# path it has not carried yet: c1 -> b1, two NATs (row 17's route).
-dcx relay rekey "rs.$ZONE" -o "$W/rs/rekeyed.conf" >/dev/null
-new_key=$(sed -n 's/^key = //p' "$W/rs/rekeyed.conf")
-new_epoch=$(sed -n 's/^key_epoch = //p' "$W/rs/rekeyed.conf")
-sed -i -e "s/^key = .*/key = $new_key/" -e "s/^key_epoch = .*/key_epoch = $new_epoch/" \
-  "$W/rs/relay.conf"
-regs=$(grep -c "dc: registered at" "$W/rs/rs.log")
-pkill -HUP -f -- "-c $W/rs/relay.conf run"
-ok=1
-for _ in $(seq 50); do
-  if grep -q "relay key epoch $new_epoch taken" "$W/rs/rs.log" &&
-    [ "$(grep -c "dc: registered at" "$W/rs/rs.log")" -gt "$regs" ]; then
-    ok=0
-    break
-  fi
-  sleep 0.1
-done
-check "rekey: ntm-rs takes the new key" $ok "rs after SIGHUP: $(grep -E 'SIGHUP|key epoch|registered at' "$W/rs/rs.log" | tail -2 | tr '\n' ' ')"
+# The relay's key, then a path it has not carried yet: c1 -> b1, two NATs
+# (row 17's route).
+rekey_party relay "rs.$ZONE" "$W/rs" relay.conf rs.log "dc: registered at"
+check "rekey: ntm-rs takes the new key" $? "rs after SIGHUP: $(grep -E 'SIGHUP|key epoch|registered at' "$W/rs/rs.log" | tail -2 | tr '\n' ' ')"
 body=$(tx c1 curl -s --max-time 10 "http://b1.$ZONE:8080/" 2>&1)
 [ "$body" = "hello from b1.$ZONE, you are ${VIP[c1]}" ]
 check "rekey: a new relayed path under the relay's new key" $? "c1 -> b1: '${body}'"
