@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "ntm/common/dc_members.hpp"
 #include "ntm/common/udp_socket.hpp"
 
 namespace ntm::relay {
@@ -20,7 +21,7 @@ using Ini = std::map<std::string, Section>;
 const std::map<std::string, std::set<std::string>>& known() {
   static const std::map<std::string, std::set<std::string>> k{
       {"relay", {"id", "name", "key", "key_epoch"}},
-      {"dc", {"id", "endpoint", "probe"}},
+      {"dc", {"id", "endpoint", "endpoints", "probe"}},
       {"rs", {"listen", "advertise", "tun", "virtual_range", "max_paths", "translate",
               "kernel_forward", "status_socket", "log_level"}},
   };
@@ -123,6 +124,12 @@ Config parse_config(const std::string& text) {
   if (const auto* v = get(ini, "dc", "id"))
     if (!wire::DcId::from_hex(*v, c.dc_id)) fail("dc", "id", "must be 32 hex digits");
   c.dc = endpoint("dc", "endpoint", require(ini, "dc", "endpoint"));
+  try {
+    const auto* v = get(ini, "dc", "endpoints");
+    c.dc_members = common::dc_members(v ? *v : std::string(), c.dc);
+  } catch (const std::invalid_argument& e) {
+    fail("dc", "endpoints", e.what());
+  }
   if (const auto* v = get(ini, "dc", "probe")) c.dc_probe = endpoint("dc", "probe", *v);
 
   c.listen.addr = wire::IpAddr::v4(0);

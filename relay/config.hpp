@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "ntm/wire/secret_key.hpp"
 #include "ntm/wire/types.hpp"
@@ -28,7 +29,10 @@ struct Config {
   std::uint8_t key_epoch = 0;
   // [dc]
   wire::DcId dc_id;
-  wire::Endpoint dc;
+  wire::Endpoint dc;  // the member that enrolled us: our home at start
+  // Every member of the DC's cluster in failover order, dc first
+  // ([dc] endpoints; only dc when absent).
+  std::vector<wire::Endpoint> dc_members;
   wire::Endpoint dc_probe;  // read and kept; ntm-rs does not probe
   // [rs]
   wire::Endpoint listen;     // default 0.0.0.0:4530

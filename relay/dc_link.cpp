@@ -33,7 +33,33 @@ DcLink::DcLink(const Config& cfg, PathTable& paths, Drops& drops)
       drops_(drops),
       key_(cfg.key),
       key_epoch_(cfg.key_epoch),
-      channel_(cfg.key, dc_channel(cfg, cfg.key_epoch)) {}
+      channel_(cfg.key, dc_channel(cfg, cfg.key_epoch)),
+      members_(cfg.dc_members.empty() ? std::vector<wire::Endpoint>{cfg.dc} : cfg.dc_members) {}
+
+std::uint64_t DcLink::next_due_ms() const noexcept {
+  if (members_.size() < 2 || waiting_since_ms_ == 0) return next_send_ms_;
+  return std::min(next_send_ms_, waiting_since_ms_ + kDcFailoverMs);
+}
+
+void DcLink::note_sent_home(Now now) {
+  if (waiting_since_ms_ == 0) waiting_since_ms_ = now.mono_ms;
+}
+
+bool DcLink::check_failover(Sink& sink, Now now) {
+  if (members_.size() < 2 || waiting_since_ms_ == 0 ||
+      now.mono_ms - waiting_since_ms_ < kDcFailoverMs)
+    return false;
+  const std::size_t next = (home_ + 1) % members_.size();
+  spdlog::warn("dc: {} left a message unanswered for {} ms; registering with {}",
+               home().to_string(), now.mono_ms - waiting_since_ms_,
+               members_[next].to_string());
+  home_ = next;
+  ++failovers_;
+  waiting_since_ms_ = 0;
+  lost("failover to another member of the cluster", now);
+  register_now(sink, now);
+  return true;
+}
 
 bool DcLink::reload_key(const wire::SecretKey& key, std::uint8_t key_epoch, Now now) {
   if (key.equals(key_) && key_epoch == key_epoch_) return false;
@@ -63,7 +89,7 @@ void DcLink::send(const wire::Body& body, std::uint32_t txid, Sink& sink, Now no
                   wire::to_string(err));
     return;
   }
-  sink.send(buf.first(n), to ? *to : cfg_.dc);
+  sink.send(buf.first(n), to ? *to : home());
 }
 
 void DcLink::register_now(Sink& sink, Now now) {
@@ -74,11 +100,12 @@ void DcLink::register_now(Sink& sink, Now now) {
   req.fqdn.name = cfg_.name;
   req.local.push_back(cfg_.advertise);
   send(req, reg_txid_, sink, now);
+  note_sent_home(now);
   ++attempts_;
   backoff_ms_ = backoff_ms_ ? std::min(backoff_ms_ * 2, kMaxRetryMs) : kFirstRetryMs;
   if (attempts_ > 1)
     spdlog::warn("dc: no answer from {} to registration (attempt {}), next try in {} ms",
-                 cfg_.dc.to_string(), attempts_, backoff_ms_);
+                 home().to_string(), attempts_, backoff_ms_);
   next_send_ms_ = now.mono_ms + backoff_ms_;
 }
 
@@ -92,6 +119,7 @@ void DcLink::lost(const char* why, Now now) {
 }
 
 void DcLink::on_timer(Sink& sink, Now now) {
+  if (check_failover(sink, now)) return;
   if (now.mono_ms < next_send_ms_) return;
   if (!registered_) return register_now(sink, now);
   if (now.mono_ms - last_heard_ms_ > lifetime_ms_) {
@@ -100,6 +128,7 @@ void DcLink::on_timer(Sink& sink, Now now) {
   }
   send(wire::Keepalive{static_cast<std::uint32_t>(paths_.size()), paths_.load_permille()},
        next_txid_++, sink, now);
+  note_sent_home(now);
   next_send_ms_ = now.mono_ms + keepalive_ms_;
 }
 
@@ -178,9 +207,13 @@ void DcLink::on_datagram(std::span<const std::uint8_t> datagram, const wire::End
     return;
   }
   last_heard_ms_ = now.mono_ms;
+  // Only the home's answers count for the failover check: another member
+  // sending a Relay Direction says nothing about ours.
+  if (from == home()) waiting_since_ms_ = 0;
   const std::uint32_t txid = r.header.txid;
   if (auto* resp = std::get_if<wire::RegistrationResponse>(&r.body)) {
     if (registered_ && txid != reg_txid_) return;  // a late duplicate
+    if (from != home()) return;  // the member we left answered late
     registered_ = true;
     ++registrations_;
     reg_txid_ = 0;
@@ -190,7 +223,7 @@ void DcLink::on_datagram(std::span<const std::uint8_t> datagram, const wire::End
     keepalive_ms_ = std::uint64_t{resp->keepalive_s ? resp->keepalive_s : 15u} * 1000;
     lifetime_ms_ = std::uint64_t{resp->lifetime_s ? resp->lifetime_s : 60u} * 1000;
     next_send_ms_ = now.mono_ms + keepalive_ms_;
-    spdlog::info("dc: registered at {} (observed {}, keepalive {} s)", cfg_.dc.to_string(),
+    spdlog::info("dc: registered at {} (observed {}, keepalive {} s)", home().to_string(),
                  resp->observed.to_string(), keepalive_ms_ / 1000);
     if (!announced_) announced_ = announce_pending_ = true;
   } else if (auto* ack = std::get_if<wire::KeepaliveAck>(&r.body)) {

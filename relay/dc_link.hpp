@@ -3,11 +3,14 @@
 // back-off while the DC is unreachable, keepalives with the load, a new
 // registration when the DC asks for one (or falls silent), and the Relay
 // Directions that install paths, each answered with a Relay Response.
+// In a DC cluster the link has a home member and fails over to the next
+// one when the home leaves a message unanswered for kDcFailoverMs.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "config.hpp"
 #include "ntm/wire/control_channel.hpp"
@@ -16,6 +19,11 @@
 #include "stats.hpp"
 
 namespace ntm::relay {
+
+// How long the home member may leave a registration or keepalive
+// unanswered before the link registers with the next member: the same
+// bound as ntmd's (docs/operations.md "Failover").
+inline constexpr std::uint64_t kDcFailoverMs = 3000;
 
 class DcLink {
  public:
@@ -26,9 +34,14 @@ class DcLink {
   // Relay Response goes back there (docs/operations.md "DC cluster").
   void on_datagram(std::span<const std::uint8_t> datagram, const wire::Endpoint& from, Sink& sink,
                    Now now);
-  // Registration retries and keepalives; call at least every next_due_ms().
+  // Registration retries, keepalives and the failover check; call at
+  // least every next_due_ms().
   void on_timer(Sink& sink, Now now);
-  std::uint64_t next_due_ms() const noexcept { return next_send_ms_; }
+  std::uint64_t next_due_ms() const noexcept;
+
+  // The member we register with now, and how often we moved to another.
+  const wire::Endpoint& home() const noexcept { return members_[home_]; }
+  std::uint64_t failovers() const noexcept { return failovers_; }
 
   bool registered() const noexcept { return registered_; }
   // True once, after the first successful registration (the ready line).
@@ -50,6 +63,10 @@ class DcLink {
             const wire::Endpoint* to = nullptr);
   void register_now(Sink& sink, Now now);
   void lost(const char* why, Now now);
+  // A message to the home that wants an answer left at `now`.
+  void note_sent_home(Now now);
+  // True when it moved to the next member (and registered there).
+  bool check_failover(Sink& sink, Now now);
 
   const Config& cfg_;
   PathTable& paths_;
@@ -71,6 +88,13 @@ class DcLink {
   std::uint64_t last_heard_ms_ = 0;
   std::uint32_t attempts_ = 0;
   wire::Endpoint observed_;
+  // DC cluster: the members in failover order (cfg_.dc_members, or dc
+  // alone), the home's index, and since when the home owes us an answer
+  // (0: it owes none).
+  std::vector<wire::Endpoint> members_;
+  std::size_t home_ = 0;
+  std::uint64_t waiting_since_ms_ = 0;
+  std::uint64_t failovers_ = 0;
 };
 
 }  // namespace ntm::relay

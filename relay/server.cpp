@@ -180,8 +180,9 @@ int run_server(const Config& cfg, const std::filesystem::path& config_file) {
   std::array<sockaddr_storage, kBatch> from{};
   std::vector<std::uint8_t> tunbuf(kBatch * kSlot);
 
-  spdlog::info("ntm-rs: listening on {}, relay endpoint {}, DC {}", sock.local().to_string(),
-               cfg.advertise.to_string(), cfg.dc.to_string());
+  spdlog::info("ntm-rs: listening on {}, relay endpoint {}, DC {} ({} members)",
+               sock.local().to_string(), cfg.advertise.to_string(), cfg.dc.to_string(),
+               std::max<std::size_t>(1, cfg.dc_members.size()));
   std::uint64_t next_sweep = common::mono_ms() + 1000;
   for (;;) {
     Now t = now();
@@ -277,6 +278,7 @@ int run_server(const Config& cfg, const std::filesystem::path& config_file) {
       "roams {}, redirections {}, old directions {}, redirected anew {}, held {} (released {})",
       m.accepted, m.repeated, m.stale, m.refused, m.rate_limited, m.roams, m.redirections,
       m.old_directions, m.redirected_anew, m.held, m.held_released);
+  spdlog::info("ntm-rs: dc {} (failovers {})", dc.home().to_string(), dc.failovers());
   ::close(sig);
   return 0;
 }

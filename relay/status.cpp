@@ -39,7 +39,8 @@ std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& 
     nlohmann::json j;
     j["registered"] = dc.registered();
     j["relay_endpoint"] = cfg.advertise.to_string();
-    j["dc"] = cfg.dc.to_string();
+    j["dc"] = dc.home().to_string();
+    j["dc_failovers"] = dc.failovers();
     j["translate"] = cfg.translate;
     j["kernel_forward"] = kernel_forward;
     j["max_paths"] = paths.max();
@@ -83,7 +84,9 @@ std::string render_status(const Config& cfg, const DcLink& dc, const PathTable& 
   std::ostringstream os;
   os << "registered:     " << (dc.registered() ? "yes" : "no") << "\n"
      << "relay endpoint: " << cfg.advertise.to_string() << "\n"
-     << "dc:             " << cfg.dc.to_string() << "\n"
+     << "dc:             " << dc.home().to_string()
+     << (dc.failovers() ? " (" + std::to_string(dc.failovers()) + " failovers)" : std::string())
+     << "\n"
      << "translate:      " << (cfg.translate ? "on" : "off") << "\n"
      << "kernel forward: " << (kernel_forward ? "on" : "off") << "\n"
      << "paths:          " << paths.size() << " of " << paths.max() << "\n";

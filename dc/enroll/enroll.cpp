@@ -62,9 +62,8 @@ std::string party_config(const char* section, const wire::NodeId& id, const std:
      << "[dc]\n"
      << "id = " << cfg.dc_id.to_hex() << "\n"
      << "endpoint = " << cfg.advertise.to_string() << "\n";
-  // A node of a cluster learns every member, to fail over to (ntm-rs reads
-  // only `endpoint`: relays stay with the member that enrolled them).
-  if (cfg.cluster.size() > 1 && std::strcmp(section, "node") == 0) {
+  // A node or relay of a cluster learns every member, to fail over to.
+  if (cfg.cluster.size() > 1) {
     os << "endpoints = ";
     for (std::size_t i = 0; i < cfg.cluster.size(); ++i)
       os << (i ? ", " : "") << cfg.cluster[i].to_string();

@@ -9,6 +9,7 @@
 #include <span>
 #include <sstream>
 
+#include "ntm/common/dc_members.hpp"
 #include "ntm/common/udp_socket.hpp"
 
 namespace ntm::node {
@@ -81,31 +82,6 @@ std::uint64_t number(const ptree& root, const char* section, const char* key, st
   return n;
 }
 
-// The cluster's members in failover order: `home` first, then the members
-// listed after it, then those before it (each node of a cluster starts at
-// the member that enrolled it, and they do not all fail over to one).
-std::vector<wire::Endpoint> dc_members(const std::string& list, const wire::Endpoint& home) {
-  if (list.empty()) return {home};
-  std::vector<wire::Endpoint> listed;
-  std::istringstream in(list);
-  for (std::string item; std::getline(in, item, ',');) {
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    wire::Endpoint e;
-    if (!common::parse_endpoint(item, e) || e.port == 0)
-      fail("dc", "endpoints", "not ADDRESS:PORT: '" + item + "'");
-    if (std::find(listed.begin(), listed.end(), e) != listed.end())
-      fail("dc", "endpoints", "'" + item + "' listed twice");
-    listed.push_back(e);
-  }
-  if (listed.size() > 8) fail("dc", "endpoints", "at most 8 members");
-  const auto at = std::find(listed.begin(), listed.end(), home);
-  if (at == listed.end())
-    fail("dc", "endpoints", "must include [dc] endpoint (" + home.to_string() + ")");
-  std::rotate(listed.begin(), at, listed.end());
-  return listed;
-}
-
 }  // namespace
 
 NodeConfig parse_node_config(const std::string& text) {
@@ -129,7 +105,11 @@ NodeConfig parse_node_config(const std::string& text) {
   c.dc = endpoint(root, "dc", "endpoint", "");
   if (c.dc.empty()) fail("dc", "endpoint", "required");
   c.probe = endpoint(root, "dc", "probe", "");
-  c.dc_members = dc_members(get(root, "dc", "endpoints"), c.dc);
+  try {
+    c.dc_members = common::dc_members(get(root, "dc", "endpoints"), c.dc);
+  } catch (const std::invalid_argument& e) {
+    fail("dc", "endpoints", e.what());
+  }
   c.listen = endpoint(root, "ntmd", "listen", "0.0.0.0:4520");
   if (auto t = get(root, "ntmd", "tun"); !t.empty()) {
     if (t.size() > 15) fail("ntmd", "tun", "longer than 15 characters");

@@ -38,6 +38,29 @@ inline std::optional<wire::RouteDirection> accept_direction(NodeClient& n, int t
   return rd;
 }
 
+// Two nodes registered behind two NATs (MN reports 192.168.1.2, CN
+// 10.0.0.2: a relayed route) and MN's Direction Request for CN, both Route
+// Directions accepted (CN's comes first).  Fails the test if either is
+// missing.
+struct NatedDirection {
+  wire::PathId path;
+  wire::RouteDirection to_mn, to_cn;
+};
+inline NatedDirection direct_nated(NodeClient& mn, NodeClient& cn, const std::string& cn_fqdn,
+                                   int timeout_ms = 8000) {
+  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
+  REQUIRE(cn.register_at({ep("10.0.0.2", 4512)}));
+  NatedDirection d{random_path(), {}, {}};
+  mn.send(wire::DirectionRequest{d.path, wire::Fqdn{cn_fqdn}, false});
+  auto to_cn = accept_direction(cn, timeout_ms);
+  REQUIRE(to_cn);
+  auto to_mn = accept_direction(mn, timeout_ms);
+  REQUIRE(to_mn);
+  d.to_cn = *to_cn;
+  d.to_mn = *to_mn;
+  return d;
+}
+
 // A relay's side: answer a Relay Direction with an allocated endpoint.
 inline std::optional<wire::RelayDirection> accept_relay(NodeClient& r, std::uint16_t port) {
   wire::ControlHeader h;

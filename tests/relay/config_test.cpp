@@ -108,3 +108,28 @@ TEST_CASE("config: bad input names the section and key") {
   no_dc.replace(no_dc.find("endpoint = "), 10, "probe    =");
   CHECK(error_of(no_dc) == "[dc] endpoint: missing");
 }
+
+TEST_CASE("config: [dc] endpoints lists the cluster's members, the home first") {
+  const std::string rs = "[rs]\nadvertise = 198.51.100.1:4530\n";
+  // Absent: the home alone.
+  CHECK(parse_config(kBase + rs).dc_members.size() == 1);
+  const Config c =
+      parse_config(kBase + "endpoints = 127.0.0.9:4510, 127.0.0.1:4510 ,127.0.0.5:4510\n" + rs);
+  REQUIRE(c.dc_members.size() == 3);
+  // Rotated to start at [dc] endpoint; the order after it is kept.
+  CHECK(c.dc_members[0].to_string() == "127.0.0.1:4510");
+  CHECK(c.dc_members[1].to_string() == "127.0.0.5:4510");
+  CHECK(c.dc_members[2].to_string() == "127.0.0.9:4510");
+  CHECK(error_of(kBase + "endpoints = 127.0.0.9:4510\n" + rs) ==
+        "[dc] endpoints: must include [dc] endpoint (127.0.0.1:4510)");
+  CHECK(error_of(kBase + "endpoints = 127.0.0.1:4510, 127.0.0.1:4510\n" + rs) ==
+        "[dc] endpoints: '127.0.0.1:4510' listed twice");
+  CHECK(error_of(kBase + "endpoints = 127.0.0.1:4510, here\n" + rs) ==
+        "[dc] endpoints: not ADDRESS:PORT: 'here'");
+  CHECK(error_of(kBase + "endpoints = 127.0.0.1:4510, 127.0.0.2:0\n" + rs) ==
+        "[dc] endpoints: not ADDRESS:PORT: '127.0.0.2:0'");
+  std::string nine = "127.0.0.1:4510";
+  for (int i = 2; i <= 9; ++i) nine += ", 127.0.0." + std::to_string(i) + ":4510";
+  CHECK(error_of(kBase + "endpoints = " + nine + "\n" + rs) ==
+        "[dc] endpoints: at most 8 members");
+}

@@ -55,14 +55,10 @@ TEST_CASE("ntm-rs forwards a relayed path between two NATed nodes, and nothing e
   REQUIRE(rs.wait_log("ntm-rs ready: relay endpoint " + relay.to_string(), 40000));
 
   NodeClient mn(mc, dc.endpoint(), ep("127.0.0.2", 0)), cn(cc, dc.endpoint(), ep("127.0.0.3", 0));
-  REQUIRE(mn.register_at({ep("192.168.1.2", 4512)}));
-  REQUIRE(cn.register_at({ep("10.0.0.2", 4512)}));
-  const wire::PathId path = random_path();
-  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
-  auto to_cn = accept_direction(cn, 8000);
-  REQUIRE(to_cn);
-  auto to_mn = accept_direction(mn, 8000);
-  REQUIRE(to_mn);
+  const auto nd = direct_nated(mn, cn, "cn.test.example");
+  const wire::PathId path = nd.path;
+  const auto* to_mn = &nd.to_mn;
+  const auto* to_cn = &nd.to_cn;
   CHECK(to_mn->route == wire::RouteType::relay);
   CHECK(to_mn->relay == relay);
   CHECK(to_cn->relay == relay);
