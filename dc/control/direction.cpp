@@ -180,6 +180,7 @@ void Server::on_direction_request(state::Party& mn, const wire::DirectionRequest
   d->path.initiator = mn.id;
   d->path.responder = cn->id;
   d->path.responder_fqdn = cn->name;
+  d->path.key_epoch = fresh_epoch(req.path_id);
   d->mn_id = mn.id;
   d->requester = mn.id;
   d->req_txid = h.txid;
@@ -367,6 +368,7 @@ void Server::direct_general(state::Party& mn, const wire::DirectionRequest& req,
         d->path.initiator = mn_id;
         d->path.responder_fqdn = req.peer.name;
         d->path.general_addr = addr;
+        d->path.key_epoch = fresh_epoch(req.path_id);
         if (state::Path* existing = view_.find_path(req.path_id)) {
           const bool orphan = existing->state != state::PathState::established;
           if (existing->initiator != mn_id || (!req.redirect && !orphan)) return;
@@ -681,6 +683,24 @@ void Server::fail_direction(const wire::PathId& id, wire::ErrorCode code, std::s
   view_.erase_path(id);
   writer_.submit(store::PathDelete{id}, nullptr);
   moved_later_.erase(id);
+  // Federated paths take their epochs from DC_MN's own records.
+  if (d->path.remote) return;
+  failed_first_[id] = FailedFirst{d->path.key_epoch, common::mono_ms()};
+  // Bounded: a copy delayed longer than this in the network is not
+  // guarded against (each entry needs an authenticated request).
+  if (failed_first_.size() > 4096)
+    std::erase_if(failed_first_, [now = common::mono_ms()](const auto& kv) {
+      return now - kv.second.mono_ms >= kFailedFirstMemoryMs;
+    });
+}
+
+std::uint8_t Server::fresh_epoch(const wire::PathId& id) {
+  auto it = failed_first_.find(id);
+  if (it == failed_first_.end()) return 0;
+  const bool recent = common::mono_ms() - it->second.mono_ms < kFailedFirstMemoryMs;
+  const auto epoch = static_cast<std::uint8_t>(it->second.key_epoch + 1);
+  failed_first_.erase(it);
+  return recent ? epoch : 0;
 }
 
 void Server::finish_direction(const wire::PathId& id) {

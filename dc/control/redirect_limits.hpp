@@ -22,6 +22,10 @@ namespace ntm::dc::control {
 
 inline constexpr std::uint64_t kRedirectHoldoffMs = 1000;
 inline constexpr std::uint64_t kAskedMemoryMs = 30'000;
+// How long a failed first direction's epoch is remembered (Server::
+// failed_first_): far longer than a datagram lingers in a network, and
+// than an end's retransmissions of its Direction Request last.
+inline constexpr std::uint64_t kFailedFirstMemoryMs = 60'000;
 // How far the members' wall clocks may disagree (docs/operations.md "DC
 // cluster": the members keep time with NTP): added to a `directing` row's
 // lease so that a member whose clock runs ahead does not cut another's

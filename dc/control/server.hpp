@@ -349,6 +349,19 @@ class Server {
     std::uint64_t mono_ms = 0;
   };
   std::unordered_map<wire::PathId, Forwarded> forwarded_;
+  // First directions that failed lately (path -> the epoch they used): the
+  // next direction of that path ID goes under the epoch after it, so a late
+  // copy of the failed direction's Route Direction or Relay Direction is an
+  // older epoch to the ends and the relay, and never replaces the new keys
+  // (docs/dc.md §8.3).  Memory only, this process's.
+  struct FailedFirst {
+    std::uint8_t key_epoch = 0;
+    std::uint64_t mono_ms = 0;
+  };
+  std::unordered_map<wire::PathId, FailedFirst> failed_first_;
+  // The epoch for a path ID with no row: 0, or the one after a first
+  // direction of it that failed lately here.
+  std::uint8_t fresh_epoch(const wire::PathId& id);
   bool stopped_ = false;
   bool draining_ = false;
 };

@@ -478,6 +478,50 @@ TEST_CASE("a relay removed while it is being asked: the direction moves on to th
   CHECK(right);
 }
 
+TEST_CASE("a path directed again after its first direction failed goes under the next epoch") {
+  // The failed direction leaves no row.  Were the next one under epoch 0
+  // again, a late copy of the failed one's Route Direction would carry the
+  // epoch in force with other keys, and an end would take them (docs/dc.md
+  // §8.3); under epoch 1 such a copy is an older epoch, refused.
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess::Options o(db.url());
+  o.direction_timeout_ms = 600;
+  DcProcess dc(o);
+  const auto mc = dc.enroll("mn.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  dc.start();
+  NodeClient mn(mc, dc.endpoint()), cn(cc, dc.endpoint());
+  REQUIRE(mn.register_at());
+  REQUIRE(cn.register_at());
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  auto first = cn.wait_for<wire::RouteDirection>(2000);  // CN takes it and does not answer
+  REQUIRE(first);
+  CHECK(first->key_epoch == 0);
+  auto err = mn.wait_for<wire::ErrorReply>(3000);
+  REQUIRE(err);
+  CHECK(err->code == wire::ErrorCode::peer_unreachable);
+
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.test.example"}, false});
+  wire::ControlHeader h;
+  std::optional<wire::RouteDirection> again;
+  // Past the failed direction's retransmissions to CN.
+  for (int i = 0; i < 20; ++i) {
+    again = cn.wait_for<wire::RouteDirection>(2000, &h);
+    if (!again || again->key_epoch != first->key_epoch) break;
+  }
+  REQUIRE(again);
+  CHECK(again->key_epoch == 1);
+  cn.send(wire::RouteDirectionAck{path, again->key_epoch, wire::Status::ok, cn.local()}, h.txid);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->key_epoch == 1);
+  CHECK(mn.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
+            .equals(cn.open_key(again->path_key, path, 1, wire::SealedKind::path_key)));
+  REQUIRE(dc.wait_log("established", 3000));
+}
+
 TEST_CASE("a peer removed mid-direction: the initiator is told at once") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;

@@ -381,10 +381,12 @@ TEST_CASE("e2e: the DC re-keys paths by age, direct and relayed, and data goes o
 TEST_CASE("e2e: a path directed anew under an epoch the responder holds gets the new keys at both ends") {
   // The DC's first direction of a path fails after CN took its keys (MN
   // hears nothing from the DC: its Route Direction and the error are
-  // lost).  The failed path leaves no row, so MN's next retransmission of
-  // the same request is directed anew, again under epoch 0, with another
-  // key.  CN must take that key, not ack it as a copy of the one it holds:
-  // otherwise the two ends have different keys and nothing gets through.
+  // lost).  The failed path leaves no row, and the DC restarts before MN's
+  // next retransmission of the same request, so it no longer remembers the
+  // failure either (it would direct under epoch 1): the path is directed
+  // anew, again under epoch 0, with another key.  CN must take that key,
+  // not ack it as a copy of the one it holds: otherwise the two ends have
+  // different keys and nothing gets through.
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;
   InProcessDc dc(db.url(), kZone);
@@ -410,6 +412,8 @@ TEST_CASE("e2e: a path directed anew under an epoch the responder holds gets the
   CHECK(first.key_epoch == 0);
   run_until(io, [] { return false; }, 3600);
   CHECK_FALSE(r.has_value());
+  dc.stop();
+  dc.start();
   lose = false;
 
   // MN's next retransmission: a new direction of the same path ID.
