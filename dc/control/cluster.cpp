@@ -58,6 +58,11 @@ std::vector<wire::NodeId> Server::on_cluster_registrations(
       unknown.push_back(r.id);
       continue;
     }
+    // The message itself is seen here too: an on-path copy of it sent to
+    // this member is refused as a replay (from the note's arrival on;
+    // a copy that comes before the note is not).
+    if (r.counter != 0)
+      (void)p->replay.accept(r.instance, r.counter, now, 2 * cfg_.max_skew_s * 1000ull);
     const bool was_online = p->online;
     // The row's last_seen is the commit's time; the note arrives within
     // milliseconds of it, and this member's clock is the one it sweeps by.

@@ -67,6 +67,8 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
   }
 
   store::RegistrationWrite w{is_relay, party.id, req.local, from, behind, party.symmetric_nat};
+  w.instance = h.common.instance;
+  w.counter = h.common.counter;
   // The answer leaves only after the commit: an acknowledged registration
   // survives any crash of the DC.
   const wire::NodeId id = party.id;

@@ -2,6 +2,7 @@
 #include "store/change_note.hpp"
 
 #include <array>
+#include <charconv>
 
 #include "ntm/wire/messages.hpp"
 #include "ntm/wire/secret_key.hpp"
@@ -62,7 +63,9 @@ std::vector<std::string> notes(std::string_view word, std::string_view sender,
   return out;
 }
 
-// One reg entry: <id>/<nat>/<observed>/<local>,<local>... ("-" for none).
+// One reg entry: <id>/<nat>/<observed>/<local>,<local>... ("-" for none),
+// then /<instance>:<counter> in hex when the message's are known (a note
+// from an older member has no such field).
 std::string registration_entry(const RegistrationWrite& w) {
   std::string s = w.id.to_hex();
   s += '/';
@@ -75,7 +78,22 @@ std::string registration_entry(const RegistrationWrite& w) {
     if (i) s += ',';
     s += endpoint_text(w.local[i]);
   }
+  if (w.counter) {
+    char buf[32];
+    char* end = buf;
+    *end++ = '/';
+    end = std::to_chars(end, buf + sizeof buf, w.instance, 16).ptr;
+    *end++ = ':';
+    end = std::to_chars(end, buf + sizeof buf, w.counter, 16).ptr;
+    s.append(buf, end);
+  }
   return s;
+}
+
+bool parse_hex(std::string_view text, std::size_t max_digits, std::uint64_t& out) {
+  if (text.empty() || text.size() > max_digits) return false;
+  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out, 16);
+  return ec == std::errc{} && p == text.data() + text.size();
 }
 
 // The next field up to `sep` (the last field: up to the end).
@@ -93,10 +111,20 @@ bool ends_in_separator(std::string_view entry) { return !entry.empty() && entry.
 
 bool parse_registration_entry(std::string_view entry, RegistrationWrite& w) {
   if (ends_in_separator(entry)) return false;
-  std::string_view id, nat, observed, local;
+  std::string_view id, nat, observed, local, seen;
   if (!next_field(entry, '/', id) || !next_field(entry, '/', nat) ||
-      !next_field(entry, '/', observed) || !next_field(entry, '/', local) || !entry.empty())
+      !next_field(entry, '/', observed) || !next_field(entry, '/', local))
     return false;
+  if (!entry.empty()) {
+    std::string_view instance, counter;
+    std::uint64_t i = 0, c = 0;
+    if (!next_field(entry, '/', seen) || !entry.empty() || !next_field(seen, ':', instance) ||
+        !next_field(seen, ':', counter) || !seen.empty() || !parse_hex(instance, 8, i) ||
+        !parse_hex(counter, 16, c) || c == 0)
+      return false;
+    w.instance = static_cast<std::uint32_t>(i);
+    w.counter = c;
+  }
   if (!wire::NodeId::from_hex(id, w.id)) return false;
   if (nat.size() != 1 || nat[0] < '0' || nat[0] > '3') return false;
   w.behind_nat = (nat[0] - '0') & 1;

@@ -49,6 +49,11 @@ struct RegistrationWrite {
   wire::Endpoint observed;
   bool behind_nat = false;
   bool symmetric_nat = false;
+  // The Registration Request's sender instance and counter (counter 0:
+  // none): carried in the cluster's note, so that the other members take
+  // the message as seen and refuse a copy of it (docs/operations.md).
+  std::uint32_t instance = 0;
+  std::uint64_t counter = 0;
   bool operator==(const RegistrationWrite&) const = default;
 };
 // Liveness of a node or relay (soft state: written lazily).

@@ -216,6 +216,41 @@ TEST_CASE("cluster: a relay homed at A carries a path B directs, B never writes 
   CHECK(c.b.log().find("relay.test.example silent") == std::string::npos);
 }
 
+TEST_CASE("cluster: a copy of a registration made at A is refused by B once B has its note") {
+  // The members keep separate replay windows; the note that carries a
+  // registration carries its message's instance and counter, so an
+  // on-path copy sent to another member is a replay there too.
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  Cluster c(db.url());
+  c.a.start();
+  c.b.start();
+  const auto creds = c.a.enroll("n1.test.example");
+  NodeClient n1(creds, c.a.endpoint());
+  auto from = log_size(c.b);
+  REQUIRE(n1.register_at({ep("10.1.0.1", 4512)}));
+  const std::vector<std::uint8_t> copy = n1.last_datagram();
+  REQUIRE(c.b.wait_log("cluster: n1.test.example registered at " + n1.local().to_string(), 2000,
+                       from));
+  // The copy from elsewhere, to B: no answer, and B keeps the node where it is.
+  NodeClient thief(creds, c.b.endpoint(), ep("127.0.0.5", 0));
+  thief.send_raw(copy);
+  CHECK_FALSE(thief.wait_for<wire::RegistrationResponse>(800));
+  // The node's own next message to B is not affected.
+  n1.set_dc(c.b.endpoint());
+  auto ack = n1.request(wire::Keepalive{});
+  REQUIRE(ack);
+  REQUIRE(std::holds_alternative<wire::KeepaliveAck>(ack->body));
+  CHECK(std::get<wire::KeepaliveAck>(ack->body).observed == n1.local());
+  REQUIRE(c.a.stop() == 0);
+  REQUIRE(c.b.stop() == 0);
+  std::smatch m;
+  const std::string log = c.b.log();
+  REQUIRE(std::regex_search(log, m, std::regex("\\breplayed=([0-9]+)")));
+  CHECK(std::stoull(m[1].str()) == 1);
+  CHECK(log.find("127.0.0.5") == std::string::npos);
+}
+
 TEST_CASE("cluster: garbage on the notification channel is ignored and counted") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;

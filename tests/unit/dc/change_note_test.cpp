@@ -83,6 +83,41 @@ TEST_CASE("change note: many registrations are split under the size and count li
   CHECK(back == regs);
 }
 
+TEST_CASE("change note: a registration's instance and counter are carried when known") {
+  RegistrationWrite a{false, id_n(1), {ep("192.168.1.5", 4500)}, ep("203.0.113.9", 61000), true,
+                      false};
+  a.instance = 0xfedcba98;
+  a.counter = 0x17979cfe362a0001;
+  RegistrationWrite b{false, id_n(2), {}, {}, false, false};  // none known: no field
+  std::vector<wire::NodeId> too_big;
+  const auto notes = store::registration_notes(kSender, {&a, &b}, too_big);
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0].find("/fedcba98:17979cfe362a0001 ") != std::string::npos);
+  const auto n = store::parse_change_note(notes[0]);
+  REQUIRE(n);
+  REQUIRE(n->registrations.size() == 2);
+  CHECK(n->registrations[0] == a);
+  CHECK(n->registrations[1] == b);
+  CHECK(n->registrations[1].counter == 0);
+  // A note from a member without the field (before 2026-12-01) still parses.
+  const std::string id(32, 'a');
+  const std::string head = std::string("reg ") + kSender + " ";
+  const auto old = store::parse_change_note(head + id + "/0/-/-");
+  REQUIRE(old);
+  CHECK(old->registrations[0].counter == 0);
+  for (const std::string& bad : std::vector<std::string>{
+           id + "/0/-/-/1:0",                     // counter 0 means none: never sent
+           id + "/0/-/-/1",                       // no counter
+           id + "/0/-/-/:5",                      // no instance
+           id + "/0/-/-/1:5:6",                   // a third number
+           id + "/0/-/-/123456789:5",             // instance over 32 bits
+           id + "/0/-/-/1:12345678901234567",     // counter over 64 bits
+           id + "/0/-/-/1:5x",                    // not hex
+           id + "/0/-/-/1:5/2:6",                 // a field too many
+       })
+    CHECK_MESSAGE(!store::parse_change_note(head + bad), bad);
+}
+
 TEST_CASE("change note: malformed reg entries are refused") {
   const std::string id(32, 'a');
   const std::string head = std::string("reg ") + kSender + " ";
