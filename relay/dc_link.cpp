@@ -213,7 +213,9 @@ void DcLink::on_datagram(std::span<const std::uint8_t> datagram, const wire::End
   const std::uint32_t txid = r.header.txid;
   if (auto* resp = std::get_if<wire::RegistrationResponse>(&r.body)) {
     if (registered_ && txid != reg_txid_) return;  // a late duplicate
-    if (from != home()) return;  // the member we left answered late
+    // In a cluster, the member we left answered late.  (A lone DC's
+    // answer is taken from wherever it comes, as before clusters.)
+    if (members_.size() > 1 && from != home()) return;
     registered_ = true;
     ++registrations_;
     reg_txid_ = 0;
