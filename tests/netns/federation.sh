@@ -22,9 +22,9 @@
 #     zb2  203.0.113.122  member 2 = ns2.zb.ntm.test
 #     rs2  203.0.113.21   ntm-rs enrolled at zb1 (rs, §1's relay, at za1)
 #     rs3  203.0.113.22   ntm-rs enrolled at za2 (with two members per zone:
-#     rs4  203.0.113.23   ntm-rs enrolled at zb2  ntm-rs answers only the
-#                         member it was enrolled at: one relay per member,
-#                         as docs/operations.md asks)
+#     rs4  203.0.113.23   ntm-rs enrolled at zb2  one relay starting at each
+#                         member; each fails over to the other member when
+#                         its own dies, docs/operations.md "Failover")
 #   pga, pgb              namespaces with only lo: each zone's PostgreSQL
 #                         (tests/pg/pg_cluster.sh), reached by the members
 #                         through its unix socket under $W/pg-za, $W/pg-zb
