@@ -100,6 +100,16 @@ cn_loc() {
   fi
 }
 
+# wait_cn_registered HOST SECS: until HOST's ntmd says it is registered.
+wait_cn_registered() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    [ "$(svc_status "$1" | jq -r .registered 2>/dev/null)" = true ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # prepare CN LOC: m at LOC (a placement move when it is elsewhere), the CN's
 # name resolved on m and the path up.  Prints a note on recovery.
 PREP_NOTE=""
@@ -107,10 +117,24 @@ prepare() {
   local cn=$1 loc=$2 name vip
   name=$(fqdn "$cn")
   PREP_NOTE=""
+  # A CN that lost the DC (seen once in CI: a1 behind NAT A had its
+  # keepalives go unanswered while m moved in and out of A, and was taken
+  # offline) makes every direction to it fail at once with "peer is
+  # offline", faster than any restart of m helps.  What the case measures
+  # is m's move, so the CN's registration is waited for (ntmd registers
+  # again after 40 s of silence and retries every 8 s), and noted.
+  if [ "$cn" != gh ] && ! wait_cn_registered "$cn" 1; then
+    if wait_cn_registered "$cn" 45; then
+      PREP_NOTE+=" CN $cn was not registered: waited for it;"
+    else
+      PREP_NOTE+=" CN $cn not registered after 45 s;"
+      return 1
+    fi
+  fi
   if [ "$(mob_loc m)" != "$loc" ]; then
     mob_place m "$loc" || return 1
     if ! wait_registered m "$loc" 10; then
-      PREP_NOTE="placement at $loc: not registered after 10 s, ntmd restarted;"
+      PREP_NOTE+=" placement at $loc: not registered after 10 s, ntmd restarted;"
       restart_ntmd m
       wait_registered m "$loc" 15 || return 1
     fi
