@@ -89,8 +89,12 @@ int serve(const config::Config& cfg) {
   // The token this process's writes carry in their notifications, so that
   // its own listener skips them (docs/operations.md "DC cluster").
   const std::string sender = store::new_sender_token();
+  // In a cluster the members' commits must not wait for each other's WAL
+  // flushes (Store::set_notify_sender); a lone DC keeps one transaction per
+  // batch.
   store::Writer writer(db.url(), cfg.group_commit_max, sender,
-                       std::chrono::milliseconds(cfg.group_commit_linger_ms));
+                       std::chrono::milliseconds(cfg.group_commit_linger_ms),
+                       cfg.cluster.size() > 1);
   control::Server server(io, cfg, view, writer);
   server.start();
 

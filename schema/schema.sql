@@ -25,6 +25,14 @@ BEGIN
 END
 $$;
 
+CREATE TABLE public.flush_marks (
+    sender text NOT NULL,
+    batches bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT flush_marks_batches_check CHECK ((batches > 0)),
+    CONSTRAINT flush_marks_sender_check CHECK ((sender ~ '^[0-9a-f]{1,64}$'::text))
+);
+
 CREATE TABLE public.nodes (
     node_id bytea NOT NULL,
     fqdn text NOT NULL,
@@ -126,6 +134,9 @@ ALTER TABLE public.zones ALTER COLUMN zone_id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+ALTER TABLE ONLY public.flush_marks
+    ADD CONSTRAINT flush_marks_pkey PRIMARY KEY (sender);
 
 ALTER TABLE ONLY public.nodes
     ADD CONSTRAINT nodes_fqdn_key UNIQUE (fqdn);

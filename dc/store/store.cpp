@@ -161,6 +161,20 @@ constexpr Statement kStatements[] = {
     {"notify", "SELECT pg_notify('ntm_changes', $1)"},
     // A batch's notes in one round trip, delivered in array order.
     {"notify_many", "SELECT pg_notify('ntm_changes', n) FROM unnest($1::text[]) WITH ORDINALITY AS u(n, i) ORDER BY i"},
+    // The same, in a cluster: the transaction then commits without waiting
+    // for its WAL flush, so PostgreSQL's notify lock (held from before the
+    // commit to its end) is not held across the flush; "flush_mark" makes
+    // the batch durable afterwards (migration 0006, dc.md §12.3).  One round
+    // trip: the setting is read at commit.
+    {"notify_many_async",
+     "WITH s AS (SELECT set_config('synchronous_commit', 'off', true)) "
+     "SELECT pg_notify('ntm_changes', n) FROM s, unnest($1::text[]) WITH ORDINALITY AS u(n, i) "
+     "ORDER BY i"},
+    {"flush_mark",
+     "INSERT INTO flush_marks (sender, batches) VALUES ($1, 1) ON CONFLICT (sender) DO UPDATE "
+     "SET batches = flush_marks.batches + 1, at = now()"},
+    {"flush_marks_forget",
+     "DELETE FROM flush_marks WHERE sender = $1 OR at < now() - interval '1 day'"},
     // Another DC process changed these rows (docs/operations.md "DC
     // cluster"): reloaded in one round trip per table.
     {"node_get_many",
@@ -337,6 +351,7 @@ struct Store::Impl {
   std::unique_ptr<Receiver> receiver;
   bool listening = false;
   std::string sender;  // non-empty: apply() notifies what it changed
+  bool async_notes = false;  // notes commit without the flush; a flush mark follows
 
   pqxx::connection& c() {
     if (!conn || !conn->is_open()) {
@@ -744,9 +759,19 @@ class PathDeleteBulk {
 
 }  // namespace
 
-void Store::set_notify_sender(std::string token) { impl_->sender = std::move(token); }
+void Store::set_notify_sender(std::string token, bool async_notes) {
+  impl_->sender = std::move(token);
+  impl_->async_notes = async_notes && !impl_->sender.empty();
+}
+
+void Store::forget_flush_marks() {
+  if (impl_->sender.empty()) return;
+  impl_->run<pqxx::nontransaction>(
+      [&](pqxx::nontransaction& tx) { tx.exec_prepared("flush_marks_forget", impl_->sender); });
+}
 
 void Store::apply(const std::vector<const WriteOp*>& ops) {
+  bool flush_after = false;
   impl_->run<pqxx::work>([&](pqxx::work& tx) {
     RegistrationBulk bulk;
     PathBulk paths;
@@ -809,8 +834,18 @@ void Store::apply(const std::vector<const WriteOp*>& ops) {
     add(path_notes(impl_->sender, reload));
     // One statement, not one round trip per note: the transaction (and the
     // writes waiting behind it) is shorter by that many round trips.
-    if (!notes.empty()) tx.exec_prepared("notify_many", text_array(notes));
+    if (notes.empty()) return;
+    flush_after = impl_->async_notes;
+    tx.exec_prepared(flush_after ? "notify_many_async" : "notify_many", text_array(notes));
   });
+  // The batch has committed but may not be on disk yet: this synchronous
+  // commit flushes the WAL through it (its own record lies after the
+  // batch's), and nothing is acknowledged before it returns.  Should it
+  // fail, the batch counts as failed and its senders retry; every write is
+  // an idempotent upsert or delete.
+  if (flush_after)
+    impl_->run<pqxx::nontransaction>(
+        [&](pqxx::nontransaction& tx) { tx.exec_prepared("flush_mark", impl_->sender); });
 }
 
 void Store::listen() {

@@ -75,7 +75,17 @@ class Store {
   // rows it changed (ChangeNote), so other DC processes hear of exactly
   // what committed, and only once it has.
   void apply(const std::vector<const WriteOp*>& ops);
-  void set_notify_sender(std::string token);
+  // async_notes (a DC cluster): a batch with notes commits without waiting
+  // for its WAL flush, then a second, synchronous transaction writes this
+  // sender's flush mark, which flushes the batch too; apply() returns after
+  // both.  PostgreSQL holds its notify lock from before a notifying
+  // commit to its end, so the members' flushes can now overlap (dc.md
+  // §12.3).  Changes others hear of may still be lost if the database
+  // crashes before the flush; what was acknowledged never is.
+  void set_notify_sender(std::string token, bool async_notes = false);
+  // Removes this sender's flush mark and any untouched for a day (a process
+  // that died).  Throws Unavailable without a database.
+  void forget_flush_marks();
 
   // Waits up to timeout_ms for change notifications; returns their payloads.
   std::vector<std::string> wait_notifications(int timeout_ms);

@@ -10,11 +10,12 @@
 namespace ntm::dc::store {
 
 Writer::Writer(std::string url, unsigned max_batch, std::string notify_sender,
-               std::chrono::milliseconds linger)
+               std::chrono::milliseconds linger, bool async_notes)
     : url_(std::move(url)),
       max_batch_(max_batch ? max_batch : 1),
       notify_sender_(std::move(notify_sender)),
       linger_(linger),
+      async_notes_(async_notes),
       thread_([this] { run(); }) {}
 
 Writer::~Writer() { stop(); }
@@ -85,13 +86,28 @@ void Writer::apply_batch(Store& store, std::vector<Item>& batch) {
 
 void Writer::run() {
   Store store(url_);
-  store.set_notify_sender(notify_sender_);
+  store.set_notify_sender(notify_sender_, async_notes_);
+  // Flush marks are bookkeeping: without the database now, the next start
+  // of any member clears what is left.
+  auto forget_marks = [&store, this] {
+    if (!async_notes_) return;
+    try {
+      store.forget_flush_marks();
+    } catch (const std::exception& e) {
+      spdlog::debug("store: flush marks not cleared: {}", e.what());
+    }
+  };
+  forget_marks();
   std::vector<Item> batch;
   for (;;) {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) return;
+      if (queue_.empty() && stopping_) {
+        lock.unlock();
+        forget_marks();
+        return;
+      }
       if (linger_.count() > 0)
         cv_.wait_until(lock, first_at_ + linger_, [this] {
           return stopping_ || awaited_ > 0 || queue_.size() >= max_batch_;

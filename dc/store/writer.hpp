@@ -46,8 +46,10 @@ class Writer {
   // notify_sender: this process's token (change_note.hpp); non-empty makes
   // every transaction notify the rows it changed to the other DC processes.
   // linger: how long writes without a Done may wait for company (0: none).
+  // async_notes: a member of a DC cluster; see Store::set_notify_sender.
   Writer(std::string url, unsigned max_batch, std::string notify_sender = {},
-         std::chrono::milliseconds linger = std::chrono::milliseconds(0));
+         std::chrono::milliseconds linger = std::chrono::milliseconds(0),
+         bool async_notes = false);
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -73,6 +75,7 @@ class Writer {
   unsigned max_batch_;
   std::string notify_sender_;
   std::chrono::milliseconds linger_;
+  bool async_notes_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Item> queue_;  // guarded by mu_
