@@ -164,7 +164,7 @@ constexpr Statement kStatements[] = {
     // The same, in a cluster: the transaction then commits without waiting
     // for its WAL flush, so PostgreSQL's notify lock (held from before the
     // commit to its end) is not held across the flush; "flush_mark" makes
-    // the batch durable afterwards (migration 0006, dc.md §12.3).  One round
+    // the batch durable afterwards (migration 0006, dc.md §12.2).  One round
     // trip: the setting is read at commit.
     {"notify_many_async",
      "WITH s AS (SELECT set_config('synchronous_commit', 'off', true)) "

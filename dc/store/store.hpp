@@ -80,7 +80,7 @@ class Store {
   // sender's flush mark, which flushes the batch too; apply() returns after
   // both.  PostgreSQL holds its notify lock from before a notifying
   // commit to its end, so the members' flushes can now overlap (dc.md
-  // §12.3).  Changes others hear of may still be lost if the database
+  // §12.2).  Changes others hear of may still be lost if the database
   // crashes before the flush; what was acknowledged never is.
   void set_notify_sender(std::string token, bool async_notes = false);
   // Removes this sender's flush mark and any untouched for a day (a process

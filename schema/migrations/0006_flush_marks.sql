@@ -15,7 +15,7 @@
 -- the synchronous commit: that flush covers the batch's commit record,
 -- which lies before it in the WAL, and it holds no lock another member's
 -- commit waits for.  Only then are the batch's operations acknowledged
--- (docs/dc.md §12.3).
+-- (docs/dc.md §12.2).
 --
 -- sender:  the process's notification token (change_note.hpp).
 -- batches: how many batches it has made durable this way (a counter an

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Cluster members' commits overlap (dc.md §12.3): PostgreSQL holds its
+// Cluster members' commits overlap (dc.md §12.2): PostgreSQL holds its
 // notify lock from before a notifying commit to its end, so a member whose
 // notes commit with the batch's WAL flush keeps every other member's batch
 // waiting behind that flush.  Here the flush never ends on its own: the
