@@ -348,11 +348,11 @@ run_sequence() {
   fi
   out=$res/$sys-p$p.recv
   k=$((port++))
-  ip netns exec "$TOPO_P-$cn" python3 "$probe" recv 0.0.0.0 "$k" 100000 "$out" 2>>"$res/$sys-probe.log" &
+  ip netns exec "$TOPO_P-$cn" "$TOPO_PY" "$probe" recv 0.0.0.0 "$k" 100000 "$out" 2>>"$res/$sys-probe.log" &
   rpid=$!
   pid_of[recv]=$rpid
   sleep 0.3
-  ip netns exec "$TOPO_P-m" python3 "$probe" send "$target" "$k" "$iv_ms" 100000 2>>"$res/$sys-probe.log" &
+  ip netns exec "$TOPO_P-m" "$TOPO_PY" "$probe" send "$target" "$k" "$iv_ms" 100000 2>>"$res/$sys-probe.log" &
   spid=$!
   pid_of[send]=$spid
   tf=$(wait_flow "$sys" "$cn" "$(now_ns)")
@@ -464,7 +464,7 @@ for ((j = 0; j < ${#mv[@]}; j++)); do
     [[ $nsys == "$sys" && $ncn == "$cn" && $nts != 0 ]] && hi=$nts
   fi
   awk -v a="$lo" -v b="$hi" '$3 + 0 >= a + 0 && $3 + 0 < b + 0' "$file" >"$W/slice" 2>/dev/null || : >"$W/slice"
-  js=$(python3 "$probe" gap "$W/slice" "$ts" "$tc" 2>/dev/null || echo '{}')
+  js=$("$TOPO_PY" "$probe" gap "$W/slice" "$ts" "$tc" 2>/dev/null || echo '{}')
   # no probe sent after the configured moment arrived: the stream did not
   # come back, whatever short interval the in-flight probes show
   js=$(jq -c 'if .from_configured_ms == null then .gap_ms = null else . end' <<<"$js")

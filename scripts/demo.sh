@@ -187,7 +187,7 @@ wait_route() {
 }
 # gap_words FILE T_MOVE T_CONFIGURED: the probe stream's gap in words
 gap_words() {
-  python3 tests/netns/probe.py gap "$1" "$2" "$3" --horizon 1.5 | jq -r '
+  "$TOPO_PY" tests/netns/probe.py gap "$1" "$2" "$3" --horizon 1.5 | jq -r '
     if .gap_ms == null then "the probes did not get through after the move"
     else "the longest silence in the 1 ms probe stream was \(.gap_ms) ms; " +
       (if .from_configured_ms == null then "no probe sent after the new address was configured arrived"
@@ -195,20 +195,20 @@ gap_words() {
 }
 vip_cn=$(svc_status "$MN" | jq -r --arg p "$CN_NAME" '[.paths[] | select(.peer == $p)] | last | .peer_vip')
 size=6000000
-ip netns exec "$P-$CN" python3 tests/netns/bulk.py 9100 >"$W/bulk.log" 2>&1 &
+ip netns exec "$P-$CN" "$TOPO_PY" tests/netns/bulk.py 9100 >"$W/bulk.log" 2>&1 &
 SVC_PIDS+=("$!")
 for i in $(seq 50); do
   tx "$CN" ss -Hltn 'sport = :9100' | grep -q . && break
   sleep 0.1
 done
-ip netns exec "$P-$CN" python3 tests/netns/probe.py recv 0.0.0.0 9000 14 "$W/probe.txt" &
+ip netns exec "$P-$CN" "$TOPO_PY" tests/netns/probe.py recv 0.0.0.0 9000 14 "$W/probe.txt" &
 rpid=$!
 sleep 0.5
 echo "\$ curl http://$CN_NAME:9100/$size?rate=1000000     (a 6 MB download the CN paces to 6 s)" | indent
 ip netns exec "$P-$MN" curl -s -o /dev/null -w '%{size_download}' --max-time 60 \
   "http://$CN_NAME:9100/$size?rate=1000000" >"$W/curl.out" 2>"$W/curl.err" &
 cpid=$!
-ip netns exec "$P-$MN" python3 tests/netns/probe.py send "$vip_cn" 9000 1 9 2>/dev/null &
+ip netns exec "$P-$MN" "$TOPO_PY" tests/netns/probe.py send "$vip_cn" 9000 1 9 2>/dev/null &
 spid=$!
 echo "and a probe stream, one UDP datagram per millisecond from the MN to the CN's VIP $vip_cn" | indent
 echo "now: the MN is behind NAT A at ${TOPO_IP[$MN]}; route to the CN: $(route_of)" | indent

@@ -301,7 +301,7 @@ fed_start_dc() {
   }
   FED_FP[$m]=$(grep -o 'dc key: sha256:[0-9a-f]*' "$W/$m.log" | tail -1 | sed 's/.*sha256://')
   for ((i2 = 0; i2 < 100; i2++)); do
-    python3 -c "import socket,sys;socket.socket(socket.AF_UNIX).connect(sys.argv[1])" \
+    "$TOPO_PY" -c "import socket,sys;socket.socket(socket.AF_UNIX).connect(sys.argv[1])" \
       "$W/run/$m.sock" 2>/dev/null && break
     sleep 0.05
   done

@@ -49,7 +49,7 @@ mob_place m2 B || die "mob_place m2 B"
 fed_enrol_node m2 || die "node add m2"
 for h in gh "${MN_NODES[@]}" "${CN_NODES[@]}" m2; do svc_start_srv "$h" "$(fqdn "$h")" || die "servers"; done
 for h in gh g2 a1; do
-  ip netns exec "$TOPO_P-$h" python3 "$HERE/bulk.py" 9100 >"$W/bulk-$h.log" 2>&1 &
+  ip netns exec "$TOPO_P-$h" "$TOPO_PY" "$HERE/bulk.py" 9100 >"$W/bulk-$h.log" 2>&1 &
   SVC_PIDS+=("$!")
 done
 for r in $(fed_relays "za zb"); do svc_start_rs "$r" || die "ntm-rs on $r"; done
@@ -125,11 +125,12 @@ if want_phase moves; then
       read -r rb _ < <(wait_path a2 "$name" direct 8)
       detail="a2 -> m2 before the move: '$rb' (VIP '$v'), expected direct"
       if [ "$rb" = direct ]; then
-        ip netns exec "$TOPO_P-m2" python3 "$PROBE" recv 0.0.0.0 9004 8 "$d/fwd.txt" &
+        ip netns exec "$TOPO_P-m2" "$TOPO_PY" "$PROBE" recv 0.0.0.0 9004 8 "$d/fwd.txt" &
         rpid=$!
         sleep 0.3
-        ip netns exec "$TOPO_P-a2" python3 "$PROBE" send "$v" 9004 1 5 2>"$d/fwd.send" &
+        ip netns exec "$TOPO_P-a2" "$TOPO_PY" "$PROBE" send "$v" 9004 1 5 2>"$d/fwd.send" &
         spid=$!
+        probe_wait_started 10 "$d/fwd.send"
         sleep 1
         mob_place m2 B
         t_move=$MOB_T_START t_conf=$MOB_T_CONFIGURED t=$(now)
@@ -177,15 +178,16 @@ else
   rpids=() spids=()
   for st in "${streams[@]}"; do
     read -r from to port <<<"$st"
-    ip netns exec "$TOPO_P-$to" python3 "$PROBE" recv 0.0.0.0 "$port" 10 "$d/$from-$to.txt" &
+    ip netns exec "$TOPO_P-$to" "$TOPO_PY" "$PROBE" recv 0.0.0.0 "$port" 10 "$d/$from-$to.txt" &
     rpids+=("$!")
   done
   sleep 0.3
   for st in "${streams[@]}"; do
     read -r from to port <<<"$st"
-    ip netns exec "$TOPO_P-$from" python3 "$PROBE" send "${VIP[$to]}" "$port" 1 6 2>"$d/$from-$to.send" &
+    ip netns exec "$TOPO_P-$from" "$TOPO_PY" "$PROBE" send "${VIP[$to]}" "$port" 1 6 2>"$d/$from-$to.send" &
     spids+=("$!")
   done
+  probe_wait_started 10 "$d"/*.send
   sleep 1
   T_KILL=$(nowns)
   fed_stop_dc za 1

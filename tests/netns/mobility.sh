@@ -27,6 +27,11 @@
 #                         and TOPO_IP[HOST], TOPO_NET[HOST] (G, A, B, C, D).
 #   mob_loc HOST          prints the current LOC ("none" while parked)
 #   mob_addr HOST LOC     prints the address HOST gets at LOC (no move)
+#   probe_wait_started SECS FILE...
+#                         waits (at most SECS) until every FILE, the stderr
+#                         of a `probe.py send`, says the stream has started;
+#                         returns 1 and names the files that do not.  A move
+#                         made before then would be measured as an outage.
 #
 # LOC and the address of the mobile host with index i (m: 0, m2: 1, ...; i < 4):
 #   G   203.0.113.(41+2i)/24  in G; no gateway: G is one flat /24
@@ -95,6 +100,21 @@ mob_addr() {
 }
 
 mob_loc() { echo "${MOB_LOC[$1]:-none}"; }
+
+probe_wait_started() {
+  local secs=$1 f late i
+  shift
+  for ((i = 0; i <= secs * 20; i++)); do
+    late=""
+    for f in "$@"; do
+      grep -q '^probe send: started' "$f" 2>/dev/null || late+=" $f"
+    done
+    [ -z "$late" ] && return 0
+    sleep 0.05
+  done
+  echo "mobility: probe streams not started after ${secs} s:$late" >&2
+  return 1
+}
 
 mob_place() {
   local h=$1 loc=$2 ns=$TOPO_P-$1 sw br addr gw net where swns

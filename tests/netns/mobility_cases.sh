@@ -153,7 +153,7 @@ prepare() {
 # gapof FILE T_MOVE T_CONF [HORIZON]: "gap_ms from_configured_ms lost recovered"
 gapof() {
   if [ ! -s "$1" ]; then echo "- - - false"; return; fi
-  python3 "$PROBE" gap "$1" "$2" "$3" --horizon "${4:-1}" |
+  "$TOPO_PY" "$PROBE" gap "$1" "$2" "$3" --horizon "${4:-1}" |
     jq -r '"\(.gap_ms // "-") \(.from_configured_ms // "-") \(.lost) \(.recovered)"'
 }
 
@@ -181,25 +181,29 @@ run_case() {
   local secs=$PROBE_S
   [ "${CASE_BACK_ONLY:-0}" = 1 ] && secs=${CASE_PROBE_S:-$PROBE_S}
   if [ "$fwd" = 1 ]; then
-    ip netns exec "$TOPO_P-$cn" python3 "$PROBE" recv 0.0.0.0 9000 $((secs + 4)) "$d/fwd.txt" &
+    ip netns exec "$TOPO_P-$cn" "$TOPO_PY" "$PROBE" recv 0.0.0.0 9000 $((secs + 4)) "$d/fwd.txt" &
     rpids+=("$!")
   fi
   if [ "$back" = 1 ]; then
-    ip netns exec "$TOPO_P-m" python3 "$PROBE" recv 0.0.0.0 9001 $((secs + 4)) "$d/back.txt" &
+    ip netns exec "$TOPO_P-m" "$TOPO_PY" "$PROBE" recv 0.0.0.0 9001 $((secs + 4)) "$d/back.txt" &
     rpids+=("$!")
   fi
   sleep 0.3
   if [ "$fwd" = 1 ]; then
-    ip netns exec "$TOPO_P-m" python3 "$PROBE" send "$CN_VIP" 9000 1 "$secs" 2>"$d/fwd.send" &
+    ip netns exec "$TOPO_P-m" "$TOPO_PY" "$PROBE" send "$CN_VIP" 9000 1 "$secs" 2>"$d/fwd.send" &
     spids+=("$!")
     ip netns exec "$TOPO_P-m" curl -s -o /dev/null --max-time 20 -w '%{size_download}' \
       "http://$name:9100/$BULK_SIZE?rate=$BULK_RATE" >"$d/curl.out" 2>&1 &
     cpid=$!
   fi
   if [ "$back" = 1 ]; then
-    ip netns exec "$TOPO_P-$cn" python3 "$PROBE" send "${VIP[m]}" 9001 1 "$secs" 2>"$d/back.send" &
+    ip netns exec "$TOPO_P-$cn" "$TOPO_PY" "$PROBE" send "${VIP[m]}" 9001 1 "$secs" 2>"$d/back.send" &
     spids+=("$!")
   fi
+  local sends=()
+  [ "$fwd" = 1 ] && sends+=("$d/fwd.send")
+  [ "$back" = 1 ] && sends+=("$d/back.send")
+  probe_wait_started 10 "${sends[@]}"
   sleep 1
   "$@"
   local tmove=$T_MOVE tconf=$T_CONF want_ok=0 t

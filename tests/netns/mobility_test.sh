@@ -119,7 +119,7 @@ svc_start_pdns || die "pdns_server"
 svc_start_rs || die "ntm-rs"
 RSPID=${SVC_PIDS[-1]}
 for h in gh g1 a1 m2; do
-  ip netns exec "$TOPO_P-$h" python3 "$HERE/bulk.py" 9100 >"$W/bulk-$h.log" 2>&1 &
+  ip netns exec "$TOPO_P-$h" "$TOPO_PY" "$HERE/bulk.py" 9100 >"$W/bulk-$h.log" 2>&1 &
   SVC_PIDS+=("$!")
 done
 for h in gh g1 a1 m2; do

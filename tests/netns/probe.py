@@ -7,8 +7,10 @@
       resolved once at the start), carrying seq (from 0) and the wall-clock
       send time in ns; paced against absolute deadlines start + seq*interval
       (a late sender catches up, it does not skip seqs).  A send that fails
-      (no route for a moment) still uses up its seq.  At the end one line on
-      stderr: "probe send: N sent, E errors".
+      (no route for a moment) still uses up its seq.  On stderr, right after
+      the first datagram: "probe send: started" (flushed: a test waits for
+      it before it moves a host, mobility.sh probe_wait_started); at the end:
+      "probe send: N sent, E errors".
   probe.py recv BIND PORT DURATION_S OUTFILE
       receives for DURATION_S seconds (or until SIGTERM/SIGINT) and writes
       one line per datagram: "seq send_ns recv_ns" (recv_ns the kernel's
@@ -67,6 +69,8 @@ def send(dst, port, interval_ms, duration_s):
             s.sendto(struct.pack(FMT, seq, time.time_ns()) + pad, addr)
         except OSError:
             errors += 1
+        if seq == 0:
+            print("probe send: started", file=sys.stderr, flush=True)
     print(f"probe send: {count} sent, {errors} errors", file=sys.stderr)
 
 

@@ -67,7 +67,7 @@ svc_start_dc() {
   }
   local i
   for i in $(seq 100); do
-    python3 -c "import socket,sys;socket.socket(socket.AF_UNIX).connect(sys.argv[1])" \
+    "$TOPO_PY" -c "import socket,sys;socket.socket(socket.AF_UNIX).connect(sys.argv[1])" \
       "$W/run/pdns.sock" 2>/dev/null && return 0
     sleep 0.05
   done
@@ -179,7 +179,7 @@ EOF
 # svc_start_srv HOST NAME: HTTP :8080 and UDP echo :7007 on HOST.
 svc_start_srv() {
   mkdir -p "$W/$1"
-  ip netns exec "$TOPO_P-$1" python3 "$SVC_DIR/srv.py" "$2" >"$W/$1/srv.log" 2>&1 &
+  ip netns exec "$TOPO_P-$1" "$TOPO_PY" "$SVC_DIR/srv.py" "$2" >"$W/$1/srv.log" 2>&1 &
   SVC_PIDS+=("$!")
   local i
   for i in $(seq 50); do

@@ -33,6 +33,14 @@
 #                       reached through unix sockets, e.g. a PostgreSQL)
 #   topo_ns HOST        the namespace's name
 #   TOPO_IP[HOST], TOPO_WAN[a..d], TOPO_NET[HOST] (G, A, B, C or D)
+#   TOPO_PY             the Python that runs the testbed's helpers (probe.py,
+#                       srv.py, bulk.py and the socket checks): NTM_PYTHON if
+#                       set, else Debian's /usr/bin/python3 (scripts/setup.sh
+#                       installs it), else the first python3 on PATH.  Not
+#                       simply `python3`: on a machine where that is a version
+#                       manager's shim (pyenv's costs 0.4 s of CPU a start,
+#                       Debian's 0.07 s), eight probes started together on two
+#                       cores sent their first datagram 3 s later.
 
 TOPO_PDNS_IP=203.0.113.53
 TOPO_GH_NAME=gh.example.net
@@ -48,6 +56,15 @@ declare -gA TOPO_NATKIND=([a]=iptables [b]=nft [c]=iptables [d]=symmetric)
 declare -gA TOPO_NET=(
   [dc]=G [rs]=G [gh]=G [g1]=G [g2]=G [a1]=A [a2]=A [b1]=B [c1]=C [d1]=D
 )
+
+# shellcheck disable=SC2034  # TOPO_PY is for the scripts that source this file
+if [ -n "${NTM_PYTHON:-}" ]; then
+  TOPO_PY=$NTM_PYTHON
+elif [ -x /usr/bin/python3 ]; then
+  TOPO_PY=/usr/bin/python3
+else
+  TOPO_PY=$(command -v python3)
+fi
 
 topo_ns() { echo "$TOPO_P-$1"; }
 tx() {
