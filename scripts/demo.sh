@@ -208,8 +208,9 @@ echo "\$ curl http://$CN_NAME:9100/$size?rate=1000000     (a 6 MB download the C
 ip netns exec "$P-$MN" curl -s -o /dev/null -w '%{size_download}' --max-time 60 \
   "http://$CN_NAME:9100/$size?rate=1000000" >"$W/curl.out" 2>"$W/curl.err" &
 cpid=$!
-ip netns exec "$P-$MN" "$TOPO_PY" tests/netns/probe.py send "$vip_cn" 9000 1 9 2>/dev/null &
+ip netns exec "$P-$MN" "$TOPO_PY" tests/netns/probe.py send "$vip_cn" 9000 1 9 2>"$W/probe.send" &
 spid=$!
+probe_wait_started 10 "$W/probe.send" || true
 echo "and a probe stream, one UDP datagram per millisecond from the MN to the CN's VIP $vip_cn" | indent
 echo "now: the MN is behind NAT A at ${TOPO_IP[$MN]}; route to the CN: $(route_of)" | indent
 sleep 1.5
