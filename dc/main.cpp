@@ -22,6 +22,7 @@ struct Args {
   std::string log_level;
   std::string name;
   std::string out;
+  std::string grace;  // rekey --grace
 };
 
 int enrollment(const config::Config& cfg, const std::function<void(store::Store&)>& fn) {
@@ -56,9 +57,13 @@ int main(int argc, char** argv) {
   auto* node_remove = node->add_subcommand("remove", "revoke a node at once");
   node_remove->add_option("fqdn", a.name)->required();
   auto* node_rekey = node->add_subcommand(
-      "rekey", "give a node a new key (the old one is refused at once) and write its config file");
+      "rekey", "give a node a new key and write its config file (the old key is refused at once "
+               "unless --grace is given)");
   node_rekey->add_option("fqdn", a.name)->required();
   node_rekey->add_option("-o,--out", a.out, "where to write the node's config ('-': stdout)");
+  auto* node_grace = node_rekey->add_option("--grace", a.grace,
+                         "keep taking the old key this long (90s, 15m, 12h, 7d; at most 30d), or "
+                         "until the node first uses the new one");
 
   auto* relay = app.add_subcommand("relay", "enroll, list, show, rekey or remove relay servers");
   relay->require_subcommand(1);
@@ -71,11 +76,27 @@ int main(int argc, char** argv) {
   auto* relay_remove = relay->add_subcommand("remove", "revoke a relay at once");
   relay_remove->add_option("name", a.name)->required();
   auto* relay_rekey = relay->add_subcommand(
-      "rekey", "give a relay a new key (the old one is refused at once) and write its config file");
+      "rekey", "give a relay a new key and write its config file (the old key is refused at once "
+               "unless --grace is given)");
   relay_rekey->add_option("name", a.name)->required();
   relay_rekey->add_option("-o,--out", a.out, "where to write the relay's config ('-': stdout)");
+  auto* relay_grace = relay_rekey->add_option("--grace", a.grace,
+                          "keep taking the old key this long (90s, 15m, 12h, 7d; at most 30d), or "
+                          "until the relay first uses the new one");
 
   CLI11_PARSE(app, argc, argv);
+  std::uint32_t grace_s = 0;
+  if (node_grace->count() > 0 || relay_grace->count() > 0) {
+    const auto g = enroll::parse_grace(a.grace);
+    if (!g) {
+      std::fprintf(stderr,
+                   "ntm-dc: --grace: '%s' is not a duration from 1s to 30d (e.g. 90s, 15m, 12h, "
+                   "7d)\n",
+                   a.grace.c_str());
+      return 2;
+    }
+    grace_s = *g;
+  }
 
   config::Config cfg;
   try {
@@ -119,13 +140,18 @@ int main(int argc, char** argv) {
     if (*node_rekey || *relay_rekey)
       return enrollment(cfg, [&](store::Store& s) {
         std::string text;
-        const auto e = enroll::rekey(s, cfg, a.name, is_relay, a.out, &text);
+        const auto e = enroll::rekey(s, cfg, a.name, is_relay, a.out, &text, grace_s);
         if (a.out == "-") {
           std::fputs(text.c_str(), stdout);
         } else {
           std::printf("rekeyed %s %s: key epoch %d\nconfig written to %s\n",
                       is_relay ? "relay" : "node", e.name.c_str(), static_cast<int>(e.key_epoch),
                       e.config_file.c_str());
+          if (grace_s)
+            std::printf("the old key is taken for %u s more, or until the %s uses the new one\n",
+                        grace_s, is_relay ? "relay" : "node");
+          else
+            std::printf("the old key is refused from now on\n");
         }
       });
     if (*node_remove || *relay_remove)

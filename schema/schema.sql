@@ -49,11 +49,15 @@ CREATE TABLE public.nodes (
     last_seen timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    prev_key bytea,
+    prev_key_until timestamp with time zone,
     CONSTRAINT nodes_fqdn_check CHECK (((fqdn = lower(fqdn)) AND ((length(fqdn) >= 1) AND (length(fqdn) <= 253)))),
     CONSTRAINT nodes_key_epoch_check CHECK (((key_epoch >= 0) AND (key_epoch <= 255))),
     CONSTRAINT nodes_node_id_check CHECK ((octet_length(node_id) = 16)),
     CONSTRAINT nodes_node_key_check CHECK ((octet_length(node_key) = 32)),
     CONSTRAINT nodes_observed_port_check CHECK (((observed_port >= 0) AND (observed_port <= 65535))),
+    CONSTRAINT nodes_prev_key_check CHECK ((octet_length(prev_key) = 32)),
+    CONSTRAINT nodes_prev_key_pair CHECK (((prev_key IS NULL) = (prev_key_until IS NULL))),
     CONSTRAINT nodes_vip_check CHECK (((family(vip) = 4) AND (masklen(vip) = 32)))
 )
 WITH (fillfactor='50');
@@ -103,11 +107,15 @@ CREATE TABLE public.relays (
     last_seen timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    prev_key bytea,
+    prev_key_until timestamp with time zone,
     CONSTRAINT relays_active_paths_check CHECK ((active_paths >= 0)),
     CONSTRAINT relays_key_epoch_check CHECK (((key_epoch >= 0) AND (key_epoch <= 255))),
     CONSTRAINT relays_load_permille_check CHECK (((load_permille >= 0) AND (load_permille <= 1000))),
     CONSTRAINT relays_name_check CHECK (((name = lower(name)) AND ((length(name) >= 1) AND (length(name) <= 253)))),
     CONSTRAINT relays_observed_port_check CHECK (((observed_port >= 0) AND (observed_port <= 65535))),
+    CONSTRAINT relays_prev_key_check CHECK ((octet_length(prev_key) = 32)),
+    CONSTRAINT relays_prev_key_pair CHECK (((prev_key IS NULL) = (prev_key_until IS NULL))),
     CONSTRAINT relays_relay_id_check CHECK ((octet_length(relay_id) = 16)),
     CONSTRAINT relays_relay_key_check CHECK ((octet_length(relay_key) = 32))
 );

@@ -27,6 +27,9 @@ void Server::on_cluster_parties(const std::vector<store::PartyRow>& rows, bool s
       continue;
     }
     const bool was_online = p->online;
+    // A grace period another member ended (the party spoke there under
+    // its new key) ends here too.
+    p->keep_previous(row.prev_key, row.prev_key_until_ms, common::wall_ms());
     p->last_seen_ms = std::max(p->last_seen_ms, row.last_seen_ms);
     if (p->kind == state::PartyKind::relay) {
       p->active_paths = row.active_paths;

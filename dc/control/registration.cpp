@@ -159,6 +159,11 @@ void Server::sweep() {
   };
   expiry_pass_.next(kSlices, all_parties, [&](const wire::NodeId& id) {
     state::Party* p = view_.find(id);
+    if (p && p->prev && now >= p->prev->until_ms) {
+      spdlog::info("registration: {}: the previous key's grace period is over", p->name);
+      p->prev.reset();
+      p->speaks_prev = false;
+    }
     if (!p || !p->online || now <= p->last_seen_ms + lifetime_ms) return;
     p->online = false;
     stats_.expired++;

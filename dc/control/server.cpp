@@ -56,7 +56,8 @@ bool Server::ViewKeys::has_key(const wire::Header& h) const {
   wire::NodeId id;
   id.bytes = h.id;
   const state::Party* p = view_.find(id);
-  return p && p->key_epoch == h.key_epoch;
+  // A previous key past its grace period is unknown like any other.
+  return p && p->rx_key_for(h.key_epoch, common::wall_ms()) != nullptr;
 }
 
 Server::Server(asio::io_context& io, const config::Config& cfg, state::View& view,
@@ -217,7 +218,9 @@ void Server::on_datagram(std::span<const std::uint8_t> data, std::size_t size,
     return;
   }
   wire::Received msg;
-  if (crypto_.rekey(party->rx_key) != wire::Error::ok) return;
+  const wire::SecretKey* rx_key = party->rx_key_for(h.common.key_epoch, now);
+  if (!rx_key) return;  // classify checked; defensive
+  if (crypto_.rekey(*rx_key) != wire::Error::ok) return;
   if (wire::Error e = wire::open_control(crypto_, data, h, msg.body); e != wire::Error::ok) {
     bump(stats_, e);
     spdlog::debug("control: drop from {} ({}): {}", from.to_string(), party->name,
@@ -239,6 +242,7 @@ void Server::on_datagram(std::span<const std::uint8_t> data, std::size_t size,
     stats_.rate_limited++;
     return;
   }
+  key_heard(*party, h.common.key_epoch);
   msg.header = h;
   dispatch(*party, msg, from, probe);
 }
@@ -280,14 +284,31 @@ void Server::dispatch(state::Party& party, wire::Received& msg, const wire::Endp
       msg.body);
 }
 
+void Server::key_heard(state::Party& party, std::uint8_t epoch) {
+  if (!party.prev) return;
+  if (epoch == party.prev->epoch) {
+    party.speaks_prev = true;
+    return;
+  }
+  // Its daemon has the new key: the old one is no longer needed by any
+  // member, and the database says so (its grace ends early).
+  spdlog::info("control: {} speaks under key epoch {}: previous key retired", party.name,
+               static_cast<int>(party.key_epoch));
+  party.prev.reset();
+  party.speaks_prev = false;
+  writer_.submit(
+      store::KeyRetireWrite{party.kind == state::PartyKind::relay, party.id, party.key_epoch},
+      nullptr);
+}
+
 std::size_t Server::seal(state::Party& party, const wire::Body& body, std::uint32_t txid,
                          std::span<std::uint8_t> out) {
   wire::ControlHeader h;
-  h.common = {wire::type_of(body), wire::KeyDomain::node_dc, wire::Role::dc, party.key_epoch,
-              instance_, counter_++, party.id.bytes};
+  h.common = {wire::type_of(body), wire::KeyDomain::node_dc, wire::Role::dc,
+              party.sending_epoch(), instance_, counter_++, party.id.bytes};
   h.timestamp_ms = common::wall_ms();
   h.txid = txid;
-  wire::Error err = crypto_.rekey(party.tx_key);
+  wire::Error err = crypto_.rekey(party.sending_key());
   std::size_t n = 0;
   if (err == wire::Error::ok) n = wire::seal_control(crypto_, h, body, out, err);
   if (err != wire::Error::ok) {
@@ -407,9 +428,27 @@ void Server::on_party_changed(const wire::NodeId& id, std::optional<store::Party
     return;
   }
   state::Party* existing = view_.find(id);
+  const std::uint64_t now = common::wall_ms();
+  // Re-keyed with a grace period from the key held here: the party's
+  // daemon goes on under the old key until it takes the new one, so its
+  // soft state (location, replay window: its counters go on) stays.
+  if (existing && existing->rekeyed_from_here(row->prev_key, row->key_epoch) &&
+      existing->name == row->name) {
+    existing->key = row->key;
+    existing->key_epoch = row->key_epoch;
+    existing->derive_keys();
+    existing->keep_previous(row->prev_key, row->prev_key_until_ms, now);
+    existing->speaks_prev = existing->prev != nullptr;
+    spdlog::info("control: party {} ({}) re-keyed to epoch {}, the previous key kept for its "
+                 "grace period",
+                 row->name, id.to_hex(), static_cast<int>(row->key_epoch));
+    return;
+  }
   // Keep live soft state (replay windows, observed address) for a party
   // whose key did not change; take the database's row otherwise.
   if (existing && existing->key.equals(row->key) && existing->key_epoch == row->key_epoch) {
+    // A grace period that ended (or was ended by another member) ends here.
+    existing->keep_previous(row->prev_key, row->prev_key_until_ms, now);
     if (existing->name != row->name) {
       if (existing->kind == state::PartyKind::node && observer_)
         observer_->node_removed(existing->name);

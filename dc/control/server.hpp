@@ -140,6 +140,10 @@ class Server {
   // ---- send path (server.cpp) ----
   bool send(state::Party& party, const wire::Endpoint& to, const wire::Body& body,
             std::uint32_t txid, bool probe = false);
+  // An authentic message from party under key epoch `epoch`: during a
+  // re-key's grace period, which key the DC answers under, and the end of
+  // the grace once the party speaks under the new key (docs/dc.md §11).
+  void key_heard(state::Party& party, std::uint8_t epoch);
   // Seals body for party into out; returns the length, 0 on failure (logged).
   std::size_t seal(state::Party& party, const wire::Body& body, std::uint32_t txid,
                    std::span<std::uint8_t> out);

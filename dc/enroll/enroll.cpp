@@ -186,8 +186,33 @@ void remove(store::Store& store, const std::string& name_in, bool relay) {
   store.remove_party(row->id, relay);
 }
 
+std::optional<std::uint32_t> parse_grace(std::string_view t) {
+  std::uint64_t unit = 1;
+  if (!t.empty()) {
+    switch (t.back()) {
+      case 's': unit = 1; break;
+      case 'm': unit = 60; break;
+      case 'h': unit = 3600; break;
+      case 'd': unit = 86400; break;
+      default: unit = 0; break;
+    }
+    if (unit) t.remove_suffix(1);
+    else unit = 1;
+  }
+  if (t.empty() || t.size() > 9) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  v *= unit;
+  if (v == 0 || v > kMaxGraceS) return std::nullopt;
+  return static_cast<std::uint32_t>(v);
+}
+
 Enrolled rekey(store::Store& store, const config::Config& cfg, const std::string& name_in,
-               bool relay, const std::filesystem::path& out, std::string* text) {
+               bool relay, const std::filesystem::path& out, std::string* text,
+               std::uint32_t grace_s) {
   const std::string name = canonical(name_in);
   const auto row = store.load_party_by_name(name, relay);
   if (!row) throw EnrollError(std::string(relay ? "no relay named " : "no node named ") + name);
@@ -214,7 +239,7 @@ Enrolled rekey(store::Store& store, const config::Config& cfg, const std::string
   }
   bool done = false;
   try {
-    done = store.rekey_party(e.id, relay, key, row->key_epoch);
+    done = store.rekey_party(e.id, relay, key, row->key_epoch, grace_s);
   } catch (...) {
     if (!staged.empty()) std::filesystem::remove(staged);
     throw;
@@ -262,6 +287,15 @@ void show(store::Store& store, const std::string& name_in, bool relay, std::ostr
      << "local:     ";
   for (const auto& e : p->local) os << ' ' << e.to_string();
   os << "\nlast seen:  " << age(p->last_seen_ms) << '\n';
+  if (p->prev_key) {
+    const std::uint64_t now = common::wall_ms();
+    os << "old key:    epoch " << static_cast<int>(static_cast<std::uint8_t>(p->key_epoch - 1))
+       << (now < p->prev_key_until_ms
+               ? ", taken for " + std::to_string((p->prev_key_until_ms - now + 999) / 1000) +
+                     " s more"
+               : std::string(", grace period over"))
+       << '\n';
+  }
   if (relay)
     os << "load:       " << p->load_permille << "/1000, " << p->active_paths << " paths\n";
 }

@@ -8,8 +8,10 @@
 
 #include <filesystem>
 #include <iosfwd>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "config/config.hpp"
 #include "store/store.hpp"
@@ -40,11 +42,21 @@ Enrolled add_relay(store::Store& store, const config::Config& cfg, const std::st
 void remove(store::Store& store, const std::string& name, bool relay);
 // Replaces a party's key with a new random one under the next key epoch
 // and writes its config file again (out as for add_node; an existing file
-// is replaced whole, by rename).  The old key is refused at once: the
-// party's daemon must be restarted with the new file.  ID, name and VIP
-// stay.  e.key_epoch is the new epoch.
+// is replaced whole, by rename).  ID, name and VIP stay.  e.key_epoch is
+// the new epoch.  grace_s 0: the old key (and any kept one) is refused at
+// once, and the party is offline until its daemon has the new file and a
+// SIGHUP.  Else the old key is still taken for grace_s seconds, or until
+// the party first speaks under the new one (docs/dc.md §11).
 Enrolled rekey(store::Store& store, const config::Config& cfg, const std::string& name,
-               bool relay, const std::filesystem::path& out, std::string* text = nullptr);
+               bool relay, const std::filesystem::path& out, std::string* text = nullptr,
+               std::uint32_t grace_s = 0);
+
+// The longest grace period a re-key takes: 30 days.
+inline constexpr std::uint32_t kMaxGraceS = 30u * 86400u;
+// A grace period as the operator writes it: a whole number with an
+// optional unit s, m, h or d ("90", "90s", "15m", "12h", "7d"), from 1 s
+// to kMaxGraceS.  nullopt for anything else.
+std::optional<std::uint32_t> parse_grace(std::string_view text);
 void list(store::Store& store, bool relays, std::ostream& os);
 void show(store::Store& store, const std::string& name, bool relay, std::ostream& os);
 

@@ -29,7 +29,41 @@ void Party::derive_keys() {
   wrap_key_cache.reset();
 }
 
+const wire::SecretKey* Party::rx_key_for(std::uint8_t epoch, std::uint64_t now_ms) const noexcept {
+  if (epoch == key_epoch) return &rx_key;
+  if (prev && epoch == prev->epoch && now_ms < prev->until_ms) return &prev->rx_key;
+  return nullptr;
+}
+
+void Party::keep_previous(const std::optional<wire::SecretKey>& old_key, std::uint64_t until_ms,
+                          std::uint64_t now_ms) {
+  const auto epoch = static_cast<std::uint8_t>(key_epoch - 1);
+  if (!old_key || now_ms >= until_ms) {
+    prev.reset();
+    speaks_prev = false;
+    return;
+  }
+  if (prev && prev->key.equals(*old_key) && prev->epoch == epoch) {
+    prev->until_ms = until_ms;
+    return;
+  }
+  prev = std::make_unique<PreviousKey>();
+  prev->key = *old_key;
+  prev->epoch = epoch;
+  prev->until_ms = until_ms;
+  prev->rx_key = wire::derive_key(*old_key, wire::KeyDomain::node_dc, wire::Role::node,
+                                  wire::Purpose::control, epoch, id.bytes);
+  prev->tx_key = wire::derive_key(*old_key, wire::KeyDomain::node_dc, wire::Role::dc,
+                                  wire::Purpose::control, epoch, id.bytes);
+}
+
 const wire::SecretKey& Party::wrap_key() {
+  if (speaks_prev && prev) {
+    if (!prev->wrap_key)
+      prev->wrap_key =
+          wire::derive_wrap_key(prev->key, wire::KeyDomain::node_dc, prev->epoch, id.bytes);
+    return *prev->wrap_key;
+  }
   if (!wrap_key_cache)
     wrap_key_cache = wire::derive_wrap_key(key, wire::KeyDomain::node_dc, key_epoch, id.bytes);
   return *wrap_key_cache;

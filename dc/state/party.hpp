@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -82,12 +83,50 @@ struct Party {
   wire::CompactReplayGuard replay;
   RateLimiter rate;
 
+  // A re-key with a grace period (docs/dc.md §11, migration 0007): the key
+  // it replaced, good under the epoch before key_epoch until until_ms (wall
+  // clock).  Null outside a grace period, so it costs 8 bytes per party.
+  struct PreviousKey {
+    wire::SecretKey key;
+    std::uint8_t epoch = 0;
+    std::uint64_t until_ms = 0;
+    wire::SecretKey rx_key, tx_key;
+    std::optional<wire::SecretKey> wrap_key;
+  };
+  std::unique_ptr<PreviousKey> prev;
+  // The party's last authentic message was under the previous key: the DC
+  // answers, and seals path keys to it, under that key too, since the
+  // party's daemon has not taken the new one yet.
+  bool speaks_prev = false;
+
   // Derives rx_key and tx_key from key; call after key or key_epoch change.
   void derive_keys();
+  // The key its messages under `epoch` are opened with, if that epoch is
+  // the current one or the previous one's grace has not ended at now_ms.
+  const wire::SecretKey* rx_key_for(std::uint8_t epoch, std::uint64_t now_ms) const noexcept;
+  // What the DC seals its messages to the party under.
+  std::uint8_t sending_epoch() const noexcept {
+    return speaks_prev && prev ? prev->epoch : key_epoch;
+  }
+  const wire::SecretKey& sending_key() const noexcept {
+    return speaks_prev && prev ? prev->tx_key : tx_key;
+  }
+  // Keeps `old_key` (the key before key_epoch) until until_ms, or drops the
+  // previous key if there is none or its time has passed.
+  void keep_previous(const std::optional<wire::SecretKey>& old_key, std::uint64_t until_ms,
+                     std::uint64_t now_ms);
+  // Whether a row's previous key is this party's current key: the row is
+  // a re-key with a grace period of the key this view holds.
+  bool rekeyed_from_here(const std::optional<wire::SecretKey>& row_prev,
+                         std::uint8_t row_epoch) const noexcept {
+    return row_prev && row_prev->equals(key) &&
+           static_cast<std::uint8_t>(key_epoch + 1) == row_epoch;
+  }
   // The key the DC seals path keys to this party under, derived on first
   // use and kept: one HKDF per party rather than one per Route Direction
   // (it was a fifth of the I/O thread's time at 5,000 directions/s), and
-  // none at start-up for parties never directed to.
+  // none at start-up for parties never directed to.  The previous key's
+  // while the party speaks under it.
   const wire::SecretKey& wrap_key();
   std::optional<wire::SecretKey> wrap_key_cache;  // reset by derive_keys()
   wire::NodeInfo info(const wire::Endpoint& dc_endpoint) const;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "state/view.hpp"
 
+#include "ntm/common/clock.hpp"
+
 namespace ntm::dc::state {
 
 Party& View::upsert(const store::PartyRow& row) {
@@ -32,6 +34,11 @@ Party& View::upsert(const store::PartyRow& row) {
     p.derive_keys();
     p.replay = {};
   }
+  // Loaded during a re-key's grace period: the party most likely still
+  // holds the old key, since the first message under the new one ends the
+  // grace in the database (KeyRetireWrite).
+  p.keep_previous(row.prev_key, row.prev_key_until_ms, common::wall_ms());
+  if (key_changed) p.speaks_prev = p.prev != nullptr;
   if (p.kind == PartyKind::node) {
     by_fqdn_[p.name] = &p;
     by_vip_[p.vip.addr] = &p;

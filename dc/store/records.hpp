@@ -37,6 +37,10 @@ struct PartyRow {
   std::uint64_t last_seen_ms = 0;
   std::uint32_t active_paths = 0;
   std::uint16_t load_permille = 0;
+  // The key replaced by a re-key with a grace period (migration 0007), good
+  // under epoch key_epoch - 1 until prev_key_until_ms (wall clock).
+  std::optional<wire::SecretKey> prev_key;
+  std::uint64_t prev_key_until_ms = 0;
 };
 
 // ---- write operations (executed by the group-commit writer) -------------
@@ -67,6 +71,13 @@ struct OfflineWrite {
   bool relay = false;
   wire::NodeId id;
 };
+// The party spoke under its current key: its previous one, kept for a
+// grace period after a re-key, is dropped (docs/dc.md §11).
+struct KeyRetireWrite {
+  bool relay = false;
+  wire::NodeId id;
+  std::uint8_t key_epoch = 0;  // the current one; a re-key since keeps its own
+};
 // The SOA serial the DC published for a zone (dc/dns/publisher.cpp): kept
 // so that a restarted DC never publishes a lower one.  Only raises it.
 struct ZoneSerialWrite {
@@ -80,8 +91,8 @@ struct PathDelete {
   wire::PathId id;
 };
 
-using WriteOp =
-    std::variant<RegistrationWrite, SeenWrite, OfflineWrite, PathWrite, PathDelete, ZoneSerialWrite>;
+using WriteOp = std::variant<RegistrationWrite, SeenWrite, OfflineWrite, KeyRetireWrite, PathWrite,
+                             PathDelete, ZoneSerialWrite>;
 
 // Text forms used in the database.
 std::string endpoint_text(const wire::Endpoint& e);

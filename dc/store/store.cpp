@@ -37,24 +37,28 @@ constexpr Statement kStatements[] = {
      "SELECT encode(node_id, 'hex'), fqdn, zone_id, encode(node_key, 'hex'), key_epoch, "
      "host(vip), local_endpoints::text, coalesce(host(observed_addr), ''), "
      "coalesce(observed_port, 0), behind_nat, symmetric_nat, online, "
-     "coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0) FROM nodes"},
+     "coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0), "
+     "coalesce(encode(prev_key, 'hex'), ''), coalesce((extract(epoch FROM prev_key_until) * 1000)::bigint, 0) FROM nodes"},
     {"node_get",
      "SELECT encode(node_id, 'hex'), fqdn, zone_id, encode(node_key, 'hex'), key_epoch, "
      "host(vip), local_endpoints::text, coalesce(host(observed_addr), ''), "
      "coalesce(observed_port, 0), behind_nat, symmetric_nat, online, "
-     "coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0) FROM nodes "
+     "coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0), "
+     "coalesce(encode(prev_key, 'hex'), ''), coalesce((extract(epoch FROM prev_key_until) * 1000)::bigint, 0) FROM nodes "
      "WHERE node_id = decode($1, 'hex')"},
     {"node_by_fqdn", "SELECT encode(node_id, 'hex') FROM nodes WHERE fqdn = $1"},
     {"relay_list",
      "SELECT encode(relay_id, 'hex'), name, encode(relay_key, 'hex'), key_epoch, "
      "local_endpoints::text, coalesce(host(observed_addr), ''), coalesce(observed_port, 0), "
      "online, coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0), active_paths, "
-     "load_permille FROM relays"},
+     "load_permille, "
+     "coalesce(encode(prev_key, 'hex'), ''), coalesce((extract(epoch FROM prev_key_until) * 1000)::bigint, 0) FROM relays"},
     {"relay_get",
      "SELECT encode(relay_id, 'hex'), name, encode(relay_key, 'hex'), key_epoch, "
      "local_endpoints::text, coalesce(host(observed_addr), ''), coalesce(observed_port, 0), "
      "online, coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0), active_paths, "
-     "load_permille FROM relays WHERE relay_id = decode($1, 'hex')"},
+     "load_permille, "
+     "coalesce(encode(prev_key, 'hex'), ''), coalesce((extract(epoch FROM prev_key_until) * 1000)::bigint, 0) FROM relays WHERE relay_id = decode($1, 'hex')"},
     {"relay_by_name", "SELECT encode(relay_id, 'hex') FROM relays WHERE name = $1"},
     {"vip_list", "SELECT host(vip) FROM nodes"},
     {"node_insert",
@@ -66,12 +70,30 @@ constexpr Statement kStatements[] = {
     {"node_delete",
      "DELETE FROM nodes WHERE node_id = decode($1, 'hex') RETURNING zone_id"},
     {"relay_delete", "DELETE FROM relays WHERE relay_id = decode($1, 'hex')"},
+    // $4: the grace period in seconds (0: none).  With one the replaced
+    // key is kept beside the new one and the party stays online; without,
+    // any kept key goes too (a leaked key is refused at once).  SET reads
+    // the row as it was, so prev_key takes the key being replaced.
     {"node_rekey",
      "UPDATE nodes SET node_key = decode($2, 'hex'), key_epoch = ($3::int + 1) % 256, "
-     "online = false, updated_at = now() WHERE node_id = decode($1, 'hex') AND key_epoch = $3"},
+     "prev_key = CASE WHEN $4::int > 0 THEN node_key END, "
+     "prev_key_until = CASE WHEN $4::int > 0 THEN now() + make_interval(secs => $4::int) END, "
+     "online = online AND $4::int > 0, updated_at = now() "
+     "WHERE node_id = decode($1, 'hex') AND key_epoch = $3"},
     {"relay_rekey",
      "UPDATE relays SET relay_key = decode($2, 'hex'), key_epoch = ($3::int + 1) % 256, "
-     "online = false, updated_at = now() WHERE relay_id = decode($1, 'hex') AND key_epoch = $3"},
+     "prev_key = CASE WHEN $4::int > 0 THEN relay_key END, "
+     "prev_key_until = CASE WHEN $4::int > 0 THEN now() + make_interval(secs => $4::int) END, "
+     "online = online AND $4::int > 0, updated_at = now() "
+     "WHERE relay_id = decode($1, 'hex') AND key_epoch = $3"},
+    // The party spoke under its current key (epoch $2): its previous key
+    // is no longer needed anywhere.  A re-key since then is left alone.
+    {"node_key_retire",
+     "UPDATE nodes SET prev_key = NULL, prev_key_until = NULL "
+     "WHERE node_id = decode($1, 'hex') AND key_epoch = $2 AND prev_key IS NOT NULL"},
+    {"relay_key_retire",
+     "UPDATE relays SET prev_key = NULL, prev_key_until = NULL "
+     "WHERE relay_id = decode($1, 'hex') AND key_epoch = $2 AND prev_key IS NOT NULL"},
     {"node_register",
      "UPDATE nodes SET local_endpoints = $2::text[], observed_addr = NULLIF($3, '')::inet, "
      "observed_port = $4, behind_nat = $5, symmetric_nat = $6, online = true, "
@@ -181,13 +203,15 @@ constexpr Statement kStatements[] = {
      "SELECT encode(node_id, 'hex'), fqdn, zone_id, encode(node_key, 'hex'), key_epoch, "
      "host(vip), local_endpoints::text, coalesce(host(observed_addr), ''), "
      "coalesce(observed_port, 0), behind_nat, symmetric_nat, online, "
-     "coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0) FROM nodes "
+     "coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0), "
+     "coalesce(encode(prev_key, 'hex'), ''), coalesce((extract(epoch FROM prev_key_until) * 1000)::bigint, 0) FROM nodes "
      "WHERE node_id = ANY (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)"},
     {"relay_get_many",
      "SELECT encode(relay_id, 'hex'), name, encode(relay_key, 'hex'), key_epoch, "
      "local_endpoints::text, coalesce(host(observed_addr), ''), coalesce(observed_port, 0), "
      "online, coalesce((extract(epoch FROM last_seen) * 1000)::bigint, 0), active_paths, "
-     "load_permille FROM relays "
+     "load_permille, "
+     "coalesce(encode(prev_key, 'hex'), ''), coalesce((extract(epoch FROM prev_key_until) * 1000)::bigint, 0) FROM relays "
      "WHERE relay_id = ANY (SELECT decode(x, 'hex') FROM unnest($1::text[]) AS x)"},
     {"path_get_many",
      "SELECT encode(path_id, 'hex'), encode(initiator, 'hex'), coalesce(encode(responder, 'hex'), ''), "
@@ -246,6 +270,14 @@ wire::Endpoint endpoint_from(const pqxx::field& addr, const pqxx::field& port) {
   return e;
 }
 
+// prev_key and prev_key_until (migration 0007): "" and 0 when none.
+void previous_key_from(const pqxx::field& key, const pqxx::field& until, PartyRow& p) {
+  wire::SecretKey k;
+  if (!std::strlen(key.c_str()) || !wire::SecretKey::from_hex(key.c_str(), k)) return;
+  p.prev_key = k;
+  p.prev_key_until_ms = until.as<std::uint64_t>();
+}
+
 PartyRow node_row(const pqxx::row& r) {
   PartyRow p;
   p.relay = false;
@@ -263,6 +295,7 @@ PartyRow node_row(const pqxx::row& r) {
   p.symmetric_nat = r[10].as<bool>();
   p.online = r[11].as<bool>();
   p.last_seen_ms = r[12].as<std::uint64_t>();
+  previous_key_from(r[13], r[14], p);
   return p;
 }
 
@@ -279,6 +312,7 @@ PartyRow relay_row(const pqxx::row& r) {
   p.last_seen_ms = r[8].as<std::uint64_t>();
   p.active_paths = r[9].as<std::uint32_t>();
   p.load_permille = static_cast<std::uint16_t>(r[10].as<int>());
+  previous_key_from(r[11], r[12], p);
   return p;
 }
 
@@ -517,10 +551,11 @@ void Store::insert_relay(const wire::NodeId& id, const std::string& name,
 }
 
 bool Store::rekey_party(const wire::NodeId& id, bool relay, const wire::SecretKey& key,
-                        std::uint8_t from_epoch) {
+                        std::uint8_t from_epoch, std::uint32_t grace_s) {
   return impl_->run<pqxx::work>([&](pqxx::work& tx) {
     const bool found = tx.exec_prepared(relay ? "relay_rekey" : "node_rekey", hex(id),
-                                        key.to_hex(), static_cast<int>(from_epoch))
+                                        key.to_hex(), static_cast<int>(from_epoch),
+                                        static_cast<int>(grace_s))
                            .affected_rows() == 1;
     if (found) tx.exec_prepared("notify", std::string(relay ? "relay " : "node ") + hex(id));
     return found;
@@ -564,6 +599,10 @@ struct Apply {
   }
   void operator()(const OfflineWrite& w) const {
     tx.exec_prepared(w.relay ? "relay_offline" : "node_offline", hex(w.id));
+  }
+  void operator()(const KeyRetireWrite& w) const {
+    tx.exec_prepared(w.relay ? "relay_key_retire" : "node_key_retire", hex(w.id),
+                     static_cast<int>(w.key_epoch));
   }
   void operator()(const ZoneSerialWrite& w) const {
     tx.exec_prepared("zone_serial", w.zone_id, static_cast<long long>(w.serial));
@@ -627,6 +666,7 @@ struct ChangedIds {
     else registrations[it->second] = &w;  // the last one is what the row holds
   }
   void operator()(const OfflineWrite& w) { party(w.id); }
+  void operator()(const KeyRetireWrite& w) { party(w.id); }
   void operator()(const SeenWrite& w) {
     if (s_set.insert(w.id).second) seen.push_back(w.id);
   }
@@ -802,6 +842,8 @@ void Store::apply(const std::vector<const WriteOp*>& ops) {
       // relay writes touch other rows and do not break the batch.
       const bool node_row = (std::holds_alternative<OfflineWrite>(*op) &&
                              !std::get<OfflineWrite>(*op).relay) ||
+                            (std::holds_alternative<KeyRetireWrite>(*op) &&
+                             !std::get<KeyRetireWrite>(*op).relay) ||
                             (std::holds_alternative<SeenWrite>(*op) &&
                              !std::get<SeenWrite>(*op).relay);
       if (node_row) bulk.flush(tx);

@@ -64,10 +64,12 @@ class Store {
   // there was no such party.
   bool remove_party(const wire::NodeId& id, bool relay);
   // A new key and the next key epoch for a party whose epoch is still
-  // from_epoch, marked offline (its running daemon holds the old key);
-  // false if it was removed or re-keyed meanwhile.  Running DCs are told.
+  // from_epoch; false if it was removed or re-keyed meanwhile.  Running DCs
+  // are told.  grace_s 0: the old key is refused at once and the party is
+  // marked offline (its running daemon holds the old key); else the old
+  // key is kept for grace_s seconds beside the new one (migration 0007).
   bool rekey_party(const wire::NodeId& id, bool relay, const wire::SecretKey& key,
-                   std::uint8_t from_epoch);
+                   std::uint8_t from_epoch, std::uint32_t grace_s = 0);
 
   // Applies a batch in one transaction (group commit).  Throws on failure;
   // the caller then retries the operations one by one to isolate a bad one.

@@ -58,9 +58,11 @@ bool Agent::reload_key(const wire::SecretKey& key, std::uint8_t key_epoch) {
   // new key's wrap key (direction.cpp reads cfg_).
   dc_chan_ = wire::ControlChannel(cfg_.key, dc_channel_config(cfg_));
   spdlog::info("registration: node key epoch {} taken; registering again", key_epoch);
-  // The DC took us offline with the old key: not registered until it
-  // answers under the new one (retried with backoff like any registration;
-  // lookups meanwhile wait for it instead of being refused).
+  // Not registered until the DC answers under the new key (retried with
+  // backoff like any registration; lookups meanwhile wait for it instead of
+  // being refused).  Re-keyed without a grace period, the DC took us
+  // offline with the old key; with one (ntm-dc rekey --grace), this first
+  // message under the new key ends the grace.
   registered_ = false;
   reg_backoff_ms_ = 500;
   register_now(wire::RegistrationReason::refresh);

@@ -442,3 +442,48 @@ TEST_CASE("cluster: a path another member is directing is not directed twice, an
   REQUIRE(std::regex_search(log, m, std::regex("\\bdirecting_elsewhere=([0-9]+)")));
   CHECK(std::stoull(m[1].str()) >= 1);
 }
+
+TEST_CASE("cluster: a re-key's grace ends on every member when the node speaks under the new key") {
+  // rekey --grace (docs/dc.md §11): both members take the old key until
+  // the node's first message under the new one, at either member.
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  Cluster c(db.url());
+  c.a.start();
+  c.b.start();
+  const auto old_creds = c.a.enroll("n1.test.example");
+  NodeClient old_at_a(old_creds, c.a.endpoint(), ep("127.0.0.2", 0));
+  REQUIRE(old_at_a.register_at());
+  NodeClient old_at_b(old_creds, c.b.endpoint(), ep("127.0.0.3", 0));
+  auto from_a = log_size(c.a), from_b = log_size(c.b);
+  int st = 0;
+  const auto out = c.a.cli({"node", "rekey", "n1.test.example", "--grace", "1h", "-o", "-"}, &st);
+  REQUIRE(st == 0);
+  REQUIRE(c.a.wait_log("re-keyed to epoch 1", 5000, from_a));
+  REQUIRE(c.b.wait_log("re-keyed to epoch 1", 5000, from_b));
+  // The old key at both members.
+  CHECK(old_at_a.register_at());
+  auto ka = old_at_b.request(wire::Keepalive{});
+  REQUIRE(ka);
+  CHECK(std::holds_alternative<wire::KeepaliveAck>(ka->body));
+
+  // The new key at A ends it at A and, through the database, at B.
+  NodeClient node(sim::parse_credentials(out), c.a.endpoint(), ep("127.0.0.4", 0));
+  REQUIRE(node.register_at());
+  REQUIRE(c.a.wait_log("n1.test.example speaks under key epoch 1: previous key retired", 2000));
+  // B drops it when the note of A's batch arrives (within the bound).
+  bool refused = false;
+  for (int i = 0; i < 30 && !refused; ++i) {
+    refused = !old_at_b.request(wire::Keepalive{}, 200);
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(refused);
+  CHECK_FALSE(old_at_a.register_at());
+  // The new key at B works.
+  NodeClient node_at_b(sim::parse_credentials(out), c.b.endpoint(), ep("127.0.0.5", 0));
+  auto ka2 = node_at_b.request(wire::Keepalive{});
+  REQUIRE(ka2);
+  CHECK(std::holds_alternative<wire::KeepaliveAck>(ka2->body));
+  REQUIRE(c.a.stop() == 0);
+  REQUIRE(c.b.stop() == 0);
+}

@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 #include <atomic>
 #include <filesystem>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -246,6 +247,23 @@ TEST_CASE("revocation takes effect at once") {
   CHECK(nb.register_at());
 }
 
+namespace {
+
+// CN directs a new path to `to` (enrolled as fqdn); both accept their
+// Route Direction.  True if both opened the same K_path: the DC sealed it
+// to each under the key that end holds.
+bool one_path_key(NodeClient& cn, NodeClient& to, const std::string& fqdn) {
+  const wire::PathId path = random_path();
+  cn.send(wire::DirectionRequest{path, wire::Fqdn{fqdn}, false});
+  const auto to_end = accept_direction(to);
+  const auto to_cn = accept_direction(cn);
+  if (!to_end || !to_cn) return false;
+  return to.open_key(to_end->path_key, path, to_end->key_epoch, wire::SealedKind::path_key)
+      .equals(cn.open_key(to_cn->path_key, path, to_cn->key_epoch, wire::SealedKind::path_key));
+}
+
+}  // namespace
+
 TEST_CASE("rekey: a node's new key works at once, the old one is refused, ID and VIP stay") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;
@@ -279,14 +297,7 @@ TEST_CASE("rekey: a node's new key works at once, the old one is refused, ID and
   CHECK(again->vip == first->vip);
   // Path keys are sealed to the new key under the new epoch: CN and the
   // node open the same K_path.
-  const wire::PathId path = random_path();
-  cn.send(wire::DirectionRequest{path, wire::Fqdn{"a.test.example"}, false});
-  const auto to_a = accept_direction(node);
-  REQUIRE(to_a);
-  const auto to_cn = accept_direction(cn);
-  REQUIRE(to_cn);
-  CHECK(node.open_key(to_a->path_key, path, to_a->key_epoch, wire::SealedKind::path_key)
-            .equals(cn.open_key(to_cn->path_key, path, to_cn->key_epoch, wire::SealedKind::path_key)));
+  CHECK(one_path_key(cn, node, "a.test.example"));
 
   // A relay, into a file that exists: replaced whole, mode 0600, epoch 1.
   const auto file = dc.state_dir() / "relay-r1.conf";
@@ -311,6 +322,128 @@ TEST_CASE("rekey: a node's new key works at once, the old one is refused, ID and
   CHECK(st == 1);
   dc.cli({"relay", "rekey", "a.test.example", "-o", "-"}, &st);
   CHECK(st == 1);
+}
+
+TEST_CASE("rekey --grace: the old key works until the node speaks under the new one") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto old_creds = dc.enroll("a.test.example");
+  const auto cc = dc.enroll("cn.test.example");
+  dc.start();
+  NodeClient old_node(old_creds, dc.endpoint(), ep("127.0.0.2", 0));
+  const auto first = old_node.register_at();
+  REQUIRE(first);
+  NodeClient cn(cc, dc.endpoint());
+  REQUIRE(cn.register_at());
+
+  int st = 0;
+  std::size_t from = dc.log().size();
+  const auto out = dc.cli({"node", "rekey", "a.test.example", "--grace", "1h", "-o", "-"}, &st);
+  REQUIRE(st == 0);
+  const auto creds = sim::parse_credentials(out);
+  CHECK(creds.key_epoch == 1);
+  REQUIRE(dc.wait_log("a.test.example (" + old_creds.id.to_hex() + ") re-keyed to epoch 1", 5000,
+                      from));
+  // Still online: the daemon has not been told yet, and needs not be at once.
+  CHECK(query1(db.url(), "SELECT online FROM nodes WHERE fqdn = 'a.test.example'") == "t");
+  CHECK(query1(db.url(), "SELECT prev_key IS NOT NULL AND prev_key_until > now() + interval "
+                         "'59 minutes' FROM nodes WHERE fqdn = 'a.test.example'") == "t");
+  const auto shown = dc.cli({"node", "show", "a.test.example"}, &st);
+  CHECK(shown.find("old key:    epoch 0, taken for") != std::string::npos);
+
+  // The daemon with the old key goes on: its answers are sealed under the
+  // old key (else they would not open here), and so is a path key the DC
+  // issues to it.
+  const auto again = old_node.register_at();
+  REQUIRE(again);
+  CHECK(again->vip == first->vip);
+  CHECK(one_path_key(cn, old_node, "a.test.example"));
+
+  // It takes the new key (a new channel, as ntmd does on SIGHUP): answered
+  // under the new key, and the old one is retired everywhere at once.
+  from = dc.log().size();
+  NodeClient node(creds, dc.endpoint(), ep("127.0.0.2", 0));
+  const auto now_new = node.register_at();
+  REQUIRE(now_new);
+  CHECK(now_new->vip == first->vip);
+  REQUIRE(dc.wait_log("a.test.example speaks under key epoch 1: previous key retired", 2000, from));
+  bool retired = false;
+  for (int i = 0; i < 50 && !retired; ++i) {
+    retired = query1(db.url(), "SELECT prev_key IS NULL AND prev_key_until IS NULL FROM nodes "
+                               "WHERE fqdn = 'a.test.example'") == "t";
+    if (!retired) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(retired);
+  CHECK(dc.cli({"node", "show", "a.test.example"}, &st).find("old key") == std::string::npos);
+  // The old key is refused from now on, though its hour is not over.
+  CHECK_FALSE(old_node.register_at());
+  // Path keys follow: sealed to the new key.
+  CHECK(one_path_key(cn, node, "a.test.example"));
+  CHECK(dc.stop() == 0);
+  // The keys themselves never reach the log.
+  CHECK(dc.log().find(creds.key.to_hex()) == std::string::npos);
+  CHECK(dc.log().find(old_creds.key.to_hex()) == std::string::npos);
+}
+
+TEST_CASE("rekey --grace: the old key is refused when its time is up, or at a re-key without it") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto old_creds = dc.enroll("a.test.example");
+  const auto r_creds = dc.enroll("r1.test.example", true);
+  dc.start();
+  NodeClient old_node(old_creds, dc.endpoint(), ep("127.0.0.2", 0));
+  REQUIRE(old_node.register_at());
+
+  // Durations the command refuses: a clear error, exit status 2, nothing changed.
+  int st = 0;
+  for (const char* bad : {"0", "0s", "-5", "1w", "31d", "2592001", "1.5h", "h", ""}) {
+    CAPTURE(bad);
+    dc.cli({"node", "rekey", "a.test.example", "--grace", bad, "-o", "-"}, &st);
+    CHECK(st != 0);
+  }
+  CHECK(query1(db.url(), "SELECT key_epoch FROM nodes WHERE fqdn = 'a.test.example'") == "0");
+
+  std::size_t from = dc.log().size();
+  const auto out = dc.cli({"node", "rekey", "a.test.example", "--grace", "2s", "-o", "-"}, &st);
+  REQUIRE(st == 0);
+  const auto creds = sim::parse_credentials(out);
+  REQUIRE(dc.wait_log("re-keyed to epoch 1", 5000, from));
+  CHECK(old_node.register_at());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2300));
+  // Its time is up, though the node never used the new key.
+  CHECK_FALSE(old_node.register_at());
+  NodeClient node(creds, dc.endpoint(), ep("127.0.0.3", 0));
+  REQUIRE(node.register_at());
+
+  // A re-key without --grace during a grace period refuses both older keys.
+  from = dc.log().size();
+  const auto out1 = dc.cli({"node", "rekey", "a.test.example", "--grace", "1h", "-o", "-"}, &st);
+  REQUIRE(st == 0);
+  REQUIRE(dc.wait_log("re-keyed to epoch 2", 5000, from));
+  CHECK(node.register_at());  // epoch 1, in its grace period
+  from = dc.log().size();
+  const auto out2 = dc.cli({"node", "rekey", "a.test.example", "-o", "-"}, &st);
+  REQUIRE(st == 0);
+  REQUIRE(dc.wait_log("control: party a.test.example", 5000, from));
+  CHECK(query1(db.url(), "SELECT prev_key IS NULL FROM nodes WHERE fqdn = 'a.test.example'") ==
+        "t");
+  CHECK_FALSE(node.register_at());  // epoch 1
+  NodeClient node2(sim::parse_credentials(out1), dc.endpoint(), ep("127.0.0.4", 0));
+  CHECK_FALSE(node2.register_at());  // epoch 2, replaced without a grace period
+  NodeClient node3(sim::parse_credentials(out2), dc.endpoint(), ep("127.0.0.5", 0));
+  CHECK(node3.register_at());  // epoch 3
+
+  // A relay likewise: its old key keeps working in the grace period.
+  NodeClient old_relay(r_creds, dc.endpoint(), ep("127.0.0.6", 0));
+  REQUIRE(old_relay.register_at());
+  from = dc.log().size();
+  dc.cli({"relay", "rekey", "r1.test.example", "--grace", "10m", "-o", "-"}, &st);
+  REQUIRE(st == 0);
+  REQUIRE(dc.wait_log("re-keyed to epoch 1", 5000, from));
+  CHECK(old_relay.register_at());
+  CHECK(dc.stop() == 0);
 }
 
 TEST_CASE("enrollment: concurrent enrollers never share a VIP and the pool runs out cleanly") {
