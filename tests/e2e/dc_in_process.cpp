@@ -73,11 +73,11 @@ std::string InProcessDc::enroll_relay(const std::string& name) {
   return text;
 }
 
-std::string InProcessDc::rekey_node(const std::string& fqdn) {
+std::string InProcessDc::rekey_node(const std::string& fqdn, std::uint32_t grace_s) {
   if (thread_.joinable()) throw std::logic_error("rekey_node: stop the DC first");
   dc::store::Store store(cfg_.database_url);
   std::string text;
-  dc::enroll::rekey(store, cfg_, fqdn, false, "-", &text);
+  dc::enroll::rekey(store, cfg_, fqdn, false, "-", &text, grace_s);
   return text;
 }
 

@@ -33,7 +33,8 @@ class InProcessDc {
   std::string enroll_relay(const std::string& name);
   // `ntm-dc node rekey`: the node's new configuration text.  While stopped:
   // this DC has no change listener, so it learns of it at its next start().
-  std::string rekey_node(const std::string& fqdn);
+  // `ntm-dc node rekey` (grace_s: `--grace`); the new config file's text.
+  std::string rekey_node(const std::string& fqdn, std::uint32_t grace_s = 0);
 
   // Test hook: every path gets substitute addresses in both ends' views,
   // as a clash between two DCs' pools would (docs/dc.md).  Before start().

@@ -482,4 +482,64 @@ TEST_CASE("e2e: a node takes its new key while running: same VIP, paths go on, n
   dc.stop();
 }
 
+TEST_CASE("e2e: re-keyed with a grace period, ntmd keeps working under the old key until SIGHUP") {
+  // `ntm-dc node rekey --grace`: the DC (restarted meanwhile) still takes
+  // MN's old key and directs new paths to it under that key; once ntmd
+  // takes the new key, everything goes on under it.
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  InProcessDc dc(db.url(), kZone);
+  const auto mn_text = dc.enroll_node("mn.e2e.test");
+  const auto cn_text = dc.enroll_node("cn.e2e.test");
+  const auto cn2_text = dc.enroll_node("cn2.e2e.test");
+  const auto cn3_text = dc.enroll_node("cn3.e2e.test");
+  dc.start();
+  boost::asio::io_context io(1);
+  TestNode mn(io, mn_text, "127.0.0.2:0"), cn(io, cn_text, "127.0.0.3:0"),
+      cn2(io, cn2_text, "127.0.0.4:0"), cn3(io, cn3_text, "127.0.0.5:0");
+  mn.agent.start();
+  cn.agent.start();
+  cn2.agent.start();
+  cn3.agent.start();
+  REQUIRE(run_until(
+      io, [&] { return registered(mn) && registered(cn) && registered(cn2) && registered(cn3); }));
+  const std::uint32_t vip = vip_of(mn);
+
+  dc.stop();
+  const auto fresh = node::parse_node_config(dc.rekey_node("mn.e2e.test", 3600));
+  dc.start();
+  // The old key, after the DC's restart: CN2 directs a path to MN (the
+  // Route Direction and its path key sealed to MN under the old key, which
+  // a restarted DC assumes during a grace), and MN one to CN (the answers
+  // under the old key).
+  const auto r2 = resolve(io, cn2, "mn.e2e.test");
+  REQUIRE(r2);
+  REQUIRE(r2->kind == node::Resolution::Kind::address);
+  REQUIRE(path_up(io, mn, "cn2.e2e.test"));
+  exchange(io, mn, cn2);
+  const auto r = resolve(io, mn, "cn.e2e.test");
+  REQUIRE(r);
+  REQUIRE(r->kind == node::Resolution::Kind::address);
+  REQUIRE(path_up(io, cn, "mn.e2e.test"));
+  exchange(io, mn, cn);
+
+  // SIGHUP: the new key, the same VIP, the paths go on, and a new one to
+  // MN is sealed under the new key.
+  CHECK(mn.agent.reload_key(fresh.key, fresh.key_epoch));
+  REQUIRE(run_until(io, [&] { return registered(mn); }));
+  CHECK(vip_of(mn) == vip);
+  exchange(io, mn, cn);
+  exchange(io, mn, cn2);
+  const auto r3 = resolve(io, cn3, "mn.e2e.test");
+  REQUIRE(r3);
+  REQUIRE(r3->kind == node::Resolution::Kind::address);
+  REQUIRE(path_up(io, mn, "cn3.e2e.test"));
+  exchange(io, mn, cn3);
+  mn.agent.stop();
+  cn.agent.stop();
+  cn2.agent.stop();
+  cn3.agent.stop();
+  dc.stop();
+}
+
 }  // namespace ntm::test
