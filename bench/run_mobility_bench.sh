@@ -28,7 +28,9 @@
 #             after it (the route change as an application sees it);
 #   from-configured  from MOB_T_CONFIGURED (new address and default route
 #             in place) to the first delivered probe sent after it: what
-#             the software adds once the network is there;
+#             the software adds once the network is there; split into
+#             when that probe was sent (the pacing: 0 to INTERVAL_MS when
+#             no probe after the moment was lost) and its one-way delay;
 #   lost, reordered, and the route the MN's path has afterwards (ntmd
 #   status; for Nebula "relay" if the lighthouse/relay's interface saw the
 #   stream during the hold, else "direct").
@@ -45,7 +47,8 @@
 # Environment:
 #   ROUNDS (10: FROM -> TO moves per pattern), QUICK (1: ROUNDS=3 and
 #   PATTERNS="1 2 3 13" unless set), PATTERNS (all: "1 3 13" picks rows),
-#   NEBULA (1; 0 skips Nebula), NTM (1; 0 skips ntmd), INTERVAL_MS (1),
+#   NEBULA (1; 0 skips Nebula), NTM (1; 0 skips ntmd), ORDER (ntm-first;
+#   neb-first runs Nebula's half first), INTERVAL_MS (1),
 #   PRE_S (1: stream before the first move), HOLD_MS (300),
 #   NTM_SPACING_S (1), NEB_SPACING_S (2.5), NTM_MAX_WAIT_S (5),
 #   NEB_MAX_WAIT_S (30), NEB_LH_INTERVAL (10: lighthouse.interval),
@@ -67,6 +70,8 @@ rounds=${ROUNDS:-10}
 patterns=${PATTERNS:-1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17}
 do_neb=${NEBULA:-1}
 do_ntm=${NTM:-1}
+order=${ORDER:-ntm-first}
+[[ $order == ntm-first || $order == neb-first ]] || { echo "run_mobility_bench.sh: ORDER must be ntm-first or neb-first" >&2; exit 1; }
 iv_ms=${INTERVAL_MS:-1}
 pre_s=${PRE_S:-1}
 hold_ms=${HOLD_MS:-300}
@@ -408,7 +413,7 @@ run_sequence() {
 # --- the runs ---------------------------------------------------------------------------------
 echo "mobility bench: patterns ${sel[*]} ($(printf '[%s] ' "${seqs[@]}")), $rounds moves each way, stream every $iv_ms ms; ntmd $do_ntm, nebula $do_neb" >&2
 : >"$res/moves.txt"
-if [[ $do_ntm == 1 ]]; then
+ntm_half() {
   if ntm_world_up; then
     say "ntmd up on m ($(mob_loc m)), g1, a1; DC, pdns, ntm-rs in G"
     for s in "${seqs[@]}"; do
@@ -426,8 +431,8 @@ if [[ $do_ntm == 1 ]]; then
   svc_stop_all  # ntmd's TUNs go with it: Nebula never runs beside ntmd
   cp "$W"/m/ntmd.log "$res/ntmd-m.log" 2>/dev/null || true
   cp "$W"/dc.log "$res/dc.log" 2>/dev/null || true
-fi
-if [[ $do_neb == 1 ]]; then
+}
+neb_half() {
   [[ $(mob_loc m) == "$first_from" ]] || { mob_place m "$first_from"; sleep 1; }
   neb_world_up
   say "nebula up: lighthouse+relay lh ($NEB_LH_REAL), m ($(mob_loc m)), g1, a1"
@@ -437,6 +442,19 @@ if [[ $do_neb == 1 ]]; then
     run_sequence neb "$p" "$q"
   done
   neb_stop_all
+}
+# One system after the other, never both at once.  ORDER=neb-first swaps
+# them, so that a drift of the machine over a run (the other guests on its
+# host, its caches) falls on the other system in every second run.
+if [[ $order == neb-first ]]; then
+  [[ $do_neb == 1 ]] && neb_half
+  if [[ $do_ntm == 1 ]]; then
+    [[ $(mob_loc m) == "$first_from" ]] || { mob_place m "$first_from"; sleep 1; }
+    ntm_half
+  fi
+else
+  [[ $do_ntm == 1 ]] && ntm_half
+  [[ $do_neb == 1 ]] && neb_half
 fi
 
 # --- per-move figures -----------------------------------------------------------------------------
@@ -470,7 +488,7 @@ for ((j = 0; j < ${#mv[@]}; j++)); do
   js=$(jq -c 'if .from_configured_ms == null then .gap_ms = null else . end' <<<"$js")
   jq -r --arg s "$sys" --arg l "$label" --arg i "$idx" --arg f "$from" --arg t "$to" --arg c "$cn" --arg r "$route" \
     --arg m "$(awk -v a="$ts" -v b="$tc" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')" \
-    '"\($s) \($l) \($i) \($f) \($t) \($c) \(.gap_ms // "null") \(.from_configured_ms // "null") \(.lost // "null") \(.reordered // "null") \(.baseline_gap_ms // "null") \($r) \($m)"' \
+    '"\($s) \($l) \($i) \($f) \($t) \($c) \(.gap_ms // "null") \(.from_configured_ms // "null") \(.lost // "null") \(.reordered // "null") \(.baseline_gap_ms // "null") \($r) \($m) \(.conf_sent_ms // "null") \(.conf_delay_ms // "null")"' \
     <<<"$js" >>"$res/gaps.txt"
 done
 
@@ -510,7 +528,7 @@ t_total=$(($(date +%s) - t_start))
   [[ $do_neb == 1 ]] && echo "Code: $code_desc, Release. Nebula: $(nebula -version 2>/dev/null | head -1 | sed 's/^Version: //') (Debian $(dpkg-query -W -f='${Version}' nebula 2>/dev/null || echo '?'))," \
     "lighthouse + relay in G, lighthouse.interval ${NEB_LH_INTERVAL:-10} s, punchy on."
   [[ -n $ntm_failed ]] && echo "**The ntmd half failed: $ntm_failed.** (logs in the work directory)"
-  echo "Settings: ROUNDS=$rounds PATTERNS=\"${sel[*]}\" INTERVAL_MS=$iv_ms HOLD_MS=$hold_ms" \
+  echo "Settings: ROUNDS=$rounds PATTERNS=\"${sel[*]}\" ORDER=$order INTERVAL_MS=$iv_ms HOLD_MS=$hold_ms" \
     "NTM_SPACING_S=${spacing_s[ntm]} NEB_SPACING_S=${spacing_s[neb]} NTM_MAX_WAIT_S=${max_wait_s[ntm]} NEB_MAX_WAIT_S=${max_wait_s[neb]}."
   echo
   echo "Per pattern: median / worst over the FROM → TO moves (n = moves; ∞ = a move whose stream did not come back within MAX_WAIT_S)."
@@ -549,7 +567,8 @@ t_total=$(($(date +%s) - t_start))
     echo "| $n | $mvtxt | ${PCN[$pn]} | $xr; $(routes_of ntm "$n") | $(ms "$gm") / $(ms "$gw") (n=$gn) | $(ms "$cm") / $(ms "$cw") | $verdict | $nebtxt (n=$nn) | $nebc | $nebr | ${lm} / ${lnm} | $(ms "$mvm") | $beat |"
   done
   echo
-  echo "Every move (sys label round from to CN gap_ms cfg_ms lost reordered baseline_gap_ms route move_took_ms):"
+  echo "Every move (sys label round from to CN gap_ms cfg_ms lost reordered baseline_gap_ms route move_took_ms cfg_sent_ms cfg_delay_ms;"
+  echo "cfg_ms = cfg_sent_ms + cfg_delay_ms: when the first probe that got through after the configured moment was sent, and its one-way delay):"
   sed 's/^/    /' "$res/gaps.txt"
 } >"$res/report.md"
 cat "$res/report.md"

@@ -31,6 +31,10 @@
                       address and route exist the new path carries data
                       (includes up to one interval of pacing and the one-way
                       delay).  null without T_CONFIGURED or if none arrived.
+        conf_sent_ms / conf_delay_ms  that probe's send time from
+                      T_CONFIGURED (the pacing, or the probes lost after
+                      T_CONFIGURED) and its one-way delay: their sum is
+                      from_configured_ms.
         baseline_gap_ms  the largest inter-arrival interval in the second
                       before T_MOVE (the noise floor to compare with)
         received, first_seq, last_seq
@@ -134,10 +138,17 @@ def gap(outfile, t_move, t_conf=None, horizon_s=1.0):
     out["gap_start_ms"] = ms(best[1] - t_move) if best else None
     out["gap_end_ms"] = ms(best[2] - t_move) if best else None
     first = None
+    first_row = None
     if t_conf is not None:
-        after = [r[2] for r in rows if r[1] >= t_conf]
-        first = min(after) - t_conf if after else None
+        after = [r for r in rows if r[1] >= t_conf]
+        first_row = min(after, key=lambda r: r[2]) if after else None
+        first = first_row[2] - t_conf if first_row else None
     out["from_configured_ms"] = ms(first)
+    # from_configured_ms = conf_sent_ms + conf_delay_ms: when that probe was
+    # sent (up to one interval of pacing, more if the probes sent before it
+    # were lost) and how long it took.
+    out["conf_sent_ms"] = ms(first_row[1] - t_conf) if first_row else None
+    out["conf_delay_ms"] = ms(first_row[2] - first_row[1]) if first_row else None
     out["baseline_gap_ms"] = ms(base)
     seqs = [r[0] for r in rows]
     uniq = set(seqs)
