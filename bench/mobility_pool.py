@@ -20,6 +20,11 @@ figure (cfg, gap):
   - the verdict: "ntmd ahead" when the whole interval is below 0,
     "Nebula ahead" when it is above, "level" when it holds 0.
 
+The interval covers the spread of the moves within each half of a run, not
+a drift of the machine between the halves (ntmd's and Nebula's), so it is
+too narrow when the halves differ; alternating ORDER between runs and
+pooling several runs is what limits that.
+
 A move that did not recover ("null") counts as longer than any figure.
 Runs should be of one code version; the script does not check that.
 
