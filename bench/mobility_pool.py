@@ -49,6 +49,7 @@ from collections import defaultdict
 # script's ip commands); sent and delay (cfg = sent + delay) only in
 # reports written since they were added.
 COLS = {"gap": 6, "cfg": 7, "took": 12, "sent": 13, "delay": 14}
+FIGURES = (*COLS, "after")  # after = gap - took, derived in read_runs
 MOVE = re.compile(r"^\s+(ntm|neb) (\d+~?) \d+ \S+ \S+ \S+ ")
 
 
@@ -125,8 +126,8 @@ def main():
     rng = random.Random(args.seed)
     figures = [f for f in args.figure.split(",") if f]
     for f in figures:
-        if f not in COLS and f != "after":
-            sys.exit(f"mobility_pool: unknown figure '{f}' (cfg, gap, after, took, sent, delay)")
+        if f not in FIGURES:
+            sys.exit(f"mobility_pool: unknown figure '{f}' ({', '.join(FIGURES)})")
     labels = sorted({k[1] for _, m in runs for k in m if k[0] == "neb"}, key=label_key)
     print(f"Runs pooled: {len(runs)} ({', '.join(p.rsplit('/', 1)[-1] for p, _ in runs)}); "
           f"bootstrap: {args.resamples} resamples within each run, seed {args.seed}.")

@@ -413,7 +413,11 @@ run_sequence() {
 # --- the runs ---------------------------------------------------------------------------------
 echo "mobility bench: patterns ${sel[*]} ($(printf '[%s] ' "${seqs[@]}")), $rounds moves each way, stream every $iv_ms ms; ntmd $do_ntm, nebula $do_neb" >&2
 : >"$res/moves.txt"
+# Each half starts with m where the first sequence starts (the other half
+# may have left it elsewhere).
+back_to_start() { [[ $(mob_loc m) == "$first_from" ]] || { mob_place m "$first_from"; sleep 1; }; }
 ntm_half() {
+  back_to_start
   if ntm_world_up; then
     say "ntmd up on m ($(mob_loc m)), g1, a1; DC, pdns, ntm-rs in G"
     for s in "${seqs[@]}"; do
@@ -433,7 +437,7 @@ ntm_half() {
   cp "$W"/dc.log "$res/dc.log" 2>/dev/null || true
 }
 neb_half() {
-  [[ $(mob_loc m) == "$first_from" ]] || { mob_place m "$first_from"; sleep 1; }
+  back_to_start
   neb_world_up
   say "nebula up: lighthouse+relay lh ($NEB_LH_REAL), m ($(mob_loc m)), g1, a1"
   for s in "${seqs[@]}"; do
@@ -446,16 +450,12 @@ neb_half() {
 # One system after the other, never both at once.  ORDER=neb-first swaps
 # them, so that a drift of the machine over a run (the other guests on its
 # host, its caches) falls on the other system in every second run.
-if [[ $order == neb-first ]]; then
-  [[ $do_neb == 1 ]] && neb_half
-  if [[ $do_ntm == 1 ]]; then
-    [[ $(mob_loc m) == "$first_from" ]] || { mob_place m "$first_from"; sleep 1; }
-    ntm_half
-  fi
-else
-  [[ $do_ntm == 1 ]] && ntm_half
-  [[ $do_neb == 1 ]] && neb_half
-fi
+halves=(ntm neb)
+[[ $order == neb-first ]] && halves=(neb ntm)
+for h in "${halves[@]}"; do
+  if [[ $h == ntm && $do_ntm == 1 ]]; then ntm_half; fi
+  if [[ $h == neb && $do_neb == 1 ]]; then neb_half; fi
+done
 
 # --- per-move figures -----------------------------------------------------------------------------
 # Each move's stretch of the receive log: from 1 s before it (or from the

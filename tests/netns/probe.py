@@ -137,13 +137,11 @@ def gap(outfile, t_move, t_conf=None, horizon_s=1.0):
     out["gap_ms"] = ms(best[2] - best[1]) if best else None
     out["gap_start_ms"] = ms(best[1] - t_move) if best else None
     out["gap_end_ms"] = ms(best[2] - t_move) if best else None
-    first = None
     first_row = None
     if t_conf is not None:
         after = [r for r in rows if r[1] >= t_conf]
         first_row = min(after, key=lambda r: r[2]) if after else None
-        first = first_row[2] - t_conf if first_row else None
-    out["from_configured_ms"] = ms(first)
+    out["from_configured_ms"] = ms(first_row[2] - t_conf) if first_row else None
     # from_configured_ms = conf_sent_ms + conf_delay_ms: when that probe was
     # sent (up to one interval of pacing, more if the probes sent before it
     # were lost) and how long it took.
