@@ -60,6 +60,10 @@ struct ServerStats {
   std::uint64_t prompts = 0;             // Keepalives sent to a node whose name was resolved
   std::uint64_t prompts_suppressed = 0;  // within prompt_interval_ms, or the last one unanswered
   std::uint64_t prompts_fresh = 0;       // not needed: heard from within keepalive_s / 2
+  std::uint64_t releases = 0;            // paths an end let go (Path Release), deleted
+  std::uint64_t releases_repeated = 0;   // for a path released lately: acknowledged again
+  std::uint64_t releases_refused = 0;    // not an end of the path, or no such path
+  std::uint64_t releases_deferred = 0;   // the path was being directed: not answered
 };
 
 class Server {
@@ -220,6 +224,10 @@ class Server {
                                            wire::PathEnd end);
   route::Placement placement(const state::Party& p) const;
 
+  // ---- release.cpp ----
+  void on_path_release(state::Party& node, const wire::PathRelease& r,
+                       const wire::ControlHeader& h, const wire::Endpoint& from);
+
   // ---- relay.cpp ----
   state::Party* pick_relay(const std::vector<wire::NodeId>& exclude);
   void send_relay_direction(Directing& d);
@@ -363,6 +371,13 @@ class Server {
     std::uint64_t mono_ms = 0;
   };
   std::unordered_map<wire::PathId, FailedFirst> failed_first_;
+  // Paths released lately (release.cpp): their ends, so that the other
+  // end's release and a retransmission are acknowledged.
+  struct Released {
+    wire::NodeId ends[2];
+    std::uint64_t mono_ms = 0;
+  };
+  std::unordered_map<wire::PathId, Released> released_;
   // The epoch for a path ID with no row: 0, or the one after a first
   // direction of it that failed lately here.
   std::uint8_t fresh_epoch(const wire::PathId& id);

@@ -49,6 +49,9 @@ Agent::Agent(boost::asio::io_context& io, const NodeConfig& cfg, DataPath& dp)
 Agent::~Agent() { *alive_ = false; }
 
 void Agent::start() {
+  dp_.set_miss_handler([this, alive = std::weak_ptr<bool>(alive_)](std::uint32_t dst) {
+    if (!alive.expired()) on_miss(dst);
+  });
   dp_.start([this](std::span<const std::uint8_t> d, const wire::Endpoint& from) { on_datagram(d, from); },
             [this](const wire::PathId& p, const wire::Endpoint& from) { on_roam(p, from); });
   register_now(wire::RegistrationReason::start);
@@ -145,6 +148,8 @@ void Agent::on_datagram(std::span<const std::uint8_t> d, const wire::Endpoint& f
           on_route_direction(m, rx.header);
         else if constexpr (std::is_same_v<T, wire::ErrorReply>)
           on_dc_error(m, rx.header);
+        else if constexpr (std::is_same_v<T, wire::PathReleaseAck>)
+          on_release_answer(&m.path_id, rx.header.txid);
         else
           ++dropped_control_;
       },
@@ -197,12 +202,13 @@ void Agent::housekeeping() {
     const auto c = dp_.counters(p.info.id);
     const std::uint64_t last_rx = c && c->last_rx_ms ? c->last_rx_ms : p.started_ms;
     // The inbound thread stamps last_rx after `now` was read: later is live.
-    if (p.info.state == PathState::up && last_rx < now && now - last_rx > kPathIdleMs) {
-      spdlog::info("path {} to {}: silent for {} s; removed", p.info.id.to_hex().substr(0, 8),
-                   p.info.peer.fqdn.name, (now - last_rx) / 1000);
-      dp_.remove(p.info.id);
-      held_paths_.erase(p.info.id);
-      it = paths_.erase(it);
+    // Not even keepalives: the peer is gone.  Let go as an idle path is
+    // (release.cpp), so that the DC forgets it too and an application that
+    // sends to the peer again gets a new direction.
+    if (p.info.state == PathState::up && last_rx < now && now - last_rx > kPathSilentMs) {
+      auto next = std::next(it);
+      let_go(it, now, "silent for " + std::to_string((now - last_rx) / 1000) + " s");
+      it = next;
       continue;
     }
     // A path that never came up is forgotten after a while (the resolver
@@ -211,6 +217,12 @@ void Agent::housekeeping() {
       dp_.remove(p.info.id);
       held_paths_.erase(p.info.id);
       it = paths_.erase(it);
+      continue;
+    }
+    if (p.info.state == PathState::up && idle(p, now)) {
+      auto next = std::next(it);
+      let_go(it, now, "no data for " + std::to_string((now - p.data_ms) / 1000) + " s");
+      it = next;
       continue;
     }
     if (p.info.state == PathState::up) {
@@ -224,6 +236,7 @@ void Agent::housekeeping() {
     }
     ++it;
   }
+  retransmit_releases(now);
   tick_.expires_after(std::chrono::seconds(1));
   tick_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
     if (!ec && !alive.expired()) housekeeping();
@@ -266,6 +279,8 @@ AgentStatus Agent::status() const {
   }
   s.totals = dp_.totals();
   s.dropped_control = dropped_control_;
+  s.paths_released = released_;
+  s.paths_revived = revived_;
   return s;
 }
 

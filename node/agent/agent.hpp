@@ -80,6 +80,8 @@ struct AgentStatus {
   std::vector<std::pair<PathInfo, TunnelCounters>> paths;
   DataPathCounters totals;
   std::uint64_t dropped_control = 0;
+  std::uint64_t paths_released = 0;  // let go after path_idle_s without data (node.md "Idle paths")
+  std::uint64_t paths_revived = 0;   // directed anew when an application sent to one again
 };
 
 class Agent {
@@ -148,6 +150,22 @@ class Agent {
   void on_dc_error(const wire::ErrorReply& e, const wire::ControlHeader& h);
   void finish_waiters(Path& p, const Resolution& r);
   void fail_lookup(const std::string& fqdn, Resolution::Kind kind);
+
+  // release.cpp: idle paths (docs/node.md "Idle paths")
+  using PathMap = std::map<wire::PathId, std::unique_ptr<Path>>;
+  struct Releasing {
+    std::uint32_t txid = 0;
+    unsigned sends = 0;
+    std::uint64_t next_ms = 0;
+  };
+  bool idle(Path& p, std::uint64_t now);
+  void let_go(PathMap::iterator it, std::uint64_t now, std::string_view why);
+  void send_release(const wire::PathId& id, Releasing& r, std::uint64_t now);
+  void retransmit_releases(std::uint64_t now);
+  // The DC's Path Release Ack (id) or Error (no id) for the release sent as txid.
+  void on_release_answer(const wire::PathId* id, std::uint32_t txid);
+  // The data path saw a packet to dst with no tunnel.
+  void on_miss(std::uint32_t dst);
 
   // update.cpp: moves (docs/mobility.md)
   void start_move_round(std::string_view why,
@@ -220,7 +238,16 @@ class Agent {
 
   // directions and paths
   std::map<std::string, std::unique_ptr<Lookup>> lookups_;  // by peer FQDN, before a Route Direction
-  std::map<wire::PathId, std::unique_ptr<Path>> paths_;
+  PathMap paths_;
+  // Idle paths: releases the DC has not answered yet, and the peers whose
+  // paths were let go, by their address in our view.
+  std::map<wire::PathId, Releasing> releasing_;
+  struct Dormant {
+    std::string fqdn;
+    std::uint64_t since_ms = 0;
+  };
+  std::map<std::uint32_t, Dormant> dormant_;
+  std::uint64_t released_ = 0, revived_ = 0;
   struct Early {
     wire::PathId path;
     std::vector<std::uint8_t> datagram;

@@ -18,7 +18,7 @@ inline constexpr std::uint32_t kTunnelRetryMaxMs = 1000;
 inline constexpr std::uint64_t kPrivateFallbackMs = 1000;  // direct_private: then the relay
 inline constexpr std::uint64_t kDirectionRetryMs = 1000;   // Direction Request retransmission
 inline constexpr std::uint64_t kPathKeepaliveMs = 15000;   // zero-length capsule on an idle path
-inline constexpr std::uint64_t kPathIdleMs = 600000;       // nothing heard: the path is gone
+inline constexpr std::uint64_t kPathSilentMs = 600000;     // nothing heard: the path is gone
 // A stand-by relay leg is refreshed with every path keepalive; silent for
 // two refreshes and a bit (one lost datagram is forgiven), it counts as
 // down: an RS that restarted forgets the path and drops the refreshes, and
@@ -104,6 +104,8 @@ struct Agent::Path {
   std::uint64_t tokens_ms = 0;
   // Liveness: an answered update counts as traffic back.
   std::uint64_t last_alive_ms = 0, last_tx_packets = 0, last_probe_ms = 0, last_dead_redirect_ms = 0;
+  // Idle paths (release.cpp): the data counters at the last change, and when.
+  std::uint64_t idle_tx = 0, idle_rx = 0, data_ms = 0;
 };
 
 }  // namespace ntm::node

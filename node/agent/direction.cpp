@@ -78,6 +78,7 @@ void Agent::on_dc_error(const wire::ErrorReply& e, const wire::ControlHeader& h)
     registered_ = false;
     register_now(wire::RegistrationReason::refresh);
   }
+  if (e.ref_type == wire::MsgType::path_release) return on_release_answer(nullptr, h.txid);
   if (e.ref_type != wire::MsgType::direction_request) return;
   for (auto& [name, l] : lookups_)
     if (l->txid == h.txid) {

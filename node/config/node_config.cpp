@@ -22,7 +22,7 @@ constexpr std::string_view kNodeKeys[] = {"id", "fqdn", "key", "key_epoch"};
 constexpr std::string_view kDcKeys[] = {"id", "endpoint", "endpoints", "probe"};
 constexpr std::string_view kNtmdKeys[] = {"listen",       "tun",         "mtu",  "offload",
                                           "dns_listen",   "dns_upstream", "passthrough",
-                                          "tunnel_wait_ms", "status_socket"};
+                                          "tunnel_wait_ms", "status_socket", "path_idle_s"};
 struct Section {
   std::string_view name;
   std::span<const std::string_view> keys;
@@ -134,6 +134,8 @@ NodeConfig parse_node_config(const std::string& text) {
   }
   c.tunnel_wait_ms =
       static_cast<std::uint32_t>(number(root, "ntmd", "tunnel_wait_ms", 5000, 100, 60000));
+  c.path_idle_s =
+      static_cast<std::uint32_t>(number(root, "ntmd", "path_idle_s", 600, 0, 7 * 86400));
   if (auto s = get(root, "ntmd", "status_socket"); !s.empty()) c.status_socket = s;
   return c;
 }

@@ -41,6 +41,10 @@ struct NodeConfig {
   wire::Endpoint dns_upstream;     // empty: from /etc/resolv.conf
   std::vector<std::string> passthrough;
   std::uint32_t tunnel_wait_ms = 5000;
+  // A path with no data either way for this long is let go, here and at
+  // the DC, and directed anew when an application sends to the peer again
+  // (docs/node.md "Idle paths").  0: never.
+  std::uint32_t path_idle_s = 600;
   std::string status_socket = "/run/ntmd/ntmd.sock";
   // Not read from the file: the local endpoints to report instead of the
   // interfaces' addresses (tests play nodes behind NAT on loopback with it).

@@ -35,6 +35,7 @@ struct TunnelConfig {
 };
 
 struct TunnelCounters {
+  // Data packets (inner bytes) each way; keepalives are not counted.
   std::uint64_t tx_packets = 0, tx_bytes = 0;
   std::uint64_t rx_packets = 0, rx_bytes = 0;
   std::uint64_t drops = 0;   // failed to open, spoofed inner source, no peer endpoint yet
@@ -59,11 +60,17 @@ class DataPath {
   // NAT rebound), or the relay now carries the path.
   using RoamHandler = std::function<void(const wire::PathId& path, const wire::Endpoint& from)>;
 
+  // A packet from the interface to an address with no tunnel (rate-limited
+  // per address by the data path): called on the control thread.
+  using MissHandler = std::function<void(std::uint32_t dst)>;
+
   virtual ~DataPath() = default;
 
   // Handlers are called on the control thread (the io_context the
   // implementation was given).
   virtual void start(ControlHandler on_control, RoamHandler on_roam) = 0;
+  // Before start().
+  virtual void set_miss_handler(MissHandler on_miss) = 0;
   virtual void stop() = 0;
 
   virtual wire::Endpoint local() const = 0;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <boost/asio/post.hpp>
 #include <cstring>
 
 #include "ntm/wire.h"
@@ -14,6 +15,12 @@ MemoryDataPath::MemoryDataPath(boost::asio::io_context& io, const wire::Endpoint
     : sock_(listen), watch_(io, ::dup(sock_.fd())) {}
 
 MemoryDataPath::~MemoryDataPath() { stop(); }
+
+void MemoryDataPath::set_miss_handler(MissHandler on_miss) {
+  table_.set_miss_hook([this, h = std::move(on_miss)](std::uint32_t dst) {
+    boost::asio::post(watch_.get_executor(), [h, dst] { h(dst); });
+  });
+}
 
 void MemoryDataPath::start(ControlHandler on_control, RoamHandler on_roam) {
   on_control_ = std::move(on_control);

@@ -24,6 +24,7 @@ class MemoryDataPath final : public DataPath {
   ~MemoryDataPath() override;
 
   void start(ControlHandler on_control, RoamHandler on_roam) override;
+  void set_miss_handler(MissHandler on_miss) override;
   void stop() override;
   wire::Endpoint local() const override { return sock_.local(); }
   void send_control(std::span<const std::uint8_t> d, const wire::Endpoint& to) override;

@@ -70,6 +70,12 @@ TunDataPath::~TunDataPath() {
   if (stop_fd_ >= 0) ::close(stop_fd_);
 }
 
+void TunDataPath::set_miss_handler(MissHandler on_miss) {
+  table_.set_miss_hook([this, h = std::move(on_miss)](std::uint32_t dst) {
+    boost::asio::post(io_, [h, dst] { h(dst); });
+  });
+}
+
 void TunDataPath::start(ControlHandler on_control, RoamHandler on_roam) {
   on_control_ = std::move(on_control);
   on_roam_ = std::move(on_roam);

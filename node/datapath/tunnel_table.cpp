@@ -49,8 +49,12 @@ std::size_t Tunnel::seal(std::span<std::uint8_t> frame, std::size_t len,
   const std::size_t n = sealer_.seal(frame, len, err);
   if (n == 0) return 0;
   to = peer_;
-  ++tx_packets_;
-  tx_bytes_ += len;
+  // Data only, as on the receiving side: a keepalive (len 0) is not
+  // traffic, and an idle path is one whose counters stand still.
+  if (len > 0) {
+    ++tx_packets_;
+    tx_bytes_ += len;
+  }
   return n;
 }
 
@@ -127,6 +131,27 @@ std::shared_ptr<Tunnel> TunnelTable::find(const wire::PathId& p) const {
   return it == by_path_.end() ? nullptr : it->second;
 }
 
+void TunnelTable::missed(std::uint32_t dst) const noexcept {
+  if (!on_miss_) return;
+  const std::uint64_t now = common::mono_ms();
+  if (miss_dst_.load(std::memory_order_relaxed) == dst &&
+      now - miss_ms_.load(std::memory_order_relaxed) < kMissEveryMs)
+    return;
+  if (miss_second_.load(std::memory_order_relaxed) != now / 1000) {
+    miss_second_.store(now / 1000, std::memory_order_relaxed);
+    misses_in_second_.store(0, std::memory_order_relaxed);
+  }
+  if (misses_in_second_.fetch_add(1, std::memory_order_relaxed) >= kMissesPerSecond) return;
+  miss_dst_.store(dst, std::memory_order_relaxed);
+  miss_ms_.store(now, std::memory_order_relaxed);
+  try {
+    on_miss_(dst);
+  } catch (const std::exception&) {
+    // Out of memory for the posted call: this packet's miss is lost; the
+    // next one after kMissEveryMs tries again.
+  }
+}
+
 DataPathCounters TunnelTable::totals() const {
   return DataPathCounters{unknown_path.load(), no_tunnel.load(), bad_packet.load(),
                           send_errors.load()};
@@ -167,6 +192,7 @@ std::size_t TunnelTable::Reader::seal_outgoing(std::span<std::uint8_t> frame, st
   auto it = t_.by_vip_.find(dst);
   if (it == t_.by_vip_.end()) {
     t_.no_tunnel.fetch_add(1, std::memory_order_relaxed);
+    t_.missed(dst);
     return 0;
   }
   Tunnel& tun = *it->second;

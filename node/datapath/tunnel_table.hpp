@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -135,7 +136,23 @@ class TunnelTable {
   mutable std::atomic<std::uint64_t> unknown_path{0}, no_tunnel{0}, bad_packet{0},
       send_errors{0};
 
+  // Called on the interface's thread for a packet to an address with no
+  // tunnel (the control plane may bring a path to it back: node.md, "Idle
+  // paths"); at most once per kMissEveryMs for one address, so a flood to
+  // it costs the control thread nothing, and at most kMissesPerSecond in
+  // all, so a sweep of the virtual range does not either.  Set before the
+  // threads start.
+  static constexpr std::uint64_t kMissEveryMs = 100;
+  static constexpr std::uint64_t kMissesPerSecond = 64;
+  void set_miss_hook(std::function<void(std::uint32_t dst)> h) { on_miss_ = std::move(h); }
+
  private:
+  void missed(std::uint32_t dst) const noexcept;
+  std::function<void(std::uint32_t)> on_miss_;
+  mutable std::atomic<std::uint32_t> miss_dst_{0};
+  mutable std::atomic<std::uint64_t> miss_ms_{0};
+  mutable std::atomic<std::uint64_t> miss_second_{0}, misses_in_second_{0};
+
   // Keeps the packet if p is held.
   enum class Kept { no, kept, full };
   Kept keep_if_held(const wire::PathId& p, std::span<const std::uint8_t> pkt) const;

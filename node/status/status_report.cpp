@@ -58,6 +58,8 @@ std::string status_json(const AgentStatus& s, const std::string& fqdn) {
   }
   j["moves"] = s.moves;
   j["deferred_registrations"] = s.deferred_registrations;
+  j["paths_released"] = s.paths_released;
+  j["paths_revived"] = s.paths_revived;
   j["drops"] = {{"unknown_path", s.totals.unknown_path},
                 {"no_tunnel", s.totals.no_tunnel},
                 {"bad_packet", s.totals.bad_packet},
@@ -76,7 +78,8 @@ std::string status_text(const AgentStatus& s, const std::string& fqdn) {
     o << "  vip " << vip_text(s.vip) << "/" << int(s.prefix_len) << ", "
       << (s.behind_nat ? "behind NAT" : "global address") << ", seen by the DC at "
       << endpoint_text(s.observed) << ", socket " << s.local.to_string() << "\n";
-  o << "  paths: " << s.paths.size() << ", network changes " << s.moves << "\n";
+  o << "  paths: " << s.paths.size() << ", network changes " << s.moves << ", idle paths released "
+    << s.paths_released << ", brought back " << s.paths_revived << "\n";
   for (const auto& [p, c] : s.paths) {
     o << "    " << p.peer.fqdn.name << " (" << vip_text(p.peer_view) << ") " << to_string(p.state)
       << ", route " << wire::to_string(p.route) << (p.via_relay ? " via relay " : " to ")

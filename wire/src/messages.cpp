@@ -190,10 +190,12 @@ constexpr std::uint16_t allowed_mask(MsgType t) {
     case MsgType::registration_request:
     case MsgType::direction_request:
     case MsgType::route_direction_ack:
-    case MsgType::relay_response: return kNodeUp;
+    case MsgType::relay_response:
+    case MsgType::path_release: return kNodeUp;
     case MsgType::registration_response:
     case MsgType::route_direction:
-    case MsgType::relay_direction: return kDcDown;
+    case MsgType::relay_direction:
+    case MsgType::path_release_ack: return kDcDown;
     case MsgType::tunnel_request:
     case MsgType::update_request: return kPathEnds | kToRelay;
     case MsgType::tunnel_response:
@@ -285,6 +287,8 @@ Error decode_body(MsgType t, std::span<const std::uint8_t> in, Body& out) {
     case MsgType::route_forward_ack: return decode_as<RouteForwardAck>(in, out);
     case MsgType::path_moved: return decode_as<PathMoved>(in, out);
     case MsgType::path_moved_ack: return decode_as<PathMovedAck>(in, out);
+    case MsgType::path_release: return decode_as<PathRelease>(in, out);
+    case MsgType::path_release_ack: return decode_as<PathReleaseAck>(in, out);
     case MsgType::capsulated_packet: break;  // has no control body
   }
   return Error::bad_type;

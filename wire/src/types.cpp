@@ -163,6 +163,8 @@ std::string_view to_string(MsgType t) noexcept {
     case MsgType::route_forward_ack: return "route_forward_ack";
     case MsgType::path_moved: return "path_moved";
     case MsgType::path_moved_ack: return "path_moved_ack";
+    case MsgType::path_release: return "path_release";
+    case MsgType::path_release_ack: return "path_release_ack";
   }
   return "unknown";
 }

@@ -26,19 +26,22 @@ TEST_CASE("node config: the enrolled file alone, with every default") {
   CHECK(c.dns_listen.to_string() == "127.0.0.53:53");
   CHECK(c.dns_upstream.empty());
   CHECK(c.tunnel_wait_ms == 5000);
+  CHECK(c.path_idle_s == 600);
 }
 
 TEST_CASE("node config: an [ntmd] section") {
   const auto c = parse_node_config(kEnrolled +
                                    "[ntmd]\nlisten = 0.0.0.0:5000\ntun = ntmx\nmtu = 1300\n"
                                    "dns_upstream = 198.51.100.53:53\n"
-                                   "passthrough = Corp.Example, lan.\ntunnel_wait_ms = 2000\n");
+                                   "passthrough = Corp.Example, lan.\ntunnel_wait_ms = 2000\n"
+                                   "path_idle_s = 0\n");
   CHECK(c.listen.port == 5000);
   CHECK(c.tun == "ntmx");
   CHECK(c.mtu == 1300);
   CHECK(c.dns_upstream.to_string() == "198.51.100.53:53");
   CHECK(c.passthrough == std::vector<std::string>{"corp.example", "lan"});
   CHECK(c.tunnel_wait_ms == 2000);
+  CHECK(c.path_idle_s == 0);  // never
 }
 
 TEST_CASE("node config: bad files name the section and key") {
@@ -52,6 +55,8 @@ TEST_CASE("node config: bad files name the section and key") {
     FAIL("accepted: " << text);
   };
   fails_with(kEnrolled + "[ntmd]\nmtu = 9000\n", "[ntmd] mtu");
+  fails_with(kEnrolled + "[ntmd]\npath_idle_s = 700000\n", "[ntmd] path_idle_s");
+  fails_with(kEnrolled + "[ntmd]\npath_idle_s = -1\n", "[ntmd] path_idle_s");
   fails_with(kEnrolled + "[ntmd]\nlisten = nowhere\n", "[ntmd] listen");
   fails_with(kEnrolled + "[ntmd]\ntunnel = x\n", "[ntmd] tunnel: unknown key");
   fails_with(kEnrolled + "[extra]\na = b\n", "[extra]: unknown section");

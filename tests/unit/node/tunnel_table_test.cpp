@@ -4,7 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <chrono>
 #include <cstring>
+#include <new>
+#include <thread>
 #include <vector>
 
 #include "datapath/tunnel_table.hpp"
@@ -278,6 +281,55 @@ TEST_CASE("tunnel table: holding is bounded, and a removed path holds nothing") 
   t.mn.remove(t.path);
   CHECK_FALSE(t.mn.holding(t.path));
   CHECK(t.mn.release(t.path, [](auto, auto) { FAIL("the path is gone"); }) == 0);
+}
+
+TEST_CASE("tunnel table: a keepalive is not data, the data counters move only with packets") {
+  Pair t;
+  std::array<std::uint8_t, NTM_HDR_LEN + NTM_TAG_LEN> frame{};
+  wire::Endpoint to;
+  REQUIRE(t.mn.find(t.path)->seal(frame, 0, to) > 0);  // what send_keepalive seals
+  std::vector<std::uint8_t> ka(frame.begin(), frame.end());
+  CHECK(t.open(t.cn, ka, ep(0x0a000001, 4520)) == Opened::keepalive);
+  CHECK(t.mn.find(t.path)->counters().tx_packets == 0);
+  CHECK(t.mn.find(t.path)->counters().tx_bytes == 0);
+  CHECK(t.cn.find(t.path)->counters().rx_packets == 0);
+  CHECK(t.cn.find(t.path)->counters().last_rx_ms > 0);  // but the path is alive
+  auto d = t.seal(t.mn, packet(kMnVip, kCnVip));
+  REQUIRE_FALSE(d.empty());
+  CHECK(t.open(t.cn, d, ep(0x0a000001, 4520)) == Opened::packet);
+  CHECK(t.mn.find(t.path)->counters().tx_packets == 1);
+  CHECK(t.cn.find(t.path)->counters().rx_packets == 1);
+}
+
+TEST_CASE("tunnel table: a packet to an address with no tunnel is reported, once per 100 ms") {
+  Pair t;
+  std::vector<std::uint32_t> missed;
+  t.mn.set_miss_hook([&](std::uint32_t dst) { missed.push_back(dst); });
+  constexpr std::uint32_t kGone = kCnVip + 5, kOther = kCnVip + 6;
+  for (int i = 0; i < 50; ++i) CHECK(t.seal(t.mn, packet(kMnVip, kGone)).empty());
+  CHECK(missed == std::vector<std::uint32_t>{kGone});  // a flood is one report
+  CHECK(t.seal(t.mn, packet(kMnVip, kOther)).empty());
+  CHECK(missed == std::vector<std::uint32_t>{kGone, kOther});
+  CHECK(t.mn.totals().no_tunnel == 51);
+  // A packet that has a tunnel is no miss.
+  CHECK_FALSE(t.seal(t.mn, packet(kMnVip, kCnVip)).empty());
+  CHECK(missed.size() == 2);
+  // After the interval, the same address is reported again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(TunnelTable::kMissEveryMs + 20));
+  CHECK(t.seal(t.mn, packet(kMnVip, kOther)).empty());
+  CHECK(missed.size() == 3);
+  // A sweep of the virtual range: at most kMissesPerSecond reports a second.
+  Pair sweep;
+  std::size_t reports = 0;
+  sweep.mn.set_miss_hook([&](std::uint32_t) { ++reports; });
+  for (std::uint32_t i = 0; i < 1000; ++i)
+    CHECK(sweep.seal(sweep.mn, packet(kMnVip, kCnVip + 10 + i)).empty());
+  CHECK(reports >= TunnelTable::kMissesPerSecond);
+  CHECK(reports <= 2 * TunnelTable::kMissesPerSecond);  // the loop may straddle a second
+  // A hook that throws (no memory for the posted call) loses that report only.
+  t.cn.set_miss_hook([](std::uint32_t) { throw std::bad_alloc(); });
+  CHECK(t.seal(t.cn, packet(kCnVip, kGone)).empty());
+  CHECK(t.cn.totals().no_tunnel == 1);
 }
 
 }  // namespace ntm::node

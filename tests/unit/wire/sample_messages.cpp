@@ -101,6 +101,8 @@ std::vector<Body> sample_bodies() {
   v.push_back(RouteForwardAck{path_id(7), 1, Status::ok, ep4(192, 168, 7, 3, 4512)});
   v.push_back(PathMoved{path_id(7), Fqdn{"cn.other.example"}, true});
   v.push_back(PathMovedAck{path_id(7)});
+  v.push_back(PathRelease{path_id(8)});
+  v.push_back(PathReleaseAck{path_id(8)});
   return v;
 }
 

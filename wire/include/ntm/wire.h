@@ -58,7 +58,9 @@ enum ntm_msg_type {
 	NTM_T_ROUTE_FORWARD_ACK = 20,  /* DC_CN -> DC_MN */
 	NTM_T_PATH_MOVED = 21,         /* DC_CN -> DC_MN: CN moved or asks for a re-direction */
 	NTM_T_PATH_MOVED_ACK = 22,     /* DC_MN -> DC_CN */
-	NTM_T_MAX = 22,
+	NTM_T_PATH_RELEASE = 23,       /* node -> DC: an end let an idle path go */
+	NTM_T_PATH_RELEASE_ACK = 24,   /* DC -> node */
+	NTM_T_MAX = 24,
 };
 
 /*

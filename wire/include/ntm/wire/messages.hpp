@@ -250,11 +250,31 @@ struct PathMovedAck {
   NTM_WIRE_FIELDS(path_id)
 };
 
+// 23: node -> DC.  An end of the path let it go: nothing but keepalives
+// went either way for its idle time (docs/node.md, "Idle paths").  The DC
+// forgets the path, so that no re-key or move re-directs it again; the
+// other end lets it go on its own idle timer, the relay on its own.
+struct PathRelease {
+  static constexpr MsgType kType = MsgType::path_release;
+  PathId path_id;
+  NTM_WIRE_FIELDS(path_id)
+};
+
+// 24: DC -> node.  The path is gone at the DC (also when it was already
+// gone: a retransmitted release is answered again).  Refusals (not an end
+// of the path) are Error replies.
+struct PathReleaseAck {
+  static constexpr MsgType kType = MsgType::path_release_ack;
+  PathId path_id;
+  NTM_WIRE_FIELDS(path_id)
+};
+
 using Body = std::variant<RegistrationRequest, RegistrationResponse, DirectionRequest,
                           RouteDirection, RouteDirectionAck, RelayDirection, RelayResponse,
                           TunnelRequest, TunnelResponse, UpdateRequest, UpdateResponse, Keepalive,
                           KeepaliveAck, ErrorReply, NodeInfoRequest, NodeInfoResponse,
-                          RouteForward, RouteForwardAck, PathMoved, PathMovedAck>;
+                          RouteForward, RouteForwardAck, PathMoved, PathMovedAck, PathRelease,
+                          PathReleaseAck>;
 
 MsgType type_of(const Body& b) noexcept;
 

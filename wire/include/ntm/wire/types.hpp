@@ -114,6 +114,8 @@ enum class MsgType : std::uint8_t {
   route_forward_ack = NTM_T_ROUTE_FORWARD_ACK,
   path_moved = NTM_T_PATH_MOVED,
   path_moved_ack = NTM_T_PATH_MOVED_ACK,
+  path_release = NTM_T_PATH_RELEASE,
+  path_release_ack = NTM_T_PATH_RELEASE_ACK,
 };
 std::string_view to_string(MsgType t) noexcept;
 bool is_known(MsgType t) noexcept;

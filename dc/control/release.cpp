@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+// Path Release (docs/protocol.md §7.21): an end of a path let it go after
+// its idle time, so the DC forgets it.  Without this a path would live for
+// ever: each end's path keepalives keep it up at the ends and the relay,
+// and the re-key pass would re-direct it every path_rekey_s, bringing it
+// back at an end that had dropped it.
+#include <spdlog/spdlog.h>
+
+#include "control/directing.hpp"
+#include "control/server.hpp"
+#include "ntm/common/clock.hpp"
+
+namespace ntm::dc::control {
+
+namespace {
+// A released path's ends are remembered this long, so that the other end's
+// release (on its own idle timer, seconds later) and a retransmission whose
+// ack was lost are acknowledged rather than refused.  Memory only: after a
+// restart, or at another member of a cluster, such a release is refused
+// with the same words as a stranger's, and the node stops asking either way.
+constexpr std::uint64_t kReleasedMemoryMs = 10 * 60 * 1000;
+constexpr std::size_t kReleasedMax = 65536;
+}  // namespace
+
+void Server::on_path_release(state::Party& node, const wire::PathRelease& r,
+                             const wire::ControlHeader& h, const wire::Endpoint& from) {
+  const auto now = common::mono_ms();
+  const wire::PathRelease copy = r;
+  auto ack = [&] { send(node, from, wire::PathReleaseAck{copy.path_id}, h.txid); };
+  auto refuse = [&] {
+    stats_.releases_refused++;
+    // The same words whether the path exists or not: a node learns nothing
+    // about other nodes' paths from a refusal.
+    send_error(node, from, h.txid, wire::ErrorCode::not_authorized, wire::MsgType::path_release,
+               "no such path of yours");
+  };
+
+  const state::Path* p = view_.find_path(r.path_id);
+  if (!p) {
+    auto it = released_.find(r.path_id);
+    if (it != released_.end() && now - it->second.mono_ms <= kReleasedMemoryMs &&
+        (it->second.ends[0] == node.id || it->second.ends[1] == node.id)) {
+      stats_.releases_repeated++;
+      return ack();
+    }
+    return refuse();
+  }
+  const bool initiator = p->initiator == node.id;
+  const bool responder = p->responder && *p->responder == node.id;
+  if (!initiator && !responder) return refuse();
+  // Being directed (here, asked about at a peer DC, or by another member of
+  // the cluster): that direction ends first.  No answer; the node asks again.
+  if (directing_.count(r.path_id) || asking_.count(r.path_id) ||
+      p->state == state::PathState::directing) {
+    stats_.releases_deferred++;
+    spdlog::debug("release: path {} is being directed; {} asks again", r.path_id.to_hex(),
+                  node.name);
+    return;
+  }
+
+  const state::Path gone = *p;
+  view_.erase_path(r.path_id);
+  moved_later_.erase(r.path_id);
+  if (released_.size() >= kReleasedMax) {
+    for (auto it = released_.begin(); it != released_.end();)
+      it = now - it->second.mono_ms > kReleasedMemoryMs ? released_.erase(it) : std::next(it);
+    if (released_.size() >= kReleasedMax) released_.clear();
+  }
+  released_[r.path_id] = Released{{gone.initiator, gone.responder.value_or(wire::NodeId{})}, now};
+  if (gone.relay)
+    if (state::Party* rs = view_.find(*gone.relay); rs && rs->active_paths) rs->active_paths--;
+  spdlog::info("release: path {} released by {} ({}), {} paths left", r.path_id.to_hex(),
+               node.name, initiator ? "initiator" : "responder", view_.path_count());
+  // Acknowledged once the deletion is durable: a DC that fails before then
+  // has the row again after its restart, and the node's retransmission
+  // finds it there.
+  const wire::NodeId id = node.id;
+  const std::uint32_t txid = h.txid;
+  writer_.submit(store::PathDelete{r.path_id}, [this, alive = std::weak_ptr<bool>(alive_), id,
+                                                 path = r.path_id, txid, from](bool ok) {
+    asio::post(io_, [this, alive, id, path, txid, from, ok] {
+      if (alive.expired() || stopped_) return;
+      state::Party* n = view_.find(id);
+      if (!n) return;  // revoked meanwhile
+      if (!ok) {
+        // The row may still be there: a retransmission is refused rather
+        // than acknowledged, and a row that comes back after a restart is
+        // re-keyed to the ends, which let it go again when it idles.
+        released_.erase(path);
+        send_error(*n, from, txid, wire::ErrorCode::internal, wire::MsgType::path_release,
+                   "database unavailable; retry");
+        return;
+      }
+      stats_.releases++;
+      send(*n, from, wire::PathReleaseAck{path}, txid);
+    });
+  });
+}
+
+}  // namespace ntm::dc::control
