@@ -76,9 +76,13 @@ void Server::on_path_release(state::Party& node, const wire::PathRelease& r,
   // finds it there.
   const wire::NodeId id = node.id;
   const std::uint32_t txid = h.txid;
+  // The other end, where it is a node of ours (a federated path's other
+  // end is its own DC's business, and a general host has none).
+  std::optional<wire::NodeId> other;
+  if (!gone.remote && gone.responder) other = initiator ? *gone.responder : gone.initiator;
   writer_.submit(store::PathDelete{r.path_id}, [this, alive = std::weak_ptr<bool>(alive_), id,
-                                                 path = r.path_id, txid, from](bool ok) {
-    asio::post(io_, [this, alive, id, path, txid, from, ok] {
+                                                 path = r.path_id, txid, from, other](bool ok) {
+    asio::post(io_, [this, alive, id, path, txid, from, ok, other] {
       if (alive.expired() || stopped_) return;
       state::Party* n = view_.find(id);
       if (!n) return;  // revoked meanwhile
@@ -93,8 +97,23 @@ void Server::on_path_release(state::Party& node, const wire::PathRelease& r,
       }
       stats_.releases++;
       send(*n, from, wire::PathReleaseAck{path}, txid);
+      if (other) tell_other_end(*other, path);
     });
   });
+}
+
+// Best effort, sent once: the other end sees the same silence and lets go
+// on its own timer anyway.  What this saves is the case where its timer is
+// longer (path_idle_s set differently) and its application sends first:
+// its capsules would find no path at the end that let go, and only its
+// dead-path probe (kDeadPathMs, then a redirect request) would bring the
+// path back, some 3.5 s later.  Told, it lets go now, and its next packet
+// directs the path anew at once (docs/dc.md §8.6).
+void Server::tell_other_end(const wire::NodeId& other, const wire::PathId& path) {
+  state::Party* p = view_.find(other);
+  if (!p || !p->online || p->kind != state::PartyKind::node) return;
+  stats_.releases_told++;
+  send(*p, p->reach(), wire::PathRelease{path}, next_txid());
 }
 
 }  // namespace ntm::dc::control

@@ -279,6 +279,8 @@ void Server::dispatch(state::Party& party, wire::Received& msg, const wire::Endp
         } else if constexpr (std::is_same_v<T, wire::PathRelease>) {
           if (party.kind != state::PartyKind::node) return void(stats_.unexpected++);
           on_path_release(party, body, h, from);
+        } else if constexpr (std::is_same_v<T, wire::PathReleaseAck>) {
+          // The other end took tell_other_end's release; nothing waits for it.
         } else if constexpr (std::is_same_v<T, wire::RelayResponse>) {
           if (party.kind != state::PartyKind::relay) return void(stats_.unexpected++);
           on_relay_response(party, body);
@@ -393,7 +395,7 @@ void Server::log_stats() const {
       "prompts={} prompts_suppressed={} prompts_fresh={} redirects_on_move={} "
       "redirects_requested={} redirects_via_relay={} paths_superseded={} rekeys={} "
       "directing_elsewhere={} releases={} releases_repeated={} releases_refused={} "
-      "releases_deferred={}",
+      "releases_deferred={} releases_told={}",
       r.received, r.total_dropped(), r.oversized, stats_.auth_failed, stats_.stale,
       stats_.replayed, stats_.rate_limited, stats_.bad_body, stats_.unexpected,
       stats_.registrations, stats_.keepalives, stats_.directions, stats_.directions_failed,
@@ -401,7 +403,7 @@ void Server::log_stats() const {
       stats_.prompts_suppressed, stats_.prompts_fresh, stats_.redirects_on_move,
       stats_.redirects_requested, stats_.redirects_via_relay, stats_.paths_superseded,
       stats_.rekeys, stats_.directing_elsewhere, stats_.releases, stats_.releases_repeated,
-      stats_.releases_refused, stats_.releases_deferred);
+      stats_.releases_refused, stats_.releases_deferred, stats_.releases_told);
   for (std::size_t i = 1; i < r.dropped.size(); ++i)
     if (r.dropped[i])
       spdlog::info("control: dropped {} x {}", r.dropped[i],

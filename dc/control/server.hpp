@@ -64,6 +64,7 @@ struct ServerStats {
   std::uint64_t releases_repeated = 0;   // for a path released lately: acknowledged again
   std::uint64_t releases_refused = 0;    // not an end of the path, or no such path
   std::uint64_t releases_deferred = 0;   // the path was being directed: not answered
+  std::uint64_t releases_told = 0;       // other ends told to let a released path go
 };
 
 class Server {
@@ -227,6 +228,8 @@ class Server {
   // ---- release.cpp ----
   void on_path_release(state::Party& node, const wire::PathRelease& r,
                        const wire::ControlHeader& h, const wire::Endpoint& from);
+  // Tells the other end of a released path, a node of ours, to let it go.
+  void tell_other_end(const wire::NodeId& other, const wire::PathId& path);
 
   // ---- relay.cpp ----
   state::Party* pick_relay(const std::vector<wire::NodeId>& exclude);

@@ -150,6 +150,8 @@ void Agent::on_datagram(std::span<const std::uint8_t> d, const wire::Endpoint& f
           on_dc_error(m, rx.header);
         else if constexpr (std::is_same_v<T, wire::PathReleaseAck>)
           on_release_answer(&m.path_id, rx.header.txid);
+        else if constexpr (std::is_same_v<T, wire::PathRelease>)
+          on_release_from_dc(m, rx.header.txid, from);
         else
           ++dropped_control_;
       },

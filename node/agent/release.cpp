@@ -47,7 +47,7 @@ bool Agent::idle(Path& p, std::uint64_t now) {
   return now - p.data_ms >= std::uint64_t{cfg_.path_idle_s} * 1000;
 }
 
-void Agent::let_go(PathMap::iterator it, std::uint64_t now, std::string_view why) {
+void Agent::let_go(PathMap::iterator it, std::uint64_t now, std::string_view why, bool tell_dc) {
   Path& p = *it->second;
   const wire::PathId id = p.info.id;
   spdlog::info("path {} to {}: {}; released", id.to_hex().substr(0, 8), p.info.peer.fqdn.name, why);
@@ -66,10 +66,21 @@ void Agent::let_go(PathMap::iterator it, std::uint64_t now, std::string_view why
   held_paths_.erase(id);
   paths_.erase(it);
   ++released_;
+  if (!tell_dc) return;
   Releasing& r = releasing_[id];
   r.sends = 0;
   r.next_ms = now;
   send_release(id, r, now);
+}
+
+// The DC tells us the other end let the path go (docs/dc.md §8.6): we let
+// it go too, so that our next packet to the peer directs it anew at once
+// instead of going into a path the peer no longer has.
+void Agent::on_release_from_dc(const wire::PathRelease& r, std::uint32_t txid,
+                               const wire::Endpoint& from) {
+  if (auto it = paths_.find(r.path_id); it != paths_.end())
+    let_go(it, common::mono_ms(), "the peer let it go", false);
+  send_dc(wire::PathReleaseAck{r.path_id}, txid, &from);
 }
 
 void Agent::send_release(const wire::PathId& id, Releasing& r, std::uint64_t now) {

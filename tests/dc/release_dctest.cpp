@@ -24,8 +24,8 @@ std::string path_rows(const std::string& url, const wire::PathId& p) {
 }
 
 // A released path's answer: the ack, or the refusal's words.
-std::string release(NodeClient& n, const wire::PathId& p) {
-  auto r = n.request(wire::PathRelease{p}, 3000);
+std::string release(NodeClient& n, const wire::PathId& p, int timeout_ms = 3000) {
+  auto r = n.request(wire::PathRelease{p}, timeout_ms);
   if (!r) return "silence";
   if (auto* a = std::get_if<wire::PathReleaseAck>(&r->body)) return a->path_id == p ? "ack" : "ack?";
   if (auto* e = std::get_if<wire::ErrorReply>(&r->body)) {
@@ -71,9 +71,17 @@ TEST_CASE("path release: an end lets the path go, the DC forgets it and re-keys 
   CHECK(release(mn, random_path()) == refused);
   CHECK(path_rows(db.url(), path) == "1");
 
-  // The initiator lets it go: acknowledged once the row is gone.
+  // The initiator lets it go: acknowledged once the row is gone, and the
+  // responder is told to let it go too (the stranger is not).
   CHECK(release(mn, path) == "ack");
   CHECK(path_rows(db.url(), path) == "0");
+  wire::ControlHeader told_h;
+  auto told = cn.wait_for<wire::PathRelease>(2000, &told_h);
+  REQUIRE(told);
+  CHECK(told->path_id == path);
+  cn.send(wire::PathReleaseAck{path}, told_h.txid);
+  CHECK_FALSE(stranger.wait_for<wire::PathRelease>(200));
+  CHECK_FALSE(mn.wait_for<wire::PathRelease>(10));
   // Its retransmission, and the responder's own release, are acknowledged.
   CHECK(release(mn, path) == "ack");
   CHECK(release(cn, path) == "ack");
@@ -99,6 +107,8 @@ TEST_CASE("path release: an end lets the path go, the DC forgets it and re-keys 
   CHECK(counter(dc.log(), "releases_repeated") == 2);
   CHECK(counter(dc.log(), "releases_refused") == 4);
   CHECK(counter(dc.log(), "rekeys") == 0);
+  CHECK(counter(dc.log(), "releases_told") == 1);
+  CHECK(counter(dc.log(), "unexpected") == 0);  // CN's ack to the DC's release is expected
 }
 
 TEST_CASE("path release: a path being directed is not released until its direction ends") {
@@ -118,7 +128,7 @@ TEST_CASE("path release: a path being directed is not released until its directi
   wire::ControlHeader h;
   auto to_cn = cn.wait_for<wire::RouteDirection>(3000, &h);
   REQUIRE(to_cn);
-  CHECK(release(mn, path) == "silence");
+  CHECK(release(mn, path, 1500) == "silence");
   cn.send(wire::RouteDirectionAck{path, to_cn->key_epoch, wire::Status::ok, cn.local()}, h.txid);
   REQUIRE(accept_direction(mn));
   REQUIRE(query_until(db.url(), "SELECT state FROM paths", "2") == "2");
@@ -164,6 +174,10 @@ TEST_CASE("cluster: a path released at one member is no longer re-keyed by the o
   CHECK(release(cn_at_b, path) == "ack");
   CHECK(b.log().find("released by cn.test.example", b_before) != std::string::npos);
   CHECK(path_rows(db.url(), path) == "0");
+  // B tells MN, through the binding MN keeps towards every member.
+  auto told = mn.wait_for<wire::PathRelease>(2000);
+  REQUIRE(told);
+  CHECK(told->path_id == path);
   // Past the re-key age (2 s from the end of the direction): no re-key.
   CHECK_FALSE(cn.wait_for<wire::RouteDirection>(4000));
   CHECK_FALSE(mn.wait_for<wire::RouteDirection>(100));

@@ -128,6 +128,39 @@ TEST_CASE("e2e: an idle direct path is let go at both ends and the DC, and comes
   dc.stop();
 }
 
+TEST_CASE("e2e: an end that would keep the path is told by the DC and lets it go too") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  InProcessDc dc(db.url(), kZone);
+  // MN lets go after 2 s; CN never would on its own (path_idle_s = 0).
+  const auto mn_text = with_idle(dc.enroll_node("mn.e2e.test"), 2);
+  const auto cn_text = with_idle(dc.enroll_node("cn.e2e.test"), 0);
+  dc.start();
+  boost::asio::io_context io(1);
+  TestNode mn(io, mn_text, "127.0.0.2:0"), cn(io, cn_text, "127.0.0.3:0");
+  REQUIRE(cn.cfg.path_idle_s == 0);
+  mn.agent.start();
+  cn.agent.start();
+  REQUIRE(run_until(io, [&] { return registered(mn) && registered(cn); }));
+  REQUIRE(resolve(io, mn, "cn.e2e.test"));
+  REQUIRE(path_up(io, cn, "mn.e2e.test"));
+  const auto first = path_to(mn, "cn.e2e.test");
+  REQUIRE(first);
+  exchange(io, mn, cn);
+  // MN lets go; the DC tells CN, which lets go at once.
+  REQUIRE(run_until(io, [&] { return no_paths(mn) && no_paths(cn); }, 6000));
+  CHECK(cn.agent.status().paths_released == 1);
+  REQUIRE(run_until(io, [&] { return path_rows(db.url()) == 0; }, 3000));
+  // CN's application sends first: a new direction at once, not the dead
+  // path's probe seconds later (kDeadPathMs is 3 s).
+  const auto t0 = std::chrono::steady_clock::now();
+  comes_back(io, cn, "cn.e2e.test", mn, "mn.e2e.test", first->id, vip_of(mn), db.url());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(2500));
+  mn.agent.stop();
+  cn.agent.stop();
+  dc.stop();
+}
+
 TEST_CASE("e2e: an idle relayed path is let go and comes back through the relay") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;

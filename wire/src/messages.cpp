@@ -190,12 +190,13 @@ constexpr std::uint16_t allowed_mask(MsgType t) {
     case MsgType::registration_request:
     case MsgType::direction_request:
     case MsgType::route_direction_ack:
-    case MsgType::relay_response:
-    case MsgType::path_release: return kNodeUp;
+    case MsgType::relay_response: return kNodeUp;
+    // An end releases a path at its DC; the DC tells the other end.
+    case MsgType::path_release:
+    case MsgType::path_release_ack: return kNodeUp | kDcDown;
     case MsgType::registration_response:
     case MsgType::route_direction:
-    case MsgType::relay_direction:
-    case MsgType::path_release_ack: return kDcDown;
+    case MsgType::relay_direction: return kDcDown;
     case MsgType::tunnel_request:
     case MsgType::update_request: return kPathEnds | kToRelay;
     case MsgType::tunnel_response:
