@@ -29,7 +29,7 @@
 #   RUNDIR=DIR    where mobility.tsv goes (default the work directory, kept)
 #   MOB_ONLY="1 5 twice"  run only these cases (pattern numbers, twice,
 #                 both, dcfrozen, dcfrozen_nat, privstay, rsrestart, natflush,
-#                 natidle)
+#                 natidle, idle)
 set -uo pipefail
 
 DC_BIN=${1:?usage: mobility_test.sh NTM_DC NTM_SIM NTMD NTM_RS}
@@ -311,6 +311,56 @@ if want_case natidle && prepare g1 A; then
   # binding.  Bound: 15 s + 2 s.
   CASE_BACK_ONLY=1 CASE_PROBE_S=20 CASE_HORIZON=1 CASE_BOUND_MS=17000 \
     run_case natidle "A (conntrack -F, m idle)" g1 direct act_natflush
+fi
+
+# ---- idle paths (docs/node.md "Idle paths") --------------------------------
+if want_case idle; then
+  # Last, because m and g1 restart with path_idle_s = 4: a TCP connection
+  # between them over the VIPs goes quiet for 10 s; the path is let go at
+  # both ends and at the DC, and the connection's next bytes (a packet
+  # into m's TUN with no tunnel) bring it back under a new path ID with the
+  # same VIPs, so the connection goes on without a reset.
+  echo
+  log "idle: m ($(mob_loc m)) and g1 with path_idle_s = 4"
+  for h in m g1; do
+    sed -i '/^\[ntmd\]/a path_idle_s = 4' "$W/$h/node.conf"
+    restart_ntmd "$h"
+  done
+  wait_registered m "$(mob_loc m)" 15 && wait_cn_registered g1 15
+  check "idle: ntmd restarted" $? "m and g1 registered again with path_idle_s = 4"
+  tx g1 "$TOPO_PY" "$HERE/quiet_tcp.py" serve 9200 >"$W/idle-serve.log" 2>&1 &
+  SVC_PIDS+=("$!")
+  for _ in $(seq 50); do
+    tx g1 ss -Hltn 'sport = :9200' | grep -q . && break
+    sleep 0.1
+  done
+  rel0=$(svc_status m | jq -r .paths_released)
+  tx m "$TOPO_PY" "$HERE/quiet_tcp.py" talk "g1.$ZONE" 9200 10 >"$W/idle-talk.out" 2>&1 &
+  talk_pid=$!
+  for _ in $(seq 100); do
+    grep -q connected "$W/idle-talk.out" && break
+    sleep 0.1
+  done
+  grep -q connected "$W/idle-talk.out"
+  check "idle: connected over the path" $? "m -> g1.$ZONE:9200: $(head -1 "$W/idle-talk.out")"
+  t_quiet=$(now)
+  # 4 s without data, the next housekeeping tick, the release: 7 s is ample.
+  sleep 7
+  js_m=$(svc_status m)
+  js_g=$(svc_status g1)
+  n_m=$(jq -r --arg p "g1.$ZONE" '[.paths[] | select(.peer == $p)] | length' <<<"$js_m")
+  n_g=$(jq -r --arg p "m.$ZONE" '[.paths[] | select(.peer == $p)] | length' <<<"$js_g")
+  rel_m=$(jq -r .paths_released <<<"$js_m")
+  [ "$n_m" = 0 ] && [ "$n_g" = 0 ] && [ "$rel_m" -gt "$rel0" ] && grep -q "released by" "$W/dc.log"
+  check "idle: let go at both ends and the DC" $? \
+    "after $(since "$t_quiet") s quiet: m's paths to g1 $n_m, g1's to m $n_g (expected 0 and 0), m released $rel0 -> $rel_m, DC: $(grep -c 'released by' "$W/dc.log") releases"
+  wait "$talk_pid"
+  talk_rc=$?
+  js_m=$(svc_status m)
+  read -r route state _ < <(path_of m "g1.$ZONE")
+  [ "$talk_rc" = 0 ] && [ "$(jq -r .paths_revived <<<"$js_m")" -ge 1 ] && [ "$state" = up ]
+  check "idle: the same connection goes on" $? \
+    "m -> g1 after 10 s quiet: '$(tail -1 "$W/idle-talk.out")', paths_revived $(jq -r .paths_revived <<<"$js_m"), path $route $state"
 fi
 
 echo
