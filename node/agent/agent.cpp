@@ -49,8 +49,9 @@ Agent::Agent(boost::asio::io_context& io, const NodeConfig& cfg, DataPath& dp)
 Agent::~Agent() { *alive_ = false; }
 
 void Agent::start() {
-  dp_.set_miss_handler([this, alive = std::weak_ptr<bool>(alive_)](std::uint32_t dst) {
-    if (!alive.expired()) on_miss(dst);
+  dp_.set_miss_handler([this, alive = std::weak_ptr<bool>(alive_)](std::uint32_t dst,
+                                                                  std::vector<std::uint8_t> pkt) {
+    if (!alive.expired()) on_miss(dst, std::move(pkt));
   });
   dp_.start([this](std::span<const std::uint8_t> d, const wire::Endpoint& from) { on_datagram(d, from); },
             [this](const wire::PathId& p, const wire::Endpoint& from) { on_roam(p, from); });

@@ -167,7 +167,9 @@ class Agent {
   // The DC's Path Release Ack (id) or Error (no id) for the release sent as txid.
   void on_release_answer(const wire::PathId* id, std::uint32_t txid);
   // The data path saw a packet to dst with no tunnel.
-  void on_miss(std::uint32_t dst);
+  void on_miss(std::uint32_t dst, std::vector<std::uint8_t> packet);
+  // The direction on_miss started for a dormant peer ended.
+  void on_revived(std::uint32_t dst, const Resolution& r);
 
   // update.cpp: moves (docs/mobility.md)
   void start_move_round(std::string_view why,
@@ -247,6 +249,12 @@ class Agent {
   struct Dormant {
     std::string fqdn;
     std::uint64_t since_ms = 0;
+    // Packets that found no tunnel while the path comes back, sent through
+    // it once it is up (at most kKeptMax; the data path reports at most
+    // one per 100 ms, so this is the first of a burst: for TCP, the segment
+    // whose loss would cost a retransmission timeout).
+    std::vector<std::vector<std::uint8_t>> kept;
+    bool reviving = false;  // on_miss's direction under way
   };
   std::map<std::uint32_t, Dormant> dormant_;
   std::uint64_t released_ = 0, revived_ = 0;

@@ -23,6 +23,7 @@ constexpr std::uint64_t kReleaseRetryFirstMs = 1000;
 // Peers whose paths were let go, kept to bring them back on demand: an
 // application may hold a connection to the address for days.
 constexpr std::size_t kDormantMax = 4096;
+constexpr std::size_t kKeptMax = 8;
 }  // namespace
 
 bool Agent::idle(Path& p, std::uint64_t now) {
@@ -112,18 +113,44 @@ void Agent::on_release_answer(const wire::PathId* id, std::uint32_t txid) {
     }
 }
 
-void Agent::on_miss(std::uint32_t dst) {
+void Agent::on_miss(std::uint32_t dst, std::vector<std::uint8_t> packet) {
   auto d = dormant_.find(dst);
   if (d == dormant_.end()) return;
-  // resolve() finds a path or lookup to the name already under way.
-  for (const auto& [id, p] : paths_)
-    if (p->info.peer_view == dst && p->info.state != PathState::failed) return;
-  if (!lookups_.count(d->second.fqdn)) {
-    spdlog::info("path to {}: traffic for {} again; directing it anew", d->second.fqdn,
+  Dormant& dm = d->second;
+  bool under_way = !!lookups_.count(dm.fqdn);
+  for (const auto& [id, p] : paths_) {
+    if (p->info.peer_view != dst || p->info.state == PathState::failed) continue;
+    // Up since the packet missed (a race with its installation): send it.
+    if (p->info.state == PathState::up) return void(dp_.send_packet(packet));
+    under_way = true;  // being set up: the peer brought it back, or we did
+  }
+  if (dm.kept.size() < kKeptMax) dm.kept.push_back(std::move(packet));
+  if (dm.reviving) return;
+  dm.reviving = true;
+  if (!under_way) {
+    spdlog::info("path to {}: traffic for {} again; directing it anew", dm.fqdn,
                  wire::IpAddr::v4(dst).to_string());
     ++revived_;
   }
-  resolve(d->second.fqdn, [](const Resolution&) {});
+  // resolve() joins a path or lookup to the name already under way.
+  resolve(dm.fqdn, [this, dst](const Resolution& r) { on_revived(dst, r); });
+}
+
+void Agent::on_revived(std::uint32_t dst, const Resolution& r) {
+  auto d = dormant_.find(dst);
+  if (d == dormant_.end()) return;
+  d->second.reviving = false;
+  auto kept = std::move(d->second.kept);
+  d->second.kept.clear();
+  // Another address in our view now (a new substitute): what was kept for
+  // the old one has nowhere to go.
+  if (r.kind != Resolution::Kind::address || r.vip != dst) {
+    if (!kept.empty())
+      spdlog::info("path to {}: not brought back; {} kept packet(s) dropped", d->second.fqdn,
+                   kept.size());
+    return;
+  }
+  for (const auto& k : kept) dp_.send_packet(k);
 }
 
 }  // namespace ntm::node

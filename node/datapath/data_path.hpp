@@ -13,6 +13,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "ntm/wire/key_schedule.hpp"
 #include "ntm/wire/types.hpp"
@@ -61,8 +62,9 @@ class DataPath {
   using RoamHandler = std::function<void(const wire::PathId& path, const wire::Endpoint& from)>;
 
   // A packet from the interface to an address with no tunnel (rate-limited
-  // per address by the data path): called on the control thread.
-  using MissHandler = std::function<void(std::uint32_t dst)>;
+  // per address by the data path): called on the control thread, with a
+  // copy of the packet.
+  using MissHandler = std::function<void(std::uint32_t dst, std::vector<std::uint8_t> packet)>;
 
   virtual ~DataPath() = default;
 
@@ -84,6 +86,11 @@ class DataPath {
   virtual void remove(const wire::PathId& path) = 0;
   // Sends a zero-length capsule (the path keepalive: NAT bindings, liveness).
   virtual void send_keepalive(const wire::PathId& path) = 0;
+  // Sends an IPv4 packet as if the interface had given it: through the
+  // tunnel its destination has now.  For a packet that found no tunnel and
+  // was kept while the path came back (node.md "Idle paths").  False: not
+  // sent (no tunnel, a bad packet), counted as the interface's would be.
+  virtual bool send_packet(std::span<const std::uint8_t> ipv4_packet) = 0;
   // Keeps what the interface sends on the path instead of sending it,
   // until release(), which sends it through the path's tunnel as it is
   // then (a re-direction may have installed a new one), in order.  For a

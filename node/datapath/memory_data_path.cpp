@@ -17,8 +17,11 @@ MemoryDataPath::MemoryDataPath(boost::asio::io_context& io, const wire::Endpoint
 MemoryDataPath::~MemoryDataPath() { stop(); }
 
 void MemoryDataPath::set_miss_handler(MissHandler on_miss) {
-  table_.set_miss_hook([this, h = std::move(on_miss)](std::uint32_t dst) {
-    boost::asio::post(watch_.get_executor(), [h, dst] { h(dst); });
+  table_.set_miss_hook([this, h = std::move(on_miss)](std::uint32_t dst,
+                                                      std::span<const std::uint8_t> packet) {
+    boost::asio::post(watch_.get_executor(), [h, dst, copy = std::vector<std::uint8_t>(packet.begin(), packet.end())]() mutable {
+      h(dst, std::move(copy));
+    });
   });
 }
 

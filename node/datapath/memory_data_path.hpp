@@ -33,6 +33,7 @@ class MemoryDataPath final : public DataPath {
   void set_peer(const wire::PathId& p, const wire::Endpoint& e) override { table_.set_peer(p, e); }
   void remove(const wire::PathId& p) override { table_.remove(p); }
   void send_keepalive(const wire::PathId& p) override;
+  bool send_packet(std::span<const std::uint8_t> pkt) override { return inject(pkt); }
   void hold(const wire::PathId& p) override { table_.hold(p); }
   std::size_t release(const wire::PathId& p) override;
   bool holding(const wire::PathId& p) const { return table_.holding(p); }

@@ -71,8 +71,11 @@ TunDataPath::~TunDataPath() {
 }
 
 void TunDataPath::set_miss_handler(MissHandler on_miss) {
-  table_.set_miss_hook([this, h = std::move(on_miss)](std::uint32_t dst) {
-    boost::asio::post(io_, [h, dst] { h(dst); });
+  table_.set_miss_hook([this, h = std::move(on_miss)](std::uint32_t dst,
+                                                      std::span<const std::uint8_t> packet) {
+    boost::asio::post(io_, [h, dst, copy = std::vector<std::uint8_t>(packet.begin(), packet.end())]() mutable {
+      h(dst, std::move(copy));
+    });
   });
 }
 
@@ -121,6 +124,27 @@ void TunDataPath::send_keepalive(const wire::PathId& p) {
   if (const auto n = t->seal(frame, 0, to))
     if (!sock_.send(std::span(frame.data(), n), to))
       table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool TunDataPath::send_packet(std::span<const std::uint8_t> pkt) {
+  if (pkt.size() > NTM_MAX_INNER) {
+    table_.bad_packet.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  std::array<std::uint8_t, NTM_HDR_LEN + NTM_MAX_INNER + NTM_TAG_LEN> frame;
+  std::memcpy(frame.data() + NTM_HDR_LEN, pkt.data(), pkt.size());
+  wire::Endpoint to;
+  std::size_t n;
+  {
+    TunnelTable::Reader reader(table_);
+    n = reader.seal_outgoing(frame, pkt.size(), to);
+  }
+  if (n == 0) return false;
+  if (!sock_.send(std::span(frame.data(), n), to)) {
+    table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
 }
 
 std::optional<TunnelCounters> TunDataPath::counters(const wire::PathId& p) const {

@@ -38,6 +38,7 @@ class TunDataPath final : public DataPath {
   void set_peer(const wire::PathId& p, const wire::Endpoint& e) override { table_.set_peer(p, e); }
   void remove(const wire::PathId& p) override { table_.remove(p); }
   void send_keepalive(const wire::PathId& p) override;
+  bool send_packet(std::span<const std::uint8_t> pkt) override;
   void hold(const wire::PathId& p) override { table_.hold(p); }
   std::size_t release(const wire::PathId& p) override;
   std::optional<TunnelCounters> counters(const wire::PathId& p) const override;

@@ -131,7 +131,7 @@ std::shared_ptr<Tunnel> TunnelTable::find(const wire::PathId& p) const {
   return it == by_path_.end() ? nullptr : it->second;
 }
 
-void TunnelTable::missed(std::uint32_t dst) const noexcept {
+void TunnelTable::missed(std::uint32_t dst, std::span<const std::uint8_t> packet) const noexcept {
   if (!on_miss_) return;
   const std::uint64_t now = common::mono_ms();
   if (miss_dst_.load(std::memory_order_relaxed) == dst &&
@@ -145,7 +145,7 @@ void TunnelTable::missed(std::uint32_t dst) const noexcept {
   miss_dst_.store(dst, std::memory_order_relaxed);
   miss_ms_.store(now, std::memory_order_relaxed);
   try {
-    on_miss_(dst);
+    on_miss_(dst, packet);
   } catch (const std::exception&) {
     // Out of memory for the posted call: this packet's miss is lost; the
     // next one after kMissEveryMs tries again.
@@ -192,7 +192,7 @@ std::size_t TunnelTable::Reader::seal_outgoing(std::span<std::uint8_t> frame, st
   auto it = t_.by_vip_.find(dst);
   if (it == t_.by_vip_.end()) {
     t_.no_tunnel.fetch_add(1, std::memory_order_relaxed);
-    t_.missed(dst);
+    t_.missed(dst, frame.subspan(NTM_HDR_LEN, len));
     return 0;
   }
   Tunnel& tun = *it->second;

@@ -144,11 +144,13 @@ class TunnelTable {
   // threads start.
   static constexpr std::uint64_t kMissEveryMs = 100;
   static constexpr std::uint64_t kMissesPerSecond = 64;
-  void set_miss_hook(std::function<void(std::uint32_t dst)> h) { on_miss_ = std::move(h); }
+  // The packet is the one that found no tunnel (valid during the call).
+  using MissHook = std::function<void(std::uint32_t dst, std::span<const std::uint8_t> packet)>;
+  void set_miss_hook(MissHook h) { on_miss_ = std::move(h); }
 
  private:
-  void missed(std::uint32_t dst) const noexcept;
-  std::function<void(std::uint32_t)> on_miss_;
+  void missed(std::uint32_t dst, std::span<const std::uint8_t> packet) const noexcept;
+  MissHook on_miss_;
   mutable std::atomic<std::uint32_t> miss_dst_{0};
   mutable std::atomic<std::uint64_t> miss_ms_{0};
   mutable std::atomic<std::uint64_t> miss_second_{0}, misses_in_second_{0};

@@ -2,8 +2,9 @@
 // Idle paths (docs/node.md "Idle paths") end to end: a path with no data
 // for path_idle_s is let go at both ends and at the DC (Path Release), and
 // an application that sends to the peer's address again brings it back
-// under a new path ID with the same address in its view: from either end,
-// on a direct route and through the relay.
+// under a new path ID with the same address in its view, and the packet
+// that found no tunnel delivered once it is up: from either end, on a
+// direct route and through the relay.
 #include <doctest/doctest.h>
 
 #include <pqxx/pqxx>
@@ -42,18 +43,24 @@ bool app_sends(TestNode& a, std::uint32_t to, const std::string& what) {
 }
 
 // a and b had a path and let it go; a's application sends to b again.
-// The first packet finds no tunnel (it is lost, as a TCP segment would be
-// and then retransmitted); the path comes back with b's address unchanged.
+// The first packet finds no tunnel: it is kept while the path comes back
+// with b's address unchanged, then delivered to b (not lost, so TCP does
+// not wait for its retransmission timeout).
 void comes_back(boost::asio::io_context& io, TestNode& a, const std::string& a_name,
                 TestNode& b, const std::string& b_name, const wire::PathId& old_id,
                 std::uint32_t view_of_b, const std::string& url) {
   const auto revived0 = a.agent.status().paths_revived;
-  CHECK_FALSE(app_sends(a, view_of_b, "after the idle time"));
+  const auto first = udp_packet(vip_of(a), view_of_b, 40000, 40001, "after the idle time");
+  b.dp.delivered().clear();
+  CHECK_FALSE(a.dp.inject(first));
   REQUIRE(run_until(io, [&] {
     auto pa = path_to(a, b_name);
     auto pb = path_to(b, a_name);
     return pa && pa->state == node::PathState::up && pb && pb->state == node::PathState::up;
   }, 6000));
+  REQUIRE(run_until(io, [&] { return !b.dp.delivered().empty(); }, 2000));
+  CHECK(b.dp.delivered().front() == first);
+  b.dp.delivered().clear();
   const auto p = path_to(a, b_name);
   CHECK(p->id != old_id);
   CHECK(p->peer_view == view_of_b);  // the application's address holds

@@ -304,10 +304,15 @@ TEST_CASE("tunnel table: a keepalive is not data, the data counters move only wi
 TEST_CASE("tunnel table: a packet to an address with no tunnel is reported, once per 100 ms") {
   Pair t;
   std::vector<std::uint32_t> missed;
-  t.mn.set_miss_hook([&](std::uint32_t dst) { missed.push_back(dst); });
+  std::vector<std::uint8_t> first;
+  t.mn.set_miss_hook([&](std::uint32_t dst, std::span<const std::uint8_t> pkt) {
+    if (missed.empty()) first.assign(pkt.begin(), pkt.end());
+    missed.push_back(dst);
+  });
   constexpr std::uint32_t kGone = kCnVip + 5, kOther = kCnVip + 6;
-  for (int i = 0; i < 50; ++i) CHECK(t.seal(t.mn, packet(kMnVip, kGone)).empty());
+  for (int i = 0; i < 50; ++i) CHECK(t.seal(t.mn, packet(kMnVip, kGone, 12 + i)).empty());
   CHECK(missed == std::vector<std::uint32_t>{kGone});  // a flood is one report
+  CHECK(first == packet(kMnVip, kGone, 12));            // with the packet that missed
   CHECK(t.seal(t.mn, packet(kMnVip, kOther)).empty());
   CHECK(missed == std::vector<std::uint32_t>{kGone, kOther});
   CHECK(t.mn.totals().no_tunnel == 51);
@@ -321,13 +326,13 @@ TEST_CASE("tunnel table: a packet to an address with no tunnel is reported, once
   // A sweep of the virtual range: at most kMissesPerSecond reports a second.
   Pair sweep;
   std::size_t reports = 0;
-  sweep.mn.set_miss_hook([&](std::uint32_t) { ++reports; });
+  sweep.mn.set_miss_hook([&](std::uint32_t, std::span<const std::uint8_t>) { ++reports; });
   for (std::uint32_t i = 0; i < 1000; ++i)
     CHECK(sweep.seal(sweep.mn, packet(kMnVip, kCnVip + 10 + i)).empty());
   CHECK(reports >= TunnelTable::kMissesPerSecond);
   CHECK(reports <= 2 * TunnelTable::kMissesPerSecond);  // the loop may straddle a second
   // A hook that throws (no memory for the posted call) loses that report only.
-  t.cn.set_miss_hook([](std::uint32_t) { throw std::bad_alloc(); });
+  t.cn.set_miss_hook([](std::uint32_t, std::span<const std::uint8_t>) { throw std::bad_alloc(); });
   CHECK(t.seal(t.cn, packet(kCnVip, kGone)).empty());
   CHECK(t.cn.totals().no_tunnel == 1);
 }
