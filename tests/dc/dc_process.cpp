@@ -3,6 +3,8 @@
 
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,20 +27,36 @@ namespace ntm::test {
 // came from the ephemeral range, which every socket another test binds to
 // port 0 meanwhile draws from too: in CI one took the DC's listen port
 // before the DC started.  So a random port below that range (32768-60999 by
-// default), checked free now: only a test that names ports itself could
-// still take it.
+// default), checked free now.  Two tests running at once (ctest -j) could
+// still draw the same port before either process bound it (seen in CI: the
+// second DC's "bind: Address already in use"), so each drawn port is also
+// claimed with an flock on a file named after it, held until this test
+// process exits (the kernel drops it then, also after a crash): another
+// test's draw skips a claimed port.  Only a test that names ports itself
+// could still take it.
 unsigned free_udp_port() {
+  static constexpr const char* kClaims = "/tmp/ntm-test-udp-ports";
   static std::mt19937 rng{std::random_device{}()};
   std::uniform_int_distribution<unsigned> pick(20000, 32000);
   for (int i = 0; i < 200; ++i) {
     wire::Endpoint e;
     e.addr = wire::IpAddr::v4(0x7f000001);
     e.port = static_cast<std::uint16_t>(pick(rng));
+    // One directory of empty files, reused by every run (not removed: a
+    // file unlinked while another process locks it would split the claim).
+    ::mkdir(kClaims, 01777);
+    const std::string claim = std::string(kClaims) + "/" + std::to_string(e.port);
+    const int fd = ::open(claim.c_str(), O_CREAT | O_RDONLY | O_CLOEXEC, 0644);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);  // another test process holds it: draw again
+      continue;
+    }
     try {
       common::UdpSocket s(e);
-      return e.port;
+      return e.port;  // fd stays open: the claim lasts as long as this process
     } catch (const std::system_error&) {
-      // taken: draw again
+      ::close(fd);  // taken: draw again
     }
   }
   throw std::runtime_error("no free UDP port in 20000-32000 on 127.0.0.1");
