@@ -44,11 +44,12 @@ unsigned free_udp_port() {
     e.port = static_cast<std::uint16_t>(pick(rng));
     // One directory of empty files, reused by every run (not removed: a
     // file unlinked while another process locks it would split the claim).
-    ::mkdir(kClaims, 01777);
+    if (::mkdir(kClaims, 01777) == 0) ::chmod(kClaims, 01777);  // past the umask: any user
     const std::string claim = std::string(kClaims) + "/" + std::to_string(e.port);
+    // No claim where the directory is not ours to write (another user's
+    // run made it): the port is then only checked free, as before.
     const int fd = ::open(claim.c_str(), O_CREAT | O_RDONLY | O_CLOEXEC, 0644);
-    if (fd < 0) continue;
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       ::close(fd);  // another test process holds it: draw again
       continue;
     }
@@ -56,7 +57,7 @@ unsigned free_udp_port() {
       common::UdpSocket s(e);
       return e.port;  // fd stays open: the claim lasts as long as this process
     } catch (const std::system_error&) {
-      ::close(fd);  // taken: draw again
+      if (fd >= 0) ::close(fd);  // taken: draw again
     }
   }
   throw std::runtime_error("no free UDP port in 20000-32000 on 127.0.0.1");
