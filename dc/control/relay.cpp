@@ -86,10 +86,10 @@ void Server::on_relay_response(state::Party& relay, const wire::RelayResponse& r
   advance(d);
 }
 
-void Server::tear_down(const state::Path& p) {
+void Server::tear_down(const state::Path& p, store::Writer::Done done) {
   if (p.relay)
     if (state::Party* r = view_.find(*p.relay); r && r->active_paths) r->active_paths--;
-  writer_.submit(store::PathDelete{p.id}, nullptr);
+  writer_.submit(store::PathDelete{p.id}, std::move(done));
   spdlog::info("direction: path {} torn down", p.id.to_hex());
 }
 

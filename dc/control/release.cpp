@@ -25,8 +25,7 @@ constexpr std::size_t kReleasedMax = 65536;
 void Server::on_path_release(state::Party& node, const wire::PathRelease& r,
                              const wire::ControlHeader& h, const wire::Endpoint& from) {
   const auto now = common::mono_ms();
-  const wire::PathRelease copy = r;
-  auto ack = [&] { send(node, from, wire::PathReleaseAck{copy.path_id}, h.txid); };
+  auto ack = [&] { send(node, from, wire::PathReleaseAck{r.path_id}, h.txid); };
   auto refuse = [&] {
     stats_.releases_refused++;
     // The same words whether the path exists or not: a node learns nothing
@@ -67,8 +66,6 @@ void Server::on_path_release(state::Party& node, const wire::PathRelease& r,
     if (released_.size() >= kReleasedMax) released_.clear();
   }
   released_[r.path_id] = Released{{gone.initiator, gone.responder.value_or(wire::NodeId{})}, now};
-  if (gone.relay)
-    if (state::Party* rs = view_.find(*gone.relay); rs && rs->active_paths) rs->active_paths--;
   spdlog::info("release: path {} released by {} ({}), {} paths left", r.path_id.to_hex(),
                node.name, initiator ? "initiator" : "responder", view_.path_count());
   // Acknowledged once the deletion is durable: a DC that fails before then
@@ -80,8 +77,8 @@ void Server::on_path_release(state::Party& node, const wire::PathRelease& r,
   // end is its own DC's business, and a general host has none).
   std::optional<wire::NodeId> other;
   if (!gone.remote && gone.responder) other = initiator ? *gone.responder : gone.initiator;
-  writer_.submit(store::PathDelete{r.path_id}, [this, alive = std::weak_ptr<bool>(alive_), id,
-                                                 path = r.path_id, txid, from, other](bool ok) {
+  tear_down(gone, [this, alive = std::weak_ptr<bool>(alive_), id, path = r.path_id, txid, from,
+                   other](bool ok) {
     asio::post(io_, [this, alive, id, path, txid, from, ok, other] {
       if (alive.expired() || stopped_) return;
       state::Party* n = view_.find(id);

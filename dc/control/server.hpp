@@ -235,7 +235,8 @@ class Server {
   state::Party* pick_relay(const std::vector<wire::NodeId>& exclude);
   void send_relay_direction(Directing& d);
   void on_relay_response(state::Party& relay, const wire::RelayResponse& resp);
-  void tear_down(const state::Path& p);
+  // The relay's count and the row's deletion; done: after the commit.
+  void tear_down(const state::Path& p, store::Writer::Done done = nullptr);
   // The VIP that stands for a general host in its initiators' view.
   std::optional<std::uint32_t> general_vip(const std::string& fqdn);
 

@@ -209,9 +209,7 @@ void Agent::housekeeping() {
     // (release.cpp), so that the DC forgets it too and an application that
     // sends to the peer again gets a new direction.
     if (p.info.state == PathState::up && last_rx < now && now - last_rx > kPathSilentMs) {
-      auto next = std::next(it);
-      let_go(it, now, "silent for " + std::to_string((now - last_rx) / 1000) + " s");
-      it = next;
+      it = let_go(it, now, "silent for " + std::to_string((now - last_rx) / 1000) + " s");
       continue;
     }
     // A path that never came up is forgotten after a while (the resolver
@@ -223,9 +221,7 @@ void Agent::housekeeping() {
       continue;
     }
     if (p.info.state == PathState::up && idle(p, now)) {
-      auto next = std::next(it);
-      let_go(it, now, "no data for " + std::to_string((now - p.data_ms) / 1000) + " s");
-      it = next;
+      it = let_go(it, now, "no data for " + std::to_string((now - p.data_ms) / 1000) + " s");
       continue;
     }
     if (p.info.state == PathState::up) {

@@ -160,7 +160,9 @@ class Agent {
   };
   bool idle(Path& p, std::uint64_t now);
   // tell_dc: send our Path Release (false: the DC told us).
-  void let_go(PathMap::iterator it, std::uint64_t now, std::string_view why, bool tell_dc = true);
+  // Returns the iterator after it, as erase() does.
+  PathMap::iterator let_go(PathMap::iterator it, std::uint64_t now, std::string_view why,
+                           bool tell_dc = true);
   void on_release_from_dc(const wire::PathRelease& r, std::uint32_t txid, const wire::Endpoint& from);
   void send_release(const wire::PathId& id, Releasing& r, std::uint64_t now);
   void retransmit_releases(std::uint64_t now);

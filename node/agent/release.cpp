@@ -48,7 +48,8 @@ bool Agent::idle(Path& p, std::uint64_t now) {
   return now - p.data_ms >= std::uint64_t{cfg_.path_idle_s} * 1000;
 }
 
-void Agent::let_go(PathMap::iterator it, std::uint64_t now, std::string_view why, bool tell_dc) {
+Agent::PathMap::iterator Agent::let_go(PathMap::iterator it, std::uint64_t now,
+                                      std::string_view why, bool tell_dc) {
   Path& p = *it->second;
   const wire::PathId id = p.info.id;
   spdlog::info("path {} to {}: {}; released", id.to_hex().substr(0, 8), p.info.peer.fqdn.name, why);
@@ -65,13 +66,10 @@ void Agent::let_go(PathMap::iterator it, std::uint64_t now, std::string_view why
   p.update_timer.cancel();
   dp_.remove(id);
   held_paths_.erase(id);
-  paths_.erase(it);
+  auto next = paths_.erase(it);
   ++released_;
-  if (!tell_dc) return;
-  Releasing& r = releasing_[id];
-  r.sends = 0;
-  r.next_ms = now;
-  send_release(id, r, now);
+  if (tell_dc) send_release(id, releasing_[id], now);
+  return next;
 }
 
 // The DC tells us the other end let the path go (docs/dc.md §8.6): we let

@@ -94,18 +94,9 @@ void MemoryDataPath::set_address(std::uint32_t vip, std::uint8_t) {
 }
 
 bool MemoryDataPath::inject(std::span<const std::uint8_t> pkt) {
-  std::array<std::uint8_t, 2048> frame{};
-  if (pkt.size() > NTM_MAX_INNER) {
-    table_.bad_packet++;
-    return false;
-  }
-  std::memcpy(frame.data() + NTM_HDR_LEN, pkt.data(), pkt.size());
+  TunnelTable::Frame frame;
   wire::Endpoint to;
-  std::size_t n;
-  {
-    TunnelTable::Reader reader(table_);
-    n = reader.seal_outgoing(frame, pkt.size(), to);
-  }
+  const std::size_t n = table_.seal_packet(pkt, frame, to);
   if (n == 0) return false;
   if (tap) tap(std::span(frame.data(), n), to);
   return sock_.send(std::span(frame.data(), n), to);

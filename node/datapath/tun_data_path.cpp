@@ -127,18 +127,9 @@ void TunDataPath::send_keepalive(const wire::PathId& p) {
 }
 
 bool TunDataPath::send_packet(std::span<const std::uint8_t> pkt) {
-  if (pkt.size() > NTM_MAX_INNER) {
-    table_.bad_packet.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
-  std::array<std::uint8_t, NTM_HDR_LEN + NTM_MAX_INNER + NTM_TAG_LEN> frame;
-  std::memcpy(frame.data() + NTM_HDR_LEN, pkt.data(), pkt.size());
+  TunnelTable::Frame frame;
   wire::Endpoint to;
-  std::size_t n;
-  {
-    TunnelTable::Reader reader(table_);
-    n = reader.seal_outgoing(frame, pkt.size(), to);
-  }
+  const std::size_t n = table_.seal_packet(pkt, frame, to);
   if (n == 0) return false;
   if (!sock_.send(std::span(frame.data(), n), to)) {
     table_.send_errors.fetch_add(1, std::memory_order_relaxed);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "datapath/tunnel_table.hpp"
 
+#include <cstring>
+
 #include "datapath/view_translation.hpp"
 #include "ntm/common/clock.hpp"
 #include "ntm/wire/header.hpp"
@@ -129,6 +131,17 @@ std::shared_ptr<Tunnel> TunnelTable::find(const wire::PathId& p) const {
   std::shared_lock lock(mu_);
   auto it = by_path_.find(p);
   return it == by_path_.end() ? nullptr : it->second;
+}
+
+std::size_t TunnelTable::seal_packet(std::span<const std::uint8_t> pkt, Frame& frame,
+                                     wire::Endpoint& to, bool held) const {
+  if (pkt.size() > NTM_MAX_INNER) {
+    bad_packet.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  std::memcpy(frame.data() + NTM_HDR_LEN, pkt.data(), pkt.size());
+  Reader reader(*this);
+  return reader.seal_outgoing(frame, pkt.size(), to, held);
 }
 
 void TunnelTable::missed(std::uint32_t dst, std::span<const std::uint8_t> packet) const noexcept {

@@ -133,6 +133,13 @@ class TunnelTable {
   template <class F>
   std::size_t release(const wire::PathId& p, F&& send);
 
+  // One IPv4 packet that did not come from the interface's read loop (a
+  // kept one, a test's): copied into frame at NTM_HDR_LEN and sealed as
+  // Reader::seal_outgoing does; 0 if refused (counted).
+  using Frame = std::array<std::uint8_t, NTM_HDR_LEN + NTM_MAX_INNER + NTM_TAG_LEN>;
+  std::size_t seal_packet(std::span<const std::uint8_t> pkt, Frame& frame, wire::Endpoint& to,
+                          bool held = false) const;
+
   mutable std::atomic<std::uint64_t> unknown_path{0}, no_tunnel{0}, bad_packet{0},
       send_errors{0};
 
@@ -172,7 +179,7 @@ class TunnelTable {
 template <class F>
 std::size_t TunnelTable::release(const wire::PathId& p, F&& send) {
   std::size_t n = 0;
-  std::array<std::uint8_t, NTM_HDR_LEN + NTM_MAX_INNER + NTM_TAG_LEN> frame;
+  Frame frame;
   for (;;) {
     std::deque<std::vector<std::uint8_t>> batch;
     {
@@ -187,13 +194,8 @@ std::size_t TunnelTable::release(const wire::PathId& p, F&& send) {
       batch.swap(it->second);
     }
     for (const auto& pkt : batch) {
-      std::copy(pkt.begin(), pkt.end(), frame.begin() + NTM_HDR_LEN);
       wire::Endpoint to;
-      std::size_t len;
-      {
-        Reader reader(*this);
-        len = reader.seal_outgoing(frame, pkt.size(), to, /*held=*/true);
-      }
+      const std::size_t len = seal_packet(pkt, frame, to, /*held=*/true);
       if (len == 0) continue;  // counted by seal_outgoing
       send(std::span<const std::uint8_t>(frame.data(), len), to);
       ++n;
