@@ -33,6 +33,14 @@ CREATE TABLE public.flush_marks (
     CONSTRAINT flush_marks_sender_check CHECK ((sender ~ '^[0-9a-f]{1,64}$'::text))
 );
 
+CREATE TABLE public.general_hosts (
+    name text NOT NULL,
+    vip inet NOT NULL,
+    last_used timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT general_hosts_name_check CHECK (((name <> ''::text) AND (length(name) <= 253))),
+    CONSTRAINT general_hosts_vip_check CHECK (((family(vip) = 4) AND (masklen(vip) = 32)))
+);
+
 CREATE TABLE public.nodes (
     node_id bytea NOT NULL,
     fqdn text NOT NULL,
@@ -146,6 +154,12 @@ ALTER TABLE public.zones ALTER COLUMN zone_id ADD GENERATED ALWAYS AS IDENTITY (
 ALTER TABLE ONLY public.flush_marks
     ADD CONSTRAINT flush_marks_pkey PRIMARY KEY (sender);
 
+ALTER TABLE ONLY public.general_hosts
+    ADD CONSTRAINT general_hosts_pkey PRIMARY KEY (name);
+
+ALTER TABLE ONLY public.general_hosts
+    ADD CONSTRAINT general_hosts_vip_key UNIQUE (vip);
+
 ALTER TABLE ONLY public.nodes
     ADD CONSTRAINT nodes_fqdn_key UNIQUE (fqdn);
 
@@ -172,6 +186,8 @@ ALTER TABLE ONLY public.zones
 
 ALTER TABLE ONLY public.zones
     ADD CONSTRAINT zones_pkey PRIMARY KEY (zone_id);
+
+CREATE INDEX general_hosts_last_used ON public.general_hosts USING btree (last_used);
 
 CREATE INDEX nodes_zone_idx ON public.nodes USING btree (zone_id);
 

@@ -39,7 +39,7 @@ constexpr std::string_view kDcKeys[] = {"id",           "zones",     "listen",  
 constexpr std::string_view kDatabaseKeys[] = {"url", "embedded_port", "group_commit_max",
                                               "group_commit_linger_ms"};
 constexpr std::string_view kVipKeys[] = {"pool", "route_prefix_len", "general_pool",
-                                         "substitute_pool"};
+                                         "substitute_pool", "general_hold_s"};
 constexpr std::string_view kTimersKeys[] = {"keepalive_s", "lifetime_s", "direction_timeout_ms",
                                             "retransmit_initial_ms", "max_skew_s", "path_rekey_s"};
 constexpr std::string_view kRouteKeys[] = {"same_network_prefix_len", "relay_idle_timeout_s",
@@ -513,6 +513,9 @@ Config parse(std::string_view ini_text) {
       fail("vip", "general_pool", c.general_pool.to_string() + " overlaps pool " +
                                       c.vip_pool.to_string());
   }
+  // At least 10 min: a member uses a name's address for up to a minute
+  // after the database confirmed it without asking again (dc.md §10).
+  c.general_hold_s = number(root, "vip", "general_hold_s", c.general_hold_s, 600, 366 * 86400);
   // Substitutes stand for foreign peers whose VIP clashes in a node's view
   // (docs/dc.md "Virtual address clashes"): routed into the tunnel, and never
   // a VIP this DC hands out, so a substitute cannot clash with a later one.

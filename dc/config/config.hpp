@@ -54,6 +54,8 @@ struct Config {
   Ipv4Prefix substitute_pool;           // substitute_pool = 100.126.0.0/16 (addresses an end uses for a
                                         //   peer whose VIP clashes in its view; inside the routed range,
                                         //   disjoint from pool and general_pool)
+  unsigned general_hold_s = 86400;      // general_hold_s = how long a general host's VIP outlives its
+                                        //   last direction and last path (600 .. 366 days)
   bool vip_force_substitute = false;    // not a file key: a test hook, every path gets a substitute
 
   // [timers]

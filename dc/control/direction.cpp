@@ -335,61 +335,6 @@ void Server::report_failure(const Directing& d, wire::ErrorCode code, std::strin
                d.previous ? wire::to_string(d.previous->route) : std::string_view("-"));
 }
 
-void Server::direct_general(state::Party& mn, const wire::DirectionRequest& req,
-                            const wire::ControlHeader& h, const wire::Endpoint& from) {
-  // A name outside the DC's zones is a general host (federation with other
-  // DCs comes later): resolve it through the system resolver, off-thread.
-  auto resolver = std::make_shared<asio::ip::udp::resolver>(io_);
-  std::weak_ptr<bool> alive = alive_;
-  const wire::NodeId mn_id = mn.id;
-  resolver->async_resolve(
-      req.peer.name, "", asio::ip::udp::resolver::address_configured,
-      [this, alive, resolver, mn_id, req, h, from](const boost::system::error_code& ec,
-                                                   asio::ip::udp::resolver::results_type res) {
-        if (alive.expired() || stopped_) return;
-        state::Party* mnp = view_.find(mn_id);
-        if (!mnp) return;
-        wire::IpAddr addr;
-        if (!ec)
-          for (const auto& r : res)
-            if (r.endpoint().address().is_v4()) {
-              addr = wire::IpAddr::v4(r.endpoint().address().to_v4().to_uint());
-              break;
-            }
-        if (addr.family == wire::Family::none) {
-          stats_.directions_failed++;
-          send_error(*mnp, from, h.txid, wire::ErrorCode::no_such_name,
-                     wire::MsgType::direction_request, "name does not resolve");
-          return;
-        }
-        if (directing_.count(req.path_id)) return;
-        auto d = std::make_unique<Directing>(io_);
-        d->path.id = req.path_id;
-        d->path.initiator = mn_id;
-        d->path.responder_fqdn = req.peer.name;
-        d->path.general_addr = addr;
-        d->path.key_epoch = fresh_epoch(req.path_id);
-        if (state::Path* existing = view_.find_path(req.path_id)) {
-          const bool orphan = existing->state != state::PathState::established;
-          if (existing->initiator != mn_id || (!req.redirect && !orphan)) return;
-          d->path.key_epoch = static_cast<std::uint8_t>(existing->key_epoch + 1);
-          d->path.created_ms = existing->created_ms;
-          d->path.asked[0] = existing->asked[0];
-          if (!orphan) d->previous = *existing;
-        }
-        d->general.fqdn = req.peer;
-        d->general.real = wire::Endpoint{addr, 0};
-        d->mn_id = mn_id;
-        d->requester = mn_id;
-        d->req_txid = h.txid;
-        d->req_from = from;
-        route::Placement gh;
-        gh.ntmobile = false;
-        gh.observed = wire::Endpoint{addr, 0};
-        begin_direction(std::move(d), nullptr, gh);
-      });
-}
-
 void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
                              const route::Placement& cn_placement) {
   state::Party* mn = view_.find(d->mn_id);
@@ -427,11 +372,10 @@ void Server::begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
   d->path_key = wire::SecretKey::random();
   const bool relayed =
       dec.route == wire::RouteType::relay || dec.route == wire::RouteType::relay_general;
-  if (cn == nullptr && d->general.vip.addr == 0) {
-    // The general host's address in MN's view: a VIP from the general pool.
-    if (auto v = general_vip(d->path.responder_fqdn)) d->general.vip.addr = *v;
-    else return fail(wire::ErrorCode::no_route, "general host address pool exhausted");
-  }
+  // A general host's VIP was claimed before (general.cpp), a foreign node's
+  // came with its Node Info.
+  if (cn == nullptr && d->general.vip.addr == 0)
+    return fail(wire::ErrorCode::internal, "the responder has no address");
   // Each end's address for the other: the peer's VIP, or a substitute where
   // it clashes in that end's view (docs/dc.md "Virtual address clashes").
   if (const std::string why = state::assign_peer_views(

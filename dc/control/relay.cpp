@@ -93,12 +93,4 @@ void Server::tear_down(const state::Path& p, store::Writer::Done done) {
   spdlog::info("direction: path {} torn down", p.id.to_hex());
 }
 
-std::optional<std::uint32_t> Server::general_vip(const std::string& fqdn) {
-  if (auto it = general_vips_.find(fqdn); it != general_vips_.end()) return it->second;
-  if (!general_pool_) general_pool_.emplace(cfg_.general_pool);
-  auto v = general_pool_->allocate();
-  if (v) general_vips_[fqdn] = *v;
-  return v;
-}
-
 }  // namespace ntm::dc::control

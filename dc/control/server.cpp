@@ -71,6 +71,7 @@ Server::Server(asio::io_context& io, const config::Config& cfg, state::View& vie
       socket_(io),
       probe_socket_(io),
       sweep_timer_(io),
+      general_timer_(io),
       keys_(view),
       receiver_(keys_),
       crypto_(wire::SecretKey::random()),
@@ -118,6 +119,11 @@ void Server::start() {
     receive_probe();
   }
   sweep();
+  // The first sweep of general hosts once the DC has settled in.
+  general_timer_.expires_after(std::chrono::seconds(30));
+  general_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && !stopped_) general_sweep();
+  });
   spdlog::info("control: listening on {}{}", local_endpoint().to_string(),
                cfg_.probe_listen.empty() ? ""
                                          : fmt::format(", probe on {}", probe_endpoint().to_string()));
@@ -131,6 +137,7 @@ void Server::stop() {
   socket_.close(ec);
   probe_socket_.close(ec);
   sweep_timer_.cancel();
+  general_timer_.cancel();
   directing_.clear();
   stop_federation();
 }
@@ -395,7 +402,8 @@ void Server::log_stats() const {
       "prompts={} prompts_suppressed={} prompts_fresh={} redirects_on_move={} "
       "redirects_requested={} redirects_via_relay={} paths_superseded={} rekeys={} "
       "directing_elsewhere={} releases={} releases_repeated={} releases_refused={} "
-      "releases_deferred={} releases_told={}",
+      "releases_deferred={} releases_told={} general_claims={} general_cached={} "
+      "general_failed={}",
       r.received, r.total_dropped(), r.oversized, stats_.auth_failed, stats_.stale,
       stats_.replayed, stats_.rate_limited, stats_.bad_body, stats_.unexpected,
       stats_.registrations, stats_.keepalives, stats_.directions, stats_.directions_failed,
@@ -403,7 +411,8 @@ void Server::log_stats() const {
       stats_.prompts_suppressed, stats_.prompts_fresh, stats_.redirects_on_move,
       stats_.redirects_requested, stats_.redirects_via_relay, stats_.paths_superseded,
       stats_.rekeys, stats_.directing_elsewhere, stats_.releases, stats_.releases_repeated,
-      stats_.releases_refused, stats_.releases_deferred, stats_.releases_told);
+      stats_.releases_refused, stats_.releases_deferred, stats_.releases_told,
+      stats_.general_claims, stats_.general_cached, stats_.general_failed);
   for (std::size_t i = 1; i < r.dropped.size(); ++i)
     if (r.dropped[i])
       spdlog::info("control: dropped {} x {}", r.dropped[i],

@@ -9,7 +9,9 @@
 #include <boost/asio.hpp>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -25,7 +27,6 @@
 #include "route/decision.hpp"
 #include "state/node_observer.hpp"
 #include "state/view.hpp"
-#include "state/vip_pool.hpp"
 #include "store/writer.hpp"
 
 namespace ntm::dc::control {
@@ -65,6 +66,16 @@ struct ServerStats {
   std::uint64_t releases_refused = 0;    // not an end of the path, or no such path
   std::uint64_t releases_deferred = 0;   // the path was being directed: not answered
   std::uint64_t releases_told = 0;       // other ends told to let a released path go
+  std::uint64_t general_claims = 0;      // general hosts' VIPs asked of the database
+  std::uint64_t general_cached = 0;      // taken as the database confirmed them lately
+  std::uint64_t general_failed = 0;      // claims that gave no VIP (exhausted, no database)
+};
+
+// A general host's VIP as general_vip() found it; vip 0: none, and why.
+struct GeneralVip {
+  std::uint32_t vip = 0;
+  wire::ErrorCode code = wire::ErrorCode::internal;
+  std::string why;
 };
 
 class Server {
@@ -174,8 +185,6 @@ class Server {
   // ---- direction.cpp ----
   void on_direction_request(state::Party& mn, const wire::DirectionRequest& req,
                             const wire::ControlHeader& h, const wire::Endpoint& from);
-  void direct_general(state::Party& mn, const wire::DirectionRequest& req,
-                      const wire::ControlHeader& h, const wire::Endpoint& from);
   void begin_direction(std::unique_ptr<Directing> d, state::Party* cn,
                        const route::Placement& cn_placement);
   void advance(Directing& d);
@@ -237,8 +246,19 @@ class Server {
   void on_relay_response(state::Party& relay, const wire::RelayResponse& resp);
   // The relay's count and the row's deletion; done: after the commit.
   void tear_down(const state::Path& p, store::Writer::Done done = nullptr);
-  // The VIP that stands for a general host in its initiators' view.
-  std::optional<std::uint32_t> general_vip(const std::string& fqdn);
+
+  // ---- general.cpp: general hosts (docs/dc.md §10) ----
+  void direct_general(state::Party& mn, const wire::DirectionRequest& req,
+                      const wire::ControlHeader& h, const wire::Endpoint& from);
+  void direct_general_with(const wire::NodeId& mn_id, const wire::DirectionRequest& req,
+                           const wire::ControlHeader& h, const wire::Endpoint& from,
+                           const wire::IpAddr& addr, const GeneralVip& vip);
+  // The VIP that stands for a general host in its initiators' views, from
+  // the database (or as it confirmed it within the last minute); done runs
+  // on the I/O thread.
+  void general_vip(const std::string& fqdn, std::function<void(const GeneralVip&)> done);
+  // Forgets unused general hosts (every member, every quarter of the hold).
+  void general_sweep();
 
   // ---- federation.cpp: DC-to-DC (docs/federation.md) ----
   // A name outside our zones: its TXT decides between a peer's node and a
@@ -318,6 +338,7 @@ class Server {
   asio::ip::udp::socket socket_;
   asio::ip::udp::socket probe_socket_;
   asio::steady_timer sweep_timer_;
+  asio::steady_timer general_timer_;  // general_sweep()
   ViewKeys keys_;
   Receiver receiver_;
   ServerStats stats_;
@@ -336,9 +357,15 @@ class Server {
   std::array<std::uint8_t, NTM_MAX_CONTROL + 1> probe_buf_{};
   asio::ip::udp::endpoint probe_from_;
   std::unordered_map<wire::PathId, std::unique_ptr<Directing>> directing_;
-  // General hosts' VIPs: in memory for now (stable while the DC runs).
-  std::optional<state::VipPool> general_pool_;
-  std::unordered_map<std::string, std::uint32_t> general_vips_;
+  // General hosts' VIPs as the database last confirmed them (general.cpp),
+  // and the directions waiting for a claim in flight, by name.
+  struct ConfirmedVip {
+    std::uint32_t vip = 0;
+    std::uint64_t confirmed_ms = 0;  // monotonic
+  };
+  std::unordered_map<std::string, ConfirmedVip> general_vips_;
+  std::unordered_map<std::string, std::vector<std::function<void(const GeneralVip&)>>>
+      general_claims_;
   // The expiry sweep's and the re-key pass's current passes (sweep(),
   // rekey_sweep()).
   SlicedPass<wire::NodeId> expiry_pass_;

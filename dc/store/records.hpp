@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -91,8 +92,34 @@ struct PathDelete {
   wire::PathId id;
 };
 
+// A general host's VIP (migration 0008, docs/dc.md §10): the name's row,
+// its last_used renewed, or else a new row with the first free address of
+// the pool after `start` (an offset; the caller derives it from the name,
+// so a name whose row was forgotten gets its old address back while that is
+// free).  The writer fills `result` before the operation's completion runs.
+struct GeneralHostClaim {
+  struct Result {
+    std::uint32_t vip = 0;   // 0: none, see exhausted
+    bool exhausted = false;  // every address of the pool is taken
+  };
+  std::string name;
+  std::uint32_t pool_network = 0;  // [vip] general_pool
+  unsigned pool_length = 0;
+  std::uint32_t start = 0;
+  std::shared_ptr<Result> result = std::make_shared<Result>();
+};
+// Forgets the general hosts that no path leads to and nobody claimed for
+// hold_s seconds, and those outside the pool (it was changed): their
+// addresses are free again.
+struct GeneralHostSweep {
+  std::uint32_t pool_network = 0;
+  unsigned pool_length = 0;
+  std::uint32_t hold_s = 0;
+  std::shared_ptr<std::uint64_t> forgotten = std::make_shared<std::uint64_t>(0);
+};
+
 using WriteOp = std::variant<RegistrationWrite, SeenWrite, OfflineWrite, KeyRetireWrite, PathWrite,
-                             PathDelete, ZoneSerialWrite>;
+                             PathDelete, ZoneSerialWrite, GeneralHostClaim, GeneralHostSweep>;
 
 // Text forms used in the database.
 std::string endpoint_text(const wire::Endpoint& e);

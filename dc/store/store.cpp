@@ -12,6 +12,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "config/config.hpp"
 #include "state/party.hpp"  // std::hash of IDs
 #include "store/change_note.hpp"
 
@@ -180,6 +181,31 @@ constexpr Statement kStatements[] = {
     {"path_orphans_unlink",
      "UPDATE paths p SET relay_id = NULL WHERE p.relay_id IS NOT NULL AND "
      "NOT EXISTS (SELECT 1 FROM relays r WHERE r.relay_id = p.relay_id)"},
+    // General hosts' VIPs (migration 0008, dc.md §10).  $2 is the pool.
+    {"general_host_touch",
+     "UPDATE general_hosts SET last_used = now() WHERE name = $1 AND vip << $2::cidr "
+     "RETURNING host(vip)"},
+    // A row left from another pool goes before the name gets a new address.
+    {"general_host_drop", "DELETE FROM general_hosts WHERE name = $1 AND NOT vip << $2::cidr"},
+    // The first free address from offset $4 on, wrapping, of the $3
+    // usable ones from $2.  A candidate taken meanwhile by another DC
+    // process (the name or the address) inserts nothing: the caller tries
+    // again, and the next statement's snapshot sees that row.
+    {"general_host_insert",
+     "INSERT INTO general_hosts (name, vip) "
+     "SELECT $1, $2::inet + ($4::bigint + i) % $3::bigint "
+     "FROM generate_series(0::bigint, $3::bigint - 1) AS i "
+     "WHERE NOT EXISTS (SELECT 1 FROM general_hosts g "
+     "WHERE g.vip = $2::inet + ($4::bigint + i) % $3::bigint) "
+     "LIMIT 1 ON CONFLICT DO NOTHING RETURNING host(vip)"},
+    {"general_host_count", "SELECT count(*) FROM general_hosts WHERE vip << $1::cidr"},
+    // A row last claimed before the hold and that no path leads to, or one
+    // outside the pool.  READ COMMITTED re-checks last_used on a row a
+    // concurrent claim renewed, so a claimed address is never taken away.
+    {"general_host_sweep",
+     "DELETE FROM general_hosts g WHERE NOT g.vip << $1::cidr OR "
+     "(g.last_used < now() - make_interval(secs => $2::bigint) AND NOT EXISTS "
+     "(SELECT 1 FROM paths p WHERE p.general_addr IS NOT NULL AND p.responder_fqdn = g.name))"},
     {"notify", "SELECT pg_notify('ntm_changes', $1)"},
     // A batch's notes in one round trip, delivered in array order.
     {"notify_many", "SELECT pg_notify('ntm_changes', n) FROM unnest($1::text[]) WITH ORDINALITY AS u(n, i) ORDER BY i"},
@@ -620,6 +646,47 @@ struct Apply {
                      static_cast<int>(p.state), p.remote, view_text(p.peer_view[0]),
                      view_text(p.peer_view[1]), p.initiator_fqdn);
   }
+  void operator()(const GeneralHostClaim& c) const {
+    const std::string pool = config::Ipv4Prefix{c.pool_network, c.pool_length}.to_string();
+    // Every address but the network's and the broadcast (as for nodes' VIPs).
+    const std::uint32_t usable = c.pool_length >= 31 ? 0 : (1u << (32 - c.pool_length)) - 2;
+    *c.result = {};
+    if (usable == 0) {
+      c.result->exhausted = true;
+      return;
+    }
+    const std::string first = vip_text(c.pool_network + 1);
+    // Each pass either finds the name, takes an address, or lost a race to
+    // another DC process that committed meanwhile (the name, or the
+    // address).  A lost race moves the search's start elsewhere in the
+    // pool, so that two processes claiming new names at once stop going for
+    // the same address.
+    std::uint32_t start = c.start;
+    for (int pass = 0; pass < 8; ++pass, start = start * 2654435761u + 0x9e3779b9u) {
+      if (auto r = tx.exec_prepared("general_host_touch", c.name, pool); !r.empty())
+        return void(c.result->vip = vip_of(r[0][0].c_str()));
+      tx.exec_prepared("general_host_drop", c.name, pool);
+      if (auto r = tx.exec_prepared("general_host_insert", c.name, first,
+                                    static_cast<long long>(usable),
+                                    static_cast<long long>(start % usable));
+          !r.empty())
+        return void(c.result->vip = vip_of(r[0][0].c_str()));
+      if (tx.exec_prepared("general_host_count", pool)[0][0].as<long long>() >= usable)
+        return void(c.result->exhausted = true);
+    }
+  }
+  void operator()(const GeneralHostSweep& w) const {
+    *w.forgotten = tx.exec_prepared0("general_host_sweep",
+                                     config::Ipv4Prefix{w.pool_network, w.pool_length}.to_string(),
+                                     static_cast<long long>(w.hold_s))
+                       .affected_rows();
+  }
+  static std::uint32_t vip_of(const char* text) {
+    wire::IpAddr a;
+    if (!wire::IpAddr::parse(text, a) || a.family != wire::Family::v4) return 0;
+    return (std::uint32_t{a.bytes[0]} << 24) | (std::uint32_t{a.bytes[1]} << 16) |
+           (std::uint32_t{a.bytes[2]} << 8) | a.bytes[3];
+  }
   // Store::apply batches deletions itself; this serves the visit's completeness.
   void operator()(const PathDelete& w) const {
     tx.exec_prepared("path_delete_bulk", text_array({hex(w.id)}));
@@ -678,6 +745,9 @@ struct ChangedIds {
     else it->second = row;
   }
   void operator()(const ZoneSerialWrite&) {}
+  // General hosts are read from the table when needed, never held in a view.
+  void operator()(const GeneralHostClaim&) {}
+  void operator()(const GeneralHostSweep&) {}
 };
 
 // Node registrations of one batch, collapsed to the last one per node.

@@ -260,6 +260,46 @@ TEST_CASE("direction to a general host goes through a translating relay") {
   CHECK(k_mn.equals(k_relay));
 }
 
+// The VIPs stand for general hosts in the database (migration 0008): not in
+// one process's memory, where the next process (a restart, another member
+// of the cluster) started its pool afresh and gave the first name it saw
+// the address the previous one had given another.
+TEST_CASE("general hosts: a name keeps its VIP in the next DC process, and two names never share one") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto rc = dc.enroll("relay.test.example", true);
+  // The general host's address in MN's view, from a direction through the
+  // relay.  Names are numeric so that the system resolver answers without
+  // DNS ("localhost" comes from /etc/hosts): no packet leaves the machine.
+  auto vip_of = [&](const std::string& name) -> std::uint32_t {
+    NodeClient mn(mc, dc.endpoint()), relay(rc, dc.endpoint());
+    REQUIRE(relay.register_at());
+    REQUIRE(mn.register_at());
+    mn.send(wire::DirectionRequest{random_path(), wire::Fqdn{name}, false});
+    REQUIRE(accept_relay(relay, 50003));
+    auto to_mn = accept_direction(mn);
+    REQUIRE(to_mn);
+    CHECK(to_mn->route == wire::RouteType::relay_general);
+    return to_mn->peer_view.addr;
+  };
+  dc.start();
+  const std::uint32_t x = vip_of("127.0.0.2");
+  const std::uint32_t y = vip_of("localhost");
+  CHECK((x & 0xffff0000u) == 0x647f0000u);
+  CHECK((y & 0xffff0000u) == 0x647f0000u);
+  CHECK(x != y);
+  REQUIRE(dc.stop() == 0);
+  // The next process meets the names in the other order.
+  dc.start();
+  CHECK(vip_of("localhost") == y);
+  CHECK(vip_of("127.0.0.2") == x);
+  CHECK(query1(db.url(), "SELECT count(*) FROM general_hosts") == "2");
+  REQUIRE(dc.stop() == 0);
+  CHECK(dc.log().find("general_claims=") != std::string::npos);
+}
+
 TEST_CASE("two nodes behind one NAT in one network go direct with the relay as fallback") {
   NTM_REQUIRE_PG_OR_SKIP();
   TestDatabase db;

@@ -112,6 +112,7 @@ TEST_CASE("config: a minimal file gets the defaults") {
   CHECK(c.retransmit_initial_ms == 200);
   CHECK(c.max_skew_s == 60);
   CHECK(c.path_rekey_s == 3600);
+  CHECK(c.general_hold_s == 86400);
   CHECK(c.same_network_prefix_len == 24);
   CHECK(c.relay_idle_timeout_s == 300);
   CHECK(c.standby_relay);
@@ -135,6 +136,7 @@ TEST_CASE("config: values are read and canonicalised") {
       "pool = 10.20.0.0/16\n"
       "route_prefix_len = 8\n"
       "general_pool = 10.127.0.0/16\n"
+      "general_hold_s = 3600\n"
       "substitute_pool = 10.126.0.0/16\n"
       "[log]\n"
       "level = debug\n"
@@ -149,6 +151,7 @@ TEST_CASE("config: values are read and canonicalised") {
   CHECK(c.vip_pool.to_string() == "10.20.0.0/16");
   CHECK(c.vip_prefix_len == 8);
   CHECK(c.general_pool.to_string() == "10.127.0.0/16");
+  CHECK(c.general_hold_s == 3600);
   CHECK(c.substitute_pool.to_string() == "10.126.0.0/16");
   CHECK(c.log_level == "debug");
   CHECK(c.stats_interval_s == 0);
@@ -372,6 +375,11 @@ TEST_CASE("config: each validation rule names its key") {
               "[timers] path_rekey_s: must be 0 (never) or at least 2"));
   CHECK(names(error_of(with("[timers]\npath_rekey_s = 2592001\n")),
               "[timers] path_rekey_s: must be between 0 and 2592000"));
+  // Under 10 min a member's one-minute cache of a confirmation could outlive
+  // the row (dc.md §10).
+  CHECK(names(error_of(with("[vip]\ngeneral_hold_s = 599\n")),
+              "[vip] general_hold_s: must be between 600 and 31622400"));
+  CHECK(parse(with("[vip]\ngeneral_hold_s = 600\n")).general_hold_s == 600);
 
   // [route]
   CHECK(names(error_of(with("[route]\nsame_network_prefix_len = 7\n")),
