@@ -65,6 +65,8 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
     resend_to_moved(party);
     reconsider_paths_of(party);
   }
+  if (is_relay && req.reason == wire::RegistrationReason::start)
+    relay_restarted(party, h.common.instance);
 
   store::RegistrationWrite w{is_relay, party.id, req.local, from, behind, party.symmetric_nat};
   w.instance = h.common.instance;
@@ -169,11 +171,15 @@ void Server::sweep() {
     stats_.expired++;
     spdlog::info("registration: {} silent for {} s: offline", p->name, cfg_.lifetime_s);
     published(*p);
-    // Another member's party: offline in this view only; its home writes it.
-    if (p->home_here)
+    // Another member's party: offline in this view only; its home writes it
+    // (and moves a lost relay's paths: one member, not every one).
+    if (p->home_here) {
       writer_.submit(store::OfflineWrite{p->kind == state::PartyKind::relay, p->id}, nullptr);
+      if (p->kind == state::PartyKind::relay) relay_lost(*p);
+    }
   });
   rekey_sweep();
+  reinstall_sweep();
   sweep_timer_.expires_after(std::chrono::milliseconds(1000 / kSlices));
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (!ec && !stopped_) sweep();

@@ -3,6 +3,8 @@
 // tearing paths down.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "control/directing.hpp"
 #include "ntm/common/clock.hpp"
 #include "ntm/wire/sealed_key.hpp"
@@ -84,6 +86,72 @@ void Server::on_relay_response(state::Party& relay, const wire::RelayResponse& r
   d.path.relay_endpoint = resp.relay_endpoint;
   d.step = d.path.responder ? Directing::Step::responder : Directing::Step::initiator;
   advance(d);
+}
+
+void Server::relay_restarted(state::Party& relay, std::uint32_t instance) {
+  // Retransmissions of one start registration (its answer waits for the
+  // commit): acted on once per process of the relay.
+  if (relay.restart_instance == instance) return;
+  relay.restart_instance = instance;
+  stats_.relay_restarts++;
+  redirect_paths_of(relay, "restarted");
+}
+
+void Server::relay_lost(const state::Party& relay) {
+  stats_.relays_lost++;
+  redirect_paths_of(relay, "went offline");
+}
+
+void Server::redirect_paths_of(const state::Party& relay, std::string_view why) {
+  std::size_t queued = 0;
+  view_.for_each_path([&](state::Path& p) {
+    if (p.relay != relay.id || p.state != state::PathState::established) return;
+    reinstall_.push_back({p.id, relay.id});
+    ++queued;
+  });
+  if (queued)
+    spdlog::info("relay: {} {}: its {} paths are directed again", relay.name, why, queued);
+}
+
+void Server::reinstall_sweep() {
+  // 50 a tick, 500 a second: a relay of 10,000 paths is whole again in
+  // 20 s without a burst of directions that would delay everyone else's.
+  constexpr std::size_t kPerTick = 50;
+  for (std::size_t n = 0; n < kPerTick && !reinstall_.empty() && !draining_ && !stopped_;) {
+    const auto [id, relay_id] = reinstall_.front();
+    reinstall_.pop_front();
+    state::Path* p = view_.find_path(id);
+    // Gone, on another relay by now, or being directed anyway (which
+    // installs it at its relay).
+    if (!p || p->state != state::PathState::established || p->relay != relay_id ||
+        directing_.count(id) || asking_.count(id))
+      continue;
+    // Back: the re-direction keeps it.  Still offline: it is not usable,
+    // and the re-direction picks another (or, for a stand-by, none).
+    const state::Party* relay = view_.find(relay_id);
+    if (!relay) continue;
+    // A general host's path is directed only on its initiator's request
+    // (direct_general): its dead-path probe asks once it sends again.
+    if (!p->responder) continue;
+    ++n;
+    stats_.paths_reinstalled++;
+    if (p->remote) {
+      // Our relay, another DC's responder: asked of the peer again, as a re-key is.
+      if (!peers_ || !peers_->for_name(p->responder_fqdn)) continue;
+      p->keyed_mono_ms = std::max<std::uint64_t>(common::mono_ms(), 1);
+      reask(*p, /*initiator_moved=*/false, /*redirect=*/true, /*rekey=*/true);
+      continue;
+    }
+    state::Party* ini = view_.find(p->initiator);
+    state::Party* resp = view_.find(*p->responder);
+    if (!ini || !resp || !ini->online || !resp->online) continue;
+    spdlog::debug("relay: path {} directed again for its relay {} ({})", id.to_hex(), relay->name,
+                  relay->online ? "restarted" : "offline");
+    p->keyed_mono_ms = std::max<std::uint64_t>(common::mono_ms(), 1);
+    // As a re-key: the route decided again (it stays unless placements
+    // changed), the relay kept while it serves.
+    redirect_path(*p, nullptr, 0, {}, /*route_failed=*/false, /*rekey=*/true);
+  }
 }
 
 void Server::tear_down(const state::Path& p, store::Writer::Done done) {

@@ -403,7 +403,7 @@ void Server::log_stats() const {
       "redirects_requested={} redirects_via_relay={} paths_superseded={} rekeys={} "
       "directing_elsewhere={} releases={} releases_repeated={} releases_refused={} "
       "releases_deferred={} releases_told={} general_claims={} general_cached={} "
-      "general_failed={}",
+      "general_failed={} relay_restarts={} relays_lost={} paths_reinstalled={}",
       r.received, r.total_dropped(), r.oversized, stats_.auth_failed, stats_.stale,
       stats_.replayed, stats_.rate_limited, stats_.bad_body, stats_.unexpected,
       stats_.registrations, stats_.keepalives, stats_.directions, stats_.directions_failed,
@@ -412,7 +412,8 @@ void Server::log_stats() const {
       stats_.redirects_requested, stats_.redirects_via_relay, stats_.paths_superseded,
       stats_.rekeys, stats_.directing_elsewhere, stats_.releases, stats_.releases_repeated,
       stats_.releases_refused, stats_.releases_deferred, stats_.releases_told,
-      stats_.general_claims, stats_.general_cached, stats_.general_failed);
+      stats_.general_claims, stats_.general_cached, stats_.general_failed, stats_.relay_restarts,
+      stats_.relays_lost, stats_.paths_reinstalled);
   for (std::size_t i = 1; i < r.dropped.size(); ++i)
     if (r.dropped[i])
       spdlog::info("control: dropped {} x {}", r.dropped[i],

@@ -9,6 +9,7 @@
 #include <boost/asio.hpp>
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -69,6 +70,9 @@ struct ServerStats {
   std::uint64_t general_claims = 0;      // general hosts' VIPs asked of the database
   std::uint64_t general_cached = 0;      // taken as the database confirmed them lately
   std::uint64_t general_failed = 0;      // claims that gave no VIP (exhausted, no database)
+  std::uint64_t relay_restarts = 0;      // relays that registered after a restart
+  std::uint64_t relays_lost = 0;         // relays homed here that went offline
+  std::uint64_t paths_reinstalled = 0;   // paths of either kind directed again
 };
 
 // A general host's VIP as general_vip() found it; vip 0: none, and why.
@@ -244,6 +248,15 @@ class Server {
   state::Party* pick_relay(const std::vector<wire::NodeId>& exclude);
   void send_relay_direction(Directing& d);
   void on_relay_response(state::Party& relay, const wire::RelayResponse& resp);
+  // A relay registered with reason `start`: it lost every path it carried
+  // or stood by for.  They are queued to be directed again, the relay kept
+  // (reinstall_sweep, a slice per tick).
+  void relay_restarted(state::Party& relay, std::uint32_t instance);
+  // A relay this member is the home of went offline (silent for
+  // lifetime_s): its paths are directed again, onto another relay.
+  void relay_lost(const state::Party& relay);
+  void redirect_paths_of(const state::Party& relay, std::string_view why);
+  void reinstall_sweep();
   // The relay's count and the row's deletion; done: after the commit.
   void tear_down(const state::Path& p, store::Writer::Done done = nullptr);
 
@@ -366,6 +379,12 @@ class Server {
   std::unordered_map<std::string, ConfirmedVip> general_vips_;
   std::unordered_map<std::string, std::vector<std::function<void(const GeneralVip&)>>>
       general_claims_;
+  // Paths of restarted relays waiting to be directed again (relay.cpp).
+  struct Reinstall {
+    wire::PathId path;
+    wire::NodeId relay;  // the relay it had when queued
+  };
+  std::deque<Reinstall> reinstall_;
   // The expiry sweep's and the re-key pass's current passes (sweep(),
   // rekey_sweep()).
   SlicedPass<wire::NodeId> expiry_pass_;

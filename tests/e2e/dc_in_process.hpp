@@ -41,6 +41,12 @@ class InProcessDc {
   void force_substitutes() { cfg_.vip_force_substitute = true; }
   // [timers] path_rekey_s (0: never).  Before start().
   void set_path_rekey_s(unsigned s) { cfg_.path_rekey_s = s; }
+  // [timers] keepalive_s and lifetime_s (a silent party is offline after
+  // lifetime_s).  Before start().
+  void set_liveness(unsigned keepalive_s, unsigned lifetime_s) {
+    cfg_.keepalive_s = keepalive_s;
+    cfg_.lifetime_s = lifetime_s;
+  }
 
   void start();
   void stop();

@@ -46,7 +46,13 @@ InProcessRelay::InProcessRelay(const std::string& text, const char* bind) {
 
 InProcessRelay::~InProcessRelay() { stop(); }
 
-void InProcessRelay::start() { thread_ = std::thread([this] { loop(); }); }
+// After stop(), start() is a restart: a new DC link (instance, reason
+// `start`) and an empty path table, as a new ntm-rs process.
+void InProcessRelay::start() {
+  stop_ = false;
+  registered_ = false;
+  thread_ = std::thread([this] { loop(); });
+}
 
 void InProcessRelay::stop() {
   stop_ = true;
