@@ -359,6 +359,11 @@ void Server::on_peer_error(federation::Peer& peer, const wire::ErrorReply& err,
     for (const auto& [id, t] : telling_)
       if (t->txid == txid && t->peer == &peer) hit = id;
     if (hit) return end_telling(*hit, why);
+  } else if (err.ref_type == wire::MsgType::path_release) {
+    // A release we told of, refused (the peer no longer has the path):
+    // nothing waits for it.
+    spdlog::debug("federation: {}", why);
+    return;
   } else if (err.ref_type == wire::MsgType::route_forward) {
     for (const auto& [id, d] : directing_)
       if (d->forwarding_to_peer() && d->txid == txid && d->remote->peer == &peer) hit = id;
@@ -737,6 +742,10 @@ void Server::on_peer_datagram(std::span<const std::uint8_t> data, const wire::Co
           on_path_moved(*peer, body, msg.header.txid, from);
         } else if constexpr (std::is_same_v<T, wire::PathMovedAck>) {
           on_path_moved_ack(*peer, body, msg.header.txid);
+        } else if constexpr (std::is_same_v<T, wire::PathRelease>) {
+          on_peer_path_release(*peer, body, msg.header.txid, from);
+        } else if constexpr (std::is_same_v<T, wire::PathReleaseAck>) {
+          // The peer forgot the path too; nothing waits for it.
         } else if constexpr (std::is_same_v<T, wire::ErrorReply>) {
           on_peer_error(*peer, body, msg.header.txid);
         } else {

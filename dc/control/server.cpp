@@ -402,7 +402,8 @@ void Server::log_stats() const {
       "prompts={} prompts_suppressed={} prompts_fresh={} redirects_on_move={} "
       "redirects_requested={} redirects_via_relay={} paths_superseded={} rekeys={} "
       "directing_elsewhere={} releases={} releases_repeated={} releases_refused={} "
-      "releases_deferred={} releases_told={} general_claims={} general_cached={} "
+      "releases_deferred={} releases_told={} releases_told_peer={} releases_from_peer={} "
+      "general_claims={} general_cached={} "
       "general_failed={} relay_restarts={} relays_lost={} paths_reinstalled={}",
       r.received, r.total_dropped(), r.oversized, stats_.auth_failed, stats_.stale,
       stats_.replayed, stats_.rate_limited, stats_.bad_body, stats_.unexpected,
@@ -412,6 +413,7 @@ void Server::log_stats() const {
       stats_.redirects_requested, stats_.redirects_via_relay, stats_.paths_superseded,
       stats_.rekeys, stats_.directing_elsewhere, stats_.releases, stats_.releases_repeated,
       stats_.releases_refused, stats_.releases_deferred, stats_.releases_told,
+      stats_.releases_told_peer, stats_.releases_from_peer,
       stats_.general_claims, stats_.general_cached, stats_.general_failed, stats_.relay_restarts,
       stats_.relays_lost, stats_.paths_reinstalled);
   for (std::size_t i = 1; i < r.dropped.size(); ++i)

@@ -67,6 +67,8 @@ struct ServerStats {
   std::uint64_t releases_refused = 0;    // not an end of the path, or no such path
   std::uint64_t releases_deferred = 0;   // the path was being directed: not answered
   std::uint64_t releases_told = 0;       // other ends told to let a released path go
+  std::uint64_t releases_told_peer = 0;  // peer DCs told of a released federated path
+  std::uint64_t releases_from_peer = 0;  // federated paths a peer DC released, deleted
   std::uint64_t general_claims = 0;      // general hosts' VIPs asked of the database
   std::uint64_t general_cached = 0;      // taken as the database confirmed them lately
   std::uint64_t general_failed = 0;      // claims that gave no VIP (exhausted, no database)
@@ -241,8 +243,16 @@ class Server {
   // ---- release.cpp ----
   void on_path_release(state::Party& node, const wire::PathRelease& r,
                        const wire::ControlHeader& h, const wire::Endpoint& from);
+  // Its ends, for kReleasedMemoryMs: their later releases are acknowledged.
+  void remember_released(const wire::PathId& path, const wire::NodeId& a, const wire::NodeId& b);
   // Tells the other end of a released path, a node of ours, to let it go.
   void tell_other_end(const wire::NodeId& other, const wire::PathId& path);
+  // A federated path released here: its other end's DC, the peer whose
+  // zones hold foreign_name, is told (it forgets the path, tells its end).
+  void tell_peer_release(const wire::PathId& path, const std::string& foreign_name);
+  // The peer DC of a federated path's other end released it.
+  void on_peer_path_release(federation::Peer& peer, const wire::PathRelease& r,
+                            std::uint32_t txid, const wire::Endpoint& from);
 
   // ---- relay.cpp ----
   state::Party* pick_relay(const std::vector<wire::NodeId>& exclude);

@@ -280,6 +280,20 @@ std::optional<std::vector<std::uint8_t>> exchange(const wire::Endpoint& to,
   return std::vector<std::uint8_t>(buf.begin(), buf.begin() + n);
 }
 
+// DC_A's answer to the test acting as DC_B: the refusal a stranger's path
+// gets, whatever the path.
+void check_refused(federation::Peer& as_b, const std::optional<std::vector<std::uint8_t>>& reply,
+                   wire::MsgType ref) {
+  REQUIRE(reply);
+  wire::Received r;
+  REQUIRE(as_b.open(*reply, r) == wire::Error::ok);
+  REQUIRE(std::holds_alternative<wire::ErrorReply>(r.body));
+  const auto& e = std::get<wire::ErrorReply>(r.body);
+  CHECK(e.code == wire::ErrorCode::not_authorized);
+  CHECK(e.ref_type == ref);
+  CHECK(e.reason.value == "no such path of yours");
+}
+
 bool Pdns::wait_ready(const std::string& name, int timeout_ms) {
   for (int waited = 0; waited < timeout_ms; waited += 100) {
     if (auto r = exchange(endpoint(), federation::build_txt_query(name, 7), 100)) {
@@ -1117,15 +1131,9 @@ TEST_CASE("federation: a Path Moved for a path that is not the peer's is refused
   std::uint32_t txid = 60;
   for (const auto& [id, name] : std::vector<std::pair<wire::PathId, std::string>>{
            {random_path(), "cn.b.test"}, {path, "other.b.test"}}) {
-    const auto reply = exchange(f.a.endpoint(), as_b.seal(wire::PathMoved{id, {name}, true}, ++txid));
-    REQUIRE(reply);
-    wire::Received r;
-    REQUIRE(as_b.open(*reply, r) == wire::Error::ok);
-    REQUIRE(std::holds_alternative<wire::ErrorReply>(r.body));
-    const auto& e = std::get<wire::ErrorReply>(r.body);
-    CHECK(e.code == wire::ErrorCode::not_authorized);
-    CHECK(e.ref_type == wire::MsgType::path_moved);
-    CHECK(e.reason.value == "no such path of yours");
+    check_refused(as_b,
+                  exchange(f.a.endpoint(), as_b.seal(wire::PathMoved{id, {name}, true}, ++txid)),
+                  wire::MsgType::path_moved);
   }
   // Neither end was re-directed.
   CHECK_FALSE(mn.wait_for<wire::RouteDirection>(300));
@@ -1297,4 +1305,77 @@ TEST_CASE("federation: DC_A re-keys a federated path by age through DC_B, DC_B n
   CHECK(f.a.log().find("rekeys=0") == std::string::npos);
   CHECK(f.a.log().find("rekeys=") != std::string::npos);
   CHECK(f.b.log().find("rekeys=0") != std::string::npos);
+}
+
+// Path Release across DCs (protocol.md §7.21): the DC of the end that lets
+// the path go tells the other end's DC, which forgets it too and tells its
+// end; a peer may release only a federated path whose other end it serves.
+TEST_CASE("federation: a release at either end reaches the other DC, which forgets the path and tells its end") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto m2c = f.a.enroll("mn2.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient mn(mc, f.a.endpoint(), ep("127.0.0.2", 0));
+  NodeClient mn2(m2c, f.a.endpoint(), ep("127.0.0.4", 0));
+  NodeClient cn(cc, f.b.endpoint(), ep("127.0.0.3", 0));
+  REQUIRE(mn.register_at());
+  REQUIRE(mn2.register_at());
+  REQUIRE(cn.register_at());
+  const std::string rows = "SELECT count(*) FROM paths";
+  // The DC of the releasing end acknowledges; the other end hears it from
+  // its own DC, and acknowledges there.
+  auto released = [&](NodeClient& by, NodeClient& told, const wire::PathId& path) {
+    auto ack = by.request(wire::PathRelease{path});
+    REQUIRE(ack);
+    REQUIRE(std::holds_alternative<wire::PathReleaseAck>(ack->body));
+    CHECK(std::get<wire::PathReleaseAck>(ack->body).path_id == path);
+    wire::ControlHeader h;
+    auto tell = told.wait_for<wire::PathRelease>(3000, &h);
+    REQUIRE(tell);
+    CHECK(tell->path_id == path);
+    told.send(wire::PathReleaseAck{path}, h.txid);
+    CHECK(query_until(f.db_a.url(), rows, "0") == "0");
+    CHECK(query_until(f.db_b.url(), rows, "0") == "0");
+  };
+
+  // MN lets a path go at DC_A: DC_B forgets it and tells CN.
+  const wire::PathId first = direct_to_cn(mn, cn);
+  REQUIRE(f.a.wait_log("established", 3000));
+  REQUIRE(query_until(f.db_b.url(), rows, "1") == "1");
+  released(mn, cn, first);
+  // CN lets the next go at DC_B: DC_A forgets it and tells MN.
+  const wire::PathId second = direct_to_cn(mn, cn);
+  REQUIRE(query_until(f.db_a.url(), "SELECT count(*) FROM paths WHERE state = 2", "1") == "1");
+  REQUIRE(query_until(f.db_b.url(), rows, "1") == "1");
+  released(cn, mn, second);
+  // The told end's own release later (its idle timer) is acknowledged.
+  auto late = mn.request(wire::PathRelease{second});
+  REQUIRE(late);
+  CHECK(std::holds_alternative<wire::PathReleaseAck>(late->body));
+
+  // The test as DC_B: a path between two nodes of DC_A is not DC_B's to
+  // release, nor is a path ID nobody has; one answer for both, and the
+  // local path stays.
+  auto as_b = fake_dc(f.id_b, f.id_a, f.key, "a.test");
+  const wire::PathId local = random_path();
+  mn.send(wire::DirectionRequest{local, wire::Fqdn{"mn2.a.test"}, false});
+  REQUIRE(accept_direction(mn2));
+  REQUIRE(accept_direction(mn));
+  REQUIRE(query_until(f.db_a.url(), rows, "1") == "1");
+  std::uint32_t txid = 80;
+  for (const wire::PathId& id : {local, random_path()}) {
+    check_refused(as_b, exchange(f.a.endpoint(), as_b.seal(wire::PathRelease{id}, ++txid)),
+                  wire::MsgType::path_release);
+  }
+  CHECK_FALSE(mn.wait_for<wire::PathRelease>(300));
+  CHECK(query1(f.db_a.url(), rows) == "1");
+  REQUIRE(f.a.stop() == 0);
+  REQUIRE(f.b.stop() == 0);
+  CHECK(f.a.log().find("releases_told_peer=1") != std::string::npos);
+  CHECK(f.a.log().find("releases_from_peer=1") != std::string::npos);
+  CHECK(f.b.log().find("releases_told_peer=1") != std::string::npos);
+  CHECK(f.b.log().find("releases_from_peer=1") != std::string::npos);
 }

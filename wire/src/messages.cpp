@@ -191,9 +191,10 @@ constexpr std::uint16_t allowed_mask(MsgType t) {
     case MsgType::direction_request:
     case MsgType::route_direction_ack:
     case MsgType::relay_response: return kNodeUp;
-    // An end releases a path at its DC; the DC tells the other end.
+    // An end releases a path at its DC; the DC tells the other end, or for
+    // a federated path the other end's DC (which tells its end).
     case MsgType::path_release:
-    case MsgType::path_release_ack: return kNodeUp | kDcDown;
+    case MsgType::path_release_ack: return kNodeUp | kDcDown | kDcPeer;
     case MsgType::registration_response:
     case MsgType::route_direction:
     case MsgType::relay_direction: return kDcDown;
