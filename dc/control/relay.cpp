@@ -130,6 +130,10 @@ void Server::reinstall_sweep() {
     // and the re-direction picks another (or, for a stand-by, none).
     const state::Party* relay = view_.find(relay_id);
     if (!relay) continue;
+    // Gone with nowhere to go: a relayed path's re-direction would only
+    // fail (and log that) once per path; it stays until a relay is back or
+    // an end asks.
+    if (!relay->online && p->route == wire::RouteType::relay && !pick_relay({})) continue;
     // A general host's path is directed only on its initiator's request
     // (direct_general): its dead-path probe asks once it sends again.
     if (!p->responder) continue;
