@@ -125,7 +125,14 @@ void Agent::register_after_move(bool now) {
   move_reg_timer_.expires_after(std::chrono::milliseconds(kMoveRegisterDeferMs));
   move_reg_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
     if (ec || alive.expired()) return;
-    register_now(wire::RegistrationReason::move, reported_);
+    // The addresses as they are now, not as the round read them: the round
+    // may have begun on the link event, before the old address went, and
+    // this datagram leaves from the new one.  The DC would take the pair
+    // for a NAT (the old address behind the new) and decide every path on
+    // it.  The change that came meanwhile starts its own round.
+    auto local = local_endpoints();
+    if (local.empty()) return;  // between two addresses: the next one's round registers
+    register_now(wire::RegistrationReason::move, std::move(local));
   });
 }
 

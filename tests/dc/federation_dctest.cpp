@@ -788,6 +788,52 @@ TEST_CASE("federation: MN moves and DC_A asks DC_B again and forwards the next k
   CHECK(f.a.wait_log("asking peer b", 1000, from));
 }
 
+TEST_CASE("federation: MN moves while DC_A directs its path, and DC_A directs it again for where MN is now") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  // Seen in the namespace testbed: a registration sent while the node's
+  // addresses changed made DC_A put the path on the relay, and the right
+  // one came while that direction ran.  The move noted during a federated
+  // direction was dropped (the CN is not in DC_A's view), and the path
+  // stayed on the wrong route.
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient cn(cc, f.b.endpoint(), ep("127.0.0.1", 0));
+  NodeClient mn(mc, f.a.endpoint(), ep("127.0.0.2", 0));
+  REQUIRE(cn.register_at({ep("192.168.1.20", 4512)}));  // CN behind NAT: it sends first
+  REQUIRE(mn.register_at());
+  const wire::PathId path = direct_to_cn(mn, cn);
+  REQUIRE(f.a.wait_log("established", 3000));
+
+  // MN asks for a re-direction; CN takes its Route Direction but does not
+  // acknowledge it yet, so DC_A's direction is still running when MN
+  // registers from a new address.
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, true});
+  wire::ControlHeader h1;
+  const auto first = cn.wait_for<wire::RouteDirection>(3000, &h1);
+  REQUIRE(first);
+  CHECK(first->key_epoch == 1);
+  CHECK(first->initiator.real == mn.local());  // decided before the move
+  NodeClient mn2(mc, f.a.endpoint(), ep("127.0.0.3", 0));
+  REQUIRE(mn2.register_at());
+  cn.send(wire::RouteDirectionAck{path, 1, wire::Status::ok, cn.local()}, h1.txid);
+  REQUIRE(accept_direction(mn2));  // epoch 1 reaches MN where it is now
+
+  // Once that direction ends, DC_A asks DC_B again and directs the path
+  // for MN's new address: CN (behind NAT) must send first to it.
+  std::optional<wire::RouteDirection> again;
+  for (int i = 0; i < 10 && !(again && again->key_epoch == 2); ++i) again = accept_direction(cn);
+  REQUIRE(again);
+  CHECK(again->key_epoch == 2);
+  CHECK(again->initiator.real == mn2.local());
+  CHECK(again->first == wire::FirstSender::responder);
+  const auto to_mn = accept_direction(mn2);
+  REQUIRE(to_mn);
+  CHECK(to_mn->key_epoch == 2);
+}
+
 TEST_CASE("federation: clashing VIPs get substitutes at both DCs, and restarts keep the path and its views") {
   NTM_REQUIRE_PG_OR_SKIP();
   Federation f;

@@ -181,23 +181,26 @@ run_case() {
   local secs=$PROBE_S
   [ "${CASE_BACK_ONLY:-0}" = 1 ] && secs=${CASE_PROBE_S:-$PROBE_S}
   if [ "$fwd" = 1 ]; then
-    ip netns exec "$TOPO_P-$cn" "$TOPO_PY" "$PROBE" recv 0.0.0.0 9000 $((secs + 4)) "$d/fwd.txt" &
+    ip netns exec "$TOPO_P-$cn" "$TOPO_PY" "$PROBE" recv 0.0.0.0 9000 $((secs + 60)) "$d/fwd.txt" &
     rpids+=("$!")
   fi
   if [ "$back" = 1 ]; then
-    ip netns exec "$TOPO_P-m" "$TOPO_PY" "$PROBE" recv 0.0.0.0 9001 $((secs + 4)) "$d/back.txt" &
+    ip netns exec "$TOPO_P-m" "$TOPO_PY" "$PROBE" recv 0.0.0.0 9001 $((secs + 60)) "$d/back.txt" &
     rpids+=("$!")
   fi
   sleep 0.3
+  # The senders run until stopped, a fixed time after the action: on a
+  # loaded machine the start can take seconds, and a stream of fixed length
+  # could end before the move it is there to measure.
   if [ "$fwd" = 1 ]; then
-    ip netns exec "$TOPO_P-m" "$TOPO_PY" "$PROBE" send "$CN_VIP" 9000 1 "$secs" 2>"$d/fwd.send" &
+    ip netns exec "$TOPO_P-m" "$TOPO_PY" "$PROBE" send "$CN_VIP" 9000 1 $((secs + 60)) 2>"$d/fwd.send" &
     spids+=("$!")
     ip netns exec "$TOPO_P-m" curl -s -o /dev/null --max-time 20 -w '%{size_download}' \
       "http://$name:9100/$BULK_SIZE?rate=$BULK_RATE" >"$d/curl.out" 2>&1 &
     cpid=$!
   fi
   if [ "$back" = 1 ]; then
-    ip netns exec "$TOPO_P-$cn" "$TOPO_PY" "$PROBE" send "${VIP[m]}" 9001 1 "$secs" 2>"$d/back.send" &
+    ip netns exec "$TOPO_P-$cn" "$TOPO_PY" "$PROBE" send "${VIP[m]}" 9001 1 $((secs + 60)) 2>"$d/back.send" &
     spids+=("$!")
   fi
   local sends=()
@@ -206,6 +209,8 @@ run_case() {
   probe_wait_started 10 "${sends[@]}"
   sleep 1
   "$@"
+  local t_acted
+  t_acted=$(now)
   local tmove=$T_MOVE tconf=$T_CONF want_ok=0 t
   echo "t_move_ns $tmove t_configured_ns $tconf" >"$d/times"
   t=$(now)
@@ -224,14 +229,32 @@ run_case() {
     transfer="$got/$BULK_SIZE"
     [ "$crc" -ne 0 ] && transfer+=",curl-exit-$crc"
   fi
-  for spid in "${spids[@]}"; do wait "$spid"; done
+  # As long after the action as the streams ran before it was added to them
+  # (PROBE_S in all, about 1.3 s of it before the action).
+  local rest
+  rest=$(awk -v a="$t_acted" -v b="$(now)" -v s="$secs" 'BEGIN{r = a + s - 1.3 - b; printf "%.2f", r > 0 ? r : 0}')
+  sleep "$rest"
+  for spid in "${spids[@]}"; do kill -TERM "$spid" 2>/dev/null; wait "$spid"; done
   sleep 0.5
   for spid in "${rpids[@]}"; do kill -TERM "$spid" 2>/dev/null; wait "$spid"; done
   local gf=(- - - -) gb=(- - - -)
   [ "$fwd" = 1 ] && read -r -a gf < <(gapof "$d/fwd.txt" "$tmove" "$tconf" "${CASE_HORIZON:-1}")
   [ "$back" = 1 ] && read -r -a gb < <(gapof "$d/back.txt" "$tmove" "$tconf" "${CASE_HORIZON:-1}")
   local rc=0 why=()
-  if [ "$want_ok" -ne 0 ]; then rc=1; why+=("route ${ra:-none} ${sa:-} after 12 s, expected $want up"); fi
+  if [ "$want_ok" -ne 0 ]; then
+    rc=1
+    why+=("route ${ra:-none} ${sa:-} after 12 s, expected $want up")
+    # The DC's last word on the path and its reason, in the one line a CI
+    # report is sure to keep.
+    local pid dcw
+    pid=$(svc_status m | jq -r --arg p "$name" '[.paths[] | select(.peer == $p)] | last | .path_id // empty' 2>/dev/null)
+    if [ -n "$pid" ]; then
+      # shellcheck disable=SC2086
+      dcw=$(grep -h "direction: path $pid\|federation: .*path $pid" ${CASE_DC_LOGS:-$W/dc.log} 2>/dev/null |
+        sort | tail -3 | sed -E 's/^[0-9-]+T([0-9:.]+) ntm-dc [a-z]+: /\1 /' | tr '\n' '|')
+      why+=("DC on ${pid:0:8}: ${dcw:-nothing}")
+    fi
+  fi
   if [ "$fwd" = 1 ] && { [ "$crc" -ne 0 ] || [ "$got" != "$BULK_SIZE" ]; }; then
     rc=1; why+=("download $transfer (curl exit $crc)")
   fi

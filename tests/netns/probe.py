@@ -9,8 +9,8 @@
       (a late sender catches up, it does not skip seqs).  A send that fails
       (no route for a moment) still uses up its seq.  On stderr, right after
       the first datagram: "probe send: started" (flushed: a test waits for
-      it before it moves a host, mobility.sh probe_wait_started); at the end:
-      "probe send: N sent, E errors".
+      it before it moves a host, mobility.sh probe_wait_started); at the end,
+      or when SIGTERM ends the stream early: "probe send: N sent, E errors".
   probe.py recv BIND PORT DURATION_S OUTFILE
       receives for DURATION_S seconds (or until SIGTERM/SIGINT) and writes
       one line per datagram: "seq send_ns recv_ns" (recv_ns the kernel's
@@ -64,7 +64,14 @@ def send(dst, port, interval_ms, duration_s):
     pad = bytes(SIZE - struct.calcsize(FMT))
     start = time.monotonic_ns()
     errors = 0
+    # A test may end the stream early (SIGTERM): it stops after the datagram
+    # in flight and reports what it sent, as at the natural end.
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    sent = 0
     for seq in range(count):
+        if stop:
+            break
         deadline = start + seq * interval
         wait = deadline - time.monotonic_ns()
         if wait > 0:
@@ -73,9 +80,10 @@ def send(dst, port, interval_ms, duration_s):
             s.sendto(struct.pack(FMT, seq, time.time_ns()) + pad, addr)
         except OSError:
             errors += 1
+        sent += 1
         if seq == 0:
             print("probe send: started", file=sys.stderr, flush=True)
-    print(f"probe send: {count} sent, {errors} errors", file=sys.stderr)
+    print(f"probe send: {sent} sent, {errors} errors", file=sys.stderr)
 
 
 def recv(bind, port, duration_s, outfile):
