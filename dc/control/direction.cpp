@@ -311,18 +311,11 @@ void Server::follow_up(const Directing& d) {
   if (!d.again || !d.path.responder) return;
   state::Party* ini = view_.find(d.path.initiator);
   state::Party* resp = view_.find(*d.path.responder);
-  if (d.path.remote) {
-    // Federated: one end is another DC's, not in this view.  Ours moved
-    // while this ran (this direction may have been decided on where it was
-    // a moment before: a registration sent while its addresses changed);
-    // reconsider asks the peer again at DC_MN, tells it at DC_CN.
-    if (ini && ini->moved_seq > d.path.directed_seq) reconsider(d.path.id, true, false);
-    else if (!ini && resp && resp->moved_seq > d.path.directed_seq) reconsider(d.path.id, false, true);
-    return;
-  }
-  if (!ini || !resp) return;
-  const bool im = ini->moved_seq > d.path.directed_seq;
-  const bool rm = resp->moved_seq > d.path.directed_seq;
+  // A federated path has only our end in this view (the other is another
+  // DC's); reconsider asks the peer again at DC_MN, tells it at DC_CN.
+  if (!d.path.remote && (!ini || !resp)) return;
+  const bool im = ini && ini->moved_seq > d.path.directed_seq;
+  const bool rm = resp && resp->moved_seq > d.path.directed_seq;
   if (im || rm) reconsider(d.path.id, im, rm);
 }
 

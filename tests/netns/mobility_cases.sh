@@ -209,8 +209,6 @@ run_case() {
   probe_wait_started 10 "${sends[@]}"
   sleep 1
   "$@"
-  local t_acted
-  t_acted=$(now)
   local tmove=$T_MOVE tconf=$T_CONF want_ok=0 t
   echo "t_move_ns $tmove t_configured_ns $tconf" >"$d/times"
   t=$(now)
@@ -232,7 +230,7 @@ run_case() {
   # As long after the action as the streams ran before it was added to them
   # (PROBE_S in all, about 1.3 s of it before the action).
   local rest
-  rest=$(awk -v a="$t_acted" -v b="$(now)" -v s="$secs" 'BEGIN{r = a + s - 1.3 - b; printf "%.2f", (r > 0 ? r : 0)}')
+  rest=$(awk -v a="$t" -v b="$(now)" -v s="$secs" 'BEGIN{r = a + s - 1.3 - b; printf "%.2f", (r > 0 ? r : 0)}')
   sleep "$rest"
   for spid in "${spids[@]}"; do kill -TERM "$spid" 2>/dev/null; wait "$spid"; done
   sleep 0.5
