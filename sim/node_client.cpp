@@ -142,10 +142,11 @@ std::optional<wire::Received> NodeClient::request(const wire::Body& body, int ti
   }
 }
 
-std::optional<wire::RegistrationResponse> NodeClient::register_at(std::vector<wire::Endpoint> local) {
+std::optional<wire::RegistrationResponse> NodeClient::register_at(std::vector<wire::Endpoint> local,
+                                                                 wire::RegistrationReason reason) {
   if (local.empty()) local.push_back(sock_.local());
   wire::RegistrationRequest req{creds_.relay ? wire::PartyKind::relay : wire::PartyKind::node,
-                                wire::RegistrationReason::start, wire::Fqdn{creds_.name}, local};
+                                reason, wire::Fqdn{creds_.name}, local};
   auto r = request(req);
   if (!r) return std::nullopt;
   if (auto* resp = std::get_if<wire::RegistrationResponse>(&r->body)) return *resp;

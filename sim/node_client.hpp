@@ -57,7 +57,12 @@ class NodeClient {
 
   // Registration with the given reported local endpoints (default: the
   // socket's real address, i.e. "not behind NAT").
-  std::optional<wire::RegistrationResponse> register_at(std::vector<wire::Endpoint> local = {});
+  // reason: `start` is a new ntmd process (the DC directs the node's paths
+  // again, docs/dc.md §8.4); a client standing for the same daemon after a
+  // move passes `move`.
+  std::optional<wire::RegistrationResponse> register_at(
+      std::vector<wire::Endpoint> local = {},
+      wire::RegistrationReason reason = wire::RegistrationReason::start);
   // Moves to a new socket (a new source port), as a node that changed networks.
   void move();
 

@@ -74,6 +74,7 @@ struct ServerStats {
   std::uint64_t general_failed = 0;      // claims that gave no VIP (exhausted, no database)
   std::uint64_t relay_restarts = 0;      // relays that registered after a restart
   std::uint64_t relays_lost = 0;         // relays homed here that went offline
+  std::uint64_t node_restarts = 0;       // nodes whose ntmd started again while on paths here
   std::uint64_t paths_reinstalled = 0;   // paths of either kind directed again
 };
 
@@ -266,6 +267,15 @@ class Server {
   // lifetime_s): its paths are directed again, onto another relay.
   void relay_lost(const state::Party& relay);
   void redirect_paths_of(const state::Party& relay, std::string_view why);
+  // A node registered with reason `start` from a new ntmd process: the
+  // process holds no path, while its peers (and relays) still hold theirs.
+  // Its established paths are queued to be directed again, as a re-key
+  // (docs/dc.md §8.4, "A node that restarts").
+  void node_restarted(state::Party& node, std::uint32_t instance);
+  // One queued path of a restarted node: directed again (true if that took
+  // a direction), or left; `wait`: being directed right now, to be tried
+  // again on the next tick.
+  bool reinstall_for_node(const wire::PathId& id, const wire::NodeId& node_id, bool& wait);
   void reinstall_sweep();
   // The relay's count and the row's deletion; done: after the commit.
   void tear_down(const state::Path& p, store::Writer::Done done = nullptr);
@@ -389,10 +399,12 @@ class Server {
   std::unordered_map<std::string, ConfirmedVip> general_vips_;
   std::unordered_map<std::string, std::vector<std::function<void(const GeneralVip&)>>>
       general_claims_;
-  // Paths of restarted relays waiting to be directed again (relay.cpp).
+  // Paths of restarted relays and nodes waiting to be directed again
+  // (relay.cpp).
   struct Reinstall {
     wire::PathId path;
-    wire::NodeId relay;  // the relay it had when queued
+    wire::NodeId party;    // the relay it had when queued, or the restarted end
+    bool node = false;     // party is a restarted end, not the path's relay
   };
   std::deque<Reinstall> reinstall_;
   // The expiry sweep's and the re-key pass's current passes (sweep(),

@@ -79,11 +79,14 @@ struct Party {
   std::uint16_t load_permille = 0;
   std::uint32_t missed_directions = 0;  // consecutive Relay Directions left unanswered
   std::uint64_t last_missed_ms = 0;     // monotonic
-  // The sender instance of the relay's last `start` registration this
+
+  // The sender instance of the party's last `start` registration this
   // member acted on (0: none): its retransmissions carry the same reason
   // and instance and must not direct its paths twice; a new process has a
-  // new instance.
+  // new instance.  restarted_seq: the placement sequence when it was acted
+  // on (a direction begun after it reaches the new process).
   std::uint32_t restart_instance = 0;
+  std::uint64_t restarted_seq = 0;
 
   wire::CompactReplayGuard replay;
   RateLimiter rate;

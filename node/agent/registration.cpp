@@ -120,7 +120,9 @@ void Agent::schedule_registration_retry() {
       spdlog::warn("dc: no answer from {}; retrying every {} ms", home_dc().to_string(),
                    reg_backoff_ms_);
     reg_backoff_ms_ = std::min<std::uint32_t>(reg_backoff_ms_ * 2, 8000);
-    register_now(registered_ ? wire::RegistrationReason::refresh : wire::RegistrationReason::start);
+    // `start` only until this process was first registered: the DC takes a
+    // start as a new process and directs its paths again (dc.md §8.4).
+    register_now(ready_sent_ ? wire::RegistrationReason::refresh : wire::RegistrationReason::start);
   });
 }
 

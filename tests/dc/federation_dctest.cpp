@@ -774,7 +774,7 @@ TEST_CASE("federation: MN moves and DC_A asks DC_B again and forwards the next k
   // address, which only a new direction tells it (as for a local path).
   const std::size_t from = f.a.log().size();
   NodeClient mn2(mc, f.a.endpoint(), ep("127.0.0.3", 0));
-  REQUIRE(mn2.register_at());
+  REQUIRE(mn2.register_at({}, wire::RegistrationReason::move));
   std::optional<wire::RouteDirection> to_cn;
   for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i) to_cn = accept_direction(cn);
   REQUIRE(to_cn);
@@ -817,7 +817,7 @@ TEST_CASE("federation: MN moves while DC_A directs its path, and DC_A directs it
   CHECK(first->key_epoch == 1);
   CHECK(first->initiator.real == mn.local());  // decided before the move
   NodeClient mn2(mc, f.a.endpoint(), ep("127.0.0.3", 0));
-  REQUIRE(mn2.register_at());
+  REQUIRE(mn2.register_at({}, wire::RegistrationReason::move));
   cn.send(wire::RouteDirectionAck{path, 1, wire::Status::ok, cn.local()}, h1.txid);
   REQUIRE(accept_direction(mn2));  // epoch 1 reaches MN where it is now
 
@@ -884,7 +884,7 @@ TEST_CASE("federation: clashing VIPs get substitutes at both DCs, and restarts k
   CHECK(f.b.wait_log("1 paths loaded", 100, mark_b));
   REQUIRE(cn.register_at({ep("192.168.1.20", 4512)}));
   NodeClient mn2(mc, f.a.endpoint(), ep("127.0.0.3", 0));
-  REQUIRE(mn2.register_at());
+  REQUIRE(mn2.register_at({}, wire::RegistrationReason::move));
   std::optional<wire::RouteDirection> again_cn;
   for (int i = 0; i < 10 && !(again_cn && again_cn->key_epoch == 1); ++i)
     again_cn = accept_direction(cn);
@@ -932,7 +932,7 @@ TEST_CASE("federation: a path one member of DC_A's cluster made is re-directed b
   // the path under the next epoch.
   const std::size_t from = a2.log().size();
   NodeClient mn2(mc, a2.endpoint(), ep("127.0.0.3", 0));
-  REQUIRE(mn2.register_at());
+  REQUIRE(mn2.register_at({}, wire::RegistrationReason::move));
   std::optional<wire::RouteDirection> to_cn;
   for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i) to_cn = accept_direction(cn);
   if (!to_cn || to_cn->key_epoch != 1) MESSAGE("a2:\n" << a2.log().substr(from));
@@ -982,7 +982,7 @@ TEST_CASE("federation: CN moves, DC_B tells the member of DC_A that did not make
   relay.set_dc(a2.endpoint());
   const std::size_t from_a2 = a2.log().size();
   NodeClient cn2(cc, b.endpoint(), ep("127.0.0.4", 0));
-  REQUIRE(cn2.register_at({ep("10.0.0.2", 4512)}));  // CN behind another NAT
+  REQUIRE(cn2.register_at({ep("10.0.0.2", 4512)}, wire::RegistrationReason::move));  // CN behind another NAT
   auto rd = accept_relay(relay, 50002);
   if (!rd) MESSAGE("a2:\n" << a2.log().substr(from_a2));
   REQUIRE(rd);
@@ -1101,7 +1101,7 @@ TEST_CASE("federation: CN moves behind a NAT, DC_B tells DC_A, which puts the pa
   // sees the move, only DC_A may re-direct.
   const std::size_t from_a = f.a.log().size(), from_b = f.b.log().size();
   NodeClient cn2(cc, f.b.endpoint(), ep("127.0.0.3", 0));
-  REQUIRE(cn2.register_at({ep("10.0.0.2", 4512)}));
+  REQUIRE(cn2.register_at({ep("10.0.0.2", 4512)}, wire::RegistrationReason::move));
   auto rd = accept_relay(relay, 50002);
   REQUIRE(rd);
   CHECK(rd->responder.node_id == cc.id);
@@ -1155,6 +1155,56 @@ TEST_CASE("federation: CN asks DC_B to re-direct a federated path and DC_A does,
   cn.send(redirect, txid);
   CHECK_FALSE(cn.wait_for<wire::RouteDirection>(800));
   CHECK_FALSE(mn.wait_for<wire::RouteDirection>(100));
+}
+
+TEST_CASE("federation: a restarted ntmd at either DC gets its federated path directed again by DC_A") {
+  // A new ntmd process holds no path (docs/dc.md §8.4, "A node that
+  // restarts").  CN's restart: DC_B asks DC_A to re-direct (only DC_A
+  // directs the path); MN's: DC_A asks DC_B again, as for a re-key.  Both on
+  // the same address: no move, only the new process's `start`.
+  NTM_REQUIRE_PG_OR_SKIP();
+  Federation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  auto mn = std::make_unique<NodeClient>(mc, f.a.endpoint(), ep("127.0.0.2", 0));
+  auto cn = std::make_unique<NodeClient>(cc, f.b.endpoint(), ep("127.0.0.3", 0));
+  REQUIRE(mn->register_at());
+  REQUIRE(cn->register_at());
+  const wire::PathId path = direct_to_cn(*mn, *cn);
+  REQUIRE(f.b.wait_log("established", 3000));
+  REQUIRE(f.a.wait_log("established", 3000));
+
+  auto restart = [](std::unique_ptr<NodeClient>& n, const sim::Credentials& c,
+                    const wire::Endpoint& dc) {
+    const wire::Endpoint at = n->local();
+    n.reset();
+    n = std::make_unique<NodeClient>(c, dc, at);
+    return n->register_at();
+  };
+  std::size_t from_a = f.a.log().size();
+  REQUIRE(restart(cn, cc, f.b.endpoint()));
+  accept_next_epoch(*cn, *mn, path);
+  CHECK(f.b.wait_log("cn.b.test restarted: its 1 paths are directed again", 1000));
+  CHECK(f.a.wait_log("peer b tells cn.b.test asks for a re-direction", 1000, from_a));
+  // Once per process: nothing more for this restart.
+  CHECK_FALSE(cn->wait_for<wire::RouteDirection>(800));
+
+  from_a = f.a.log().size();
+  REQUIRE(restart(mn, mc, f.a.endpoint()));
+  std::optional<wire::RouteDirection> to_cn;
+  for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 2); ++i) to_cn = accept_direction(*cn);
+  REQUIRE(to_cn);
+  CHECK(to_cn->key_epoch == 2);
+  const auto to_mn = accept_direction(*mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->key_epoch == 2);
+  CHECK(to_mn->path_id == path);
+  CHECK(mn->open_key(to_mn->path_key, path, 2, wire::SealedKind::path_key)
+            .equals(cn->open_key(to_cn->path_key, path, 2, wire::SealedKind::path_key)));
+  CHECK(f.a.wait_log("mn.a.test restarted: its 1 paths are directed again", 1000, from_a));
+  CHECK_FALSE(mn->wait_for<wire::RouteDirection>(800));
 }
 
 TEST_CASE("federation: a Path Moved for a path that is not the peer's is refused, the same for every path") {
@@ -1321,7 +1371,7 @@ TEST_CASE("federation: after a restart DC_B finds DC_A through DNS to tell it th
   REQUIRE(f.b.stop() == 0);
   f.b.start();
   NodeClient cn2(cc, f.b.endpoint(), ep("127.0.0.3", 0));
-  REQUIRE(cn2.register_at({ep("10.0.0.2", 4512)}));
+  REQUIRE(cn2.register_at({ep("10.0.0.2", 4512)}, wire::RegistrationReason::move));
   REQUIRE(accept_relay(relay, 50002));
   CHECK(accept_next_epoch(cn2, mn, path).to_cn.route == wire::RouteType::relay);
   CHECK(f.b.wait_log("telling peer a at " + f.a.endpoint().to_string() + " that cn.b.test moved",

@@ -126,7 +126,7 @@ TEST_CASE("move G -> P(B) with the CN behind NAT A: direct becomes relay") {
 
   const std::size_t from = dc.log().size();
   NodeClient mn2 = at(mc, dc, "127.0.0.3");
-  REQUIRE(mn2.register_at({ep("192.168.1.30", 4512)}));  // behind NAT B
+  REQUIRE(mn2.register_at({ep("192.168.1.30", 4512)}, wire::RegistrationReason::move));  // behind NAT B
   auto rd = accept_relay(relay, 50010);
   REQUIRE(rd);
   CHECK(rd->path_id == path);
@@ -173,7 +173,7 @@ TEST_CASE("move P(B) -> G with the CN behind NAT A: relay becomes direct, CN fir
   REQUIRE(first.route == wire::RouteType::relay);
 
   NodeClient mn2 = at(mc, dc, "127.0.0.2");
-  REQUIRE(mn2.register_at());  // global
+  REQUIRE(mn2.register_at({}, wire::RegistrationReason::move));  // global
   // The direct route's stand-by relay, before the ends are directed.
   auto sb = accept_relay(relay, 50016);
   REQUIRE(sb);
@@ -208,7 +208,7 @@ TEST_CASE("move G -> G with the CN behind NAT: direct again, because the CN must
   establish(dc, mn, cn, path);
 
   NodeClient mn2 = at(mc, dc, "127.0.0.3");
-  REQUIRE(mn2.register_at());
+  REQUIRE(mn2.register_at({}, wire::RegistrationReason::move));
   const auto r = expect_redirect(cn, mn2, path, 1);
   CHECK(r.responder.route == wire::RouteType::direct);
   CHECK(r.responder.first == wire::FirstSender::responder);
@@ -233,7 +233,7 @@ TEST_CASE("move G -> G with the CN global: no re-direction, the MN's NTM Update 
 
   const std::size_t from = dc.log().size();
   NodeClient mn2 = at(mc, dc, "127.0.0.3");
-  REQUIRE(mn2.register_at());
+  REQUIRE(mn2.register_at({}, wire::RegistrationReason::move));
   // The DC did reconsider the path, and left it.
   CHECK(dc.wait_log("stays direct after a move (the nodes update it", 3000, from));
   CHECK_FALSE(direction_of(cn, 1, 700));
@@ -257,7 +257,7 @@ TEST_CASE("the CN moves G -> G while the MN is behind NAT: re-directed, the role
   REQUIRE(first.first == wire::FirstSender::initiator);
 
   NodeClient cn2 = at(cc, dc, "127.0.0.3");
-  REQUIRE(cn2.register_at());
+  REQUIRE(cn2.register_at({}, wire::RegistrationReason::move));
   const auto r = expect_redirect(cn2, mn, path, 1);  // the mover is still the responder
   CHECK(r.initiator.route == wire::RouteType::direct);
   CHECK(r.initiator.first == wire::FirstSender::initiator);
@@ -283,7 +283,7 @@ TEST_CASE("the MN moves into the CN's private network: direct becomes direct_pri
   establish(dc, mn, cn, path, &relay, 50017);
 
   NodeClient mn2 = at(mc, dc, "127.0.0.1");
-  REQUIRE(mn2.register_at({ep("192.168.1.30", 4512)}));  // NAT A, the CN's /24
+  REQUIRE(mn2.register_at({ep("192.168.1.30", 4512)}, wire::RegistrationReason::move));  // NAT A, the CN's /24
   auto rd = accept_relay(relay, 50012);  // the fallback relay
   REQUIRE(rd);
   CHECK(rd->key_epoch == 1);
@@ -494,7 +494,7 @@ TEST_CASE("two moves in quick succession: the path ends directed for the last pl
 
   // Move 1 (G -> P(B)): the DC starts a re-direction via the relay ...
   NodeClient mn2 = at(mc, dc, "127.0.0.3");
-  REQUIRE(mn2.register_at({ep("192.168.1.30", 4512)}));
+  REQUIRE(mn2.register_at({ep("192.168.1.30", 4512)}, wire::RegistrationReason::move));
   wire::ControlHeader rh;
   auto rd = relay.wait_for<wire::RelayDirection>(3000, &rh);
   REQUIRE(rd);
@@ -538,7 +538,7 @@ TEST_CASE("a node that moves while its Route Direction is in flight gets it at t
   // A move G -> G: re-directed (the CN must send first).  The responder
   // acks; the initiator's Route Direction goes to .3 ...
   NodeClient mn2 = at(mc, dc, "127.0.0.3");
-  REQUIRE(mn2.register_at());
+  REQUIRE(mn2.register_at({}, wire::RegistrationReason::move));
   wire::ControlHeader h;
   auto to_cn = direction_of(cn, 1, 3000, &h);
   REQUIRE(to_cn);
