@@ -44,16 +44,30 @@ void Server::node_restarted(state::Party& node, std::uint32_t instance) {
   node.restart_instance = instance;
   node.restarted_seq = ++placement_seq_;
   std::size_t queued = 0;
+  std::vector<wire::PathId> general;
   for (const state::Path* p : view_.paths_of(node.id)) {
-    // A general host's path is directed only on its initiator's request
-    // (direct_general): the restarted MN asks once an application sends.
-    if (!p->responder) continue;
-    reinstall_.push_back({p->id, node.id, true});
-    ++queued;
+    if (p->responder) {
+      reinstall_.push_back({p->id, node.id, true});
+      ++queued;
+    } else if (p->state == state::PathState::established && !directing_.count(p->id)) {
+      // A general host's path: directed only on its initiator's request
+      // (direct_general), and nobody else can release it.  The new process
+      // knows neither the path nor the name behind the VIP, so it is let
+      // go; the MN's next lookup of the name directs a new one, to the
+      // same VIP (general_vips_).
+      general.push_back(p->id);
+    }
   }
-  if (!queued) return;
+  for (const wire::PathId& id : general) {
+    const state::Path gone = *view_.find_path(id);
+    view_.erase_path(id);
+    stats_.general_let_go++;
+    tear_down(gone);
+  }
+  if (!queued && general.empty()) return;
   stats_.node_restarts++;
-  spdlog::info("registration: {} restarted: its {} paths are directed again", node.name, queued);
+  spdlog::info("registration: {} restarted: its {} paths are directed again, {} to general hosts "
+               "let go", node.name, queued, general.size());
 }
 
 bool Server::reinstall_for_node(const wire::PathId& id, const wire::NodeId& node_id, bool& wait) {

@@ -404,7 +404,8 @@ void Server::log_stats() const {
       "directing_elsewhere={} releases={} releases_repeated={} releases_refused={} "
       "releases_deferred={} releases_told={} releases_told_peer={} releases_from_peer={} "
       "general_claims={} general_cached={} "
-      "general_failed={} relay_restarts={} relays_lost={} node_restarts={} paths_reinstalled={}",
+      "general_failed={} relay_restarts={} relays_lost={} node_restarts={} general_let_go={} "
+      "paths_reinstalled={}",
       r.received, r.total_dropped(), r.oversized, stats_.auth_failed, stats_.stale,
       stats_.replayed, stats_.rate_limited, stats_.bad_body, stats_.unexpected,
       stats_.registrations, stats_.keepalives, stats_.directions, stats_.directions_failed,
@@ -415,7 +416,7 @@ void Server::log_stats() const {
       stats_.releases_refused, stats_.releases_deferred, stats_.releases_told,
       stats_.releases_told_peer, stats_.releases_from_peer,
       stats_.general_claims, stats_.general_cached, stats_.general_failed, stats_.relay_restarts,
-      stats_.relays_lost, stats_.node_restarts, stats_.paths_reinstalled);
+      stats_.relays_lost, stats_.node_restarts, stats_.general_let_go, stats_.paths_reinstalled);
   for (std::size_t i = 1; i < r.dropped.size(); ++i)
     if (r.dropped[i])
       spdlog::info("control: dropped {} x {}", r.dropped[i],

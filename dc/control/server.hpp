@@ -75,6 +75,7 @@ struct ServerStats {
   std::uint64_t relay_restarts = 0;      // relays that registered after a restart
   std::uint64_t relays_lost = 0;         // relays homed here that went offline
   std::uint64_t node_restarts = 0;       // nodes whose ntmd started again while on paths here
+  std::uint64_t general_let_go = 0;      // paths to general hosts of a restarted initiator, deleted
   std::uint64_t paths_reinstalled = 0;   // paths of either kind directed again
 };
 

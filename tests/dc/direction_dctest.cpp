@@ -3,6 +3,7 @@
 // each; relays; errors for offline and unknown peers.
 #include <doctest/doctest.h>
 
+#include <memory>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -258,6 +259,51 @@ TEST_CASE("direction to a general host goes through a translating relay") {
   CHECK((to_mn->peer_view.addr & 0xffff0000u) == 0x647f0000u);  // general pool 100.127/16
   const auto k_mn = mn.open_key(to_mn->path_key, path, 0, wire::SealedKind::general_key);
   CHECK(k_mn.equals(k_relay));
+}
+
+// A general host's path is directed only on its initiator's request, and
+// only its initiator could release it; a restarted ntmd knows neither the
+// path nor the name behind the VIP (docs/dc.md §8.4, "A node that
+// restarts").  So the DC lets such paths go on the new process's `start`,
+// and the next lookup of the name gets the same VIP on a new path.
+TEST_CASE("general hosts: a restarted MN's paths to general hosts are let go, a move keeps them") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  TestDatabase db;
+  DcProcess dc(db.url());
+  const auto mc = dc.enroll("mn.test.example");
+  const auto rc = dc.enroll("relay.test.example", true);
+  dc.start();
+  NodeClient relay(rc, dc.endpoint());
+  REQUIRE(relay.register_at());
+  auto direct_localhost = [&](NodeClient& mn) -> std::uint32_t {
+    mn.send(wire::DirectionRequest{random_path(), wire::Fqdn{"localhost"}, false});
+    REQUIRE(accept_relay(relay, 50003));
+    auto to_mn = accept_direction(mn);
+    REQUIRE(to_mn);
+    CHECK(to_mn->route == wire::RouteType::relay_general);
+    return to_mn->peer_view.addr;
+  };
+  const std::string established = "SELECT count(*) FROM paths WHERE state = 2";
+  auto mn = std::make_unique<NodeClient>(mc, dc.endpoint());
+  REQUIRE(mn->register_at());
+  const std::uint32_t vip = direct_localhost(*mn);
+  REQUIRE(query_until(db.url(), established, "1") == "1");
+  // The same process after a move: the path stays (the relay follows it).
+  mn->move();
+  REQUIRE(mn->register_at({}, wire::RegistrationReason::move));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(query1(db.url(), "SELECT count(*) FROM paths") == "1");
+  // A new process: let go, at the DC and in the database.
+  mn = std::make_unique<NodeClient>(mc, dc.endpoint());
+  REQUIRE(mn->register_at());
+  CHECK(query_until(db.url(), "SELECT count(*) FROM paths", "0") == "0");
+  CHECK(dc.wait_log("mn.test.example restarted: its 0 paths are directed again, 1 to general "
+                    "hosts let go", 2000));
+  // Its next lookup: a new path to the same VIP.
+  CHECK(direct_localhost(*mn) == vip);
+  CHECK(query_until(db.url(), established, "1") == "1");
+  REQUIRE(dc.stop() == 0);
+  CHECK(dc.log().find("general_let_go=1") != std::string::npos);
 }
 
 // The VIPs stand for general hosts in the database (migration 0008): not in
