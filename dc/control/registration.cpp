@@ -56,15 +56,16 @@ void Server::on_registration(state::Party& party, const wire::RegistrationReques
     published(party);
   }
 
-  // The paths it is on are re-decided now, from the view, not after the
-  // commit: a Route Direction is no acknowledgement of the registration,
-  // and the commit (tens of ms under load) would otherwise be most of the
-  // handover gap of every re-directed path.  Acted on once per move.
   // A new ntmd process holds none of the paths its peers hold: they are
   // directed again (docs/dc.md §8.4).  Before the moves' re-directions, so
   // that those, begun after it, count as reaching the new process.
   if (!is_relay && req.reason == wire::RegistrationReason::start)
     node_restarted(party, h.common.instance);
+
+  // The paths it is on are re-decided now, from the view, not after the
+  // commit: a Route Direction is no acknowledgement of the registration,
+  // and the commit (tens of ms under load) would otherwise be most of the
+  // handover gap of every re-directed path.  Acted on once per move.
   if (party.move_pending) {
     party.move_pending = false;
     resend_to_moved(party);
