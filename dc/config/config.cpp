@@ -53,7 +53,9 @@ constexpr std::string_view kDnsKeys[] = {"socket",           "socket_mode",     
 
 constexpr std::string_view kFederationKeys[] = {"resolver",        "dns_timeout_ms",
                                                 "dns_tries",       "dns_cache_size",
-                                                "peer_timeout_ms", "peer_retransmit_ms"};
+                                                "peer_timeout_ms", "peer_retransmit_ms",
+                                                "ca_file",         "cert_file",
+                                                "pin_dns",         "max_cert_peers"};
 // One [peer.NAME] section per federated DC.
 constexpr std::string_view kPeerPrefix = "peer.";
 constexpr std::string_view kPeerKeys[] = {"dc_id", "key", "key_file", "key_epoch", "zones",
@@ -274,6 +276,24 @@ void parse_federation(const ptree& root, Config& c) {
       number(root, "federation", "peer_retransmit_ms", f.peer_retransmit_ms, 10, 60000);
   if (f.peer_retransmit_ms > f.peer_timeout_ms)
     fail("federation", "peer_retransmit_ms", "must not exceed peer_timeout_ms");
+  // Certificates (docs/federation.md §8): both files or neither.  The
+  // files are read and checked when the server starts.
+  const auto ca = get(root, "federation", "ca_file");
+  const auto cert = get(root, "federation", "cert_file");
+  if (ca.has_value() != cert.has_value())
+    fail("federation", ca ? "cert_file" : "ca_file",
+         "ca_file and cert_file go together (the CA that issues peer DCs' certificates, and "
+         "this DC's own certificate for its dc-key.pem)");
+  if (ca) {
+    f.ca_file = absolute_path("federation", "ca_file", *ca);
+    f.cert_file = absolute_path("federation", "cert_file", *cert);
+  }
+  if (const auto pin = get(root, "federation", "pin_dns")) {
+    if (*pin == "on") f.pin_dns = true;
+    else if (*pin == "off") f.pin_dns = false;
+    else fail("federation", "pin_dns", "must be on or off, got '" + *pin + "'");
+  }
+  f.max_cert_peers = number(root, "federation", "max_cert_peers", f.max_cert_peers, 1, 100000);
   for (const auto& [section, body] : root) {
     if (!section.starts_with(kPeerPrefix)) continue;
     f.enabled = true;

@@ -116,6 +116,13 @@ struct Config {
     unsigned dns_cache_size = 4096;     // dns_cache_size = names kept (by their TTL)
     unsigned peer_timeout_ms = 1500;    // peer_timeout_ms = bound on a Node Info exchange
     unsigned peer_retransmit_ms = 100;  // peer_retransmit_ms = first retransmission, then doubled
+    // Certificates instead of (or beside) configured peers: any DC whose
+    // certificate this CA issued is a peer for the zones in it.
+    std::filesystem::path ca_file;      // ca_file = PEM CA certificate(s) (empty: no certificates)
+    std::filesystem::path cert_file;    // cert_file = this DC's certificate for state_dir/dc-key.pem
+    bool pin_dns = true;                // pin_dns = on: the key must match fp= of _ntm-dc.<zone>
+    unsigned max_cert_peers = 1024;     // max_cert_peers = peers known by certificate at once
+    bool certificates() const noexcept { return !ca_file.empty(); }
   } federation;
   std::vector<Peer> peers;
 };

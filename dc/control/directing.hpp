@@ -6,6 +6,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "control/server.hpp"
@@ -134,6 +135,20 @@ struct Server::Telling {
   std::optional<wire::NodeId> requester;
   std::uint32_t req_txid = 0;
   wire::Endpoint req_from;
+};
+
+// Certificates (greeting.cpp): a Peer Hello to a DC's endpoint, retransmitted
+// until a certificate from there passes or peer_timeout_ms ends it; every
+// direction waiting for that DC waits on the one greeting.
+struct Server::Greeting {
+  explicit Greeting(asio::io_context& io) : timer(io) {}
+  asio::steady_timer timer;
+  wire::Endpoint to;
+  std::uint32_t txid = 0;
+  unsigned backoff_ms = 0;
+  std::uint64_t deadline_ms = 0;
+  std::string refusal;  // why the last answer was refused, for the timeout's error
+  std::vector<Greeted> waiting;
 };
 
 }  // namespace ntm::dc::control

@@ -124,6 +124,27 @@ void Server::direct_remote(state::Party& mn, const wire::DirectionRequest& req,
       return direct_general(*mnp, req, h, from);
     }
     federation::Peer* peer = peers_->for_name(asked->target);
+    if (!peer && trust_) {
+      // No configured peer and none known by certificate yet: the DC the
+      // marker names becomes one if our CA vouches for it (greeting.cpp).
+      const wire::Endpoint at = *marker;
+      const std::string target = asked->target;
+      asking_[id] = std::move(asked);
+      return greet(at, [this, alive = std::weak_ptr<bool>(alive_), id, at, target](
+                           federation::Peer* p, const std::string& why) {
+        if (alive.expired() || stopped_ || !asking_.count(id)) return;
+        if (!p)
+          return fail_asking(id, wire::ErrorCode::peer_dc_failed, reason_text(why));
+        if (!p->serves(target))
+          return fail_asking(id, wire::ErrorCode::peer_dc_failed,
+                             reason_text("the certificate of the DC at " + at.to_string() +
+                                         " does not name " + parent_of(target)));
+        std::unique_ptr<Asking> greeted = take_asking(id);
+        if (p->config().endpoints.empty()) p->learn(at);
+        greeted->peer = p;
+        ask_peer(std::move(greeted));
+      });
+    }
     if (!peer) {
       stats_.directions_failed++;
       send_error(*mnp, from, h.txid, wire::ErrorCode::peer_dc_failed,
@@ -189,6 +210,8 @@ void Server::send_asking(Asking& a) {
   if (a.sends++ == 0)
     spdlog::debug("federation: path {}: asking peer {} at {} about {}", a.path_id.to_hex(),
                   a.peer->name(), to.to_string(), a.target);
+  else
+    nudge(*a.peer, to);
   send_to_peer(*a.peer, to, a.request, a.txid);
 }
 
@@ -329,7 +352,9 @@ void Server::forward_to_peer(Directing& d) {
 
 void Server::send_forward(Directing& d) {
   Directing::Remote& r = *d.remote;
-  send_to_peer(*r.peer, member_then_peer(r.at, r.forwards++, *r.peer), d.body, d.txid);
+  const wire::Endpoint to = member_then_peer(r.at, r.forwards, *r.peer);
+  if (r.forwards++ > 0) nudge(*r.peer, to);
+  send_to_peer(*r.peer, to, d.body, d.txid);
 }
 
 void Server::on_route_forward_ack(federation::Peer& peer, const wire::RouteForwardAck& ack) {
@@ -450,6 +475,13 @@ bool Server::tell_peer_of_move(const state::Path& p, bool redirect, const state:
                                std::uint32_t txid, const wire::Endpoint& from) {
   federation::Peer* peer =
       peers_ && !p.initiator_fqdn.empty() ? peers_->for_name(p.initiator_fqdn) : nullptr;
+  if (!peer && trust_ && !p.initiator_fqdn.empty()) {
+    // DC_MN was known by certificate, but not to this process (a restart,
+    // or a member of the cluster it never greeted): the initiator's marker
+    // leads to it, and a greeting makes it a peer again.
+    greet_initiator_dc(p, redirect, requester, txid, from);
+    return true;
+  }
   if (!peer) {
     // A row from before migration 0005, or a peer no longer configured:
     // the nodes' dead-path detection re-directs through DC_MN instead.
@@ -504,6 +536,36 @@ bool Server::tell_peer_of_move(const state::Path& p, bool redirect, const state:
   return true;
 }
 
+void Server::greet_initiator_dc(const state::Path& p, bool redirect,
+                                const state::Party* requester, std::uint32_t txid,
+                                const wire::Endpoint& from) {
+  std::optional<wire::NodeId> asker;
+  if (requester) asker = requester->id;
+  auto failed = [this, asker, txid, from, id = p.id](const std::string& why) {
+    spdlog::info("federation: path {}: cannot tell the initiator's DC: {}", id.to_hex(), why);
+    if (!asker) return;
+    if (state::Party* r = view_.find(*asker))
+      send_error(*r, from, txid, wire::ErrorCode::peer_dc_failed,
+                 wire::MsgType::direction_request, reason_text(why));
+  };
+  txt_resolver_->lookup(p.initiator_fqdn, [this, alive = std::weak_ptr<bool>(alive_), id = p.id,
+                                           name = p.initiator_fqdn, redirect, asker, txid, from,
+                                           failed](const federation::TxtAnswer& ans) {
+    if (alive.expired() || stopped_) return;
+    const auto marker = marker_in(ans);
+    if (!marker) return failed("no NTMobile marker at " + name);
+    greet(*marker, [this, alive, id, name, redirect, asker, txid, from, failed](
+                       federation::Peer* peer, const std::string& why) {
+      if (alive.expired() || stopped_) return;
+      if (!peer) return failed(why);
+      if (!peer->serves(name)) return failed("the DC at its marker does not serve " + name);
+      const state::Path* path = view_.find_path(id);
+      if (!path) return;  // gone meanwhile
+      tell_peer_of_move(*path, redirect, asker ? view_.find(*asker) : nullptr, txid, from);
+    });
+  });
+}
+
 void Server::send_telling(Telling& t) {
   const wire::PathId id = t.body.path_id;
   if (t.peer->reach().empty()) return end_telling(id, "peer DC endpoint unknown");
@@ -530,6 +592,7 @@ void Server::arm_telling(Telling& t) {
       return end_telling(id, reason_text("peer DC " + tt.peer->name() + " did not answer"));
     }
     stats_.retransmissions++;
+    nudge(*tt.peer, tt.peer->reach());
     send_to_peer(*tt.peer, tt.peer->reach(), tt.body, tt.txid);
     tt.backoff_ms = static_cast<unsigned>(
         std::min<std::uint64_t>(std::uint64_t{tt.backoff_ms} * 2, tt.deadline_ms - now));
@@ -714,6 +777,8 @@ void Server::answer_forward(const Directing& d, wire::Status status, const wire:
 
 void Server::on_peer_datagram(std::span<const std::uint8_t> data, const wire::ControlHeader& h,
                               const wire::Endpoint& from) {
+  // In clear, under no key: certificates (greeting.cpp).
+  if (h.common.type == wire::MsgType::peer_hello) return on_peer_hello(data, from);
   federation::Peer* peer = peers_ ? peers_->by_header(h.common) : nullptr;
   if (!peer) return;  // the receiver checked; defensive
   wire::Received msg;
@@ -766,6 +831,15 @@ void Server::start_federation() {
   o.tries = cfg_.federation.dns_tries;
   o.cache_size = cfg_.federation.dns_cache_size;
   txt_resolver_ = std::make_unique<federation::TxtResolver>(io_, o);
+  if (cfg_.federation.certificates()) {
+    // Throws (the DC does not start) when our own certificate would not
+    // pass at a peer: better at start than at every peer's first hello.
+    trust_ = std::make_unique<federation::CertificateTrust>(cfg_);
+    keys_.take_hellos(true);
+    spdlog::info("federation: peers by certificate of {} ({} bytes of ours), DNS pin {}",
+                 cfg_.federation.ca_file.string(), trust_->own_certificate().size(),
+                 cfg_.federation.pin_dns ? "on" : "off");
+  }
   spdlog::info("federation: {} peer(s), resolver {}", peers_->all().size(), o.server.to_string());
 }
 
@@ -773,6 +847,7 @@ void Server::stop_federation() {
   if (txt_resolver_) txt_resolver_->stop();
   asking_.clear();
   telling_.clear();
+  greeting_.clear();
 }
 
 void Server::log_federation_stats() const {
@@ -781,6 +856,11 @@ void Server::log_federation_stats() const {
   spdlog::info("federation: dns queries={} retries={} cache_hits={} timeouts={} ignored={} "
                "failed={}",
                r.queries, r.retries, r.cache_hits, r.timeouts, r.ignored, r.failed);
+  if (trust_)
+    spdlog::info("federation: hellos={} admitted={} refused={} bad={} rate_limited={} "
+                 "timeouts={}",
+                 greeting_stats_.hellos, greeting_stats_.admitted, greeting_stats_.refused,
+                 greeting_stats_.bad, greeting_stats_.rate_limited, greeting_stats_.timeouts);
   for (const auto& p : peers_->all())
     spdlog::info("federation: peer {} received={} sent={} auth_failed={} replayed={} stale={} "
                  "bad={} refused={} unexpected={} timeouts={} rate_limited={}",

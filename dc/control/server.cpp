@@ -52,7 +52,8 @@ wire::Error bump(ServerStats& s, wire::Error e) {
 }  // namespace
 
 bool Server::ViewKeys::has_key(const wire::Header& h) const {
-  if (h.domain == wire::KeyDomain::dc_peer) return peers_ && peers_->by_header(h);
+  if (h.domain == wire::KeyDomain::dc_peer)
+    return (hellos_ && h.type == wire::MsgType::peer_hello) || (peers_ && peers_->by_header(h));
   wire::NodeId id;
   id.bytes = h.id;
   const state::Party* p = view_.find(id);

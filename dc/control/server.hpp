@@ -19,6 +19,7 @@
 #include "config/config.hpp"
 #include "federation/peer.hpp"
 #include "federation/resolver.hpp"
+#include "federation/trust.hpp"
 #include "control/batch_io.hpp"
 #include "control/receiver.hpp"
 #include "control/slices.hpp"
@@ -80,6 +81,16 @@ struct ServerStats {
 };
 
 // A general host's VIP as general_vip() found it; vip 0: none, and why.
+// Peer Hellos (greeting.cpp).
+struct GreetingStats {
+  std::uint64_t hellos = 0;       // received, well-formed
+  std::uint64_t admitted = 0;     // certificates that made or renewed a peer
+  std::uint64_t refused = 0;      // certificate or pin refused (logged with the reason)
+  std::uint64_t rate_limited = 0;
+  std::uint64_t bad = 0;          // malformed or stale
+  std::uint64_t timeouts = 0;     // greetings nobody answered
+};
+
 struct GeneralVip {
   std::uint32_t vip = 0;
   wire::ErrorCode code = wire::ErrorCode::internal;
@@ -143,10 +154,13 @@ class Server {
     explicit ViewKeys(state::View& v) : view_(v) {}
     bool has_key(const wire::Header& h) const override;
     void set_peers(federation::PeerTable* p) noexcept { peers_ = p; }
+    // Peer Hellos come under no key (certificates, greeting.cpp).
+    void take_hellos(bool on) noexcept { hellos_ = on; }
 
    private:
     state::View& view_;
     federation::PeerTable* peers_ = nullptr;  // DC_PEER headers
+    bool hellos_ = false;
   };
 
   // ---- receive path (server.cpp) ----
@@ -349,6 +363,10 @@ class Server {
   // initiator (nothing sent).
   bool tell_peer_of_move(const state::Path& p, bool redirect, const state::Party* requester,
                          std::uint32_t txid, const wire::Endpoint& from);
+  // tell_peer_of_move for a peer known by certificate that this process
+  // does not know (yet): marker of the initiator's name, greeting, then told.
+  void greet_initiator_dc(const state::Path& p, bool redirect, const state::Party* requester,
+                          std::uint32_t txid, const wire::Endpoint& from);
   // Sends t's Path Moved (once the peer's endpoint is known) and arms its
   // retransmission.
   void send_telling(Telling& t);
@@ -361,6 +379,22 @@ class Server {
   wire::RouteDirection forwarded_direction(Directing& d, state::Party& cn);
   // The shared key wrapper, turned to seal to p.
   wire::KeyWrapper& wrapper_for(state::Party& p);
+  // ---- greeting.cpp: peers known by certificate (docs/federation.md §8) ----
+  // done(peer, "") once the DC at `to` answered a Peer Hello with a
+  // certificate that passed (CA, DNS pin); done(nullptr, why) when it did
+  // not, or stayed silent for peer_timeout_ms.
+  using Greeted = std::function<void(federation::Peer*, const std::string& why)>;
+  void greet(const wire::Endpoint& to, Greeted done);
+  void arm_greeting(const std::string& key);  // retransmits until peer_timeout_ms
+  // A Peer Hello to `to` without waiting for it: a peer known by
+  // certificate that does not answer may have restarted and forgotten us.
+  void nudge(const federation::Peer& peer, const wire::Endpoint& to);
+  void send_hello(const wire::Endpoint& to, bool reply, std::uint32_t txid);
+  void on_peer_hello(std::span<const std::uint8_t> data, const wire::Endpoint& from);
+  // The certificate's zones pinned in DNS (unless pin_dns is off), then the
+  // peer added or re-keyed; done on the I/O thread.
+  void admit(federation::PeerCertificate cert, Greeted done);
+  void end_greeting(const std::string& key, federation::Peer* peer, const std::string& why);
   void start_federation();  // from the constructor: peers, resolver
   void stop_federation();
   void log_federation_stats() const;
@@ -417,6 +451,12 @@ class Server {
   // Federation: null unless configured ([federation] or [peer.*]).
   std::unique_ptr<federation::PeerTable> peers_;
   std::unique_ptr<federation::TxtResolver> txt_resolver_;
+  // Certificates (greeting.cpp): null unless [federation] ca_file is set.
+  std::unique_ptr<federation::CertificateTrust> trust_;
+  struct Greeting;
+  std::unordered_map<std::string, std::unique_ptr<Greeting>> greeting_;  // by endpoint
+  state::RateLimiter hello_rate_;  // Peer Hellos from anyone: each costs a check and DNS lookups
+  GreetingStats greeting_stats_;
   std::unordered_map<wire::PathId, std::unique_ptr<Asking>> asking_;  // DC_MN: before the route
   std::unordered_map<wire::PathId, std::unique_ptr<Telling>> telling_;  // DC_CN: Path Moved
   // DC_MN: Path Moved taken while its path was being directed or asked

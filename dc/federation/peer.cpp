@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "ntm/common/clock.hpp"
 #include "ntm/wire.h"
 
@@ -36,11 +38,20 @@ bool under_zone(std::string_view name, std::string_view zone) noexcept {
 
 Peer::Peer(const config::Config::Peer& cfg, const wire::DcId& self, std::uint32_t instance,
            std::uint64_t max_skew_ms)
-    : cfg_(cfg),
-      channel_(cfg.key, channel_config(cfg, self, instance, max_skew_ms)),
+    : cfg_(cfg), self_(self), instance_(instance), max_skew_ms_(max_skew_ms), keys_(make_keys()) {}
+
+std::unique_ptr<Peer::Keys> Peer::make_keys() const {
+  return std::unique_ptr<Keys>(new Keys{
+      wire::ControlChannel(cfg_.key, channel_config(cfg_, self_, instance_, max_skew_ms_)),
       // Keys sealed to a DC use the recipient's id (protocol.md §11.2).
-      to_peer_(cfg.key, wire::KeyDomain::dc_peer, cfg.key_epoch, cfg.dc_id.bytes),
-      to_us_(cfg.key, wire::KeyDomain::dc_peer, cfg.key_epoch, self.bytes) {}
+      wire::KeyWrapper(cfg_.key, wire::KeyDomain::dc_peer, cfg_.key_epoch, cfg_.dc_id.bytes),
+      wire::KeyWrapper(cfg_.key, wire::KeyDomain::dc_peer, cfg_.key_epoch, self_.bytes)});
+}
+
+void Peer::rekey(const config::Config::Peer& cfg) {
+  cfg_ = cfg;
+  keys_ = make_keys();
+}
 
 std::size_t Peer::zone_match(std::string_view name) const noexcept {
   std::size_t best = 0;
@@ -56,7 +67,7 @@ wire::Endpoint Peer::endpoint() const noexcept {
 std::vector<std::uint8_t> Peer::seal(const wire::Body& body, std::uint32_t txid) {
   std::vector<std::uint8_t> out(NTM_MAX_CONTROL);
   wire::Error err = wire::Error::ok;
-  const std::size_t n = channel_.seal(body, txid, common::wall_ms(), out, err);
+  const std::size_t n = keys_->channel.seal(body, txid, common::wall_ms(), out, err);
   if (n == 0) {
     spdlog::error("federation: cannot seal {} for peer {}: {}",
                   wire::to_string(wire::type_of(body)), cfg_.name, wire::to_string(err));
@@ -69,7 +80,7 @@ std::vector<std::uint8_t> Peer::seal(const wire::Body& body, std::uint32_t txid)
 }
 
 wire::Error Peer::open(std::span<const std::uint8_t> datagram, wire::Received& out) {
-  const wire::Error e = channel_.open(datagram, common::wall_ms(), out);
+  const wire::Error e = keys_->channel.open(datagram, common::wall_ms(), out);
   switch (e) {
     case wire::Error::ok: stats.received++; break;
     case wire::Error::auth_failed: stats.auth_failed++; break;
@@ -83,18 +94,29 @@ wire::Error Peer::open(std::span<const std::uint8_t> datagram, wire::Received& o
 
 wire::SealedKey Peer::seal_key(const wire::SecretKey& key, const wire::PathId& path,
                                std::uint8_t epoch, wire::SealedKind kind) {
-  return to_peer_.seal(key, path, epoch, kind);
+  return keys_->to_peer.seal(key, path, epoch, kind);
 }
 
 wire::Error Peer::open_key(const wire::SealedKey& sealed, const wire::PathId& path,
                            std::uint8_t epoch, wire::SealedKind kind, wire::SecretKey& out) {
-  return to_us_.open(sealed, path, epoch, kind, out);
+  return keys_->to_us.open(sealed, path, epoch, kind, out);
 }
 
-PeerTable::PeerTable(const config::Config& cfg) {
-  const std::uint32_t instance = wire::new_instance();
+PeerTable::PeerTable(const config::Config& cfg)
+    : self_(cfg.dc_id), instance_(wire::new_instance()), max_skew_ms_(cfg.max_skew_s * 1000ull) {
   for (const auto& p : cfg.peers)
-    peers_.push_back(std::make_unique<Peer>(p, cfg.dc_id, instance, cfg.max_skew_s * 1000ull));
+    peers_.push_back(std::make_unique<Peer>(p, self_, instance_, max_skew_ms_));
+}
+
+Peer* PeerTable::add(const config::Config::Peer& cfg, std::size_t max) {
+  if (by_certificate() >= max) return nullptr;
+  peers_.push_back(std::make_unique<Peer>(cfg, self_, instance_, max_skew_ms_));
+  return peers_.back().get();
+}
+
+std::size_t PeerTable::by_certificate() const noexcept {
+  return static_cast<std::size_t>(std::count_if(
+      peers_.begin(), peers_.end(), [](const auto& p) { return p->by_certificate(); }));
 }
 
 Peer* PeerTable::by_header(const wire::Header& h) noexcept {

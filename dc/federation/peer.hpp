@@ -71,6 +71,20 @@ class Peer {
   wire::Error open_key(const wire::SealedKey& sealed, const wire::PathId& path, std::uint8_t epoch,
                        wire::SealedKind kind, wire::SecretKey& out);
 
+  // Known by certificate (docs/federation.md §8): its key was derived from
+  // the certificate's, not configured.  The fingerprint is the key's
+  // (as in _ntm-dc's fp=), not_before the certificate's.
+  bool by_certificate() const noexcept { return !fingerprint_.empty(); }
+  const std::string& fingerprint() const noexcept { return fingerprint_; }
+  std::int64_t not_before() const noexcept { return not_before_; }
+  void set_certificate(std::string fingerprint, std::int64_t not_before) {
+    fingerprint_ = std::move(fingerprint);
+    not_before_ = not_before;
+  }
+  // A renewed certificate: its key and zones, new channel and wrap keys
+  // (the replay state goes with the old key).
+  void rekey(const config::Config::Peer& cfg);
+
   PeerStats stats;
   // Authentic messages beyond [limits] rate_per_peer are dropped: a peer
   // is trusted for its zones, not for unbounded work (each Node Info
@@ -78,10 +92,20 @@ class Peer {
   state::RateLimiter rate;
 
  private:
+  struct Keys {
+    wire::ControlChannel channel;
+    wire::KeyWrapper to_peer;
+    wire::KeyWrapper to_us;
+  };
+  std::unique_ptr<Keys> make_keys() const;
+
   config::Config::Peer cfg_;
-  wire::ControlChannel channel_;
-  wire::KeyWrapper to_peer_;
-  wire::KeyWrapper to_us_;
+  wire::DcId self_;
+  std::uint32_t instance_;
+  std::uint64_t max_skew_ms_;
+  std::unique_ptr<Keys> keys_;
+  std::string fingerprint_;
+  std::int64_t not_before_ = 0;
   wire::Endpoint learned_;
   wire::Endpoint heard_;
 };
@@ -94,11 +118,17 @@ class PeerTable {
   Peer* by_header(const wire::Header& h) noexcept;
   // The peer whose zones hold name (the longest zone wins), or null.
   Peer* for_name(std::string_view name) noexcept;
+  // A peer known by certificate; null when max peers are known already.
+  Peer* add(const config::Config::Peer& cfg, std::size_t max);
+  std::size_t by_certificate() const noexcept;
   std::vector<std::unique_ptr<Peer>>& all() noexcept { return peers_; }
   const std::vector<std::unique_ptr<Peer>>& all() const noexcept { return peers_; }
 
  private:
   std::vector<std::unique_ptr<Peer>> peers_;
+  wire::DcId self_;
+  std::uint32_t instance_ = 0;
+  std::uint64_t max_skew_ms_ = 0;
 };
 
 }  // namespace ntm::dc::federation

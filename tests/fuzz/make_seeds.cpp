@@ -27,6 +27,7 @@
 #include "ntm/wire/capsule.hpp"
 #include "ntm/wire/control_channel.hpp"
 #include "ntm/wire/key_schedule.hpp"
+#include "ntm/wire/peer_hello.hpp"
 #include "ntm/wire/sealed_key.hpp"
 #include "wire/sample_messages.hpp"
 
@@ -270,6 +271,36 @@ void write(const Corpora& c, const fs::path& root) {
   }
 }
 
+// Peer Hellos (not sealed): a hello and a reply around a certificate-sized
+// DER-looking blob, the largest allowed, and near misses.
+void peer_hello_seeds(Corpora& c) {
+  auto& hello = c["peer_hello"];
+  ControlHeader h;
+  h.common = {MsgType::peer_hello, KeyDomain::dc_peer, Role::peer_dc, 0, 0x01020304, 0, {}};
+  for (std::size_t i = 0; i < h.common.id.size(); ++i) h.common.id[i] = static_cast<std::uint8_t>(i + 1);
+  h.timestamp_ms = kFuzzNowMs;
+  h.txid = 77;
+  auto make = [&h](bool reply, std::size_t len) {
+    PeerHello m{reply, Bytes(len)};
+    m.certificate[0] = 0x30;  // a DER SEQUENCE, as a certificate starts
+    for (std::size_t i = 1; i < len; ++i) m.certificate[i] = static_cast<std::uint8_t>(i * 7);
+    Bytes out(NTM_MAX_CONTROL);
+    Error err = Error::ok;
+    const std::size_t n = encode_peer_hello(h, m, out, err);
+    if (n == 0) fail("peer hello seed does not encode");
+    out.resize(n);
+    return out;
+  };
+  const Bytes good = make(false, 420);
+  hello.push_back(good);
+  hello.push_back(make(true, 420));
+  hello.push_back(make(false, kMaxCertificate));
+  hello.push_back(truncated(good));
+  hello.push_back(flipped(good, NTM_CTL_HDR_LEN, 0x02));      // flags
+  hello.push_back(flipped(good, NTM_CTL_HDR_LEN + 1, 0x40));  // length
+  c["header"].push_back(good);
+}
+
 }  // namespace
 }  // namespace ntm::test
 
@@ -285,6 +316,7 @@ int main(int argc, char** argv) {
     ntm::test::sealed_key_seeds(c);
     ntm::test::fqdn_seeds(c);
     ntm::test::replay_window_seeds(c);
+    ntm::test::peer_hello_seeds(c);
     ntm::test::write(c, argv[1]);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ntm_make_seeds: %s\n", e.what());

@@ -211,7 +211,10 @@ constexpr std::uint16_t allowed_mask(MsgType t) {
     case MsgType::route_forward:
     case MsgType::route_forward_ack:
     case MsgType::path_moved:
-    case MsgType::path_moved_ack: return kDcPeer;
+    case MsgType::path_moved_ack:
+    // Not sealed: the certificates two DCs exchange before they share a
+    // key (peer_hello.hpp).
+    case MsgType::peer_hello: return kDcPeer;
   }
   return 0;
 }
@@ -292,6 +295,7 @@ Error decode_body(MsgType t, std::span<const std::uint8_t> in, Body& out) {
     case MsgType::path_release: return decode_as<PathRelease>(in, out);
     case MsgType::path_release_ack: return decode_as<PathReleaseAck>(in, out);
     case MsgType::capsulated_packet: break;  // has no control body
+    case MsgType::peer_hello: break;         // not sealed: decode_peer_hello
   }
   return Error::bad_type;
 }

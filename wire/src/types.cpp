@@ -165,6 +165,7 @@ std::string_view to_string(MsgType t) noexcept {
     case MsgType::path_moved_ack: return "path_moved_ack";
     case MsgType::path_release: return "path_release";
     case MsgType::path_release_ack: return "path_release_ack";
+    case MsgType::peer_hello: return "peer_hello";
   }
   return "unknown";
 }

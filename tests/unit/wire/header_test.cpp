@@ -58,7 +58,7 @@ TEST_CASE("header rejections") {
   b = good;
   b[0] = 0;
   CHECK(peek_control_header(b, h) == Error::bad_version);
-  for (int t : {0, 4, 25, 255}) {
+  for (int t : {0, 4, 26, 255}) {
     b = good;
     b[1] = static_cast<std::uint8_t>(t);
     CHECK(peek_control_header(b, h) == Error::bad_type);

@@ -60,7 +60,8 @@ enum ntm_msg_type {
 	NTM_T_PATH_MOVED_ACK = 22,     /* DC_MN -> DC_CN */
 	NTM_T_PATH_RELEASE = 23,       /* node -> DC: an end let an idle path go */
 	NTM_T_PATH_RELEASE_ACK = 24,   /* DC -> node */
-	NTM_T_MAX = 24,
+	NTM_T_PEER_HELLO = 25,         /* DC <-> DC: a certificate, in clear (peer_hello.hpp) */
+	NTM_T_MAX = 25,
 };
 
 /*

@@ -116,6 +116,7 @@ enum class MsgType : std::uint8_t {
   path_moved_ack = NTM_T_PATH_MOVED_ACK,
   path_release = NTM_T_PATH_RELEASE,
   path_release_ack = NTM_T_PATH_RELEASE_ACK,
+  peer_hello = NTM_T_PEER_HELLO,
 };
 std::string_view to_string(MsgType t) noexcept;
 bool is_known(MsgType t) noexcept;
