@@ -95,6 +95,14 @@ fed_features() {
   _fed_accepts 'cluster = 127.0.0.1:4510, 127.0.0.2:4510' '' && FED_HAS_CLUSTER=1 FED_MEMBERS=2
   _fed_accepts '' "$(printf '[federation]\nresolver = 127.0.0.1:53\n[peer.x]\ndc_id = %s\nkey = %064d\nzones = zb.ntm.test' \
     fedcba9876543210fedcba9876543210 1)" && FED_HAS_FEDERATION=1
+  # Trust between the zones: certificates under one CA, pinned by each
+  # zone's _ntm-dc record through the recursor (FED_TRUST=cert, the
+  # default where ntm-dc has them), or one configured key (FED_TRUST=key).
+  FED_TRUST=${FED_TRUST:-cert}
+  if [ "$FED_TRUST" = cert ] &&
+    ! _fed_accepts '' "$(printf '[federation]\nca_file = /ca.pem\ncert_file = /cert.pem')"; then
+    FED_TRUST=key
+  fi
   return 0
 }
 
@@ -208,8 +216,31 @@ fed_up() {
     FED_ID[$z]=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
   done
   FED_PEER_KEY[zazb]=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+  if [ "$FED_TRUST" = cert ]; then _fed_certificates || return 1; fi
   fed_start_parent || return 1
   fed_start_recursor || return 1
+}
+
+# A CA for the testbed, and per zone the DC key (made here, before the first
+# member starts, so that the CA can issue its certificate; the members use
+# the key they find) and its certificate, issued the way an operator would
+# (deploy/issue-dc-cert.sh).
+_fed_certificates() {
+  local d=$W/ca z
+  mkdir -p "$d"
+  openssl genpkey -algorithm ed25519 -out "$d/ca.key" 2>/dev/null &&
+    openssl req -x509 -new -key "$d/ca.key" -subj "/CN=ntm testbed federation CA" -days 2 \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+      -out "$d/ca.pem" 2>/dev/null || { echo "the testbed CA could not be made" >&2; return 1; }
+  for z in za zb; do
+    mkdir -p "$W/${z}1"
+    (umask 077 && openssl genpkey -algorithm x25519 -out "$W/${z}1/dc-key.pem") &&
+      openssl pkey -in "$W/${z}1/dc-key.pem" -pubout -out "$d/$z-pub.pem" &&
+      "$SVC_DIR/../../deploy/issue-dc-cert.sh" --ca-cert "$d/ca.pem" --ca-key "$d/ca.key" \
+        --public-key "$d/$z-pub.pem" --dc-id "${FED_ID[$z]}" --zones "${FED_DOMAIN[$z]}" \
+        --days 2 --out "$d/$z-cert.pem" >/dev/null ||
+      { echo "no certificate for zone $z" >&2; return 1; }
+  done
 }
 
 # fed_down: the PostgreSQL clusters (before topo_down deletes the namespaces).
@@ -254,7 +285,14 @@ ns_addresses = $glue
 [log]
 level = ${SVC_DC_LOG_LEVEL:-debug}
 EOF
-    if [ "$FED_HAS_FEDERATION" = 1 ]; then
+    if [ "$FED_HAS_FEDERATION" = 1 ] && [ "$FED_TRUST" = cert ]; then
+      cat <<EOF
+[federation]
+resolver = $FED_REC_IP:53
+ca_file = $W/ca/ca.pem
+cert_file = $W/ca/$z-cert.pem
+EOF
+    elif [ "$FED_HAS_FEDERATION" = 1 ]; then
       cat <<EOF
 [federation]
 resolver = $FED_REC_IP:53

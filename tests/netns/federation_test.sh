@@ -114,7 +114,8 @@ want_phase() { [ -z "${FED_ONLY:-}" ] || [[ " $FED_ONLY " == *" $1 "* ]]; }
 topo_up "$P" || die "topology"
 fed_features
 log "ntm-dc accepts: [dc] cluster $([ "$FED_HAS_CLUSTER" = 1 ] && echo yes || echo no)," \
-  "[federation]/[peer.*] $([ "$FED_HAS_FEDERATION" = 1 ] && echo yes || echo no): $FED_MEMBERS member(s) per zone"
+  "[federation]/[peer.*] $([ "$FED_HAS_FEDERATION" = 1 ] && echo yes || echo no): $FED_MEMBERS member(s) per zone," \
+  "trust between zones: $([ "${FED_TRUST:-key}" = cert ] && echo "certificates under one CA, pinned in DNS" || echo "a configured key")"
 fed_up || die "two-zone world"
 log "topology $P up: $(ip netns list | grep -c "^$P-") namespaces; PostgreSQL per zone, parent and recursor answer"
 
@@ -252,6 +253,17 @@ fi
 if [ "$DATA" = 1 ] && [ -f "$HERE/federation_cases.sh" ]; then
   # shellcheck source-path=SCRIPTDIR source=federation_cases.sh
   . "$HERE/federation_cases.sh"
+fi
+
+# With certificates, every path above went between DCs that share no key:
+# each zone admitted the other's DC from its certificate, pinned by the
+# _ntm-dc record the other zone's pdns publishes, found through the recursor.
+if [ "$DATA" = 1 ] && [ "${FED_TRUST:-key}" = cert ]; then
+  for z in za zb; do
+    o=$([ "$z" = za ] && echo zb || echo za)
+    grep -qh "admitted by certificate for ${FED_DOMAIN[$o]}: key sha256:${FED_FP[${o}1]}" "$W/$z"[12].log
+    check "certificate trust $z" $? "a member of $z admitted ${FED_DOMAIN[$o]}'s DC by its certificate, key sha256:${FED_FP[${o}1]:-?}"
+  done
 fi
 
 # Not asserted (a killed member's peers may log the loss): the DCs' error
