@@ -204,24 +204,6 @@ wire::PathId direct_to_cn(NodeClient& mn, NodeClient& cn) {
   return path;
 }
 
-// The path's re-direction under key epoch 1: CN's Route Direction (older
-// copies skipped), then MN's, both acknowledged; both open one K_path.
-struct NextEpoch {
-  wire::RouteDirection to_cn, to_mn;
-};
-NextEpoch accept_next_epoch(NodeClient& cn, NodeClient& mn, const wire::PathId& path) {
-  std::optional<wire::RouteDirection> to_cn;
-  for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == 1); ++i) to_cn = accept_direction(cn);
-  REQUIRE(to_cn);
-  REQUIRE(to_cn->key_epoch == 1);
-  auto to_mn = accept_direction(mn);
-  REQUIRE(to_mn);
-  CHECK(to_mn->key_epoch == 1);
-  CHECK(mn.open_key(to_mn->path_key, path, 1, wire::SealedKind::path_key)
-            .equals(cn.open_key(to_cn->path_key, path, 1, wire::SealedKind::path_key)));
-  return {*to_cn, *to_mn};
-}
-
 // The test as one member of DC_B's cluster, on its own socket: what it
 // sends DC_A and what DC_A sends it.
 struct FakeMember {

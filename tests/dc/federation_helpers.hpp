@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../unit/dc/dns_bytes.hpp"
+#include "dc_helpers.hpp"
 #include "dc_process.hpp"
 #include "federation/peer.hpp"
 #include "ntm/common/udp_socket.hpp"
@@ -147,6 +148,26 @@ inline std::optional<std::vector<std::uint8_t>> exchange(const wire::Endpoint& t
   const long n = s.receive(buf, from);
   if (n <= 0) return std::nullopt;
   return std::vector<std::uint8_t>(buf.begin(), buf.begin() + n);
+}
+
+// A path's re-direction under key epoch `epoch`: CN's Route Direction
+// (older copies skipped), then MN's, both acknowledged; both open one K_path.
+struct NextEpoch {
+  wire::RouteDirection to_cn, to_mn;
+};
+inline NextEpoch accept_next_epoch(NodeClient& cn, NodeClient& mn, const wire::PathId& path,
+                                   std::uint8_t epoch = 1) {
+  std::optional<wire::RouteDirection> to_cn;
+  for (int i = 0; i < 10 && !(to_cn && to_cn->key_epoch == epoch); ++i)
+    to_cn = accept_direction(cn);
+  REQUIRE(to_cn);
+  REQUIRE(to_cn->key_epoch == epoch);
+  auto to_mn = accept_direction(mn);
+  REQUIRE(to_mn);
+  CHECK(to_mn->key_epoch == epoch);
+  CHECK(mn.open_key(to_mn->path_key, path, epoch, wire::SealedKind::path_key)
+            .equals(cn.open_key(to_cn->path_key, path, epoch, wire::SealedKind::path_key)));
+  return {*to_cn, *to_mn};
 }
 
 }  // namespace ntm::test
