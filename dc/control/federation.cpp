@@ -405,6 +405,20 @@ void Server::on_peer_error(federation::Peer& peer, const wire::ErrorReply& err,
 void Server::reask(const state::Path& p, bool initiator_moved, bool redirect, bool rekey,
                    const wire::Endpoint& at) {
   federation::Peer* peer = peers_ ? peers_->for_name(p.responder_fqdn) : nullptr;
+  if (!peer && trust_ && !asking_.count(p.id)) {
+    // A peer known by certificate, but not to this process yet (a restart,
+    // or a member it never greeted): found and greeted, then asked.
+    return find_peer(p.responder_fqdn, [this, id = p.id, initiator_moved, redirect, rekey, at](
+                                           federation::Peer* found, const std::string& why) {
+      if (stopped_) return;
+      const state::Path* q = view_.find_path(id);
+      if (!found) {
+        spdlog::warn("federation: path {}: cannot ask the peer DC again: {}", id.to_hex(), why);
+        return;
+      }
+      if (q) reask(*q, initiator_moved, redirect, rekey, at);
+    });
+  }
   if (!peer || asking_.count(p.id)) return;
   auto a = std::make_unique<Asking>(io_);
   a->path_id = p.id;
@@ -541,28 +555,19 @@ void Server::greet_initiator_dc(const state::Path& p, bool redirect,
                                 const wire::Endpoint& from) {
   std::optional<wire::NodeId> asker;
   if (requester) asker = requester->id;
-  auto failed = [this, asker, txid, from, id = p.id](const std::string& why) {
-    spdlog::info("federation: path {}: cannot tell the initiator's DC: {}", id.to_hex(), why);
-    if (!asker) return;
-    if (state::Party* r = view_.find(*asker))
-      send_error(*r, from, txid, wire::ErrorCode::peer_dc_failed,
-                 wire::MsgType::direction_request, reason_text(why));
-  };
-  txt_resolver_->lookup(p.initiator_fqdn, [this, alive = std::weak_ptr<bool>(alive_), id = p.id,
-                                           name = p.initiator_fqdn, redirect, asker, txid, from,
-                                           failed](const federation::TxtAnswer& ans) {
-    if (alive.expired() || stopped_) return;
-    const auto marker = marker_in(ans);
-    if (!marker) return failed("no NTMobile marker at " + name);
-    greet(*marker, [this, alive, id, name, redirect, asker, txid, from, failed](
-                       federation::Peer* peer, const std::string& why) {
-      if (alive.expired() || stopped_) return;
-      if (!peer) return failed(why);
-      if (!peer->serves(name)) return failed("the DC at its marker does not serve " + name);
-      const state::Path* path = view_.find_path(id);
-      if (!path) return;  // gone meanwhile
-      tell_peer_of_move(*path, redirect, asker ? view_.find(*asker) : nullptr, txid, from);
-    });
+  find_peer(p.initiator_fqdn, [this, id = p.id, redirect, asker, txid, from](
+                                  federation::Peer* peer, const std::string& why) {
+    if (stopped_) return;
+    if (!peer) {
+      spdlog::info("federation: path {}: cannot tell the initiator's DC: {}", id.to_hex(), why);
+      if (state::Party* r = asker ? view_.find(*asker) : nullptr)
+        send_error(*r, from, txid, wire::ErrorCode::peer_dc_failed,
+                   wire::MsgType::direction_request, reason_text(why));
+      return;
+    }
+    const state::Path* path = view_.find_path(id);
+    if (!path) return;  // gone meanwhile
+    tell_peer_of_move(*path, redirect, asker ? view_.find(*asker) : nullptr, txid, from);
   });
 }
 

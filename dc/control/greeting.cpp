@@ -74,6 +74,29 @@ void Server::arm_greeting(const std::string& key) {
   });
 }
 
+void Server::find_peer(const std::string& name, Greeted done) {
+  if (federation::Peer* p = peers_ ? peers_->for_name(name) : nullptr) return done(p, "");
+  if (!trust_ || !txt_resolver_) return done(nullptr, "no peer DC known for " + name);
+  txt_resolver_->lookup(name, [this, alive = std::weak_ptr<bool>(alive_), name,
+                               done = std::move(done)](const federation::TxtAnswer& ans) {
+    if (alive.expired() || stopped_) return;
+    const auto marker =
+        ans.status == federation::TxtStatus::ok ? federation::find_marker(ans.texts) : std::nullopt;
+    if (!marker) return done(nullptr, "no NTMobile marker at " + name);
+    greet(*marker, [name, done, at = *marker](federation::Peer* p, const std::string& why) {
+      if (!p) return done(nullptr, why);
+      if (!p->serves(name))
+        return done(nullptr, "the DC at " + at.to_string() + " does not serve " + name);
+      if (p->config().endpoints.empty()) p->learn(at);
+      done(p, "");
+    });
+  });
+}
+
+bool Server::peer_reachable_for(const std::string& name) const {
+  return peers_ && (peers_->for_name(name) != nullptr || trust_ != nullptr);
+}
+
 void Server::end_greeting(const std::string& key, federation::Peer* peer, const std::string& why) {
   auto it = greeting_.find(key);
   if (it == greeting_.end()) return;

@@ -93,7 +93,7 @@ bool Server::reinstall_for_node(const wire::PathId& id, const wire::NodeId& node
   if (p->remote) {
     if (p->initiator == node_id) {
       // DC_MN: the peer is asked about CN again, as for a re-key.
-      if (!peers_ || !peers_->for_name(p->responder_fqdn)) return false;
+      if (!peer_reachable_for(p->responder_fqdn)) return false;
       reask(*p, /*initiator_moved=*/false, /*redirect=*/true, /*rekey=*/true);
     } else if (!tell_peer_of_move(*p, /*redirect=*/true, nullptr, 0, {})) {
       // DC_CN: only DC_MN re-directs; it is asked to (Path Moved).
@@ -152,7 +152,7 @@ void Server::reinstall_sweep() {
     stats_.paths_reinstalled++;
     if (p->remote) {
       // Our relay, another DC's responder: asked of the peer again, as a re-key is.
-      if (!peers_ || !peers_->for_name(p->responder_fqdn)) continue;
+      if (!peer_reachable_for(p->responder_fqdn)) continue;
       p->keyed_mono_ms = std::max<std::uint64_t>(common::mono_ms(), 1);
       reask(*p, /*initiator_moved=*/false, /*redirect=*/true, /*rekey=*/true);
       continue;

@@ -49,7 +49,7 @@ bool Server::rekey_path(state::Path& p, std::uint64_t now) {
   const state::Party* ini = view_.find(p.initiator);
   if (!ini || !ini->home_here || !ini->online) return false;
   if (p.remote) {
-    if (asking_.count(p.id) || !peers_ || !peers_->for_name(p.responder_fqdn)) return false;
+    if (asking_.count(p.id) || !peer_reachable_for(p.responder_fqdn)) return false;
     stats_.rekeys++;
     spdlog::debug("direction: path {} re-keyed after {} s (federated: asking the peer DC)",
                   p.id.to_hex(), (now - p.keyed_mono_ms) / 1000);

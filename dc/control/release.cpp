@@ -128,6 +128,19 @@ void Server::tell_other_end(const wire::NodeId& other, const wire::PathId& path)
 // own idle timer, and that end keeps it until then.
 void Server::tell_peer_release(const wire::PathId& path, const std::string& foreign_name) {
   federation::Peer* peer = peers_ ? peers_->for_name(foreign_name) : nullptr;
+  if (!peer && trust_) {
+    // Known by certificate, but not to this process yet: found and greeted.
+    return find_peer(foreign_name, [this, path, foreign_name](federation::Peer* found,
+                                                              const std::string& why) {
+      if (stopped_) return;
+      if (!found) {
+        spdlog::debug("release: path {}: peer DC for '{}' not told: {}", path.to_hex(),
+                      foreign_name, why);
+        return;
+      }
+      tell_peer_release(path, foreign_name);
+    });
+  }
   if (!peer || peer->reach().empty()) {
     spdlog::debug("release: path {}: no peer DC reachable for '{}'; not told", path.to_hex(),
                   foreign_name);

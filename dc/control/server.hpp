@@ -385,6 +385,11 @@ class Server {
   // not, or stayed silent for peer_timeout_ms.
   using Greeted = std::function<void(federation::Peer*, const std::string& why)>;
   void greet(const wire::Endpoint& to, Greeted done);
+  // The peer whose zones hold `name`: the one known (done at once), else,
+  // with certificates, the DC the name's marker names, greeted.
+  void find_peer(const std::string& name, Greeted done);
+  // Whether a peer for name is known or can be found (certificates).
+  bool peer_reachable_for(const std::string& name) const;
   void arm_greeting(const std::string& key);  // retransmits until peer_timeout_ms
   // A Peer Hello to `to` without waiting for it: a peer known by
   // certificate that does not answer may have restarted and forgotten us.

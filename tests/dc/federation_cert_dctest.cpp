@@ -302,3 +302,37 @@ TEST_CASE(
   REQUIRE(std::holds_alternative<wire::NodeInfoResponse>(r.body));
   CHECK(std::get<wire::NodeInfoResponse>(r.body).node->info.node_id == cc.id);
 }
+
+TEST_CASE(
+    "federation by certificate: after DC_A restarts, MN's move has it find DC_B again and "
+    "re-direct the path") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  CertFederation f;
+  const auto mc = f.a.enroll("mn.a.test");
+  const auto cc = f.b.enroll("cn.b.test");
+  f.a.start();
+  f.b.start();
+  NodeClient cn(cc, f.b.endpoint(), ep("127.0.0.1", 0));
+  NodeClient mn(mc, f.a.endpoint(), ep("127.0.0.2", 0));
+  REQUIRE(cn.register_at({ep("192.168.1.20", 4512)}));  // CN behind NAT
+  REQUIRE(mn.register_at());
+  const wire::PathId path = random_path();
+  mn.send(wire::DirectionRequest{path, wire::Fqdn{"cn.b.test"}, false});
+  REQUIRE(accept_direction(cn));
+  REQUIRE(accept_direction(mn));
+  REQUIRE(f.a.wait_log("established", 3000));
+
+  // DC_A restarts: the path comes back from its database, the peer it knew
+  // by certificate does not.  MN moves G -> G (CN behind NAT must send
+  // first to the new address, so the path is re-directed): DC_A finds
+  // DC_B through the marker of cn.b.test, greets it, and asks it.
+  REQUIRE(f.a.stop() == 0);
+  const std::size_t from = f.a.log().size();
+  f.a.start();
+  NodeClient mn2(mc, f.a.endpoint(), ep("127.0.0.3", 0));
+  REQUIRE(mn2.register_at({}, wire::RegistrationReason::move));
+  const auto next = accept_next_epoch(cn, mn2, path, 1);
+  CHECK(next.to_cn.initiator.real == mn2.local());
+  CHECK(f.a.wait_log("admitted by certificate for b.test", 1000, from));
+  CHECK(f.a.wait_log("asking peer b.test/", 1000, from));
+}
