@@ -113,7 +113,7 @@ void Server::general_vip(const std::string& fqdn, std::function<void(const Gener
   if (auto it = general_vips_.find(fqdn);
       it != general_vips_.end() && common::mono_ms() < it->second.confirmed_ms + kConfirmedMs) {
     stats_.general_cached++;
-    return done(GeneralVip{it->second.vip});
+    return done(GeneralVip{it->second.vip, wire::ErrorCode::internal, {}});
   }
   // One claim per name at a time: directions that need it meanwhile wait
   // for the same answer.
