@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "federation/trust.hpp"
 
+#include <openssl/crypto.h>
+
 #include "ntm/common/clock.hpp"
 
 namespace ntm::dc::federation {
@@ -74,8 +76,9 @@ config::Config::Peer CertificateTrust::peer_config(const PeerCertificate& c) con
   config::Config::Peer p;
   p.name = c.zones.front() + "/" + c.dc_id.to_hex().substr(0, 8);
   p.dc_id = c.dc_id;
-  p.key = pairwise_key(shared_secret(key_file_, c.public_key), cfg_.dc_id, own_.public_key, c.dc_id,
-                       c.public_key);
+  std::array<std::uint8_t, 32> shared = shared_secret(key_file_, c.public_key);
+  p.key = pairwise_key(shared, cfg_.dc_id, own_.public_key, c.dc_id, c.public_key);
+  OPENSSL_cleanse(shared.data(), shared.size());  // only the derived key stays
   p.key_epoch = 0;
   p.zones = c.zones;
   return p;

@@ -254,6 +254,31 @@ TEST_CASE(
                     const std::vector<std::string>& zones) {
     return pem_to_der(issue(ca, idc.key.public_key, cn_hex, zones));
   };
+
+  // That DC answers for b.test in DNS (a marker pointing at it): DC_A
+  // admits it for c.test, which its certificate names and DNS pins, but
+  // not for b.test: MN gets an Error, CN hears nothing.
+  {
+    UdpServer as_c;
+    // (Made here: the handler runs on the server's thread.)
+    const auto reply = hello(id_c, der_of(f.ca, id_c, {"c.test"}), /*reply=*/true);
+    as_c.set_handler([reply](const std::vector<std::uint8_t>& in) {
+      wire::ControlHeader h;
+      wire::PeerHello m;
+      std::vector<std::vector<std::uint8_t>> out;
+      if (wire::decode_peer_hello(in, h, m) == wire::Error::ok && !m.reply) out.push_back(reply);
+      return out;
+    });
+    f.dns.set("b.test", {as_c.endpoint(), f.idb.fp()});
+    mn.send(wire::DirectionRequest{random_path(), wire::Fqdn{"cn.b.test"}, false});
+    auto wrong = mn.wait_for<wire::ErrorReply>(3000);
+    REQUIRE(wrong);
+    CHECK(wrong->code == wire::ErrorCode::peer_dc_failed);
+    CHECK(wrong->reason.value.find("does not name b.test") != std::string::npos);
+    CHECK_FALSE(cn.wait_for<wire::RouteDirection>(200));
+    CHECK(f.a.wait_log("admitted by certificate for c.test", 1000));
+    f.dns.set("b.test", {f.b.endpoint(), f.idb.fp()});
+  }
   // Another CA; a certificate sent under another DC id; one naming DC_B's
   // zone; a stale hello; garbage: no answer at all, and DC_B keeps going.
   const TestCa other = make_ca("someone else's CA");
