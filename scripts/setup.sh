@@ -12,7 +12,7 @@ PACKAGES=(
   libssl-dev libspdlog-dev libcli11-dev doctest-dev nlohmann-json3-dev libsimdjson-dev libpqxx-dev
   libboost1.81-dev libldns-dev libnftables-dev
   # runtime pieces used by the tests and the demo
-  postgresql postgresql-contrib python3 python3-cryptography iproute2 procps
+  postgresql postgresql-contrib python3 python3-cryptography openssl iproute2 procps
   pdns-server pdns-backend-remote pdns-backend-bind pdns-recursor dnsutils
   # the network-namespace testbed (tests/netns) and the demo
   iptables nftables conntrack iputils-ping curl socat iperf3 jq
