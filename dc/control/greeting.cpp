@@ -132,15 +132,17 @@ void Server::send_hello(const wire::Endpoint& to, bool reply, std::uint32_t txid
 
 void Server::on_peer_hello(std::span<const std::uint8_t> data, const wire::Endpoint& from) {
   if (!trust_) return;
-  if (!hello_rate_.allow(common::mono_ms(), kHellosPerSecond)) {
-    greeting_stats_.rate_limited++;
-    return;
-  }
+  // The cheap checks first, so that malformed or stale datagrams do not use
+  // up the budget of the expensive ones.
   wire::ControlHeader h;
   wire::PeerHello m;
   if (wire::decode_peer_hello(data, h, m) != wire::Error::ok ||
       !wire::fresh(h.timestamp_ms, common::wall_ms(), cfg_.max_skew_s * 1000ull)) {
     greeting_stats_.bad++;
+    return;
+  }
+  if (!hello_rate_.allow(common::mono_ms(), kHellosPerSecond)) {
+    greeting_stats_.rate_limited++;
     return;
   }
   greeting_stats_.hellos++;
