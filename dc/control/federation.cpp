@@ -130,17 +130,11 @@ void Server::direct_remote(state::Party& mn, const wire::DirectionRequest& req,
       const wire::Endpoint at = *marker;
       const std::string target = asked->target;
       asking_[id] = std::move(asked);
-      return greet(at, [this, alive = std::weak_ptr<bool>(alive_), id, at, target](
-                           federation::Peer* p, const std::string& why) {
+      return greet_for(at, target, [this, alive = std::weak_ptr<bool>(alive_), id](
+                                       federation::Peer* p, const std::string& why) {
         if (alive.expired() || stopped_ || !asking_.count(id)) return;
-        if (!p)
-          return fail_asking(id, wire::ErrorCode::peer_dc_failed, reason_text(why));
-        if (!p->serves(target))
-          return fail_asking(id, wire::ErrorCode::peer_dc_failed,
-                             reason_text("the certificate of the DC at " + at.to_string() +
-                                         " does not name " + parent_of(target)));
+        if (!p) return fail_asking(id, wire::ErrorCode::peer_dc_failed, reason_text(why));
         std::unique_ptr<Asking> greeted = take_asking(id);
-        if (p->config().endpoints.empty()) p->learn(at);
         greeted->peer = p;
         ask_peer(std::move(greeted));
       });
@@ -157,6 +151,17 @@ void Server::direct_remote(state::Party& mn, const wire::DirectionRequest& req,
     if (peer->config().endpoints.empty()) peer->learn(*marker);
     asked->peer = peer;
     ask_peer(std::move(asked));
+  });
+}
+
+void Server::greet_for(const wire::Endpoint& at, const std::string& name, Greeted done) {
+  greet(at, [name, at, done = std::move(done)](federation::Peer* p, const std::string& why) {
+    if (!p) return done(nullptr, why);
+    if (!p->serves(name))
+      return done(nullptr, "the certificate of the DC at " + at.to_string() + " does not name " +
+                               parent_of(name));
+    if (p->config().endpoints.empty()) p->learn(at);
+    done(p, "");
   });
 }
 

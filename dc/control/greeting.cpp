@@ -23,10 +23,6 @@ namespace {
 // unanswered retransmission).
 constexpr unsigned kHellosPerSecond = 200;
 
-bool overlap(const std::string& a, const std::string& b) {
-  return federation::under_zone(a, b) || federation::under_zone(b, a);
-}
-
 }  // namespace
 
 void Server::greet(const wire::Endpoint& to, Greeted done) {
@@ -83,13 +79,7 @@ void Server::find_peer(const std::string& name, Greeted done) {
     const auto marker =
         ans.status == federation::TxtStatus::ok ? federation::find_marker(ans.texts) : std::nullopt;
     if (!marker) return done(nullptr, "no NTMobile marker at " + name);
-    greet(*marker, [name, done, at = *marker](federation::Peer* p, const std::string& why) {
-      if (!p) return done(nullptr, why);
-      if (!p->serves(name))
-        return done(nullptr, "the DC at " + at.to_string() + " does not serve " + name);
-      if (p->config().endpoints.empty()) p->learn(at);
-      done(p, "");
-    });
+    greet_for(*marker, name, done);
   });
 }
 
@@ -195,7 +185,7 @@ void Server::admit(federation::PeerCertificate cert, Greeted done) {
       for (const auto& p : peers_->all())
         for (const auto& pz : p->config().zones)
           for (const auto& z : c.zones)
-            if (overlap(z, pz))
+            if (federation::zones_overlap(z, pz))
               return finish(nullptr, "zone '" + z + "' is served by peer " + p->name());
       federation::Peer* np = peers_->add(trust_->peer_config(c), cfg_.federation.max_cert_peers);
       if (!np) return finish(nullptr, "max_cert_peers DCs are known by certificate already");

@@ -391,6 +391,9 @@ class Server {
   // Whether a peer for name is known or can be found (certificates).
   bool peer_reachable_for(const std::string& name) const;
   void arm_greeting(const std::string& key);  // retransmits until peer_timeout_ms
+  // greet(at), and the peer it makes only if its certificate names the
+  // zone of `name` (learning `at` as its endpoint unless configured).
+  void greet_for(const wire::Endpoint& at, const std::string& name, Greeted done);
   // A Peer Hello to `to` without waiting for it: a peer known by
   // certificate that does not answer may have restarted and forgotten us.
   void nudge(const federation::Peer& peer, const wire::Endpoint& to);

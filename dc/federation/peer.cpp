@@ -36,6 +36,10 @@ bool under_zone(std::string_view name, std::string_view zone) noexcept {
                           name[name.size() - zone.size() - 1] == '.');
 }
 
+bool zones_overlap(std::string_view a, std::string_view b) noexcept {
+  return under_zone(a, b) || under_zone(b, a);
+}
+
 Peer::Peer(const config::Config::Peer& cfg, const wire::DcId& self, std::uint32_t instance,
            std::uint64_t max_skew_ms)
     : cfg_(cfg), self_(self), instance_(instance), max_skew_ms_(max_skew_ms), keys_(make_keys()) {}

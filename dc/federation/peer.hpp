@@ -21,6 +21,8 @@ namespace ntm::dc::federation {
 
 // name == zone, or name lies under zone.
 bool under_zone(std::string_view name, std::string_view zone) noexcept;
+// One zone lies within the other: they cannot belong to different DCs.
+bool zones_overlap(std::string_view a, std::string_view b) noexcept;
 
 // Drops and refusals on the DC_PEER channels (unknown DC ids are counted
 // by the receiver as unknown_key, before any peer is involved).

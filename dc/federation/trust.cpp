@@ -13,10 +13,6 @@ std::int64_t now_s() {
   return static_cast<std::int64_t>(common::wall_ms() / 1000);
 }
 
-bool overlap(const std::string& a, const std::string& b) {
-  return under_zone(a, b) || under_zone(b, a);
-}
-
 }  // namespace
 
 CertificateTrust::CertificateTrust(const config::Config& cfg)
@@ -58,13 +54,13 @@ std::optional<PeerCertificate> CertificateTrust::check(std::span<const std::uint
     }
   for (const auto& z : c->zones) {
     for (const auto& mine : cfg_.zones)
-      if (overlap(z, mine)) {
+      if (zones_overlap(z, mine)) {
         why = "certificate names our zone '" + mine + "'";
         return std::nullopt;
       }
     for (const auto& p : cfg_.peers)
       for (const auto& pz : p.zones)
-        if (overlap(z, pz)) {
+        if (zones_overlap(z, pz)) {
           why = "zone '" + z + "' belongs to [peer." + p.name + "]";
           return std::nullopt;
         }
