@@ -217,6 +217,7 @@ void Agent::housekeeping() {
     if (p.info.state != PathState::up && now - p.started_ms > 60000) {
       dp_.remove(p.info.id);
       held_paths_.erase(p.info.id);
+      blackout_paths_.erase(p.info.id);
       it = paths_.erase(it);
       continue;
     }

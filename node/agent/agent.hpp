@@ -45,6 +45,7 @@ struct PathMoves {
   std::uint64_t redirects = 0;          // re-directions of this path (new key epoch)
   std::uint64_t standby_switches = 0;   // moves that put the path on its stand-by relay
   std::uint64_t standby_lost = 0;       // times its stand-by relay leg went silent
+  std::uint64_t blackout_holds = 0;     // moves that held it while the host had no route
   std::uint32_t last_update_ms = 0;     // from the move to the confirmation, last round
 };
 
@@ -192,6 +193,12 @@ class Agent {
   bool switch_to_standby(Path& p);
   void register_after_move(bool now);
   void release_path(const wire::PathId& id, std::string_view why);
+  // Blackout (docs/mobility.md §2): a path whose capsules have no route
+  // now (the host lost its address or default route in a move) is held
+  // until a move round finds one, at most kBlackoutHoldMaxMs, and then
+  // sends what it kept.  no_address: the host has none at all (no lookup).
+  void follow_blackout(Path& p, std::uint64_t now, bool no_address);
+  void end_blackout(const wire::PathId& id, std::string_view why);
   void arm_hold_timer();
 
   // tunnel.cpp
@@ -239,6 +246,7 @@ class Agent {
   std::uint64_t moves_ = 0;
   std::uint64_t deferred_registrations_ = 0;
   std::map<wire::PathId, std::uint64_t> held_paths_;  // being held, since (monotonic ms)
+  std::map<wire::PathId, std::uint64_t> blackout_paths_;  // held for want of a route, since
   boost::asio::steady_timer hold_timer_;
   boost::asio::steady_timer move_reg_timer_;  // the registration after a move, deferred
 

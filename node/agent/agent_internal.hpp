@@ -45,6 +45,11 @@ inline constexpr std::uint64_t kDeadRedirectEveryMs = 30000;
 // the DC's re-direction takes a few ms; past this, what is kept goes out
 // anyway (as it would have without holding), and later packets are not kept.
 inline constexpr std::uint64_t kHoldMaxMs = 200;
+// Holding a path for want of a route (docs/mobility.md, "Blackout"): long
+// enough for a Wi-Fi association and a DHCP exchange (1-3 s), short enough
+// that what is kept is still worth delivering.  Past it, what is kept goes
+// out (or fails to) as it would have without holding.
+inline constexpr std::uint64_t kBlackoutHoldMaxMs = 3000;
 // A move whose every path goes on by its NTM Update registers this much
 // later (docs/mobility.md §4): long enough for the first packets on the new
 // address, short against the DC's view of where we are.

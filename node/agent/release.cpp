@@ -66,6 +66,7 @@ Agent::PathMap::iterator Agent::let_go(PathMap::iterator it, std::uint64_t now,
   p.update_timer.cancel();
   dp_.remove(id);
   held_paths_.erase(id);
+  blackout_paths_.erase(id);
   auto next = paths_.erase(it);
   ++released_;
   if (tell_dc) send_release(id, releasing_[id], now);

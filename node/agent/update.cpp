@@ -58,7 +58,13 @@ void Agent::network_changed(std::string_view why) {
     // leave; the address event that follows starts the round.
     auto local = local_endpoints();
     if (local.empty()) {
-      spdlog::debug("network changed ({}): no address yet", what);
+      // What the paths send until an address and a route are back would
+      // be refused by the kernel: keep it (docs/mobility.md, "Blackout").
+      const auto now = common::mono_ms();
+      for (auto& [id, p] : paths_)
+        if (p->info.state == PathState::up) follow_blackout(*p, now, true);
+      spdlog::debug("network changed ({}): no address yet; {} path(s) held", what,
+                    blackout_paths_.size());
       return;
     }
     start_move_round(what, std::move(local));
@@ -95,6 +101,9 @@ void Agent::start_move_round(std::string_view why,
       needs_dc = needs_dc || !goes_on_without_dc(p->info);
     }
     begin_update(*p);
+    // After the update: for a relayed path the RS must know our new source
+    // before what we kept reaches it.
+    follow_blackout(*p, now, false);
   }
   // A path still being set up, or a name being directed, waits for the DC
   // too (it resends a Route Direction in flight to where we register from).
@@ -173,16 +182,53 @@ void Agent::release_path(const wire::PathId& id, std::string_view why) {
   if (it == held_paths_.end()) return;
   const auto held_ms = common::mono_ms() - it->second;
   held_paths_.erase(it);
+  if (blackout_paths_.count(id)) {
+    // No route yet: what is kept goes when the route is back.
+    spdlog::debug("path {}: hold for the peer ended after {} ms ({}); no route yet", short_id(id),
+                  held_ms, why);
+    return;
+  }
   const std::size_t n = dp_.release(id);
   spdlog::debug("path {}: {} packet(s) held for {} ms sent ({})", short_id(id), n, held_ms, why);
 }
 
+void Agent::follow_blackout(Path& p, std::uint64_t now, bool no_address) {
+  const auto& id = p.info.id;
+  const auto c = dp_.counters(id);
+  if (!c) return;
+  // Where the path's capsules go now: the peer, the RS, the stand-by relay.
+  if (!no_address && dp_.routable(c->peer)) {
+    end_blackout(id, "a route again");
+    return;
+  }
+  if (!blackout_paths_.try_emplace(id, now).second) return;  // held since an earlier event
+  // The kernel would refuse every capsule (ENETUNREACH): the data path
+  // keeps the packets instead, as it does for a path held for its peer.
+  dp_.hold(id);
+  ++p.info.moves.blackout_holds;
+  arm_hold_timer();
+}
+
+void Agent::end_blackout(const wire::PathId& id, std::string_view why) {
+  auto it = blackout_paths_.find(id);
+  if (it == blackout_paths_.end()) return;
+  const auto held_ms = common::mono_ms() - it->second;
+  blackout_paths_.erase(it);
+  // Held for its peer as well (the move round just held it): that hold's
+  // end sends everything, through the re-directed tunnel.
+  if (held_paths_.count(id)) return;
+  const std::size_t n = dp_.release(id);
+  spdlog::debug("path {}: {} packet(s) kept for {} ms without a route sent ({})", short_id(id), n,
+                held_ms, why);
+}
+
 void Agent::arm_hold_timer() {
-  if (held_paths_.empty()) return;
-  std::uint64_t oldest = UINT64_MAX;
-  for (const auto& [id, since] : held_paths_) oldest = std::min(oldest, since);
+  if (held_paths_.empty() && blackout_paths_.empty()) return;
+  std::uint64_t first = UINT64_MAX;  // the earliest end of a hold
+  for (const auto& [id, since] : held_paths_) first = std::min(first, since + kHoldMaxMs);
+  for (const auto& [id, since] : blackout_paths_) first = std::min(first, since + kBlackoutHoldMaxMs);
   const auto now = common::mono_ms();
-  const auto due = oldest + kHoldMaxMs > now ? oldest + kHoldMaxMs - now : 0;
+  const auto due = first > now ? first - now : 0;
   hold_timer_.expires_after(std::chrono::milliseconds(due));
   hold_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](
                              const boost::system::error_code& ec) {
@@ -192,6 +238,10 @@ void Agent::arm_hold_timer() {
     for (const auto& [id, since] : held_paths_)
       if (fired - since >= kHoldMaxMs) late.push_back(id);
     for (const auto& id : late) release_path(id, "no answer yet");
+    late.clear();
+    for (const auto& [id, since] : blackout_paths_)
+      if (fired - since >= kBlackoutHoldMaxMs) late.push_back(id);
+    for (const auto& id : late) end_blackout(id, "still no route");
     arm_hold_timer();
   });
 }

@@ -98,6 +98,11 @@ class DataPath {
   // (docs/mobility.md, "Holding").  release() returns how many went.
   virtual void hold(const wire::PathId& path) = 0;
   virtual std::size_t release(const wire::PathId& path) = 0;
+  // Whether a datagram to `to` could leave the host now (a route and a
+  // source address exist).  In a move's blackout, between the old address
+  // going and the new default route, it cannot, and the agent holds the
+  // paths (docs/mobility.md §2, "Blackout").
+  virtual bool routable(const wire::Endpoint& to) const = 0;
 
   virtual std::optional<TunnelCounters> counters(const wire::PathId& path) const = 0;
   virtual DataPathCounters totals() const = 0;

@@ -14,6 +14,7 @@
 
 #include "datapath/data_path.hpp"
 #include "datapath/tunnel_table.hpp"
+#include "mobility/route_check.hpp"
 #include "ntm/common/udp_socket.hpp"
 
 namespace ntm::node {
@@ -36,6 +37,9 @@ class MemoryDataPath final : public DataPath {
   bool send_packet(std::span<const std::uint8_t> pkt) override { return inject(pkt); }
   void hold(const wire::PathId& p) override { table_.hold(p); }
   std::size_t release(const wire::PathId& p) override;
+  bool routable(const wire::Endpoint& to) const override {
+    return !(no_route && no_route(to)) && has_route(to);
+  }
   bool holding(const wire::PathId& p) const { return table_.holding(p); }
   std::optional<TunnelCounters> counters(const wire::PathId& p) const override;
   DataPathCounters totals() const override { return table_.totals(); }
@@ -53,6 +57,11 @@ class MemoryDataPath final : public DataPath {
   // A broken route: datagrams from a source for which this returns true
   // are lost on the way (tests of the dead-path fallback).
   std::function<bool(const wire::Endpoint&)> lose_from;
+  // The host has no route to an endpoint for which this returns true
+  // (a move's blackout, docs/mobility.md §2): routable() says so.  What is
+  // sent there meanwhile is still sent (loopback has its route): a test
+  // checks that the agent held it.
+  std::function<bool(const wire::Endpoint&)> no_route;
   // The node moves: its socket is bound anew to another address (a loopback
   // address standing for a network).  The agent learns of it as ntmd would
   // from rtnetlink, through Agent::network_changed.

@@ -14,6 +14,7 @@
 
 #include "datapath/data_path.hpp"
 #include "datapath/tunnel_table.hpp"
+#include "mobility/route_check.hpp"
 #include "ntm/common/tun_device.hpp"
 #include "ntm/common/udp_socket.hpp"
 
@@ -41,6 +42,7 @@ class TunDataPath final : public DataPath {
   bool send_packet(std::span<const std::uint8_t> pkt) override;
   void hold(const wire::PathId& p) override { table_.hold(p); }
   std::size_t release(const wire::PathId& p) override;
+  bool routable(const wire::Endpoint& to) const override { return has_route(to); }
   std::optional<TunnelCounters> counters(const wire::PathId& p) const override;
   DataPathCounters totals() const override { return table_.totals(); }
 

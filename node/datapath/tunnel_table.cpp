@@ -109,7 +109,11 @@ void TunnelTable::install(const TunnelConfig& c) {
 void TunnelTable::remove(const wire::PathId& p) {
   {
     std::lock_guard hold(hold_mu_);
-    if (held_.erase(p)) any_held_.store(!held_.empty(), std::memory_order_relaxed);
+    if (auto h = held_.find(p); h != held_.end()) {
+      held_total_ -= h->second.size();
+      held_.erase(h);
+      any_held_.store(!held_.empty(), std::memory_order_relaxed);
+    }
   }
   std::unique_lock lock(mu_);
   previous_.erase(p);
@@ -189,8 +193,9 @@ TunnelTable::Kept TunnelTable::keep_if_held(const wire::PathId& p,
   std::lock_guard lock(hold_mu_);
   auto it = held_.find(p);
   if (it == held_.end()) return Kept::no;
-  if (it->second.size() >= kMaxHeld) return Kept::full;
+  if (it->second.size() >= kMaxHeld || held_total_ >= kMaxHeldTotal) return Kept::full;
   it->second.emplace_back(pkt.begin(), pkt.end());
+  ++held_total_;
   return Kept::kept;
 }
 

@@ -123,6 +123,10 @@ class TunnelTable {
   // and counted on the tunnel) instead of being sent into the peer's NAT,
   // and goes out, in order, when the path answers again.
   static constexpr std::size_t kMaxHeld = 256;
+  // And at most this many over all paths: a node with many busy paths that
+  // loses its route (a move's blackout holds every path) keeps at most
+  // ~8 MB.
+  static constexpr std::size_t kMaxHeldTotal = 4096;
   void hold(const wire::PathId& p);
   bool holding(const wire::PathId& p) const;
   // Stops holding p: seals each kept packet, oldest first, through the
@@ -168,6 +172,7 @@ class TunnelTable {
   mutable std::mutex hold_mu_;
   mutable std::unordered_map<wire::PathId, std::deque<std::vector<std::uint8_t>>, IdHash> held_;
   mutable std::atomic<bool> any_held_{false};
+  mutable std::size_t held_total_ = 0;  // packets in held_, under hold_mu_
 
   mutable std::shared_mutex mu_;
   std::unordered_map<wire::PathId, std::shared_ptr<Tunnel>, IdHash> by_path_;
@@ -191,6 +196,7 @@ std::size_t TunnelTable::release(const wire::PathId& p, F&& send) {
         any_held_.store(!held_.empty(), std::memory_order_relaxed);
         return n;
       }
+      held_total_ -= it->second.size();
       batch.swap(it->second);
     }
     for (const auto& pkt : batch) {

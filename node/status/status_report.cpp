@@ -53,6 +53,7 @@ std::string status_json(const AgentStatus& s, const std::string& fqdn) {
                                 {"updates_refused", p.moves.updates_refused},
                                 {"redirects", p.moves.redirects},
                                 {"standby_switches", p.moves.standby_switches},
+                                {"blackout_holds", p.moves.blackout_holds},
                                 {"standby_lost", p.moves.standby_lost},
                                 {"last_update_ms", p.moves.last_update_ms}}}});
   }
@@ -91,7 +92,8 @@ std::string status_text(const AgentStatus& s, const std::string& fqdn) {
         << " ms); peer's accepted " << p.moves.updates_accepted << ", refused "
         << p.moves.updates_refused << "; re-directed " << p.moves.redirects
         << " times; onto the stand-by relay " << p.moves.standby_switches
-        << " times; stand-by leg silent " << p.moves.standby_lost << " times\n";
+        << " times; stand-by leg silent " << p.moves.standby_lost << " times; held without a route "
+        << p.moves.blackout_holds << " times\n";
   }
   o << "  drops: unknown path " << s.totals.unknown_path << ", no tunnel " << s.totals.no_tunnel
     << ", bad packet " << s.totals.bad_packet << ", send errors " << s.totals.send_errors

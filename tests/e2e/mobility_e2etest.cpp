@@ -6,6 +6,10 @@
 // nothing.  Route changes through NATs are the netns tier's (tests/netns).
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <string>
+#include <vector>
+
 #include "dc_in_process.hpp"
 #include "e2e_support.hpp"
 #include "ntm/common/udp_socket.hpp"
@@ -187,6 +191,84 @@ TEST_CASE("e2e: a node flapping between networks: updates are rate-limited and i
   CHECK(path_to(mn, "cn.e2e.test")->moves.update_seq == 30);
   exchange(w.io, mn, cn);
   CHECK(cn.dp.counters(id)->peer == last);
+  mn.agent.stop();
+  cn.agent.stop();
+  w.dc.stop();
+}
+
+// The move's blackout (docs/mobility.md §2, "Blackout"): between the old
+// address going and the new default route, the kernel refuses every
+// capsule.  The data path's routable() stands in for the kernel's route
+// lookup here (loopback always has a route); what the agent does with it
+// is the real code.
+TEST_CASE("e2e: packets sent while the host has no route are kept and delivered in order once it has one") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w;
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0"), cn(w.io, w.cn_text, "127.0.0.3:0");
+  w.connect(mn, cn);
+  exchange(w.io, mn, cn);
+  const auto id = path_to(mn, "cn.e2e.test")->id;
+  mn.dp.no_route = [](const wire::Endpoint&) { return true; };
+  mn.agent.network_changed("test: address gone");
+  REQUIRE(run_until(w.io, [&] { return path_to(mn, "cn.e2e.test")->moves.blackout_holds == 1; }));
+  CHECK(mn.dp.holding(id));
+  // An application goes on sending: nothing leaves, nothing is lost.
+  std::vector<std::vector<std::uint8_t>> sent;
+  for (int i = 0; i < 5; ++i) {
+    sent.push_back(udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "kept " + std::to_string(i)));
+    CHECK_FALSE(mn.dp.inject(sent.back()));
+  }
+  const auto before = cn.dp.delivered().size();
+  run_until(w.io, [] { return false; }, 100);
+  CHECK(cn.dp.delivered().size() == before);
+  // Another event of the same move, still without a route: held as it was.
+  mn.agent.network_changed("test: link up");
+  run_until(w.io, [] { return false; }, 50);
+  CHECK(path_to(mn, "cn.e2e.test")->moves.blackout_holds == 1);
+  CHECK(cn.dp.delivered().size() == before);
+  // The new address and its route: the round updates the path and sends
+  // what was kept, oldest first, ahead of anything newer.
+  mn.dp.no_route = nullptr;
+  mn.dp.rebind(endpoint("127.0.0.4:0"));
+  mn.agent.network_changed("test: new network");
+  const auto later = udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "after the move");
+  REQUIRE(run_until(w.io, [&] { return !mn.dp.holding(id); }));
+  CHECK(mn.dp.inject(later));
+  sent.push_back(later);
+  REQUIRE(run_until(w.io, [&] { return cn.dp.delivered().size() >= before + sent.size(); }));
+  REQUIRE(cn.dp.delivered().size() == before + sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) CHECK(cn.dp.delivered()[before + i] == sent[i]);
+  CHECK(cn.dp.counters(id)->peer == mn.dp.local());
+  CHECK(mn.dp.counters(id)->drops == 0);
+  exchange(w.io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  w.dc.stop();
+}
+
+TEST_CASE("e2e: a route that does not come back: what was kept goes out after the blackout bound") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w;
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0"), cn(w.io, w.cn_text, "127.0.0.3:0");
+  w.connect(mn, cn);
+  const auto id = path_to(mn, "cn.e2e.test")->id;
+  mn.dp.no_route = [](const wire::Endpoint&) { return true; };
+  mn.agent.network_changed("test: address gone");
+  REQUIRE(run_until(w.io, [&] { return mn.dp.holding(id); }));
+  const auto start = std::chrono::steady_clock::now();
+  const auto pkt = udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "kept, then sent anyway");
+  CHECK_FALSE(mn.dp.inject(pkt));
+  const auto before = cn.dp.delivered().size();
+  // Kept for kBlackoutHoldMaxMs (3 s), then sent as it would have been
+  // without holding (here loopback carries it; on a host with no route the
+  // kernel refuses it and the data path counts a send error).
+  run_until(w.io, [] { return false; }, 2000);
+  CHECK(cn.dp.delivered().size() == before);
+  REQUIRE(run_until(w.io, [&] { return cn.dp.delivered().size() > before; }, 3000));
+  const auto held_for = std::chrono::steady_clock::now() - start;
+  CHECK(held_for >= std::chrono::milliseconds(2900));
+  CHECK(cn.dp.delivered().back() == pkt);
+  CHECK_FALSE(mn.dp.holding(id));
   mn.agent.stop();
   cn.agent.stop();
   w.dc.stop();

@@ -283,6 +283,40 @@ TEST_CASE("tunnel table: holding is bounded, and a removed path holds nothing") 
   CHECK(t.mn.release(t.path, [](auto, auto) { FAIL("the path is gone"); }) == 0);
 }
 
+TEST_CASE("tunnel table: what all held paths keep together is bounded too") {
+  // A move's blackout holds every path of the node at once.
+  TunnelTable mn;
+  mn.set_address(kMnVip);
+  const auto key = wire::SecretKey::random();
+  constexpr std::size_t kPaths = TunnelTable::kMaxHeldTotal / TunnelTable::kMaxHeld + 1;
+  std::vector<wire::PathId> paths(kPaths);
+  for (std::size_t i = 0; i < kPaths; ++i) {
+    wire::random_bytes(paths[i].bytes);
+    mn.install({paths[i], 1, wire::Role::initiator, key, kMnVip, kCnVip + 1 + static_cast<std::uint32_t>(i),
+                ep(0x0a000002, 4520)});
+    mn.hold(paths[i]);
+  }
+  Pair t;  // its seal() helper
+  auto seal_to = [&](std::size_t i) {
+    return t.seal(mn, packet(kMnVip, kCnVip + 1 + static_cast<std::uint32_t>(i)));
+  };
+  for (std::size_t i = 0; i + 1 < kPaths; ++i)
+    for (std::size_t k = 0; k < TunnelTable::kMaxHeld; ++k) CHECK(seal_to(i).empty());
+  // The last path finds the node's bound reached: dropped and counted.
+  CHECK(seal_to(kPaths - 1).empty());
+  CHECK(mn.find(paths[kPaths - 1])->counters().drops == 1);
+  // Releasing one path (or removing it) makes room again.
+  std::size_t sent = 0;
+  CHECK(mn.release(paths[0], [&](auto, auto) { ++sent; }) == TunnelTable::kMaxHeld);
+  CHECK(sent == TunnelTable::kMaxHeld);
+  CHECK(seal_to(kPaths - 1).empty());
+  CHECK(mn.find(paths[kPaths - 1])->counters().drops == 1);  // kept this time
+  mn.remove(paths[1]);
+  for (std::size_t k = 0; k < TunnelTable::kMaxHeld - 1; ++k) CHECK(seal_to(kPaths - 1).empty());
+  CHECK(mn.find(paths[kPaths - 1])->counters().drops == 1);
+  CHECK(mn.release(paths[kPaths - 1], [](auto, auto) {}) == TunnelTable::kMaxHeld);
+}
+
 TEST_CASE("tunnel table: a keepalive is not data, the data counters move only with packets") {
   Pair t;
   std::array<std::uint8_t, NTM_HDR_LEN + NTM_TAG_LEN> frame{};

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: MIT
+// Whether a datagram to an endpoint could leave the host now: the kernel's
+// route lookup, asked through connect() on a UDP socket (no packet is
+// sent).  During a move the host has, for a few ms (or the seconds DHCP
+// takes), no address or no default route; what a path sends then would be
+// refused with ENETUNREACH and lost (docs/mobility.md §2, "Blackout").
+#pragma once
+
+#include "ntm/wire/types.hpp"
+
+namespace ntm::node {
+
+// True when the kernel has a route (and a source address) for `to`.  An
+// empty endpoint has none.  Costs a socket and a route lookup, ~10 us:
+// for rtnetlink events, not for packets.
+bool has_route(const wire::Endpoint& to) noexcept;
+
+}  // namespace ntm::node
