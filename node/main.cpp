@@ -111,7 +111,9 @@ int run(const std::string& conf, const node::NodeConfig& cfg) {
   // Moves: the kernel tells us when addresses, links or the default route
   // change (docs/mobility.md); the agent's periodic check is only a net.
   node::LinkWatch links(io, dp.device_name(),
-                        [&agent](node::LinkEvent e) { agent.network_changed(node::to_string(e)); });
+                        [&agent](node::LinkEvent e) {
+                          agent.network_changed(node::to_string(e), e == node::LinkEvent::link);
+                        });
   if (!links.start())
     spdlog::warn("mobility: no rtnetlink ({}); moves are noticed by the periodic check only",
                  std::strerror(errno));

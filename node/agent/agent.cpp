@@ -41,6 +41,7 @@ Agent::Agent(boost::asio::io_context& io, const NodeConfig& cfg, DataPath& dp)
       dc_watch_(io),
       move_timer_(io),
       hold_timer_(io),
+      blackout_grace_timer_(io),
       move_reg_timer_(io) {
   // A config built in code (tests) may name only `dc`.
   if (cfg_.dc_members.empty()) cfg_.dc_members.push_back(cfg_.dc);
@@ -66,6 +67,7 @@ void Agent::stop() {
   dc_watch_.cancel();
   move_timer_.cancel();
   hold_timer_.cancel();
+  blackout_grace_timer_.cancel();
   move_reg_timer_.cancel();
   for (auto& [id, p] : paths_) {
     p->retry.cancel();

@@ -101,8 +101,10 @@ class Agent {
 
   // The host's network changed (an rtnetlink event, or a test standing in
   // for one): re-register and update every live path.  Events that come
-  // together are handled once.
-  void network_changed(std::string_view why);
+  // together are handled once.  link_only: a link's carrier or state
+  // changed, no address or route (the blackout's end waits a little then:
+  // docs/mobility.md, "Blackout").
+  void network_changed(std::string_view why, bool link_only = false);
 
   // The node–DC key was replaced (`ntm-dc node rekey`, then SIGHUP): talks
   // to the DC under the new key from now on and registers at once.  Paths
@@ -199,6 +201,10 @@ class Agent {
   // sends what it kept.  no_address: the host has none at all (no lookup).
   void follow_blackout(Path& p, std::uint64_t now, bool no_address);
   void end_blackout(const wire::PathId& id, std::string_view why);
+  // The link is back with the address the blackout began with: the same
+  // network (an access point roam), or a new one whose address is on its
+  // way; kBlackoutSameAddressMs tells them apart.
+  void arm_blackout_grace();
   void arm_hold_timer();
 
   // tunnel.cpp
@@ -248,6 +254,11 @@ class Agent {
   std::map<wire::PathId, std::uint64_t> held_paths_;  // being held, since (monotonic ms)
   std::map<wire::PathId, std::uint64_t> blackout_paths_;  // held for want of a route, since
   boost::asio::steady_timer hold_timer_;
+  std::vector<wire::Endpoint> blackout_local_;  // the host's addresses when the blackout began
+  boost::asio::steady_timer blackout_grace_timer_;
+  bool blackout_grace_armed_ = false;
+  bool move_readdressed_ = false;      // an address or route event in the batch being gathered
+  bool blackout_readdressed_ = false;  // one since the blackout began
   boost::asio::steady_timer move_reg_timer_;  // the registration after a move, deferred
 
   // directions and paths

@@ -50,6 +50,13 @@ inline constexpr std::uint64_t kHoldMaxMs = 200;
 // that what is kept is still worth delivering.  Past it, what is kept goes
 // out (or fails to) as it would have without holding.
 inline constexpr std::uint64_t kBlackoutHoldMaxMs = 3000;
+// The link came back and the host still has the address it had before:
+// the same network (an access point roam: the address stays right) or a
+// new one whose address comes within a few ms (a tool configuring it) or
+// much later (DHCP; the old address goes first).  Sending at once from the
+// old address into a new network loses what was kept; waiting this long
+// costs a roam within one network as much.
+inline constexpr std::uint32_t kBlackoutSameAddressMs = 20;
 // A move whose every path goes on by its NTM Update registers this much
 // later (docs/mobility.md §4): long enough for the first packets on the new
 // address, short against the DC's view of where we are.

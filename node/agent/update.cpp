@@ -40,13 +40,14 @@ bool goes_on_without_dc(const PathInfo& i) {
 
 }  // namespace
 
-void Agent::network_changed(std::string_view why) {
+void Agent::network_changed(std::string_view why, bool link_only) {
   // One change is several events (link, address, route, a few ms apart
   // when a tool configures them one by one).  Those already read are
   // handled together; a later one starts its own round, and the round after
   // the default route's arrival is the one that gets through.  No waiting:
   // the gap of every path runs from now.
   if (move_why_.empty()) move_why_ = std::string(why);
+  if (!link_only) move_readdressed_ = true;
   if (move_armed_) return;
   move_armed_ = true;
   move_timer_.expires_after(std::chrono::milliseconds(kMoveSettleMs));
@@ -54,6 +55,11 @@ void Agent::network_changed(std::string_view why) {
     if (ec || alive.expired()) return;
     move_armed_ = false;
     const std::string what = std::exchange(move_why_, std::string());
+    // Addresses or routes changed while paths were held for want of one:
+    // what comes back now is the new network (checked below), not the old
+    // link returning.
+    if (std::exchange(move_readdressed_, false) && !blackout_paths_.empty())
+      blackout_readdressed_ = true;
     // No address yet (the link came up, DHCP has not answered): nothing can
     // leave; the address event that follows starts the round.
     auto local = local_endpoints();
@@ -61,6 +67,7 @@ void Agent::network_changed(std::string_view why) {
       // What the paths send until an address and a route are back would
       // be refused by the kernel: keep it (docs/mobility.md, "Blackout").
       const auto now = common::mono_ms();
+      blackout_grace_timer_.cancel();
       for (auto& [id, p] : paths_)
         if (p->info.state == PathState::up) follow_blackout(*p, now, true);
       spdlog::debug("network changed ({}): no address yet; {} path(s) held", what,
@@ -86,6 +93,7 @@ void Agent::start_move_round(std::string_view why,
   reg_backoff_ms_ = kUpdateRetryFirstMs;
   // The updates carry what the round registers with (send_update).
   reported_ = now_local;
+  blackout_grace_timer_.cancel();  // this round decides again
   std::size_t live = 0;
   bool needs_dc = false;
   for (auto& [id, p] : paths_) {
@@ -198,9 +206,19 @@ void Agent::follow_blackout(Path& p, std::uint64_t now, bool no_address) {
   if (!c) return;
   // Where the path's capsules go now: the peer, the RS, the stand-by relay.
   if (!no_address && dp_.routable(c->peer)) {
-    end_blackout(id, "a route again");
+    if (!blackout_paths_.count(id)) return;
+    // Addresses or routes changed since the blackout began: this network
+    // is configured, send.  Only the link came back: into which network
+    // is not known yet.
+    if (blackout_readdressed_ || reported_ != blackout_local_)
+      end_blackout(id, "a route again");
+    else
+      arm_blackout_grace();
     return;
   }
+  // The addresses in use when it began (a round read them; with no
+  // address left, the last round's).
+  if (blackout_paths_.empty()) blackout_local_ = reported_;
   if (!blackout_paths_.try_emplace(id, now).second) return;  // held since an earlier event
   // The kernel would refuse every capsule (ENETUNREACH): the data path
   // keeps the packets instead, as it does for a path held for its peer.
@@ -214,12 +232,35 @@ void Agent::end_blackout(const wire::PathId& id, std::string_view why) {
   if (it == blackout_paths_.end()) return;
   const auto held_ms = common::mono_ms() - it->second;
   blackout_paths_.erase(it);
+  if (blackout_paths_.empty()) {
+    blackout_local_.clear();
+    blackout_readdressed_ = false;
+  }
   // Held for its peer as well (the move round just held it): that hold's
   // end sends everything, through the re-directed tunnel.
   if (held_paths_.count(id)) return;
   const std::size_t n = dp_.release(id);
   spdlog::debug("path {}: {} packet(s) kept for {} ms without a route sent ({})", short_id(id), n,
                 held_ms, why);
+}
+
+void Agent::arm_blackout_grace() {
+  if (blackout_grace_armed_) return;
+  blackout_grace_armed_ = true;
+  blackout_grace_timer_.expires_after(std::chrono::milliseconds(kBlackoutSameAddressMs));
+  blackout_grace_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](
+                                       const boost::system::error_code& ec) {
+    if (alive.expired()) return;
+    blackout_grace_armed_ = false;
+    if (ec) return;
+    // No address event since the link came back: the same network.
+    std::vector<wire::PathId> ready;
+    for (const auto& [id, since] : blackout_paths_) {
+      const auto c = dp_.counters(id);
+      if (c && dp_.routable(c->peer)) ready.push_back(id);
+    }
+    for (const auto& id : ready) end_blackout(id, "the link is back, same address");
+  });
 }
 
 void Agent::arm_hold_timer() {

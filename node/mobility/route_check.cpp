@@ -1,14 +1,46 @@
 // SPDX-License-Identifier: MIT
 #include "mobility/route_check.hpp"
 
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <cstring>
 
 #include "ntm/common/udp_socket.hpp"
 
 namespace ntm::node {
+
+namespace {
+
+// Whether the interface holding source address `src` has its carrier: a
+// route through a cable that was just pulled (or a Wi-Fi that lost its
+// access point) still exists until the address goes, but nothing it
+// carries arrives.  An address no interface holds: yes (nothing to say).
+bool carrier_of(const sockaddr_storage& src) {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return true;
+  bool running = true;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != src.ss_family) continue;
+    bool same = false;
+    if (src.ss_family == AF_INET)
+      same = reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr ==
+             reinterpret_cast<const sockaddr_in*>(&src)->sin_addr.s_addr;
+    else if (src.ss_family == AF_INET6)
+      same = std::memcmp(&reinterpret_cast<const sockaddr_in6*>(i->ifa_addr)->sin6_addr,
+                         &reinterpret_cast<const sockaddr_in6*>(&src)->sin6_addr, 16) == 0;
+    if (!same) continue;
+    running = (i->ifa_flags & IFF_RUNNING) != 0;
+    break;
+  }
+  ::freeifaddrs(list);
+  return running;
+}
+
+}  // namespace
 
 bool has_route(const wire::Endpoint& to) noexcept {
   if (to.empty()) return false;
@@ -22,7 +54,12 @@ bool has_route(const wire::Endpoint& to) noexcept {
   // UDP connect() is the route lookup and the choice of a source address,
   // nothing more: ENETUNREACH without a route, EADDRNOTAVAIL (or EINVAL)
   // without an address to send from.
-  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0;
+  bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0;
+  if (ok) {
+    sockaddr_storage src{};
+    socklen_t slen = sizeof src;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&src), &slen) == 0) ok = carrier_of(src);
+  }
   ::close(fd);
   return ok;
 }

@@ -10,8 +10,9 @@
 
 namespace ntm::node {
 
-// True when the kernel has a route (and a source address) for `to`.  An
-// empty endpoint has none.  Costs a socket and a route lookup, ~10 us:
+// True when the kernel has a route (and a source address) for `to` and the
+// interface of that source address has its carrier.  An empty endpoint has
+// none.  Costs a socket, a route lookup and an address dump, tens of us:
 // for rtnetlink events, not for packets.
 bool has_route(const wire::Endpoint& to) noexcept;
 

@@ -246,6 +246,37 @@ TEST_CASE("e2e: packets sent while the host has no route are kept and delivered 
   w.dc.stop();
 }
 
+TEST_CASE("e2e: the link comes back with the same address: what was kept goes after a short wait") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w;
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0"), cn(w.io, w.cn_text, "127.0.0.3:0");
+  w.connect(mn, cn);
+  const auto id = path_to(mn, "cn.e2e.test")->id;
+  // The carrier goes (the address stays): no usable route.
+  mn.dp.no_route = [](const wire::Endpoint&) { return true; };
+  mn.agent.network_changed("test: link down", /*link_only=*/true);
+  REQUIRE(run_until(w.io, [&] { return mn.dp.holding(id); }));
+  const auto pkt = udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "kept over the roam");
+  CHECK_FALSE(mn.dp.inject(pkt));
+  const auto before = cn.dp.delivered().size();
+  // The carrier is back, same address: an access point roam, or a new
+  // network whose address is on its way.  Not sent at once ...
+  mn.dp.no_route = nullptr;
+  mn.agent.network_changed("test: link up", /*link_only=*/true);
+  const auto back = std::chrono::steady_clock::now();
+  w.io.restart();
+  w.io.run_for(std::chrono::milliseconds(5));
+  CHECK(mn.dp.holding(id));
+  // ... but once no address change followed (kBlackoutSameAddressMs).
+  REQUIRE(run_until(w.io, [&] { return cn.dp.delivered().size() > before; }, 1000));
+  CHECK(std::chrono::steady_clock::now() - back >= std::chrono::milliseconds(15));
+  CHECK(cn.dp.delivered().back() == pkt);
+  CHECK_FALSE(mn.dp.holding(id));
+  mn.agent.stop();
+  cn.agent.stop();
+  w.dc.stop();
+}
+
 TEST_CASE("e2e: a route that does not come back: what was kept goes out after the blackout bound") {
   NTM_REQUIRE_PG_OR_SKIP();
   World w;
