@@ -33,9 +33,10 @@ the script's ip commands, part of every gap), after (gap - took: what the
 software adds to the outage), and cfg's two parts where
 the reports have them: sent (when the first probe that got through after
 that moment was sent: 0 to one interval of pacing unless probes were lost)
-and delay (that probe's one-way delay).
+and delay (that probe's one-way delay); lost (probes of the move never
+delivered: a count, not ms).
 
-Usage: mobility_pool.py REPORT... [--figure cfg,gap,after,took,sent,delay] [--seed N]
+Usage: mobility_pool.py REPORT... [--figure cfg,gap,after,took,sent,delay,lost] [--seed N]
 """
 import argparse
 import math
@@ -48,7 +49,7 @@ from collections import defaultdict
 # figure -> column of the per-move line; took is the move itself (the
 # script's ip commands); sent and delay (cfg = sent + delay) only in
 # reports written since they were added.
-COLS = {"gap": 6, "cfg": 7, "took": 12, "sent": 13, "delay": 14}
+COLS = {"gap": 6, "cfg": 7, "lost": 8, "took": 12, "sent": 13, "delay": 14}
 FIGURES = (*COLS, "after")  # after = gap - took, derived in read_runs
 MOVE = re.compile(r"^\s+(ntm|neb) (\d+~?) \d+ \S+ \S+ \S+ ")
 
@@ -116,7 +117,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("reports", nargs="+")
     ap.add_argument("--figure", default="cfg,gap",
-                    help="comma-separated, of cfg, gap, after, took, sent, delay (default cfg,gap)")
+                    help="comma-separated, of cfg, gap, after, took, sent, delay, lost (default cfg,gap)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--resamples", type=int, default=2000)
     args = ap.parse_args()
@@ -133,7 +134,8 @@ def main():
           f"bootstrap: {args.resamples} resamples within each run, seed {args.seed}.")
     for fig in figures:
         print()
-        print(f"**{fig}**, ms (median of the pooled moves; difference = ntmd − Nebula, 95% interval)")
+        unit = "probes" if fig == "lost" else "ms"
+        print(f"**{fig}**, {unit} (median of the pooled moves; difference = ntmd − Nebula, 95% interval)")
         print()
         print("| # | n ntmd / Nebula | ntmd | Nebula | difference | 95% interval | P(ntmd < Nebula) | verdict | per run: ntmd − Nebula |")
         print("|---|---:|---:|---:|---:|---|---:|---|---|")
