@@ -256,7 +256,6 @@ class Agent {
   boost::asio::steady_timer hold_timer_;
   std::vector<wire::Endpoint> blackout_local_;  // the host's addresses when the blackout began
   boost::asio::steady_timer blackout_grace_timer_;
-  bool blackout_grace_armed_ = false;
   bool move_readdressed_ = false;      // an address or route event in the batch being gathered
   bool blackout_readdressed_ = false;  // one since the blackout began
   boost::asio::steady_timer move_reg_timer_;  // the registration after a move, deferred

@@ -245,14 +245,12 @@ void Agent::end_blackout(const wire::PathId& id, std::string_view why) {
 }
 
 void Agent::arm_blackout_grace() {
-  if (blackout_grace_armed_) return;
-  blackout_grace_armed_ = true;
+  // Each path of a round arms it again (it cancels the wait before): the
+  // 20 ms run from the round's last path, microseconds later.
   blackout_grace_timer_.expires_after(std::chrono::milliseconds(kBlackoutSameAddressMs));
   blackout_grace_timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](
                                        const boost::system::error_code& ec) {
-    if (alive.expired()) return;
-    blackout_grace_armed_ = false;
-    if (ec) return;
+    if (ec || alive.expired()) return;
     // No address event since the link came back: the same network.
     std::vector<wire::PathId> ready;
     for (const auto& [id, since] : blackout_paths_) {

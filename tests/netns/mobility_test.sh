@@ -29,7 +29,7 @@
 #   RUNDIR=DIR    where mobility.tsv goes (default the work directory, kept)
 #   MOB_ONLY="1 5 twice"  run only these cases (pattern numbers, twice,
 #                 both, dcfrozen, dcfrozen_nat, privstay, rsrestart, natflush,
-#                 natidle, idle)
+#                 natidle, blackout, idle)
 set -uo pipefail
 
 DC_BIN=${1:?usage: mobility_test.sh NTM_DC NTM_SIM NTMD NTM_RS}
@@ -318,6 +318,51 @@ if want_case natidle && prepare g1 A; then
   # binding.  Bound: 15 s + 2 s.
   CASE_BACK_ONLY=1 CASE_PROBE_S=20 CASE_HORIZON=1 CASE_BOUND_MS=17000 \
     run_case natidle "A (conntrack -F, m idle)" g1 direct act_natflush
+fi
+
+# ---- a long blackout (docs/mobility.md §2, "Blackout") -----------------------
+if want_case blackout && prepare g1 G; then
+  # A move as a DHCP client makes it: m's address goes, and 1.2 s later m
+  # has its new one (G2).  An interactive TCP session to g1 sends one line
+  # 0.2 s into that.  ntmd keeps it and sends it when the route is back, so
+  # the echo comes within ms of the new address.  Lost in the kernel
+  # (ENETUNREACH), TCP would send it again only at its next retransmission
+  # timeout (0.2, 0.6, 1.4 s after the first send): about 0.4 s after the
+  # route is back.  Bound: 150 ms.
+  echo
+  log "blackout: m at $(mob_loc m), TCP m -> g1, 1.2 s without an address"
+  tx g1 "$TOPO_PY" "$HERE/quiet_tcp.py" serve 9201 >"$W/blackout-serve.log" 2>&1 &
+  SVC_PIDS+=("$!")
+  for _ in $(seq 50); do
+    tx g1 ss -Hltn 'sport = :9201' | grep -q . && break
+    sleep 0.1
+  done
+  holds0=$(path_of m "g1.$ZONE" | cut -d' ' -f3- | jq -r '.blackout_holds // 0')
+  tx m "$TOPO_PY" "$HERE/quiet_tcp.py" late "g1.$ZONE" 9201 0.5 >"$W/blackout-talk.out" 2>&1 &
+  talk_pid=$!
+  for _ in $(seq 200); do
+    grep -q connected "$W/blackout-talk.out" && break
+    sleep 0.05
+  done
+  sleep 0.3
+  ip -n "$TOPO_P-m" addr flush dev eth0
+  t_flush=$(nowns)
+  sleep 1.2
+  mob_place m G2
+  t_conf=$MOB_T_CONFIGURED
+  wait "$talk_pid"
+  talk_rc=$?
+  read -r res send_ns echo_ns < <(tail -1 "$W/blackout-talk.out")
+  holds1=$(path_of m "g1.$ZONE" | cut -d' ' -f3- | jq -r '.blackout_holds // 0')
+  resume_ms=-
+  if [ "$talk_rc" = 0 ] && [ "$res" = ok ]; then
+    resume_ms=$(awk -v e="$echo_ns" -v c="$t_conf" 'BEGIN{printf "%.1f", (e - c) / 1e6}')
+  fi
+  [ "$resume_ms" != - ] && awk -v r="$resume_ms" 'BEGIN{exit !(r <= 150)}' &&
+    awk -v s="${send_ns:-0}" -v f="$t_flush" -v c="$t_conf" 'BEGIN{exit !(s > f && s < c)}' &&
+    [ "${holds1:-0}" -gt "${holds0:-0}" ]
+  check "blackout: TCP resumes with the route" $? \
+    "line sent $(awk -v s="${send_ns:-0}" -v f="$t_flush" 'BEGIN{printf "%.0f", (s - f) / 1e6}') ms into the blackout, echo $resume_ms ms after the new address was configured (bound 150; $(tail -1 "$W/blackout-talk.out")), m's blackout holds on the path $holds0 -> $holds1"
 fi
 
 # ---- idle paths (docs/node.md "Idle paths") --------------------------------

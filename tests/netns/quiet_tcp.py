@@ -12,6 +12,11 @@ docs/testbed.md §5).
       "ok <seconds the second exchange took>"; on any failure prints
       "FAILED <why>" and exits 1.  The connection is the same one
       throughout: a reset or a close is a failure.
+  quiet_tcp.py late HOST PORT WAIT_S
+      as talk, but after "connected" it waits WAIT_S seconds, sends one
+      line and prints "ok SEND_NS ECHO_NS" (CLOCK_REALTIME, shared by every
+      namespace) when its echo is back: the blackout case sends it while
+      the host has no address.
 """
 import socket
 import sys
@@ -62,12 +67,31 @@ def talk(host: str, port: int, quiet_s: float) -> int:
         return 1
 
 
+def late(host: str, port: int, wait_s: float) -> int:
+    try:
+        s = socket.create_connection((host, port), timeout=10)
+        s.settimeout(15)
+        exchange(s, b"before the blackout\n")
+        print("connected", flush=True)
+        time.sleep(wait_s)
+        sent = time.time_ns()
+        exchange(s, b"sent in the blackout\n")
+        print(f"ok {sent} {time.time_ns()}", flush=True)
+        s.close()
+        return 0
+    except (OSError, ValueError) as e:
+        print(f"FAILED {type(e).__name__}: {e}", flush=True)
+        return 1
+
+
 def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "serve":
         serve(int(sys.argv[2]))
         return 0
     if len(sys.argv) == 5 and sys.argv[1] == "talk":
         return talk(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    if len(sys.argv) == 5 and sys.argv[1] == "late":
+        return late(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
     print(__doc__, file=sys.stderr)
     return 2
 
