@@ -64,6 +64,16 @@ bool is_update(std::span<const std::uint8_t> d) {
          h.common.type == wire::MsgType::update_request;
 }
 
+// mn's host loses its way out (link_only: the carrier only, the address
+// stays; else the address too): the agent holds its path to cn.
+wire::PathId lose_route(World& w, TestNode& mn, bool link_only) {
+  const auto id = path_to(mn, "cn.e2e.test")->id;
+  mn.dp.no_route = [](const wire::Endpoint&) { return true; };
+  mn.agent.network_changed(link_only ? "test: link down" : "test: address gone", link_only);
+  REQUIRE(run_until(w.io, [&] { return mn.dp.holding(id); }));
+  return id;
+}
+
 }  // namespace
 
 TEST_CASE("e2e: a node that moves keeps its path: NTM Update, same path ID, VIPs and keys") {
@@ -207,11 +217,8 @@ TEST_CASE("e2e: packets sent while the host has no route are kept and delivered 
   TestNode mn(w.io, w.mn_text, "127.0.0.2:0"), cn(w.io, w.cn_text, "127.0.0.3:0");
   w.connect(mn, cn);
   exchange(w.io, mn, cn);
-  const auto id = path_to(mn, "cn.e2e.test")->id;
-  mn.dp.no_route = [](const wire::Endpoint&) { return true; };
-  mn.agent.network_changed("test: address gone");
-  REQUIRE(run_until(w.io, [&] { return path_to(mn, "cn.e2e.test")->moves.blackout_holds == 1; }));
-  CHECK(mn.dp.holding(id));
+  const auto id = lose_route(w, mn, false);
+  CHECK(path_to(mn, "cn.e2e.test")->moves.blackout_holds == 1);
   // An application goes on sending: nothing leaves, nothing is lost.
   std::vector<std::vector<std::uint8_t>> sent;
   for (int i = 0; i < 5; ++i) {
@@ -251,11 +258,8 @@ TEST_CASE("e2e: the link comes back with the same address: what was kept goes af
   World w;
   TestNode mn(w.io, w.mn_text, "127.0.0.2:0"), cn(w.io, w.cn_text, "127.0.0.3:0");
   w.connect(mn, cn);
-  const auto id = path_to(mn, "cn.e2e.test")->id;
   // The carrier goes (the address stays): no usable route.
-  mn.dp.no_route = [](const wire::Endpoint&) { return true; };
-  mn.agent.network_changed("test: link down", /*link_only=*/true);
-  REQUIRE(run_until(w.io, [&] { return mn.dp.holding(id); }));
+  const auto id = lose_route(w, mn, /*link_only=*/true);
   const auto pkt = udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "kept over the roam");
   CHECK_FALSE(mn.dp.inject(pkt));
   const auto before = cn.dp.delivered().size();
@@ -279,10 +283,7 @@ TEST_CASE("e2e: a route that does not come back: what was kept goes out after th
   World w;
   TestNode mn(w.io, w.mn_text, "127.0.0.2:0"), cn(w.io, w.cn_text, "127.0.0.3:0");
   w.connect(mn, cn);
-  const auto id = path_to(mn, "cn.e2e.test")->id;
-  mn.dp.no_route = [](const wire::Endpoint&) { return true; };
-  mn.agent.network_changed("test: address gone");
-  REQUIRE(run_until(w.io, [&] { return mn.dp.holding(id); }));
+  const auto id = lose_route(w, mn, false);
   const auto start = std::chrono::steady_clock::now();
   const auto pkt = udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "kept, then sent anyway");
   CHECK_FALSE(mn.dp.inject(pkt));

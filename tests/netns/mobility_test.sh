@@ -320,6 +320,16 @@ if want_case natidle && prepare g1 A; then
     run_case natidle "A (conntrack -F, m idle)" g1 direct act_natflush
 fi
 
+# serve_echo PORT LOG: quiet_tcp.py's echo server on g1, listening when this returns
+serve_echo() {
+  tx g1 "$TOPO_PY" "$HERE/quiet_tcp.py" serve "$1" >"$2" 2>&1 &
+  SVC_PIDS+=("$!")
+  for _ in $(seq 50); do
+    tx g1 ss -Hltn "sport = :$1" | grep -q . && break
+    sleep 0.1
+  done
+}
+
 # ---- a long blackout (docs/mobility.md §2, "Blackout") -----------------------
 if want_case blackout && prepare g1 G; then
   # A move as a DHCP client makes it: m's address goes, and 1.2 s later m
@@ -331,12 +341,7 @@ if want_case blackout && prepare g1 G; then
   # route is back.  Bound: 150 ms.
   echo
   log "blackout: m at $(mob_loc m), TCP m -> g1, 1.2 s without an address"
-  tx g1 "$TOPO_PY" "$HERE/quiet_tcp.py" serve 9201 >"$W/blackout-serve.log" 2>&1 &
-  SVC_PIDS+=("$!")
-  for _ in $(seq 50); do
-    tx g1 ss -Hltn 'sport = :9201' | grep -q . && break
-    sleep 0.1
-  done
+  serve_echo 9201 "$W/blackout-serve.log"
   holds0=$(path_of m "g1.$ZONE" | cut -d' ' -f3- | jq -r '.blackout_holds // 0')
   tx m "$TOPO_PY" "$HERE/quiet_tcp.py" late "g1.$ZONE" 9201 0.5 >"$W/blackout-talk.out" 2>&1 &
   talk_pid=$!
@@ -380,12 +385,7 @@ if want_case idle; then
   done
   wait_registered m "$(mob_loc m)" 15 && wait_cn_registered g1 15
   check "idle: ntmd restarted" $? "m and g1 registered again with path_idle_s = 4"
-  tx g1 "$TOPO_PY" "$HERE/quiet_tcp.py" serve 9200 >"$W/idle-serve.log" 2>&1 &
-  SVC_PIDS+=("$!")
-  for _ in $(seq 50); do
-    tx g1 ss -Hltn 'sport = :9200' | grep -q . && break
-    sleep 0.1
-  done
+  serve_echo 9200 "$W/idle-serve.log"
   rel0=$(svc_status m | jq -r .paths_released)
   tx m "$TOPO_PY" "$HERE/quiet_tcp.py" talk "g1.$ZONE" 9200 10 >"$W/idle-talk.out" 2>&1 &
   talk_pid=$!

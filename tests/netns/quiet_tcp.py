@@ -50,38 +50,33 @@ def exchange(s: socket.socket, line: bytes) -> None:
         raise ValueError(f"echo {got!r}, sent {line!r}")
 
 
-def talk(host: str, port: int, quiet_s: float) -> int:
+def session(host: str, port: int, wait_s: float, first: bytes, second: bytes, report) -> int:
+    """One line there and back, "connected", wait_s of silence, a second
+    line there and back; prints report(send_ns, echo_ns) of the second."""
     try:
         s = socket.create_connection((host, port), timeout=10)
         s.settimeout(15)
-        exchange(s, b"before the quiet\n")
-        print("connected", flush=True)
-        time.sleep(quiet_s)
-        t = time.monotonic()
-        exchange(s, b"after the quiet\n")
-        print(f"ok {time.monotonic() - t:.3f}", flush=True)
-        s.close()
-        return 0
-    except (OSError, ValueError) as e:
-        print(f"FAILED {type(e).__name__}: {e}", flush=True)
-        return 1
-
-
-def late(host: str, port: int, wait_s: float) -> int:
-    try:
-        s = socket.create_connection((host, port), timeout=10)
-        s.settimeout(15)
-        exchange(s, b"before the blackout\n")
+        exchange(s, first)
         print("connected", flush=True)
         time.sleep(wait_s)
         sent = time.time_ns()
-        exchange(s, b"sent in the blackout\n")
-        print(f"ok {sent} {time.time_ns()}", flush=True)
+        exchange(s, second)
+        print(report(sent, time.time_ns()), flush=True)
         s.close()
         return 0
     except (OSError, ValueError) as e:
         print(f"FAILED {type(e).__name__}: {e}", flush=True)
         return 1
+
+
+def talk(host: str, port: int, quiet_s: float) -> int:
+    return session(host, port, quiet_s, b"before the quiet\n", b"after the quiet\n",
+                   lambda sent, echo: f"ok {(echo - sent) / 1e9:.3f}")
+
+
+def late(host: str, port: int, wait_s: float) -> int:
+    return session(host, port, wait_s, b"before the blackout\n", b"sent in the blackout\n",
+                   lambda sent, echo: f"ok {sent} {echo}")
 
 
 def main() -> int:
