@@ -254,7 +254,6 @@ class Agent {
   std::map<wire::PathId, std::uint64_t> held_paths_;  // being held, since (monotonic ms)
   std::map<wire::PathId, std::uint64_t> blackout_paths_;  // held for want of a route, since
   boost::asio::steady_timer hold_timer_;
-  std::vector<wire::Endpoint> blackout_local_;  // the host's addresses when the blackout began
   boost::asio::steady_timer blackout_grace_timer_;
   bool move_readdressed_ = false;      // an address or route event in the batch being gathered
   bool blackout_readdressed_ = false;  // one since the blackout began

@@ -210,15 +210,12 @@ void Agent::follow_blackout(Path& p, std::uint64_t now, bool no_address) {
     // Addresses or routes changed since the blackout began: this network
     // is configured, send.  Only the link came back: into which network
     // is not known yet.
-    if (blackout_readdressed_ || reported_ != blackout_local_)
+    if (blackout_readdressed_)
       end_blackout(id, "a route again");
     else
       arm_blackout_grace();
     return;
   }
-  // The addresses in use when it began (a round read them; with no
-  // address left, the last round's).
-  if (blackout_paths_.empty()) blackout_local_ = reported_;
   if (!blackout_paths_.try_emplace(id, now).second) return;  // held since an earlier event
   // The kernel would refuse every capsule (ENETUNREACH): the data path
   // keeps the packets instead, as it does for a path held for its peer.
@@ -232,10 +229,7 @@ void Agent::end_blackout(const wire::PathId& id, std::string_view why) {
   if (it == blackout_paths_.end()) return;
   const auto held_ms = common::mono_ms() - it->second;
   blackout_paths_.erase(it);
-  if (blackout_paths_.empty()) {
-    blackout_local_.clear();
-    blackout_readdressed_ = false;
-  }
+  if (blackout_paths_.empty()) blackout_readdressed_ = false;
   // Held for its peer as well (the move round just held it): that hold's
   // end sends everything, through the re-directed tunnel.
   if (held_paths_.count(id)) return;
