@@ -17,5 +17,6 @@ std::uint64_t read_ns(clockid_t id) noexcept {
 std::uint64_t wall_ms() noexcept { return read_ns(CLOCK_REALTIME) / 1'000'000; }
 std::uint64_t wall_ns() noexcept { return read_ns(CLOCK_REALTIME); }
 std::uint64_t mono_ms() noexcept { return read_ns(CLOCK_MONOTONIC) / 1'000'000; }
+std::uint64_t mono_us() noexcept { return read_ns(CLOCK_MONOTONIC) / 1'000; }
 
 }  // namespace ntm::common

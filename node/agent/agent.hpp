@@ -199,7 +199,10 @@ class Agent {
   // now (the host lost its address or default route in a move) is held
   // until a move round finds one, at most kBlackoutHoldMaxMs, and then
   // sends what it kept.  no_address: the host has none at all (no lookup).
-  void follow_blackout(Path& p, std::uint64_t now, bool no_address);
+  // left: the host's addresses before this change (what the path sent
+  // from), so that the data path can tell the new network's route.
+  void follow_blackout(Path& p, std::uint64_t now, bool no_address,
+                       const std::vector<wire::Endpoint>& left);
   void end_blackout(const wire::PathId& id, std::string_view why);
   // The link is back with the address the blackout began with: the same
   // network (an access point roam), or a new one whose address is on its

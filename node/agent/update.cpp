@@ -38,6 +38,16 @@ bool goes_on_without_dc(const PathInfo& i) {
   return i.route == wire::RouteType::direct && !peer_sends_first(i);
 }
 
+// A path whose peer follows our first authentic capsule from a new source
+// (its data path switches to it): what was kept in a blackout may go before
+// the NTM Update, as soon as the route is back.  Not through an RS (it
+// learns our new source from the update only), nor to a peer that sends
+// first (its NAT filters us until the DC re-directs), nor over private
+// addresses (we have most likely left that network).
+bool follows_capsules(const PathInfo& i) {
+  return i.route == wire::RouteType::direct && !i.via_relay && !peer_sends_first(i);
+}
+
 }  // namespace
 
 void Agent::network_changed(std::string_view why, bool link_only) {
@@ -69,7 +79,7 @@ void Agent::network_changed(std::string_view why, bool link_only) {
       const auto now = common::mono_ms();
       blackout_grace_timer_.cancel();
       for (auto& [id, p] : paths_)
-        if (p->info.state == PathState::up) follow_blackout(*p, now, true);
+        if (p->info.state == PathState::up) follow_blackout(*p, now, true, reported_);
       spdlog::debug("network changed ({}): no address yet; {} path(s) held", what,
                     blackout_paths_.size());
       return;
@@ -111,7 +121,7 @@ void Agent::start_move_round(std::string_view why,
     begin_update(*p);
     // After the update: for a relayed path the RS must know our new source
     // before what we kept reaches it.
-    follow_blackout(*p, now, false);
+    follow_blackout(*p, now, false, before);
   }
   // A path still being set up, or a name being directed, waits for the DC
   // too (it resends a Route Direction in flight to where we register from).
@@ -200,7 +210,8 @@ void Agent::release_path(const wire::PathId& id, std::string_view why) {
   spdlog::debug("path {}: {} packet(s) held for {} ms sent ({})", short_id(id), n, held_ms, why);
 }
 
-void Agent::follow_blackout(Path& p, std::uint64_t now, bool no_address) {
+void Agent::follow_blackout(Path& p, std::uint64_t now, bool no_address,
+                            const std::vector<wire::Endpoint>& left) {
   const auto& id = p.info.id;
   const auto c = dp_.counters(id);
   if (!c) return;
@@ -219,7 +230,17 @@ void Agent::follow_blackout(Path& p, std::uint64_t now, bool no_address) {
   if (!blackout_paths_.try_emplace(id, now).second) return;  // held since an earlier event
   // The kernel would refuse every capsule (ENETUNREACH): the data path
   // keeps the packets instead, as it does for a path held for its peer.
-  dp_.hold(id);
+  // Where the peer follows our capsules, the data path sends them itself
+  // at the first packet after the new network's route is there: the move
+  // round runs only once this thread has read that event, a millisecond or
+  // more later on a busy host, and a plain sender's packet would not wait.
+  if (follows_capsules(p.info) && !held_paths_.count(id)) {
+    std::vector<wire::IpAddr> addrs;
+    for (const auto& e : left) addrs.push_back(e.addr);
+    dp_.hold_until_route(id, std::move(addrs));
+  } else {
+    dp_.hold(id);
+  }
   ++p.info.moves.blackout_holds;
   arm_hold_timer();
 }

@@ -42,6 +42,9 @@ struct TunnelCounters {
   std::uint64_t drops = 0;   // failed to open, spoofed inner source, no peer endpoint yet
   wire::Endpoint peer;       // the current sending endpoint
   std::uint64_t last_rx_ms = 0;  // monotonic; 0: never
+  // Blackout holds the data path ended itself at a packet once the route
+  // was back (DataPath::hold_until_route).
+  std::uint64_t route_ends = 0;
 };
 
 // Data-path-wide drop counters (datagrams no tunnel could be blamed for).
@@ -103,6 +106,14 @@ class DataPath {
   // going and the new default route, it cannot, and the agent holds the
   // paths (docs/mobility.md §2, "Blackout").
   virtual bool routable(const wire::Endpoint& to) const = 0;
+  // hold(), for a move's blackout on a path whose peer follows an authentic
+  // capsule from a new source (a direct route to a peer that does not send
+  // first): the data path itself releases it at the first packet sent once
+  // a route to the peer exists from a source not among `left` (the host's
+  // addresses before the blackout), without waiting for the control
+  // thread's round (docs/mobility.md §2, "Blackout").  A later hold(),
+  // install() or release() of the path ends that wait.
+  virtual void hold_until_route(const wire::PathId& path, std::vector<wire::IpAddr> left) = 0;
 
   virtual std::optional<TunnelCounters> counters(const wire::PathId& path) const = 0;
   virtual DataPathCounters totals() const = 0;

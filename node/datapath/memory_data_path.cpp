@@ -93,11 +93,28 @@ void MemoryDataPath::set_address(std::uint32_t vip, std::uint8_t) {
   table_.set_address(vip);
 }
 
+std::optional<wire::IpAddr> MemoryDataPath::source_for(const wire::Endpoint& to) const {
+  if (!routable(to)) return std::nullopt;
+  return sock_.local().addr;
+}
+
 bool MemoryDataPath::inject(std::span<const std::uint8_t> pkt) {
   TunnelTable::Frame frame;
   wire::Endpoint to;
   const std::size_t n = table_.seal_packet(pkt, frame, to);
-  if (n == 0) return false;
+  if (n == 0) {
+    // Kept for a blackout, perhaps the first one after the new network:
+    // as TunDataPath's interface thread does after its batch.  True when
+    // it went out now (with what was kept before it).
+    if (table_.route_check_due() &&
+        table_.end_route_waits([this](const wire::Endpoint& e) { return source_for(e); },
+                               [this](std::span<const std::uint8_t> d, const wire::Endpoint& e) {
+                                 if (tap) tap(d, e);
+                                 sock_.send(d, e);
+                               }) > 0)
+      return true;
+    return false;
+  }
   if (tap) tap(std::span(frame.data(), n), to);
   return sock_.send(std::span(frame.data(), n), to);
 }

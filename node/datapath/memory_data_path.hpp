@@ -40,6 +40,9 @@ class MemoryDataPath final : public DataPath {
   bool routable(const wire::Endpoint& to) const override {
     return !(no_route && no_route(to)) && has_route(to);
   }
+  void hold_until_route(const wire::PathId& p, std::vector<wire::IpAddr> left) override {
+    table_.hold_until_route(p, std::move(left));
+  }
   bool holding(const wire::PathId& p) const { return table_.holding(p); }
   std::optional<TunnelCounters> counters(const wire::PathId& p) const override;
   DataPathCounters totals() const override { return table_.totals(); }
@@ -70,6 +73,9 @@ class MemoryDataPath final : public DataPath {
  private:
   void wait_readable();
   void drain_socket();
+  // Where a datagram to `to` would leave from: this socket's address, when
+  // routable(to).
+  std::optional<wire::IpAddr> source_for(const wire::Endpoint& to) const;
 
   common::UdpSocket sock_;
   boost::asio::posix::stream_descriptor watch_;  // readiness of sock_ (does not own it)

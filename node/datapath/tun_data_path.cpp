@@ -268,6 +268,12 @@ void TunDataPath::outbound_loop() {
       }
     }
     flush();
+    // A packet of this batch was kept for a blackout: if the new network
+    // is there, what was kept goes now, ahead of the next read.
+    if (table_.route_check_due())
+      table_.end_route_waits(route_source, [&](std::span<const std::uint8_t> d, const wire::Endpoint& to) {
+        if (!sock_.send(d, to)) table_.send_errors.fetch_add(1, std::memory_order_relaxed);
+      });
   }
 }
 

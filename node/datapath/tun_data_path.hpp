@@ -43,6 +43,9 @@ class TunDataPath final : public DataPath {
   void hold(const wire::PathId& p) override { table_.hold(p); }
   std::size_t release(const wire::PathId& p) override;
   bool routable(const wire::Endpoint& to) const override { return has_route(to); }
+  void hold_until_route(const wire::PathId& p, std::vector<wire::IpAddr> left) override {
+    table_.hold_until_route(p, std::move(left));
+  }
   std::optional<TunnelCounters> counters(const wire::PathId& p) const override;
   DataPathCounters totals() const override { return table_.totals(); }
 

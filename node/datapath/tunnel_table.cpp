@@ -84,6 +84,7 @@ TunnelCounters Tunnel::counters() const {
     c.peer = peer_;
   }
   c.rx_packets = rx_packets.load();
+  c.route_ends = route_ends.load();
   c.rx_bytes = rx_bytes.load();
   c.drops = drops.load();
   c.last_rx_ms = last_rx_ms.load();
@@ -92,6 +93,11 @@ TunnelCounters Tunnel::counters() const {
 
 void TunnelTable::install(const TunnelConfig& c) {
   auto t = std::make_shared<Tunnel>(c);
+  {
+    // A re-direction: whether what is kept may go, the control plane says.
+    std::lock_guard hold(hold_mu_);
+    route_wait_.erase(c.path);
+  }
   std::unique_lock lock(mu_);
   previous_.erase(c.path);
   if (auto it = by_path_.find(c.path); it != by_path_.end()) {
@@ -109,6 +115,7 @@ void TunnelTable::install(const TunnelConfig& c) {
 void TunnelTable::remove(const wire::PathId& p) {
   {
     std::lock_guard hold(hold_mu_);
+    route_wait_.erase(p);
     if (auto h = held_.find(p); h != held_.end()) {
       held_total_ -= h->second.size();
       held_.erase(h);
@@ -177,7 +184,20 @@ DataPathCounters TunnelTable::totals() const {
 void TunnelTable::hold(const wire::PathId& p) {
   std::lock_guard lock(hold_mu_);
   held_.try_emplace(p);
+  route_wait_.erase(p);  // held for the peer: the control plane ends it
   any_held_.store(true, std::memory_order_relaxed);
+}
+
+void TunnelTable::hold_until_route(const wire::PathId& p, std::vector<wire::IpAddr> left) {
+  std::lock_guard lock(hold_mu_);
+  held_.try_emplace(p);
+  route_wait_[p] = std::move(left);
+  any_held_.store(true, std::memory_order_relaxed);
+}
+
+bool TunnelTable::route_check_due() const noexcept {
+  return route_due_.load(std::memory_order_relaxed) &&
+         common::mono_us() - route_checked_us_.load(std::memory_order_relaxed) >= kRouteCheckEveryUs;
 }
 
 bool TunnelTable::holding(const wire::PathId& p) const {
@@ -196,6 +216,7 @@ TunnelTable::Kept TunnelTable::keep_if_held(const wire::PathId& p,
   if (it->second.size() >= kMaxHeld || held_total_ >= kMaxHeldTotal) return Kept::full;
   it->second.emplace_back(pkt.begin(), pkt.end());
   ++held_total_;
+  if (!route_wait_.empty() && route_wait_.count(p)) route_due_.store(true, std::memory_order_relaxed);
   return Kept::kept;
 }
 

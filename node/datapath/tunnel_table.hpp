@@ -10,6 +10,7 @@
 // its receiving half is used by one receiving thread at a time.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <deque>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "datapath/data_path.hpp"
+#include "ntm/common/clock.hpp"
 #include "ntm/wire/capsule.hpp"
 
 namespace ntm::node {
@@ -60,6 +62,8 @@ class Tunnel {
   TunnelCounters counters() const;
 
   std::atomic<std::uint64_t> rx_packets{0}, rx_bytes{0}, drops{0}, last_rx_ms{0};
+  // Blackout holds the data path ended itself (TunnelTable::end_route_waits).
+  std::atomic<std::uint64_t> route_ends{0};
 
  private:
   wire::PathId path_;
@@ -137,6 +141,31 @@ class TunnelTable {
   template <class F>
   std::size_t release(const wire::PathId& p, F&& send);
 
+  // A blackout hold (docs/mobility.md §2, "Blackout") the data path may
+  // end by itself: hold(p), and when a packet is kept on p once a datagram
+  // to the tunnel's peer would leave from a source not among `left` (the
+  // host's addresses before the blackout: the new network is configured),
+  // release it there and then, instead of at the control thread's move
+  // round, a millisecond or more later.  Only for a path whose peer
+  // follows an authentic capsule from a new source (a direct route to a
+  // peer that does not send first): the NTM Update may come after the
+  // data.  The wait ends without a release on hold() (a hold for the
+  // peer: the control plane's to end), install() of a new tunnel for p (a
+  // re-direction), release() and remove().
+  void hold_until_route(const wire::PathId& p, std::vector<wire::IpAddr> left);
+  // A packet was kept on such a path since the last check, and that check
+  // is kRouteCheckEveryUs old: the interface thread calls end_route_waits
+  // after its batch (a route lookup costs tens of us; a busy sender's
+  // packets must not each pay it).
+  static constexpr std::uint64_t kRouteCheckEveryUs = 200;
+  bool route_check_due() const noexcept;
+  // source(to) -> std::optional<wire::IpAddr>: the address a datagram to
+  // `to` would leave from now, nothing without a route (route_source).
+  // Releases, as release() does, each waiting path whose way out is back;
+  // returns how many packets went.  Not under a Reader.
+  template <class Source, class F>
+  std::size_t end_route_waits(Source&& source, F&& send);
+
   // One IPv4 packet that did not come from the interface's read loop (a
   // kept one, a test's): copied into frame at NTM_HDR_LEN and sealed as
   // Reader::seal_outgoing does; 0 if refused (counted).
@@ -173,6 +202,11 @@ class TunnelTable {
   mutable std::unordered_map<wire::PathId, std::deque<std::vector<std::uint8_t>>, IdHash> held_;
   mutable std::atomic<bool> any_held_{false};
   mutable std::size_t held_total_ = 0;  // packets in held_, under hold_mu_
+  // Paths of held_ the data path may release itself, with the addresses the
+  // host had before (hold_until_route); under hold_mu_.
+  std::unordered_map<wire::PathId, std::vector<wire::IpAddr>, IdHash> route_wait_;
+  mutable std::atomic<bool> route_due_{false};
+  std::atomic<std::uint64_t> route_checked_us_{0};
 
   mutable std::shared_mutex mu_;
   std::unordered_map<wire::PathId, std::shared_ptr<Tunnel>, IdHash> by_path_;
@@ -190,6 +224,7 @@ std::size_t TunnelTable::release(const wire::PathId& p, F&& send) {
     {
       std::lock_guard lock(hold_mu_);
       auto it = held_.find(p);
+      route_wait_.erase(p);
       if (it == held_.end()) return n;
       if (it->second.empty()) {
         held_.erase(it);
@@ -207,6 +242,33 @@ std::size_t TunnelTable::release(const wire::PathId& p, F&& send) {
       ++n;
     }
   }
+}
+
+template <class Source, class F>
+std::size_t TunnelTable::end_route_waits(Source&& source, F&& send) {
+  route_due_.store(false, std::memory_order_relaxed);
+  route_checked_us_.store(common::mono_us(), std::memory_order_relaxed);
+  std::vector<std::pair<wire::PathId, std::vector<wire::IpAddr>>> waits;
+  {
+    std::lock_guard lock(hold_mu_);
+    waits.assign(route_wait_.begin(), route_wait_.end());
+  }
+  std::size_t n = 0;
+  for (const auto& [p, left] : waits) {
+    auto t = find(p);
+    if (!t) continue;
+    // The route lookup runs under no lock: the control thread may end the
+    // wait meanwhile (its round, a hold for the peer), and then decides.
+    const std::optional<wire::IpAddr> from = source(t->peer());
+    if (!from || std::find(left.begin(), left.end(), *from) != left.end()) continue;
+    {
+      std::lock_guard lock(hold_mu_);
+      if (route_wait_.erase(p) == 0) continue;
+    }
+    t->route_ends.fetch_add(1, std::memory_order_relaxed);
+    n += release(p, send);
+  }
+  return n;
 }
 
 // The inner packet's addresses (host order); false unless it is a whole

@@ -42,26 +42,32 @@ bool carrier_of(const sockaddr_storage& src) {
 
 }  // namespace
 
-bool has_route(const wire::Endpoint& to) noexcept {
-  if (to.empty()) return false;
+std::optional<wire::IpAddr> route_source(const wire::Endpoint& to) noexcept {
+  if (to.empty()) return std::nullopt;
   sockaddr_storage ss{};
   const socklen_t len = common::to_sockaddr(to, ss);
-  if (len == 0) return false;
+  if (len == 0) return std::nullopt;
   const int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  // No socket (out of descriptors): say yes, so that nothing is held for a
-  // reason that has nothing to do with routes.
-  if (fd < 0) return true;
+  // No socket (out of descriptors): say "the address the socket would
+  // have", so that nothing is held for a reason that has nothing to do with
+  // routes.
+  if (fd < 0) return wire::IpAddr{};
   // UDP connect() is the route lookup and the choice of a source address,
   // nothing more: ENETUNREACH without a route, EADDRNOTAVAIL (or EINVAL)
   // without an address to send from.
-  bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0;
-  if (ok) {
+  std::optional<wire::IpAddr> out;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0) {
     sockaddr_storage src{};
     socklen_t slen = sizeof src;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&src), &slen) == 0) ok = carrier_of(src);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&src), &slen) != 0)
+      out = wire::IpAddr{};  // a route, from an address it would not say
+    else if (carrier_of(src))
+      out = common::from_sockaddr(src).addr;
   }
   ::close(fd);
-  return ok;
+  return out;
 }
+
+bool has_route(const wire::Endpoint& to) noexcept { return route_source(to).has_value(); }
 
 }  // namespace ntm::node

@@ -6,6 +6,8 @@
 // refused with ENETUNREACH and lost (docs/mobility.md §2, "Blackout").
 #pragma once
 
+#include <optional>
+
 #include "ntm/wire/types.hpp"
 
 namespace ntm::node {
@@ -15,5 +17,11 @@ namespace ntm::node {
 // none.  Costs a socket, a route lookup and an address dump, tens of us:
 // for rtnetlink events, not for packets.
 bool has_route(const wire::Endpoint& to) noexcept;
+
+// The same question, answered with the source address a datagram to `to`
+// would leave from now; nothing when it could not leave.  The data path
+// asks it to end a blackout hold by itself once the new network is
+// configured (a source other than the host had before).
+std::optional<wire::IpAddr> route_source(const wire::Endpoint& to) noexcept;
 
 }  // namespace ntm::node

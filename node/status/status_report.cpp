@@ -54,6 +54,9 @@ std::string status_json(const AgentStatus& s, const std::string& fqdn) {
                                 {"redirects", p.moves.redirects},
                                 {"standby_switches", p.moves.standby_switches},
                                 {"blackout_holds", p.moves.blackout_holds},
+                                // Of those, ended by the data path at a packet
+                                // once the new network's route was there.
+                                {"blackout_data_path_releases", c.route_ends},
                                 {"standby_lost", p.moves.standby_lost},
                                 {"last_update_ms", p.moves.last_update_ms}}}});
   }
@@ -93,7 +96,8 @@ std::string status_text(const AgentStatus& s, const std::string& fqdn) {
         << p.moves.updates_refused << "; re-directed " << p.moves.redirects
         << " times; onto the stand-by relay " << p.moves.standby_switches
         << " times; stand-by leg silent " << p.moves.standby_lost << " times; held without a route "
-        << p.moves.blackout_holds << " times\n";
+        << p.moves.blackout_holds << " times (sent by the data path as the route came back "
+        << c.route_ends << ")\n";
   }
   o << "  drops: unknown path " << s.totals.unknown_path << ", no tunnel " << s.totals.no_tunnel
     << ", bad packet " << s.totals.bad_packet << ", send errors " << s.totals.send_errors

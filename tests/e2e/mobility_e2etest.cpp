@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dc_in_process.hpp"
@@ -247,6 +248,77 @@ TEST_CASE("e2e: packets sent while the host has no route are kept and delivered 
   for (std::size_t i = 0; i < sent.size(); ++i) CHECK(cn.dp.delivered()[before + i] == sent[i]);
   CHECK(cn.dp.counters(id)->peer == mn.dp.local());
   CHECK(mn.dp.counters(id)->drops == 0);
+  exchange(w.io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  w.dc.stop();
+}
+
+TEST_CASE("e2e: what was kept goes at the first packet once the new network's route is there") {
+  // The data path ends the blackout itself, before the control thread's
+  // move round: the peer follows an authentic capsule from a new source.
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w;
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0"), cn(w.io, w.cn_text, "127.0.0.3:0");
+  w.connect(mn, cn);
+  exchange(w.io, mn, cn);
+  const auto id = lose_route(w, mn, false);
+  const auto before = cn.dp.delivered().size();
+  std::vector<std::vector<std::uint8_t>> sent;
+  for (int i = 0; i < 3; ++i) {
+    sent.push_back(udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "kept " + std::to_string(i)));
+    CHECK_FALSE(mn.dp.inject(sent.back()));
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+  }
+  // The new address and its route, not yet read by the agent (no event
+  // handled): the next packet takes everything with it.
+  mn.dp.no_route = nullptr;
+  mn.dp.rebind(endpoint("127.0.0.4:0"));
+  sent.push_back(udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "first on the new network"));
+  CHECK(mn.dp.inject(sent.back()));
+  CHECK_FALSE(mn.dp.holding(id));
+  CHECK(mn.dp.counters(id)->route_ends == 1);
+  CHECK(mn.agent.status().moves == 1);  // only the round that found no route
+  REQUIRE(run_until(w.io, [&] { return cn.dp.delivered().size() >= before + sent.size(); }));
+  REQUIRE(cn.dp.delivered().size() == before + sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) CHECK(cn.dp.delivered()[before + i] == sent[i]);
+  CHECK(cn.dp.counters(id)->peer == mn.dp.local());  // followed the capsules
+  // The round for the event comes after and confirms the move.
+  mn.agent.network_changed("test: new network");
+  REQUIRE(run_until(w.io, [&] { return path_to(mn, "cn.e2e.test")->moves.updates_answered == 1; }));
+  CHECK(path_to(mn, "cn.e2e.test")->moves.blackout_holds == 1);
+  exchange(w.io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  w.dc.stop();
+}
+
+TEST_CASE("e2e: a path whose peer must send first stays held for the round, even once the route is back") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w;
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0"),
+      cn(w.io, w.cn_text, "127.0.0.3:0", {endpoint("10.2.0.2:4520")});
+  w.connect(mn, cn);
+  REQUIRE(path_to(mn, "cn.e2e.test")->route == wire::RouteType::direct);
+  REQUIRE(cn.agent.status().behind_nat);  // its NAT would filter our new address
+  exchange(w.io, mn, cn);
+  const auto id = lose_route(w, mn, false);
+  const auto before = cn.dp.delivered().size();
+  const auto kept = udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "kept for the DC's word");
+  CHECK_FALSE(mn.dp.inject(kept));
+  std::this_thread::sleep_for(std::chrono::microseconds(300));
+  mn.dp.no_route = nullptr;
+  mn.dp.rebind(endpoint("127.0.0.4:0"));
+  const auto next = udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "also kept");
+  CHECK_FALSE(mn.dp.inject(next));
+  CHECK(mn.dp.holding(id));
+  CHECK(mn.dp.counters(id)->route_ends == 0);
+  CHECK(cn.dp.delivered().size() == before);
+  // The round: the DC re-directs the path, the CN sends first, then both go.
+  mn.agent.network_changed("test: new network");
+  REQUIRE(run_until(w.io, [&] { return cn.dp.delivered().size() >= before + 2; }, 5000));
+  CHECK(cn.dp.delivered()[before] == kept);
+  CHECK(cn.dp.delivered()[before + 1] == next);
   exchange(w.io, mn, cn);
   mn.agent.stop();
   cn.agent.stop();

@@ -87,7 +87,6 @@ TEST_CASE("ntm-rs process: an end moves, forwarding follows, bad updates do not 
   const auto nd = direct_nated(mn, cn, "cn.test.example");
   const wire::PathId path = nd.path;
   const auto* to_mn = &nd.to_mn;
-  const auto* to_cn = &nd.to_cn;
   REQUIRE(to_mn->route == wire::RouteType::relay);
   REQUIRE(to_mn->relay_key);
   const std::uint8_t epoch = to_mn->key_epoch;

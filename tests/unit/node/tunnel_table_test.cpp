@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -281,6 +282,102 @@ TEST_CASE("tunnel table: holding is bounded, and a removed path holds nothing") 
   t.mn.remove(t.path);
   CHECK_FALSE(t.mn.holding(t.path));
   CHECK(t.mn.release(t.path, [](auto, auto) { FAIL("the path is gone"); }) == 0);
+}
+
+// A move's blackout on a path whose peer follows our capsules: the data
+// path ends the hold itself (docs/mobility.md §2, "Blackout").
+TEST_CASE("tunnel table: a blackout hold ends at a packet once the route leaves from a new address") {
+  Pair t;
+  const auto old_addr = wire::IpAddr::v4(0x0a000001), new_addr = wire::IpAddr::v4(0x0b000001);
+  t.mn.hold_until_route(t.path, {old_addr});
+  CHECK(t.mn.holding(t.path));
+  CHECK_FALSE(t.mn.route_check_due());  // nothing kept yet
+  std::vector<std::vector<std::uint8_t>> kept;
+  std::vector<wire::Endpoint> asked;
+  std::optional<wire::IpAddr> source;  // the route lookup's answer
+  auto lookup = [&](const wire::Endpoint& to) {
+    asked.push_back(to);
+    return source;
+  };
+  std::vector<std::vector<std::uint8_t>> inner;
+  auto send = [&](std::span<const std::uint8_t> datagram, const wire::Endpoint& to) {
+    CHECK(to == ep(0x0a000002, 4520));
+    std::vector<std::uint8_t> d(datagram.begin(), datagram.end()), got;
+    CHECK(t.open(t.cn, d, ep(0x0b000001, 4520), &got) == Opened::packet);
+    inner.push_back(got);
+  };
+  auto keep_one = [&](std::size_t i) {
+    // The checks are at most every kRouteCheckEveryUs.
+    std::this_thread::sleep_for(std::chrono::microseconds(TunnelTable::kRouteCheckEveryUs + 100));
+    kept.push_back(packet(kMnVip, kCnVip, 30 + i));
+    CHECK(t.seal(t.mn, kept.back()).empty());
+    CHECK(t.mn.route_check_due());
+  };
+  // No route yet: kept.
+  keep_one(0);
+  CHECK(t.mn.end_route_waits(lookup, send) == 0);
+  CHECK(asked == std::vector<wire::Endpoint>{ep(0x0a000002, 4520)});  // the tunnel's peer
+  CHECK(t.mn.holding(t.path));
+  CHECK_FALSE(t.mn.route_check_due());  // until the next kept packet
+  // A route from the address the host had before: the link came back, into
+  // which network the control plane finds out; still kept.
+  source = old_addr;
+  keep_one(1);
+  CHECK(t.mn.end_route_waits(lookup, send) == 0);
+  CHECK(t.mn.holding(t.path));
+  // A checked packet's successor within kRouteCheckEveryUs waits for the
+  // next check (none is due).
+  kept.push_back(packet(kMnVip, kCnVip, 40));
+  CHECK(t.seal(t.mn, kept.back()).empty());
+  CHECK_FALSE(t.mn.route_check_due());
+  // The new network: everything kept goes, oldest first, and the path
+  // sends at once again.
+  source = new_addr;
+  keep_one(3);
+  CHECK(t.mn.end_route_waits(lookup, send) == 4);
+  CHECK(inner == kept);
+  CHECK_FALSE(t.mn.holding(t.path));
+  CHECK(t.mn.find(t.path)->counters().route_ends == 1);
+  CHECK_FALSE(t.seal(t.mn, packet(kMnVip, kCnVip)).empty());
+  CHECK(t.mn.find(t.path)->counters().drops == 0);
+}
+
+TEST_CASE("tunnel table: a hold for the peer, a re-direction or a release ends the wait for the route") {
+  const auto new_addr = wire::IpAddr::v4(0x0b000001);
+  auto lookup = [&](const wire::Endpoint&) { return std::optional<wire::IpAddr>(new_addr); };
+  auto no_send = [](auto, auto) { FAIL("the control plane ends this hold"); };
+  auto keep = [](Pair& t) {
+    std::this_thread::sleep_for(std::chrono::microseconds(TunnelTable::kRouteCheckEveryUs + 100));
+    CHECK(t.seal(t.mn, packet(kMnVip, kCnVip)).empty());
+  };
+  SUBCASE("held for the peer as well") {
+    Pair t;
+    t.mn.hold_until_route(t.path, {});
+    t.mn.hold(t.path);
+    keep(t);
+    CHECK_FALSE(t.mn.route_check_due());
+    CHECK(t.mn.end_route_waits(lookup, no_send) == 0);
+    CHECK(t.mn.holding(t.path));
+  }
+  SUBCASE("re-directed: a new tunnel for the path") {
+    Pair t;
+    t.mn.hold_until_route(t.path, {});
+    t.mn.install({t.path, 4, wire::Role::initiator, wire::SecretKey::random(), kMnVip, kCnVip,
+                  ep(0x0a000002, 4520)});
+    keep(t);
+    CHECK_FALSE(t.mn.route_check_due());
+    CHECK(t.mn.end_route_waits(lookup, no_send) == 0);
+    CHECK(t.mn.holding(t.path));
+  }
+  SUBCASE("released by the control plane, then held for the peer") {
+    Pair t;
+    t.mn.hold_until_route(t.path, {});
+    CHECK(t.mn.release(t.path, [](auto, auto) {}) == 0);
+    t.mn.hold(t.path);
+    keep(t);
+    CHECK(t.mn.end_route_waits(lookup, no_send) == 0);
+    CHECK(t.mn.holding(t.path));
+  }
 }
 
 TEST_CASE("tunnel table: what all held paths keep together is bounded too") {

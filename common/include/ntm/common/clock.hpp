@@ -12,5 +12,7 @@ std::uint64_t wall_ms() noexcept;
 std::uint64_t wall_ns() noexcept;
 // Monotonic milliseconds (timers, intervals).
 std::uint64_t mono_ms() noexcept;
+// Monotonic microseconds (rate limits finer than a millisecond).
+std::uint64_t mono_us() noexcept;
 
 }  // namespace ntm::common
