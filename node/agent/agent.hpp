@@ -202,7 +202,7 @@ class Agent {
   // left: the host's addresses before this change (what the path sent
   // from), so that the data path can tell the new network's route.
   void follow_blackout(Path& p, std::uint64_t now, bool no_address,
-                       const std::vector<wire::Endpoint>& left);
+                       const std::vector<wire::Endpoint>& left, RouteCheck& routes);
   void end_blackout(const wire::PathId& id, std::string_view why);
   // The link is back with the address the blackout began with: the same
   // network (an access point roam), or a new one whose address is on its

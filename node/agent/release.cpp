@@ -60,7 +60,7 @@ Agent::PathMap::iterator Agent::let_go(PathMap::iterator it, std::uint64_t now,
         if (d->second.since_ms < oldest->second.since_ms) oldest = d;
       dormant_.erase(oldest);
     }
-    dormant_[p.info.peer_view] = Dormant{p.info.peer.fqdn.name, now};
+    dormant_[p.info.peer_view] = Dormant{p.info.peer.fqdn.name, now, {}, false};
   }
   p.retry.cancel();
   p.update_timer.cancel();

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent_internal.hpp"
+#include "mobility/route_check.hpp"
 #include "ntm/common/clock.hpp"
 
 namespace ntm::node {
@@ -77,9 +78,10 @@ void Agent::network_changed(std::string_view why, bool link_only) {
       // What the paths send until an address and a route are back would
       // be refused by the kernel: keep it (docs/mobility.md, "Blackout").
       const auto now = common::mono_ms();
+      RouteCheck no_lookups;  // no address: nothing to look up
       blackout_grace_timer_.cancel();
       for (auto& [id, p] : paths_)
-        if (p->info.state == PathState::up) follow_blackout(*p, now, true, reported_);
+        if (p->info.state == PathState::up) follow_blackout(*p, now, true, reported_, no_lookups);
       spdlog::debug("network changed ({}): no address yet; {} path(s) held", what,
                     blackout_paths_.size());
       return;
@@ -104,6 +106,7 @@ void Agent::start_move_round(std::string_view why,
   // The updates carry what the round registers with (send_update).
   reported_ = now_local;
   blackout_grace_timer_.cancel();  // this round decides again
+  RouteCheck routes;
   std::size_t live = 0;
   bool needs_dc = false;
   for (auto& [id, p] : paths_) {
@@ -121,7 +124,7 @@ void Agent::start_move_round(std::string_view why,
     begin_update(*p);
     // After the update: for a relayed path the RS must know our new source
     // before what we kept reaches it.
-    follow_blackout(*p, now, false, before);
+    follow_blackout(*p, now, false, before, routes);
   }
   // A path still being set up, or a name being directed, waits for the DC
   // too (it resends a Route Direction in flight to where we register from).
@@ -211,12 +214,12 @@ void Agent::release_path(const wire::PathId& id, std::string_view why) {
 }
 
 void Agent::follow_blackout(Path& p, std::uint64_t now, bool no_address,
-                            const std::vector<wire::Endpoint>& left) {
+                            const std::vector<wire::Endpoint>& left, RouteCheck& routes) {
   const auto& id = p.info.id;
   const auto c = dp_.counters(id);
   if (!c) return;
   // Where the path's capsules go now: the peer, the RS, the stand-by relay.
-  if (!no_address && dp_.routable(c->peer)) {
+  if (!no_address && dp_.routable(c->peer, routes)) {
     if (!blackout_paths_.count(id)) return;
     // Addresses or routes changed since the blackout began: this network
     // is configured, send.  Only the link came back: into which network
@@ -254,9 +257,11 @@ void Agent::end_blackout(const wire::PathId& id, std::string_view why) {
   // Held for its peer as well (the move round just held it): that hold's
   // end sends everything, through the re-directed tunnel.
   if (held_paths_.count(id)) return;
+  // Nothing left when the data path ended the hold at a packet already
+  // (hold_until_route).
   const std::size_t n = dp_.release(id);
-  spdlog::debug("path {}: {} packet(s) kept for {} ms without a route sent ({})", short_id(id), n,
-                held_ms, why);
+  spdlog::debug("path {}: no route for {} ms ({}); {} kept packet(s) sent now", short_id(id),
+                held_ms, why, n);
 }
 
 void Agent::arm_blackout_grace() {
@@ -268,9 +273,10 @@ void Agent::arm_blackout_grace() {
     if (ec || alive.expired()) return;
     // No address event since the link came back: the same network.
     std::vector<wire::PathId> ready;
+    RouteCheck routes;
     for (const auto& [id, since] : blackout_paths_) {
       const auto c = dp_.counters(id);
-      if (c && dp_.routable(c->peer)) ready.push_back(id);
+      if (c && dp_.routable(c->peer, routes)) ready.push_back(id);
     }
     for (const auto& id : ready) end_blackout(id, "the link is back, same address");
   });

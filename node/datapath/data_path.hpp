@@ -20,6 +20,8 @@
 
 namespace ntm::node {
 
+class RouteCheck;  // mobility/route_check.hpp
+
 // One tunnel as the control plane installs it.
 struct TunnelConfig {
   wire::PathId path;
@@ -104,8 +106,9 @@ class DataPath {
   // Whether a datagram to `to` could leave the host now (a route and a
   // source address exist).  In a move's blackout, between the old address
   // going and the new default route, it cannot, and the agent holds the
-  // paths (docs/mobility.md §2, "Blackout").
-  virtual bool routable(const wire::Endpoint& to) const = 0;
+  // paths (docs/mobility.md §2, "Blackout").  `round` holds the lookups of
+  // the agent's current round (each destination asked once).
+  virtual bool routable(const wire::Endpoint& to, RouteCheck& round) const = 0;
   // hold(), for a move's blackout on a path whose peer follows an authentic
   // capsule from a new source (a direct route to a peer that does not send
   // first): the data path itself releases it at the first packet sent once

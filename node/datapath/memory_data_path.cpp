@@ -94,7 +94,8 @@ void MemoryDataPath::set_address(std::uint32_t vip, std::uint8_t) {
 }
 
 std::optional<wire::IpAddr> MemoryDataPath::source_for(const wire::Endpoint& to) const {
-  if (!routable(to)) return std::nullopt;
+  RouteCheck round;
+  if (!routable(to, round)) return std::nullopt;
   return sock_.local().addr;
 }
 

@@ -37,8 +37,8 @@ class MemoryDataPath final : public DataPath {
   bool send_packet(std::span<const std::uint8_t> pkt) override { return inject(pkt); }
   void hold(const wire::PathId& p) override { table_.hold(p); }
   std::size_t release(const wire::PathId& p) override;
-  bool routable(const wire::Endpoint& to) const override {
-    return !(no_route && no_route(to)) && has_route(to);
+  bool routable(const wire::Endpoint& to, RouteCheck& round) const override {
+    return !(no_route && no_route(to)) && round.has_route(to);
   }
   void hold_until_route(const wire::PathId& p, std::vector<wire::IpAddr> left) override {
     table_.hold_until_route(p, std::move(left));

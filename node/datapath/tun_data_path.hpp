@@ -42,7 +42,9 @@ class TunDataPath final : public DataPath {
   bool send_packet(std::span<const std::uint8_t> pkt) override;
   void hold(const wire::PathId& p) override { table_.hold(p); }
   std::size_t release(const wire::PathId& p) override;
-  bool routable(const wire::Endpoint& to) const override { return has_route(to); }
+  bool routable(const wire::Endpoint& to, RouteCheck& round) const override {
+    return round.has_route(to);
+  }
   void hold_until_route(const wire::PathId& p, std::vector<wire::IpAddr> left) override {
     table_.hold_until_route(p, std::move(left));
   }
