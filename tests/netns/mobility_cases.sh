@@ -269,6 +269,10 @@ run_case() {
   local upd red
   upd=$(jq -r '"\(.updates_answered // 0)/\(.updates_sent // 0)"' <<<"$ma" 2>/dev/null)
   red=$(jq -r '.redirects // 0' <<<"$ma" 2>/dev/null)
+  # Whether the move held the path for want of a route, and who ended it
+  # (informational: it depends on how ntmd's reads split the move's events).
+  local bh
+  bh=$(jq -r '"\(.blackout_holds // 0), ended by the data path \(.blackout_data_path_releases // 0)"' <<<"$ma" 2>/dev/null)
   local res=PASS
   [ "$rc" -ne 0 ] && res=FAIL
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$mv" "$cn" "${rb:-none}" "${ra:-none}" \
@@ -276,7 +280,7 @@ run_case() {
   local detail="m $mv, CN $cn: route ${rb:-none} -> ${ra:-none} ${sa:-} (expected $want, up after ${t_up} s), download ${transfer}"
   detail+=", m->CN gap ${gf[0]} ms from-configured ${gf[1]} ms lost ${gf[2]}"
   [ "$back" = 1 ] && detail+=", CN->m gap ${gb[0]} ms from-configured ${gb[1]} ms lost ${gb[2]}"
-  detail+=", on the path so far: updates answered/sent $upd, re-directions $red"
+  detail+=", on the path so far: updates answered/sent $upd, re-directions $red, held without a route ${bh:--}"
   [ -n "$PREP_NOTE" ] && detail+=" [$PREP_NOTE]"
   [ "${#why[@]}" -gt 0 ] && detail+=" -- ${why[*]}"
   check "case $id" "$rc" "$detail"
