@@ -255,7 +255,13 @@ class Agent {
   std::uint64_t moves_ = 0;
   std::uint64_t deferred_registrations_ = 0;
   std::map<wire::PathId, std::uint64_t> held_paths_;  // being held, since (monotonic ms)
-  std::map<wire::PathId, std::uint64_t> blackout_paths_;  // held for want of a route, since
+  struct Blackout {
+    std::uint64_t since_ms = 0;  // monotonic
+    // The data path's count of holds it ended itself (route_ends) when
+    // this one began: once it has moved, the data path sends again.
+    std::uint64_t route_ends = 0;
+  };
+  std::map<wire::PathId, Blackout> blackout_paths_;  // held for want of a route
   boost::asio::steady_timer hold_timer_;
   boost::asio::steady_timer blackout_grace_timer_;
   bool move_readdressed_ = false;      // an address or route event in the batch being gathered

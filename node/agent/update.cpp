@@ -230,7 +230,14 @@ void Agent::follow_blackout(Path& p, std::uint64_t now, bool no_address,
       arm_blackout_grace();
     return;
   }
-  if (!blackout_paths_.try_emplace(id, now).second) return;  // held since an earlier event
+  if (auto it = blackout_paths_.find(id); it != blackout_paths_.end()) {
+    // Held since an earlier event, unless the data path ended that hold at
+    // the route's return and this event took the route away again before
+    // a round could see it back: a new blackout.
+    if (c->route_ends == it->second.route_ends) return;
+    blackout_paths_.erase(it);
+  }
+  blackout_paths_.emplace(id, Blackout{now, c->route_ends});
   // The kernel would refuse every capsule (ENETUNREACH): the data path
   // keeps the packets instead, as it does for a path held for its peer.
   // Where the peer follows our capsules, the data path sends them itself
@@ -251,7 +258,7 @@ void Agent::follow_blackout(Path& p, std::uint64_t now, bool no_address,
 void Agent::end_blackout(const wire::PathId& id, std::string_view why) {
   auto it = blackout_paths_.find(id);
   if (it == blackout_paths_.end()) return;
-  const auto held_ms = common::mono_ms() - it->second;
+  const auto held_ms = common::mono_ms() - it->second.since_ms;
   blackout_paths_.erase(it);
   if (blackout_paths_.empty()) blackout_readdressed_ = false;
   // Held for its peer as well (the move round just held it): that hold's
@@ -274,7 +281,7 @@ void Agent::arm_blackout_grace() {
     // No address event since the link came back: the same network.
     std::vector<wire::PathId> ready;
     RouteCheck routes;
-    for (const auto& [id, since] : blackout_paths_) {
+    for (const auto& [id, b] : blackout_paths_) {
       const auto c = dp_.counters(id);
       if (c && dp_.routable(c->peer, routes)) ready.push_back(id);
     }
@@ -286,7 +293,7 @@ void Agent::arm_hold_timer() {
   if (held_paths_.empty() && blackout_paths_.empty()) return;
   std::uint64_t first = UINT64_MAX;  // the earliest end of a hold
   for (const auto& [id, since] : held_paths_) first = std::min(first, since + kHoldMaxMs);
-  for (const auto& [id, since] : blackout_paths_) first = std::min(first, since + kBlackoutHoldMaxMs);
+  for (const auto& [id, b] : blackout_paths_) first = std::min(first, b.since_ms + kBlackoutHoldMaxMs);
   const auto now = common::mono_ms();
   const auto due = first > now ? first - now : 0;
   hold_timer_.expires_after(std::chrono::milliseconds(due));
@@ -299,8 +306,8 @@ void Agent::arm_hold_timer() {
       if (fired - since >= kHoldMaxMs) late.push_back(id);
     for (const auto& id : late) release_path(id, "no answer yet");
     late.clear();
-    for (const auto& [id, since] : blackout_paths_)
-      if (fired - since >= kBlackoutHoldMaxMs) late.push_back(id);
+    for (const auto& [id, b] : blackout_paths_)
+      if (fired - b.since_ms >= kBlackoutHoldMaxMs) late.push_back(id);
     for (const auto& id : late) end_blackout(id, "still no route");
     arm_hold_timer();
   });

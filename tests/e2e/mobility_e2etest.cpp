@@ -293,6 +293,37 @@ TEST_CASE("e2e: what was kept goes at the first packet once the new network's ro
   w.dc.stop();
 }
 
+TEST_CASE("e2e: the route gone again before a round saw it back: the path is held again") {
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w;
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0"), cn(w.io, w.cn_text, "127.0.0.3:0");
+  w.connect(mn, cn);
+  exchange(w.io, mn, cn);
+  const auto id = lose_route(w, mn, false);
+  // The new network for a moment: the data path ends the hold at a packet.
+  mn.dp.no_route = nullptr;
+  mn.dp.rebind(endpoint("127.0.0.4:0"));
+  std::this_thread::sleep_for(std::chrono::microseconds(300));
+  CHECK(mn.dp.inject(udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "through")));
+  REQUIRE(mn.dp.counters(id)->route_ends == 1);
+  // Gone again; the agent hears of it in the same round as of the return.
+  mn.dp.no_route = [](const wire::Endpoint&) { return true; };
+  mn.agent.network_changed("test: address gone again");
+  REQUIRE(run_until(w.io, [&] { return mn.dp.holding(id); }));
+  CHECK(path_to(mn, "cn.e2e.test")->moves.blackout_holds == 2);
+  const auto kept = udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "kept again");
+  CHECK_FALSE(mn.dp.inject(kept));
+  // And once a round finds a route, it goes.
+  mn.dp.no_route = nullptr;
+  mn.dp.rebind(endpoint("127.0.0.5:0"));
+  mn.agent.network_changed("test: new network");
+  REQUIRE(run_until(w.io, [&] { return !cn.dp.delivered().empty() && cn.dp.delivered().back() == kept; }));
+  exchange(w.io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  w.dc.stop();
+}
+
 TEST_CASE("e2e: a path whose peer must send first stays held for the round, even once the route is back") {
   NTM_REQUIRE_PG_OR_SKIP();
   World w;
