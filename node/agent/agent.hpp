@@ -193,6 +193,9 @@ class Agent {
   // on our move it goes via the relay at once instead of being held until
   // the DC re-directs it (docs/mobility.md, "Stand-by relay").
   bool switch_to_standby(Path& p);
+  // A direct path whose stand-by relay leg carries it after a move
+  // (switch_to_standby says why).
+  bool standby_ready(const Path& p) const;
   void register_after_move(bool now);
   void release_path(const wire::PathId& id, std::string_view why);
   // Blackout (docs/mobility.md §2): a path whose capsules have no route
@@ -204,6 +207,14 @@ class Agent {
   void follow_blackout(Path& p, std::uint64_t now, bool no_address,
                        const std::vector<wire::Endpoint>& left, RouteCheck& routes);
   void end_blackout(const wire::PathId& id, std::string_view why);
+  // The NTM Update Request numbered seq for whoever keeps our end of p (the
+  // peer, the RS; onto_relay: the stand-by leg's RS): the datagram in buf,
+  // its length (0: not sealed), and where it goes.
+  std::size_t seal_update(Path& p, std::uint32_t seq, bool onto_relay, std::span<std::uint8_t> buf,
+                          wire::Endpoint& to);
+  // For a blackout on a path through a relay: the update the data path
+  // sends it when the route is back (RouteReturn), counted as sent.
+  bool seal_blackout_update(Path& p, bool onto_relay, RouteReturn& r);
   // The link is back with the address the blackout began with: the same
   // network (an access point roam), or a new one whose address is on its
   // way; kBlackoutSameAddressMs tells them apart.

@@ -49,6 +49,7 @@ bool follows_capsules(const PathInfo& i) {
   return i.route == wire::RouteType::direct && !i.via_relay && !peer_sends_first(i);
 }
 
+
 }  // namespace
 
 void Agent::network_changed(std::string_view why, bool link_only) {
@@ -166,6 +167,13 @@ void Agent::register_after_move(bool now) {
   });
 }
 
+bool Agent::standby_ready(const Path& p) const {
+  const bool private_route =
+      p.info.route == wire::RouteType::direct_private && !p.info.via_relay;
+  return (peer_sends_first(p.info) || private_route) && p.relay_chan && p.info.relay_up &&
+         !p.info.relay.empty();
+}
+
 bool Agent::switch_to_standby(Path& p) {
   // Which paths the relay carries at once:
   //  - the peer sends first: its NAT filters our new address until the DC
@@ -176,11 +184,7 @@ bool Agent::switch_to_standby(Path& p) {
   //    same private prefix is everywhere); the DC re-directs every such
   //    path after a move (route::redirect_after_move), so a node that
   //    stayed is back on the private route a few ms later.
-  const bool private_route =
-      p.info.route == wire::RouteType::direct_private && !p.info.via_relay;
-  if (!(peer_sends_first(p.info) || private_route) || !p.relay_chan || !p.info.relay_up ||
-      p.info.relay.empty())
-    return false;
+  if (!standby_ready(p)) return false;
   // The relay leg is open.  The NTM Update goes to the RS (send_update:
   // via_relay), which moves our end and forwards; the peer follows our first
   // capsule from the relay (on_roam).  The DC's re-direction brings the path
@@ -244,10 +248,20 @@ void Agent::follow_blackout(Path& p, std::uint64_t now, bool no_address,
   // at the first packet after the new network's route is there: the move
   // round runs only once this thread has read that event, a millisecond or
   // more later on a busy host, and a plain sender's packet would not wait.
-  if (follows_capsules(p.info) && !held_paths_.count(id)) {
-    std::vector<wire::IpAddr> addrs;
-    for (const auto& e : left) addrs.push_back(e.addr);
-    dp_.hold_until_route(id, std::move(addrs));
+  // Through a relay (its route, or the stand-by leg the round would move
+  // it to), the relay must hear our NTM Update first: sealed now, sent by
+  // the data path ahead of what it kept.
+  RouteReturn r;
+  for (const auto& e : left) r.left.push_back(e.addr);
+  const bool onto_relay = !relayed(p.info) && standby_ready(p);
+  if (held_paths_.count(id)) {
+    dp_.hold(id);
+  } else if (follows_capsules(p.info)) {
+    dp_.hold_until_route(id, std::move(r));
+  } else if ((relayed(p.info) || onto_relay) && seal_blackout_update(p, onto_relay, r)) {
+    // The round that reads the route's event then switches the agent's
+    // view too (switch_to_standby) and sends the next update.
+    dp_.hold_until_route(id, std::move(r));
   } else {
     dp_.hold(id);
   }
@@ -332,30 +346,9 @@ void Agent::send_update(Path& p) {
                  p.info.peer.fqdn.name, kUpdateGiveUpMs / 1000);
     return;
   }
-  wire::UpdateRequest u;
-  u.sender = cfg_.id;
-  u.update_seq = p.info.moves.update_seq;
-  // What the round registered with (read when it began; a later change
-  // starts a round of its own).
-  u.new_real = reported_.empty() ? dp_.local() : reported_.front();
-  if (reg_.behind_nat && registered_) u.new_nat = reg_.observed;
   std::array<std::uint8_t, NTM_MAX_CONTROL> buf;
-  wire::Error err = wire::Error::ok;
-  std::size_t n = 0;
   wire::Endpoint to;
-  // Who keeps our endpoint for this path: the peer on a direct route; the
-  // RS on a relayed one (RELAY_PATH, K_rp), or the RS standing in for a
-  // general host (PATH, general-path key).
-  if (p.info.route == wire::RouteType::relay_general) {
-    to = p.info.relay;
-    n = p.peer_chan->seal(u, p.tunnel_txid, common::wall_ms(), buf, err);
-  } else if (relayed(p.info) && p.relay_chan) {
-    to = p.info.relay;
-    n = p.relay_chan->seal(u, p.tunnel_txid, common::wall_ms(), buf, err);
-  } else {
-    to = p.target;
-    n = p.peer_chan->seal(u, p.tunnel_txid, common::wall_ms(), buf, err);
-  }
+  const std::size_t n = seal_update(p, p.info.moves.update_seq, false, buf, to);
   if (n == 0 || to.empty()) {
     p.update_pending = false;
     return;
@@ -375,6 +368,47 @@ void Agent::send_update(Path& p) {
     if (ec || alive.expired()) return;
     if (auto it = paths_.find(id); it != paths_.end()) send_update(*it->second);
   });
+}
+
+std::size_t Agent::seal_update(Path& p, std::uint32_t seq, bool onto_relay,
+                               std::span<std::uint8_t> buf, wire::Endpoint& to) {
+  wire::UpdateRequest u;
+  u.sender = cfg_.id;
+  u.update_seq = seq;
+  // What the round registered with (read when it began; a later change
+  // starts a round of its own).
+  u.new_real = reported_.empty() ? dp_.local() : reported_.front();
+  if (reg_.behind_nat && registered_) u.new_nat = reg_.observed;
+  wire::Error err = wire::Error::ok;
+  // Who keeps our endpoint for this path: the peer on a direct route; the
+  // RS on a relayed one or the stand-by leg (RELAY_PATH, K_rp), or the RS
+  // standing in for a general host (PATH, general-path key).
+  if (p.info.route == wire::RouteType::relay_general) {
+    to = p.info.relay;
+    return p.peer_chan->seal(u, p.tunnel_txid, common::wall_ms(), buf, err);
+  }
+  if ((relayed(p.info) || onto_relay) && p.relay_chan) {
+    to = p.info.relay;
+    return p.relay_chan->seal(u, p.tunnel_txid, common::wall_ms(), buf, err);
+  }
+  to = p.target;
+  return p.peer_chan->seal(u, p.tunnel_txid, common::wall_ms(), buf, err);
+}
+
+bool Agent::seal_blackout_update(Path& p, bool onto_relay, RouteReturn& r) {
+  // A number of its own: an update a round began may have reached the relay
+  // from the old address before the route went (the relay takes a number
+  // once per source), and its retransmissions carry this one from now on.
+  const std::uint32_t seq = p.info.moves.update_seq + 1;
+  std::array<std::uint8_t, NTM_MAX_CONTROL> buf;
+  wire::Endpoint to;
+  const std::size_t n = seal_update(p, seq, onto_relay, buf, to);
+  if (n == 0 || to.empty() || to != p.info.relay) return false;
+  p.info.moves.update_seq = seq;
+  ++p.info.moves.updates_sent;
+  r.relay = to;
+  r.update.assign(buf.begin(), buf.begin() + static_cast<long>(n));
+  return true;
 }
 
 void Agent::request_redirect(Path& p, std::string_view why) {

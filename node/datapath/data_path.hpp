@@ -22,6 +22,22 @@ namespace ntm::node {
 
 class RouteCheck;  // mobility/route_check.hpp
 
+// How a path held in a move's blackout goes on when the data path sees the
+// route back (DataPath::hold_until_route; docs/mobility.md §2, "Blackout").
+struct RouteReturn {
+  // The host's addresses before the blackout: a route from one of them is
+  // the old link back, which the control plane tells apart.
+  std::vector<wire::IpAddr> left;
+  // Empty: the capsules go on to the tunnel's peer, which follows an
+  // authentic capsule from a new source.  Else the relay the path goes
+  // through from now (its relayed route, or the stand-by leg of a direct
+  // one), and the NTM Update Request the agent sealed for it: sent there
+  // first, since a relay cannot open a capsule and learns our new source
+  // from the update alone.
+  wire::Endpoint relay;
+  std::vector<std::uint8_t> update;
+};
+
 // One tunnel as the control plane installs it.
 struct TunnelConfig {
   wire::PathId path;
@@ -109,14 +125,13 @@ class DataPath {
   // paths (docs/mobility.md §2, "Blackout").  `round` holds the lookups of
   // the agent's current round (each destination asked once).
   virtual bool routable(const wire::Endpoint& to, RouteCheck& round) const = 0;
-  // hold(), for a move's blackout on a path whose peer follows an authentic
-  // capsule from a new source (a direct route to a peer that does not send
-  // first): the data path itself releases it at the first packet sent once
-  // a route to the peer exists from a source not among `left` (the host's
-  // addresses before the blackout), without waiting for the control
-  // thread's round (docs/mobility.md §2, "Blackout").  A later hold(),
-  // install() or release() of the path ends that wait.
-  virtual void hold_until_route(const wire::PathId& path, std::vector<wire::IpAddr> left) = 0;
+  // hold(), for a move's blackout: the data path itself releases the path
+  // at the first packet sent once a route to where it goes (the peer, or
+  // r.relay) exists from a source not among r.left, without waiting for the
+  // control thread's round: it sends r.update to r.relay first and moves the
+  // tunnel there, if given.  A later hold(), install() or release() of the
+  // path ends that wait.
+  virtual void hold_until_route(const wire::PathId& path, RouteReturn r) = 0;
 
   virtual std::optional<TunnelCounters> counters(const wire::PathId& path) const = 0;
   virtual DataPathCounters totals() const = 0;

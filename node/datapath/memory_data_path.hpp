@@ -40,8 +40,8 @@ class MemoryDataPath final : public DataPath {
   bool routable(const wire::Endpoint& to, RouteCheck& round) const override {
     return !(no_route && no_route(to)) && round.has_route(to);
   }
-  void hold_until_route(const wire::PathId& p, std::vector<wire::IpAddr> left) override {
-    table_.hold_until_route(p, std::move(left));
+  void hold_until_route(const wire::PathId& p, RouteReturn r) override {
+    table_.hold_until_route(p, std::move(r));
   }
   bool holding(const wire::PathId& p) const { return table_.holding(p); }
   std::optional<TunnelCounters> counters(const wire::PathId& p) const override;

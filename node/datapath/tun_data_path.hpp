@@ -45,8 +45,8 @@ class TunDataPath final : public DataPath {
   bool routable(const wire::Endpoint& to, RouteCheck& round) const override {
     return round.has_route(to);
   }
-  void hold_until_route(const wire::PathId& p, std::vector<wire::IpAddr> left) override {
-    table_.hold_until_route(p, std::move(left));
+  void hold_until_route(const wire::PathId& p, RouteReturn r) override {
+    table_.hold_until_route(p, std::move(r));
   }
   std::optional<TunnelCounters> counters(const wire::PathId& p) const override;
   DataPathCounters totals() const override { return table_.totals(); }

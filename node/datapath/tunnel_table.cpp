@@ -188,10 +188,10 @@ void TunnelTable::hold(const wire::PathId& p) {
   any_held_.store(true, std::memory_order_relaxed);
 }
 
-void TunnelTable::hold_until_route(const wire::PathId& p, std::vector<wire::IpAddr> left) {
+void TunnelTable::hold_until_route(const wire::PathId& p, RouteReturn r) {
   std::lock_guard lock(hold_mu_);
   held_.try_emplace(p);
-  route_wait_[p] = std::move(left);
+  route_wait_[p] = std::move(r);
   any_held_.store(true, std::memory_order_relaxed);
 }
 

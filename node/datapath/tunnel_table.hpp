@@ -152,7 +152,10 @@ class TunnelTable {
   // data.  The wait ends without a release on hold() (a hold for the
   // peer: the control plane's to end), install() of a new tunnel for p (a
   // re-direction), release() and remove().
-  void hold_until_route(const wire::PathId& p, std::vector<wire::IpAddr> left);
+  // With r.relay: the route looked up is the relay's; when it is back the
+  // tunnel's peer becomes r.relay and r.update goes there before the kept
+  // packets (DataPath::hold_until_route).
+  void hold_until_route(const wire::PathId& p, RouteReturn r);
   // A packet was kept on such a path since the last check, and that check
   // is kRouteCheckEveryUs old: the interface thread calls end_route_waits
   // after its batch (a route lookup costs tens of us; a busy sender's
@@ -204,7 +207,7 @@ class TunnelTable {
   mutable std::size_t held_total_ = 0;  // packets in held_, under hold_mu_
   // Paths of held_ the data path may release itself, with the addresses the
   // host had before (hold_until_route); under hold_mu_.
-  std::unordered_map<wire::PathId, std::vector<wire::IpAddr>, IdHash> route_wait_;
+  std::unordered_map<wire::PathId, RouteReturn, IdHash> route_wait_;
   mutable std::atomic<bool> route_due_{false};
   std::atomic<std::uint64_t> route_checked_us_{0};
 
@@ -248,22 +251,28 @@ template <class Source, class F>
 std::size_t TunnelTable::end_route_waits(Source&& source, F&& send) {
   route_due_.store(false, std::memory_order_relaxed);
   route_checked_us_.store(common::mono_us(), std::memory_order_relaxed);
-  std::vector<std::pair<wire::PathId, std::vector<wire::IpAddr>>> waits;
+  std::vector<std::pair<wire::PathId, RouteReturn>> waits;
   {
     std::lock_guard lock(hold_mu_);
     waits.assign(route_wait_.begin(), route_wait_.end());
   }
   std::size_t n = 0;
-  for (const auto& [p, left] : waits) {
+  for (const auto& [p, r] : waits) {
     auto t = find(p);
     if (!t) continue;
+    const wire::Endpoint to = r.relay.empty() ? t->peer() : r.relay;
     // The route lookup runs under no lock: the control thread may end the
     // wait meanwhile (its round, a hold for the peer), and then decides.
-    const std::optional<wire::IpAddr> from = source(t->peer());
-    if (!from || std::find(left.begin(), left.end(), *from) != left.end()) continue;
+    const std::optional<wire::IpAddr> from = source(to);
+    if (!from || std::find(r.left.begin(), r.left.end(), *from) != r.left.end()) continue;
     {
       std::lock_guard lock(hold_mu_);
       if (route_wait_.erase(p) == 0) continue;
+    }
+    if (!r.relay.empty()) {
+      // The relay first learns where we are now, then carries the capsules.
+      t->set_peer(r.relay);
+      if (!r.update.empty()) send(std::span<const std::uint8_t>(r.update), r.relay);
     }
     t->route_ends.fetch_add(1, std::memory_order_relaxed);
     n += release(p, send);

@@ -542,6 +542,58 @@ TEST_CASE("e2e: a node behind NAT moves behind another NAT: its update moves its
   w.dc.stop();
 }
 
+TEST_CASE("e2e: a blackout on a path through a relay: the data path tells the relay, then sends what was kept") {
+  // The CN sits behind NAT (it sends first): after a move the path goes
+  // onto its stand-by relay leg.  The relay cannot open a capsule: the
+  // update the agent sealed goes first, from the new address, then the
+  // kept packets, all before any round has read the route's return.
+  NTM_REQUIRE_PG_OR_SKIP();
+  World w(true);
+  InProcessRelay rs(w.rs_text, "127.0.0.6");
+  rs.start();
+  TestNode mn(w.io, w.mn_text, "127.0.0.2:0"),
+      cn(w.io, w.cn_text, "127.0.0.3:0", {endpoint("10.2.0.2:4520")});
+  REQUIRE(run_until(w.io, [&] { return rs.registered(); }));
+  w.connect(mn, cn);
+  REQUIRE(path_to(mn, "cn.e2e.test")->route == wire::RouteType::direct);
+  REQUIRE(run_until(w.io, [&] { return path_to(mn, "cn.e2e.test")->relay_up; }));
+  exchange(w.io, mn, cn);
+  const auto id = lose_route(w, mn, false);
+  const auto before = cn.dp.delivered().size();
+  std::vector<std::vector<std::uint8_t>> sent;
+  sent.push_back(udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "kept for the relay"));
+  CHECK_FALSE(mn.dp.inject(sent.back()));
+  std::this_thread::sleep_for(std::chrono::microseconds(300));
+  mn.dp.no_route = nullptr;
+  mn.dp.rebind(endpoint("127.0.0.4:0"));
+  // What the data path sends, in order: the update, then the packets.
+  std::vector<bool> to_relay_updates;
+  mn.dp.tap = [&](std::span<const std::uint8_t> d, const wire::Endpoint& to) {
+    if (to == rs.endpoint()) to_relay_updates.push_back(is_update(d));
+  };
+  sent.push_back(udp_packet(vip_of(mn), vip_of(cn), 40000, 7, "first from the new address"));
+  CHECK(mn.dp.inject(sent.back()));
+  CHECK_FALSE(mn.dp.holding(id));
+  CHECK(mn.dp.counters(id)->route_ends == 1);
+  CHECK(mn.dp.counters(id)->peer == rs.endpoint());
+  CHECK(to_relay_updates == std::vector<bool>{true, false, false});
+  // The relay moved our end on the update and carried both, in order; the
+  // agent has not run a round since the route came back.
+  REQUIRE(run_until(w.io, [&] { return cn.dp.delivered().size() >= before + sent.size(); }));
+  for (std::size_t i = 0; i < sent.size(); ++i) CHECK(cn.dp.delivered()[before + i] == sent[i]);
+  // The round for the event follows: the DC re-directs, the path goes on.
+  mn.agent.network_changed("test: new network");
+  REQUIRE(run_until(w.io, [&] {
+    const auto m = path_to(mn, "cn.e2e.test");
+    return m && m->state == node::PathState::up && mn.agent.status().observed == mn.dp.local();
+  }, 5000));
+  exchange(w.io, mn, cn);
+  mn.agent.stop();
+  cn.agent.stop();
+  rs.stop();
+  w.dc.stop();
+}
+
 TEST_CASE("e2e: a direct route that stops answering moves to the relay, same path and VIPs") {
   // Nobody moved: the MN keeps sending, hears nothing back for 3 s, probes
   // with an NTM Update, gets no answer either and asks the DC to re-direct;

@@ -289,7 +289,7 @@ TEST_CASE("tunnel table: holding is bounded, and a removed path holds nothing") 
 TEST_CASE("tunnel table: a blackout hold ends at a packet once the route leaves from a new address") {
   Pair t;
   const auto old_addr = wire::IpAddr::v4(0x0a000001), new_addr = wire::IpAddr::v4(0x0b000001);
-  t.mn.hold_until_route(t.path, {old_addr});
+  t.mn.hold_until_route(t.path, RouteReturn{{old_addr}, {}, {}});
   CHECK(t.mn.holding(t.path));
   CHECK_FALSE(t.mn.route_check_due());  // nothing kept yet
   std::vector<std::vector<std::uint8_t>> kept;
@@ -342,6 +342,37 @@ TEST_CASE("tunnel table: a blackout hold ends at a packet once the route leaves 
   CHECK(t.mn.find(t.path)->counters().drops == 0);
 }
 
+TEST_CASE("tunnel table: through a relay, the update the agent sealed goes first, then what was kept") {
+  Pair t;
+  const auto relay = ep(0x0c000001, 4600);
+  const std::vector<std::uint8_t> update{0x4e, 0x54, 0x4d, 0x01};  // opaque to the table
+  t.mn.hold_until_route(t.path, RouteReturn{{wire::IpAddr::v4(0x0a000001)}, relay, update});
+  std::this_thread::sleep_for(std::chrono::microseconds(TunnelTable::kRouteCheckEveryUs + 100));
+  const auto kept = packet(kMnVip, kCnVip, 33);
+  CHECK(t.seal(t.mn, kept).empty());
+  std::vector<wire::Endpoint> asked;
+  std::vector<std::pair<std::vector<std::uint8_t>, wire::Endpoint>> out;
+  const auto n = t.mn.end_route_waits(
+      [&](const wire::Endpoint& to) {
+        asked.push_back(to);
+        return std::optional<wire::IpAddr>(wire::IpAddr::v4(0x0b000001));
+      },
+      [&](std::span<const std::uint8_t> d, const wire::Endpoint& to) {
+        out.emplace_back(std::vector<std::uint8_t>(d.begin(), d.end()), to);
+      });
+  CHECK(n == 1);  // packets, not the update
+  CHECK(asked == std::vector<wire::Endpoint>{relay});  // the relay's route, not the peer's
+  REQUIRE(out.size() == 2);
+  CHECK(out[0].first == update);
+  CHECK(out[0].second == relay);
+  CHECK(out[1].second == relay);
+  std::vector<std::uint8_t> inner;
+  CHECK(t.open(t.cn, out[1].first, relay, &inner) == Opened::packet);
+  CHECK(inner == kept);
+  CHECK(t.mn.find(t.path)->peer() == relay);  // and what follows goes there too
+  CHECK_FALSE(t.mn.holding(t.path));
+}
+
 TEST_CASE("tunnel table: a hold for the peer, a re-direction or a release ends the wait for the route") {
   const auto new_addr = wire::IpAddr::v4(0x0b000001);
   auto lookup = [&](const wire::Endpoint&) { return std::optional<wire::IpAddr>(new_addr); };
@@ -352,7 +383,7 @@ TEST_CASE("tunnel table: a hold for the peer, a re-direction or a release ends t
   };
   SUBCASE("held for the peer as well") {
     Pair t;
-    t.mn.hold_until_route(t.path, {});
+    t.mn.hold_until_route(t.path, RouteReturn{});
     t.mn.hold(t.path);
     keep(t);
     CHECK_FALSE(t.mn.route_check_due());
@@ -361,7 +392,7 @@ TEST_CASE("tunnel table: a hold for the peer, a re-direction or a release ends t
   }
   SUBCASE("re-directed: a new tunnel for the path") {
     Pair t;
-    t.mn.hold_until_route(t.path, {});
+    t.mn.hold_until_route(t.path, RouteReturn{});
     t.mn.install({t.path, 4, wire::Role::initiator, wire::SecretKey::random(), kMnVip, kCnVip,
                   ep(0x0a000002, 4520)});
     keep(t);
@@ -371,7 +402,7 @@ TEST_CASE("tunnel table: a hold for the peer, a re-direction or a release ends t
   }
   SUBCASE("released by the control plane, then held for the peer") {
     Pair t;
-    t.mn.hold_until_route(t.path, {});
+    t.mn.hold_until_route(t.path, RouteReturn{});
     CHECK(t.mn.release(t.path, [](auto, auto) {}) == 0);
     t.mn.hold(t.path);
     keep(t);
