@@ -49,7 +49,6 @@ bool follows_capsules(const PathInfo& i) {
   return i.route == wire::RouteType::direct && !i.via_relay && !peer_sends_first(i);
 }
 
-
 }  // namespace
 
 void Agent::network_changed(std::string_view why, bool link_only) {
