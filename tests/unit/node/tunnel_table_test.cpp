@@ -381,14 +381,18 @@ TEST_CASE("tunnel table: a hold for the peer, a re-direction or a release ends t
     std::this_thread::sleep_for(std::chrono::microseconds(TunnelTable::kRouteCheckEveryUs + 100));
     CHECK(t.seal(t.mn, packet(kMnVip, kCnVip)).empty());
   };
+  // Kept, no check asked for, and a check releases nothing.
+  auto left_to_control_plane = [&](Pair& t) {
+    CHECK_FALSE(t.mn.route_check_due());
+    CHECK(t.mn.end_route_waits(lookup, no_send) == 0);
+    CHECK(t.mn.holding(t.path));
+  };
   SUBCASE("held for the peer as well") {
     Pair t;
     t.mn.hold_until_route(t.path, RouteReturn{});
     t.mn.hold(t.path);
     keep(t);
-    CHECK_FALSE(t.mn.route_check_due());
-    CHECK(t.mn.end_route_waits(lookup, no_send) == 0);
-    CHECK(t.mn.holding(t.path));
+    left_to_control_plane(t);
   }
   SUBCASE("re-directed: a new tunnel for the path") {
     Pair t;
@@ -396,9 +400,7 @@ TEST_CASE("tunnel table: a hold for the peer, a re-direction or a release ends t
     t.mn.install({t.path, 4, wire::Role::initiator, wire::SecretKey::random(), kMnVip, kCnVip,
                   ep(0x0a000002, 4520)});
     keep(t);
-    CHECK_FALSE(t.mn.route_check_due());
-    CHECK(t.mn.end_route_waits(lookup, no_send) == 0);
-    CHECK(t.mn.holding(t.path));
+    left_to_control_plane(t);
   }
   SUBCASE("released by the control plane, then held for the peer") {
     Pair t;
