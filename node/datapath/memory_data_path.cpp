@@ -107,14 +107,11 @@ bool MemoryDataPath::inject(std::span<const std::uint8_t> pkt) {
     // Kept for a blackout, perhaps the first one after the new network:
     // as TunDataPath's interface thread does after its batch.  True when
     // it went out now (with what was kept before it).
-    if (table_.route_check_due() &&
-        table_.end_route_waits([this](const wire::Endpoint& e) { return source_for(e); },
-                               [this](std::span<const std::uint8_t> d, const wire::Endpoint& e) {
-                                 if (tap) tap(d, e);
-                                 sock_.send(d, e);
-                               }) > 0)
-      return true;
-    return false;
+    return table_.route_check_due() &&
+           table_.end_route_waits([this](const wire::Endpoint& e) { return source_for(e); },
+                                  [this](std::span<const std::uint8_t> d, const wire::Endpoint& e) {
+                                    send_capsule(d, e);
+                                  }) > 0;
   }
   if (tap) tap(std::span(frame.data(), n), to);
   return sock_.send(std::span(frame.data(), n), to);
@@ -122,9 +119,13 @@ bool MemoryDataPath::inject(std::span<const std::uint8_t> pkt) {
 
 std::size_t MemoryDataPath::release(const wire::PathId& p) {
   return table_.release(p, [&](std::span<const std::uint8_t> d, const wire::Endpoint& to) {
-    if (tap) tap(d, to);
-    sock_.send(d, to);
+    send_capsule(d, to);
   });
+}
+
+void MemoryDataPath::send_capsule(std::span<const std::uint8_t> d, const wire::Endpoint& to) {
+  if (tap) tap(d, to);
+  sock_.send(d, to);
 }
 
 void MemoryDataPath::send_keepalive(const wire::PathId& p) {

@@ -76,6 +76,8 @@ class MemoryDataPath final : public DataPath {
   // Where a datagram to `to` would leave from: this socket's address, when
   // routable(to).
   std::optional<wire::IpAddr> source_for(const wire::Endpoint& to) const;
+  // A sealed datagram out of the socket, seen by tap first.
+  void send_capsule(std::span<const std::uint8_t> d, const wire::Endpoint& to);
 
   common::UdpSocket sock_;
   boost::asio::posix::stream_descriptor watch_;  // readiness of sock_ (does not own it)
