@@ -19,13 +19,19 @@
 # kernel's receive timestamps).  A pattern whose reverse move is another
 # selected pattern (3/5, 4/6, 13/14, 15/16) shares its stream with it; the
 # other patterns' reverse moves are measured too and reported as "reverse".
-# After each move the script waits until the CN's interface counter shows
-# the stream flowing again (at most *_MAX_WAIT_S), then HOLD_MS more, and
-# keeps at least *_SPACING_S between moves (Nebula suppresses a second
-# roam of a peer within 2 s).  Per move, `probe.py gap` on the stretch of
-# the receive log around it gives
+# After each move the script starts nothing for QUIET_MS (250): every
+# process it starts takes a core's worth of time from the two systems on a
+# 2-core machine, and an `ntmd status | jq` (the route check below) stalls
+# the probe stream by ~4 ms as any other program start does (measured:
+# docs/benchmarks.md, "The bench's own stall").  Then it waits until the
+# CN's interface counter shows the stream flowing again (at most
+# *_MAX_WAIT_S), then HOLD_MS more, and keeps at least *_SPACING_S between
+# moves (Nebula suppresses a second roam of a peer within 2 s).  Per move,
+# `probe.py gap` on the stretch of the receive log around it gives
 #   gap       last probe delivered before the outage -> first delivered
-#             after it (the route change as an application sees it);
+#             after it (the route change as an application sees it): the
+#             largest silence that begins within QUIET_MS of the move (one
+#             that begins there and lasts longer is counted whole);
 #   from-configured  from MOB_T_CONFIGURED (new address and default route
 #             in place) to the first delivered probe sent after it: what
 #             the software adds once the network is there; split into
@@ -49,7 +55,7 @@
 #   PATTERNS="1 2 3 13" unless set), PATTERNS (all: "1 3 13" picks rows),
 #   NEBULA (1; 0 skips Nebula), NTM (1; 0 skips ntmd), ORDER (ntm-first;
 #   neb-first runs Nebula's half first), INTERVAL_MS (1),
-#   PRE_S (1: stream before the first move), HOLD_MS (300),
+#   PRE_S (1: stream before the first move), QUIET_MS (250), HOLD_MS (300),
 #   NTM_SPACING_S (1), NEB_SPACING_S (2.5), NTM_MAX_WAIT_S (5),
 #   NEB_MAX_WAIT_S (30), NEB_LH_INTERVAL (10: lighthouse.interval),
 #   SNAPSHOT (0; 1: build the committed HEAD plus the working tree's bench/
@@ -75,6 +81,7 @@ order=${ORDER:-ntm-first}
 iv_ms=${INTERVAL_MS:-1}
 pre_s=${PRE_S:-1}
 hold_ms=${HOLD_MS:-300}
+quiet_ms=${QUIET_MS:-250}
 keep=${KEEP:-0}
 P=${NS_PREFIX:-mob$$}
 declare -A spacing_s=([ntm]=${NTM_SPACING_S:-1} [neb]=${NEB_SPACING_S:-2.5})
@@ -86,6 +93,7 @@ die() { echo "run_mobility_bench.sh: $*" >&2; exit 1; }
 [[ -c /dev/net/tun ]] || die "/dev/net/tun is missing"
 [[ $P =~ ^[a-z][a-z0-9]{1,9}$ ]] || die "NS_PREFIX '$P' must be 2-10 of [a-z0-9], starting with a letter"
 ((rounds >= 1)) || die "ROUNDS must be >= 1"
+if ! [[ $quiet_ms =~ ^[0-9]+$ ]] || ((quiet_ms < 50)); then die "QUIET_MS must be a whole number >= 50"; fi
 
 # --- the patterns: Table 1 (docs/route-decision.md) ------------------------------
 #            row  from to  CN  route expected here   paper
@@ -281,6 +289,16 @@ wait_flow() {
   done
 }
 
+# quiet_until NS: sleeps until then with one fork (the sleep) and no other
+# process: the window in which a move's gap is measured.
+quiet_until() {
+  local now=${EPOCHREALTIME//[.,]/} d
+  d=$(($1 / 1000 - now))
+  ((d > 0)) || return 0
+  printf -v d '%d.%06d' $((d / 1000000)) $((d % 1000000))
+  sleep "$d"
+}
+
 # sleep_until NS
 sleep_until() {
   local d
@@ -380,6 +398,7 @@ run_sequence() {
       f0=$(mob_loc m)
       mob_place m "$goto"
       local ts=$MOB_T_START tc=$MOB_T_CONFIGURED
+      quiet_until $((ts + quiet_ms * 1000000))
       tf=$(wait_flow "$sys" "$cn" "$ts")
       if [[ $sys == neb ]]; then
         local l0 l1 o0 o1
@@ -398,7 +417,7 @@ run_sequence() {
       fi
       if [[ $tf == 0 ]]; then route="$route(not-recovered)"; fails=$((fails + 1)); else fails=0; fi
       echo "$sys $label $i $f0 $goto $cn $ts $tc $tf $route" >>"$res/moves.txt"
-      say "$sys $label #$i $f0→$goto ($cn): $( ((tf > 0)) && awk -v a="$tc" -v b="$tf" 'BEGIN { printf "flowing %.0f ms after configured", (b - a) / 1e6 }' || echo "NOT recovered in ${max_wait_s[$sys]} s"), route $route"
+      say "$sys $label #$i $f0→$goto ($cn): $( ((tf > 0)) && awk -v a="$tc" -v b="$tf" 'BEGIN { printf "flowing (seen %.0f ms after configured)", (b - a) / 1e6 }' || echo "NOT recovered in ${max_wait_s[$sys]} s"), route $route"
       t_next=$((ts + $(awk -v s="${spacing_s[$sys]}" 'BEGIN { printf "%.0f", s * 1e9 }')))
       sleep_until "$t_next"
     done
@@ -482,13 +501,13 @@ for ((j = 0; j < ${#mv[@]}; j++)); do
     [[ $nsys == "$sys" && $ncn == "$cn" && $nts != 0 ]] && hi=$nts
   fi
   awk -v a="$lo" -v b="$hi" '$3 + 0 >= a + 0 && $3 + 0 < b + 0' "$file" >"$W/slice" 2>/dev/null || : >"$W/slice"
-  js=$("$TOPO_PY" "$probe" gap "$W/slice" "$ts" "$tc" 2>/dev/null || echo '{}')
+  js=$("$TOPO_PY" "$probe" gap "$W/slice" "$ts" "$tc" --horizon "$(awk -v q="$quiet_ms" 'BEGIN { print q / 1000 }')" 2>/dev/null || echo '{}')
   # no probe sent after the configured moment arrived: the stream did not
   # come back, whatever short interval the in-flight probes show
   js=$(jq -c 'if .from_configured_ms == null then .gap_ms = null else . end' <<<"$js")
   jq -r --arg s "$sys" --arg l "$label" --arg i "$idx" --arg f "$from" --arg t "$to" --arg c "$cn" --arg r "$route" \
     --arg m "$(awk -v a="$ts" -v b="$tc" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')" \
-    '"\($s) \($l) \($i) \($f) \($t) \($c) \(.gap_ms // "null") \(.from_configured_ms // "null") \(.lost // "null") \(.reordered // "null") \(.baseline_gap_ms // "null") \($r) \($m) \(.conf_sent_ms // "null") \(.conf_delay_ms // "null")"' \
+    '"\($s) \($l) \($i) \($f) \($t) \($c) \(.gap_ms // "null") \(.from_configured_ms // "null") \(.lost // "null") \(.reordered // "null") \(.baseline_gap_ms // "null") \($r) \($m) \(.conf_sent_ms // "null") \(.conf_delay_ms // "null") \(.gap_start_ms // "null") \(.gap_end_ms // "null")"' \
     <<<"$js" >>"$res/gaps.txt"
 done
 
@@ -528,11 +547,11 @@ t_total=$(($(date +%s) - t_start))
   [[ $do_neb == 1 ]] && echo "Code: $code_desc, Release. Nebula: $(nebula -version 2>/dev/null | head -1 | sed 's/^Version: //') (Debian $(dpkg-query -W -f='${Version}' nebula 2>/dev/null || echo '?'))," \
     "lighthouse + relay in G, lighthouse.interval ${NEB_LH_INTERVAL:-10} s, punchy on."
   [[ -n $ntm_failed ]] && echo "**The ntmd half failed: $ntm_failed.** (logs in the work directory)"
-  echo "Settings: ROUNDS=$rounds PATTERNS=\"${sel[*]}\" ORDER=$order INTERVAL_MS=$iv_ms HOLD_MS=$hold_ms" \
+  echo "Settings: ROUNDS=$rounds PATTERNS=\"${sel[*]}\" ORDER=$order INTERVAL_MS=$iv_ms QUIET_MS=$quiet_ms HOLD_MS=$hold_ms" \
     "NTM_SPACING_S=${spacing_s[ntm]} NEB_SPACING_S=${spacing_s[neb]} NTM_MAX_WAIT_S=${max_wait_s[ntm]} NEB_MAX_WAIT_S=${max_wait_s[neb]}."
   echo
   echo "Per pattern: median / worst over the FROM → TO moves (n = moves; ∞ = a move whose stream did not come back within MAX_WAIT_S)."
-  echo "\"gap\": last probe delivered before the outage → first after it. \"cfg\": new address and route configured → first probe sent after it delivered."
+  echo "\"gap\": last probe delivered before the outage → first after it (the largest silence beginning within QUIET_MS of the move; the bench starts no process in that window). \"cfg\": new address and route configured → first probe sent after it delivered."
   echo "\"move took\": MOB_T_START → MOB_T_CONFIGURED, the cable and address change itself (part of every gap, the same for both)."
   echo "\"beats\": ntmd's median below Nebula's, for the gap and for cfg."
   echo
@@ -567,7 +586,7 @@ t_total=$(($(date +%s) - t_start))
     echo "| $n | $mvtxt | ${PCN[$pn]} | $xr; $(routes_of ntm "$n") | $(ms "$gm") / $(ms "$gw") (n=$gn) | $(ms "$cm") / $(ms "$cw") | $verdict | $nebtxt (n=$nn) | $nebc | $nebr | ${lm} / ${lnm} | $(ms "$mvm") | $beat |"
   done
   echo
-  echo "Every move (sys label round from to CN gap_ms cfg_ms lost reordered baseline_gap_ms route move_took_ms cfg_sent_ms cfg_delay_ms;"
+  echo "Every move (sys label round from to CN gap_ms cfg_ms lost reordered baseline_gap_ms route move_took_ms cfg_sent_ms cfg_delay_ms gap_start_ms gap_end_ms;"
   echo "cfg_ms = cfg_sent_ms + cfg_delay_ms: when the first probe that got through after the configured moment was sent, and its one-way delay):"
   sed 's/^/    /' "$res/gaps.txt"
 } >"$res/report.md"
