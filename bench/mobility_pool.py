@@ -36,7 +36,10 @@ that moment was sent: 0 to one interval of pacing unless probes were lost)
 and delay (that probe's one-way delay); lost (probes of the move never
 delivered: a count, not ms).
 
-Usage: mobility_pool.py REPORT... [--figure cfg,gap,after,took,sent,delay,lost] [--seed N]
+--back pools the lines of the call's other direction instead (sys ntm-back /
+neb-back: the CN -> m stream of the same moves, in reports since BOTH_WAYS).
+
+Usage: mobility_pool.py REPORT... [--figure cfg,gap,after,took,sent,delay,lost] [--back] [--seed N]
 """
 import argparse
 import math
@@ -52,18 +55,21 @@ from collections import defaultdict
 COLS = {"gap": 6, "cfg": 7, "lost": 8, "took": 12, "sent": 13, "delay": 14}
 FIGURES = (*COLS, "after")  # after = gap - took, derived in read_runs
 MOVE = re.compile(r"^\s+(ntm|neb) (\d+~?) \d+ \S+ \S+ \S+ ")
+MOVE_BACK = re.compile(r"^\s+(ntm|neb)-back (\d+~?) \d+ \S+ \S+ \S+ ")
 
 
-def read_runs(paths):
-    """[(path, {(sys, label, figure): [values]})]"""
+def read_runs(paths, back=False):
+    """[(path, {(sys, label, figure): [values]})]; sys is ntm or neb"""
+    pattern = MOVE_BACK if back else MOVE
     runs = []
     for path in paths:
         moves = defaultdict(list)
         with open(path, encoding="utf-8") as f:
             for line in f:
-                if not MOVE.match(line):
+                if not pattern.match(line):
                     continue
                 w = line.split()
+                w[0] = w[0].removesuffix("-back")
                 if len(w) < 13:
                     continue
                 for fig, col in COLS.items():
@@ -118,10 +124,11 @@ def main():
     ap.add_argument("reports", nargs="+")
     ap.add_argument("--figure", default="cfg,gap",
                     help="comma-separated, of cfg, gap, after, took, sent, delay, lost (default cfg,gap)")
+    ap.add_argument("--back", action="store_true", help="the CN -> m stream (ntm-back / neb-back lines)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--resamples", type=int, default=2000)
     args = ap.parse_args()
-    runs = read_runs(args.reports)
+    runs = read_runs(args.reports, args.back)
     if not runs:
         sys.exit("mobility_pool: no run with per-move lines")
     rng = random.Random(args.seed)
@@ -131,7 +138,8 @@ def main():
             sys.exit(f"mobility_pool: unknown figure '{f}' ({', '.join(FIGURES)})")
     labels = sorted({k[1] for _, m in runs for k in m if k[0] == "neb"}, key=label_key)
     print(f"Runs pooled: {len(runs)} ({', '.join(p.rsplit('/', 1)[-1] for p, _ in runs)}); "
-          f"bootstrap: {args.resamples} resamples within each run, seed {args.seed}.")
+          f"bootstrap: {args.resamples} resamples within each run, seed {args.seed}."
+          + (" The CN → m stream." if args.back else ""))
     for fig in figures:
         print()
         unit = "probes" if fig == "lost" else "ms"

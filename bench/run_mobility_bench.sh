@@ -16,7 +16,9 @@
 # stream runs m -> CN over the virtual addresses (ntmd's VIP from ntmd's
 # resolver; Nebula's overlay address), one 64-byte datagram every
 # INTERVAL_MS (1), tests/netns/probe.py send/recv (the receiver keeps the
-# kernel's receive timestamps).  A pattern whose reverse move is another
+# kernel's receive timestamps); unless BOTH_WAYS=0 a second stream runs CN ->
+# m at the same time, to m's virtual address (a call: both directions; not
+# with the general host, which has no virtual address to send to).  A pattern whose reverse move is another
 # selected pattern (3/5, 4/6, 13/14, 15/16) shares its stream with it; the
 # other patterns' reverse moves are measured too and reported as "reverse".
 # After each move the script starts nothing for QUIET_MS (250): every
@@ -56,6 +58,7 @@
 #   NEBULA (1; 0 skips Nebula), NTM (1; 0 skips ntmd), ORDER (ntm-first;
 #   neb-first runs Nebula's half first), INTERVAL_MS (1),
 #   PRE_S (1: stream before the first move), QUIET_MS (250), HOLD_MS (300),
+#   BOTH_WAYS (1: the CN -> m stream too),
 #   NTM_SPACING_S (1), NEB_SPACING_S (2.5), NTM_MAX_WAIT_S (5),
 #   NEB_MAX_WAIT_S (30), NEB_LH_INTERVAL (10: lighthouse.interval),
 #   SNAPSHOT (0; 1: build the committed HEAD plus the working tree's bench/
@@ -82,6 +85,8 @@ iv_ms=${INTERVAL_MS:-1}
 pre_s=${PRE_S:-1}
 hold_ms=${HOLD_MS:-300}
 quiet_ms=${QUIET_MS:-250}
+both_ways=${BOTH_WAYS:-1}
+declare -A m_vip=()  # SYS -> m's virtual address, where the CN -> m stream goes
 keep=${KEEP:-0}
 P=${NS_PREFIX:-mob$$}
 declare -A spacing_s=([ntm]=${NTM_SPACING_S:-1} [neb]=${NEB_SPACING_S:-2.5})
@@ -355,7 +360,7 @@ neb_target() {  # neb_target CN: its overlay address, once m can ping it
 # --- one sequence: a stream to one CN while m moves FROM <-> TO ---------------------------
 # moves.txt lines: sys label idx from to cn t_start t_conf t_flow route
 run_sequence() {
-  local sys=$1 p=$2 q=$3 cn from to target name out spid rpid i label back k tf t_next route
+  local sys=$1 p=$2 q=$3 cn from to target name out spid rpid i label back k tf t_next route bk=0
   cn=${PCN[$p]} from=${PFROM[$p]} to=${PTO[$p]}
   name=$(fqdn "$cn")
   if [[ $(mob_loc m) != "$from" ]]; then
@@ -374,10 +379,20 @@ run_sequence() {
   ip netns exec "$TOPO_P-$cn" "$TOPO_PY" "$probe" recv 0.0.0.0 "$k" 100000 "$out" 2>>"$res/$sys-probe.log" &
   rpid=$!
   pid_of[recv]=$rpid
+  # The call's other direction: the CN sends to m's virtual address.
+  if [[ $both_ways == 1 && $cn != gh && -n ${m_vip[$sys]:-} ]]; then
+    bk=$((port++))
+    ip netns exec "$TOPO_P-m" "$TOPO_PY" "$probe" recv 0.0.0.0 "$bk" 100000 "$res/$sys-p$p.back.recv" 2>>"$res/$sys-probe.log" &
+    pid_of[brecv]=$!
+  fi
   sleep 0.3
   ip netns exec "$TOPO_P-m" "$TOPO_PY" "$probe" send "$target" "$k" "$iv_ms" 100000 2>>"$res/$sys-probe.log" &
   spid=$!
   pid_of[send]=$spid
+  if ((bk)); then
+    ip netns exec "$TOPO_P-$cn" "$TOPO_PY" "$probe" send "${m_vip[$sys]}" "$bk" "$iv_ms" 100000 2>>"$res/$sys-probe.log" &
+    pid_of[bsend]=$!
+  fi
   tf=$(wait_flow "$sys" "$cn" "$(now_ns)")
   if [[ $tf == 0 ]]; then
     say "$sys pattern $p: the stream m -> $cn ($target) does not flow before any move"
@@ -425,8 +440,16 @@ run_sequence() {
   sleep 0.3
   stop_pid "$spid"
   unset "pid_of[send]"
+  if ((bk)); then
+    stop_pid "${pid_of[bsend]}"
+    unset "pid_of[bsend]"
+  fi
   stop_pid "$rpid"
   unset "pid_of[recv]"
+  if ((bk)); then
+    stop_pid "${pid_of[brecv]}"
+    unset "pid_of[brecv]"
+  fi
 }
 
 # --- the runs ---------------------------------------------------------------------------------
@@ -439,6 +462,8 @@ ntm_half() {
   back_to_start
   if ntm_world_up; then
     say "ntmd up on m ($(mob_loc m)), g1, a1; DC, pdns, ntm-rs in G"
+    m_vip[ntm]=$(svc_status m | jq -r '.vip // empty' 2>/dev/null || true)
+    [[ $both_ways == 1 && -z ${m_vip[ntm]} ]] && say "ntmd: no VIP for m in its status; no CN -> m stream"
     for s in "${seqs[@]}"; do
       read -r p q <<<"$s"
       run_sequence ntm "$p" "$q"
@@ -459,6 +484,7 @@ neb_half() {
   back_to_start
   neb_world_up
   say "nebula up: lighthouse+relay lh ($NEB_LH_REAL), m ($(mob_loc m)), g1, a1"
+  m_vip[neb]=${NEB_VIP[m]}
   for s in "${seqs[@]}"; do
     read -r p q <<<"$s"
     if [[ ${PCN[$p]} == gh ]]; then continue; fi
@@ -479,6 +505,20 @@ done
 # --- per-move figures -----------------------------------------------------------------------------
 # Each move's stretch of the receive log: from 1 s before it (or from the
 # previous move's recovery, if later) to the next move of that stream.
+# move_line SYS FILE: appends that move's line (the loop's variables) for
+# the stream received in FILE.
+move_line() {
+  local js
+  awk -v a="$lo" -v b="$hi" '$3 + 0 >= a + 0 && $3 + 0 < b + 0' "$2" >"$W/slice" 2>/dev/null || : >"$W/slice"
+  js=$("$TOPO_PY" "$probe" gap "$W/slice" "$ts" "$tc" --horizon "$(awk -v q="$quiet_ms" 'BEGIN { print q / 1000 }')" 2>/dev/null || echo '{}')
+  # no probe sent after the configured moment arrived: the stream did not
+  # come back, whatever short interval the in-flight probes show
+  js=$(jq -c 'if .from_configured_ms == null then .gap_ms = null else . end' <<<"$js")
+  jq -r --arg s "$1" --arg l "$label" --arg i "$idx" --arg f "$from" --arg t "$to" --arg c "$cn" --arg r "$route" \
+    --arg m "$(awk -v a="$ts" -v b="$tc" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')" \
+    '"\($s) \($l) \($i) \($f) \($t) \($c) \(.gap_ms // "null") \(.from_configured_ms // "null") \(.lost // "null") \(.reordered // "null") \(.baseline_gap_ms // "null") \($r) \($m) \(.conf_sent_ms // "null") \(.conf_delay_ms // "null") \(.gap_start_ms // "null") \(.gap_end_ms // "null")"' \
+    <<<"$js" >>"$res/gaps.txt"
+}
 : >"$res/gaps.txt"
 mapfile -t mv <"$res/moves.txt"
 for ((j = 0; j < ${#mv[@]}; j++)); do
@@ -500,15 +540,9 @@ for ((j = 0; j < ${#mv[@]}; j++)); do
     read -r nsys _ _ _ _ ncn nts _ _ _ <<<"${mv[j + 1]}"
     [[ $nsys == "$sys" && $ncn == "$cn" && $nts != 0 ]] && hi=$nts
   fi
-  awk -v a="$lo" -v b="$hi" '$3 + 0 >= a + 0 && $3 + 0 < b + 0' "$file" >"$W/slice" 2>/dev/null || : >"$W/slice"
-  js=$("$TOPO_PY" "$probe" gap "$W/slice" "$ts" "$tc" --horizon "$(awk -v q="$quiet_ms" 'BEGIN { print q / 1000 }')" 2>/dev/null || echo '{}')
-  # no probe sent after the configured moment arrived: the stream did not
-  # come back, whatever short interval the in-flight probes show
-  js=$(jq -c 'if .from_configured_ms == null then .gap_ms = null else . end' <<<"$js")
-  jq -r --arg s "$sys" --arg l "$label" --arg i "$idx" --arg f "$from" --arg t "$to" --arg c "$cn" --arg r "$route" \
-    --arg m "$(awk -v a="$ts" -v b="$tc" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')" \
-    '"\($s) \($l) \($i) \($f) \($t) \($c) \(.gap_ms // "null") \(.from_configured_ms // "null") \(.lost // "null") \(.reordered // "null") \(.baseline_gap_ms // "null") \($r) \($m) \(.conf_sent_ms // "null") \(.conf_delay_ms // "null") \(.gap_start_ms // "null") \(.gap_end_ms // "null")"' \
-    <<<"$js" >>"$res/gaps.txt"
+  move_line "$sys" "$file"
+  # the CN -> m stream of the same move: SYS-back lines
+  [[ -f ${file%.recv}.back.recv ]] && move_line "$sys-back" "${file%.recv}.back.recv"
 done
 
 # stats SYS LABEL COL: "median worst n" over the moves (null = not recovered: worst)
@@ -547,7 +581,7 @@ t_total=$(($(date +%s) - t_start))
   [[ $do_neb == 1 ]] && echo "Code: $code_desc, Release. Nebula: $(nebula -version 2>/dev/null | head -1 | sed 's/^Version: //') (Debian $(dpkg-query -W -f='${Version}' nebula 2>/dev/null || echo '?'))," \
     "lighthouse + relay in G, lighthouse.interval ${NEB_LH_INTERVAL:-10} s, punchy on."
   [[ -n $ntm_failed ]] && echo "**The ntmd half failed: $ntm_failed.** (logs in the work directory)"
-  echo "Settings: ROUNDS=$rounds PATTERNS=\"${sel[*]}\" ORDER=$order INTERVAL_MS=$iv_ms QUIET_MS=$quiet_ms HOLD_MS=$hold_ms" \
+  echo "Settings: ROUNDS=$rounds PATTERNS=\"${sel[*]}\" ORDER=$order INTERVAL_MS=$iv_ms BOTH_WAYS=$both_ways QUIET_MS=$quiet_ms HOLD_MS=$hold_ms" \
     "NTM_SPACING_S=${spacing_s[ntm]} NEB_SPACING_S=${spacing_s[neb]} NTM_MAX_WAIT_S=${max_wait_s[ntm]} NEB_MAX_WAIT_S=${max_wait_s[neb]}."
   echo
   echo "Per pattern: median / worst over the FROM → TO moves (n = moves; ∞ = a move whose stream did not come back within MAX_WAIT_S)."
@@ -585,9 +619,29 @@ t_total=$(($(date +%s) - t_start))
     fi
     echo "| $n | $mvtxt | ${PCN[$pn]} | $xr; $(routes_of ntm "$n") | $(ms "$gm") / $(ms "$gw") (n=$gn) | $(ms "$cm") / $(ms "$cw") | $verdict | $nebtxt (n=$nn) | $nebc | $nebr | ${lm} / ${lnm} | $(ms "$mvm") | $beat |"
   done
+  if grep -q -- '^ntm-back \|^neb-back ' "$res/gaps.txt"; then
+    echo
+    echo "The call's other direction, CN → m (a stream at the same time to m's virtual address; none with the general host):"
+    echo
+    echo "| # | move | CN | ntmd gap, ms | ntmd cfg, ms | Nebula gap, ms | Nebula cfg, ms | lost ntmd / Nebula (median) | ntmd beats Nebula? gap; cfg |"
+    echo "|---|---|---|---:|---:|---:|---:|---:|---|"
+    for n in "${sel[@]}" $(for s in "${seqs[@]}"; do read -r a b <<<"$s"; [[ $b == - ]] && echo "$a~"; done); do
+      pn=${n%\~}
+      [[ ${PCN[$pn]} == gh ]] && continue
+      if [[ $n == *\~ ]]; then mvtxt="${PTO[$pn]} → ${PFROM[$pn]} (reverse of $pn)"; else mvtxt="${PFROM[$pn]} → ${PTO[$pn]}"; fi
+      read -r gm gw gn _ < <(stats ntm-back "$n" 7)
+      read -r cm cw _ _ < <(stats ntm-back "$n" 8)
+      read -r lm _ _ _ < <(stats ntm-back "$n" 9)
+      read -r nm nw nn _ < <(stats neb-back "$n" 7)
+      read -r ncm ncw _ _ < <(stats neb-back "$n" 8)
+      read -r lnm _ _ _ < <(stats neb-back "$n" 9)
+      if ((gn == 0 || nn == 0)); then beat="—"; else beat="$(lt "$gm" "$nm"); $(lt "$cm" "$ncm")"; fi
+      echo "| $n | $mvtxt | ${PCN[$pn]} | $(ms "$gm") / $(ms "$gw") (n=$gn) | $(ms "$cm") / $(ms "$cw") | $(ms "$nm") / $(ms "$nw") (n=$nn) | $(ms "$ncm") / $(ms "$ncw") | ${lm} / ${lnm} | $beat |"
+    done
+  fi
   echo
   echo "Every move (sys label round from to CN gap_ms cfg_ms lost reordered baseline_gap_ms route move_took_ms cfg_sent_ms cfg_delay_ms gap_start_ms gap_end_ms;"
-  echo "cfg_ms = cfg_sent_ms + cfg_delay_ms: when the first probe that got through after the configured moment was sent, and its one-way delay):"
+  echo "cfg_ms = cfg_sent_ms + cfg_delay_ms: when the first probe that got through after the configured moment was sent, and its one-way delay; sys ntm-back / neb-back: the CN → m stream of the same move):"
   sed 's/^/    /' "$res/gaps.txt"
 } >"$res/report.md"
 cat "$res/report.md"
